@@ -1,0 +1,49 @@
+# Two commands that work on a fresh machine:
+#   make run    set up .venv and serve the atlas on http://127.0.0.1:$(PORT)
+#   make test   set up .venv (with test tools, Chromium, GDAL) and run the whole suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 5000
+HOST ?= 127.0.0.1
+
+.PHONY: run test check system-deps data bench clean
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --preload \
+		--access-logfile - wsgi:app
+
+# Debian packages the browser tests and the GIS read-back tests use (root, as in CI).
+system-deps:
+	@if ! command -v chromium >/dev/null || ! command -v ogrinfo >/dev/null || ! fc-list | grep -qi 'Noto Sans CJK'; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk gdal-bin >/dev/null; \
+	fi
+
+check: $(VENV)/.runtime
+	$(PY) -m geoapp.data check
+
+test: system-deps $(VENV)/.dev
+	$(PY) -m geoapp.data check
+	$(PY) -m pytest -q
+
+# Rebuild derived data from its sources (see data/*/SOURCE.md).
+data: $(VENV)/.dev
+	$(PY) scripts/build_boundaries.py
+	$(PY) scripts/place_points.py data/parks/*.csv data/platforms/*.csv
+	PYTHONPATH=. $(PY) scripts/build_belt.py
+
+bench: $(VENV)/.dev
+	PYTHONPATH=. $(PY) benchmarks/bench_map.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache artifacts

@@ -1,0 +1,1 @@
+"""Pure functions over GeoDataFrames (no Flask, no Folium)."""

@@ -1,0 +1,32 @@
+"""The Shenyang–Dalian high-tech industrial belt (沈大高新技术产业带) as a derived corridor.
+
+The plan names the belt (三（二）2) but draws no boundary. The atlas derives one, documented in
+data/zones/SOURCE.md: the straight axis from the Shenyang HTZ point to the Dalian HTZ point (the
+two cores the name refers to), buffered by `half_width_km` on each side in an equal-area
+projection, and clipped to the province. Change the width and every figure follows.
+"""
+from __future__ import annotations
+
+import geopandas as gpd
+from shapely.geometry import LineString
+
+from geoapp.geo import EQUAL_AREA
+
+DEFAULT_HALF_WIDTH_KM = 30.0
+AXIS_ENDS = ("htz_shenyang", "htz_dalian")
+
+
+def corridor(start, end, province: gpd.GeoDataFrame,
+             half_width_km: float = DEFAULT_HALF_WIDTH_KM) -> gpd.GeoDataFrame:
+    """Corridor polygon (EPSG:4326) around the segment start→end (shapely points, lon/lat)."""
+    if half_width_km <= 0:
+        raise ValueError("half_width_km must be positive")
+    axis = gpd.GeoSeries([LineString([start, end])], crs=4326).to_crs(EQUAL_AREA)
+    band = axis.buffer(half_width_km * 1000, cap_style="round", resolution=32).to_crs(4326)
+    # clip in lon/lat so the corridor never strays outside the province outline by a rounding
+    shape = band.intersection(province.geometry.union_all())
+    return gpd.GeoDataFrame({
+        "axis_length_km": [round(axis.length.iloc[0] / 1000, 1)],
+        "half_width_km": [half_width_km],
+        "area_km2": [round(shape.to_crs(EQUAL_AREA).area.iloc[0] / 1e6, 1)],
+    }, geometry=shape, crs=4326)

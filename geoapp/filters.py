@@ -1,0 +1,98 @@
+"""The filter: parsed once from a query string, used alike by the map, the stats and the exports.
+
+    industry=biomedicine,new_materials   city=210500 | 本溪 | 本溪市 | Benxi   level=national   kind=...
+
+Several values per parameter (comma-separated or repeated) are OR-ed; parameters are AND-ed.
+An unknown value raises FilterError, whose message lists what is allowed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+import geopandas as gpd
+import pandas as pd
+
+from geoapp import vocab
+
+PARAMS = ("industry", "city", "level", "kind")
+
+
+class FilterError(ValueError):
+    def __init__(self, param: str, value: str, allowed: Iterable[str]):
+        self.param, self.value, self.allowed = param, value, list(allowed)
+        super().__init__(f"unknown {param} '{value}'; allowed: {', '.join(self.allowed)}")
+
+
+@dataclass(frozen=True)
+class Filter:
+    industry: frozenset[str] = field(default_factory=frozenset)
+    city: frozenset[str] = field(default_factory=frozenset)  # city adcodes
+    level: frozenset[str] = field(default_factory=frozenset)
+    kind: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.industry or self.city or self.level or self.kind)
+
+    def key(self) -> str:
+        """Canonical, order-independent form: a cache key and a shareable query string."""
+        return "&".join(f"{p}={','.join(sorted(getattr(self, p)))}" for p in PARAMS if getattr(self, p))
+
+    def query_items(self) -> dict[str, str]:
+        return {p: ",".join(sorted(getattr(self, p))) for p in PARAMS if getattr(self, p)}
+
+    def apply(self, frame: gpd.GeoDataFrame, cities: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+        """Rows of a place layer that match. Rows without a city (e.g. the belt corridor) match a
+        city filter when their geometry intersects one of the chosen cities (needs `cities`)."""
+        mask = pd.Series(True, index=frame.index)
+        if self.industry and "industries" in frame:
+            codes = frame["industries"].fillna("").str.split(";")
+            mask &= codes.map(lambda cs: bool(self.industry.intersection(c.strip() for c in cs)))
+        if self.level and "level" in frame:
+            mask &= frame["level"].isin(self.level)
+        if self.kind and "kind" in frame:
+            mask &= frame["kind"].isin(self.kind)
+        if self.city and "city_adcode" in frame:
+            in_city = frame["city_adcode"].isin(self.city)
+            no_city = frame["city_adcode"].fillna("") == ""
+            if cities is not None and no_city.any():
+                chosen = cities[cities["adcode"].isin(self.city)].union_all()
+                in_city |= no_city & frame.geometry.intersects(chosen)
+            mask &= in_city
+        return frame[mask]
+
+
+def _values(args: Mapping, param: str) -> list[str]:
+    raw = args.getlist(param) if hasattr(args, "getlist") else [args.get(param)] if args.get(param) else []
+    return [v.strip() for item in raw if item for v in str(item).split(",") if v.strip()]
+
+
+def city_lookup(cities: gpd.GeoDataFrame) -> dict[str, str]:
+    """Every accepted spelling of a city (adcode, 沈阳市, 沈阳, shenyang) -> adcode."""
+    table = {}
+    for code, zh, en in zip(cities["adcode"], cities["name_zh"], cities["name_en"]):
+        for spelling in (code, zh, zh.removesuffix("市"), en.lower()):
+            table[spelling] = code
+    return table
+
+
+def parse_filter(args: Mapping, cities: gpd.GeoDataFrame) -> Filter:
+    """Parse industry/city/level/kind from request args (a dict or werkzeug MultiDict)."""
+    lookup = city_lookup(cities)
+    found: dict[str, set[str]] = {p: set() for p in PARAMS}
+    tables = {"industry": vocab.INDUSTRIES, "level": vocab.LEVELS, "kind": vocab.KINDS}
+    for param in PARAMS:
+        for value in _values(args, param):
+            if param == "city":
+                code = lookup.get(value) or lookup.get(value.lower())
+                if code is None:
+                    allowed = [f"{c} ({z}, {e})" for c, z, e in
+                               zip(cities["adcode"], cities["name_zh"], cities["name_en"])]
+                    raise FilterError(param, value, allowed)
+                found[param].add(code)
+            else:
+                if value not in tables[param]:
+                    raise FilterError(param, value, tables[param])
+                found[param].add(value)
+    return Filter(**{p: frozenset(v) for p, v in found.items()})

@@ -1,0 +1,48 @@
+"""Flask app factory. Blueprints stay thin: parse the request, call data/analysis/layers."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, jsonify, request
+
+from geoapp import DATA_DIR, LAYERS_DIR
+from geoapp.data import load_registry
+from geoapp.filters import FilterError
+
+DEFAULTS = {
+    "ATLAS_DATA_DIR": DATA_DIR,
+    "ATLAS_LAYERS_DIR": LAYERS_DIR,
+    # none | osm | a tile URL template ({z}/{x}/{y}) for an internal tile server
+    "ATLAS_TILES": "osm",
+    "ATLAS_TILES_ATTRIBUTION": "",
+}
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    for key in ("ATLAS_TILES", "ATLAS_TILES_ATTRIBUTION", "ATLAS_DATA_DIR"):
+        if os.environ.get(key):
+            app.config[key] = os.environ[key]
+    app.config.update(config or {})
+    app.json.ensure_ascii = False  # Chinese as UTF-8, not \uXXXX escapes
+    app.json.sort_keys = False
+
+    # Load and validate every layer once, at start-up: a bad file stops the service here.
+    app.extensions["atlas.registry"] = load_registry(Path(app.config["ATLAS_DATA_DIR"]))
+
+    from geoapp.web import api, export, map_page, ogc, stats
+    for module in (map_page, api, stats, export, ogc):
+        app.register_blueprint(module.bp)
+
+    @app.errorhandler(FilterError)
+    def bad_filter(error: FilterError):
+        body = {"error": "bad_request", "parameter": error.param, "value": error.value,
+                "message": str(error), "allowed": error.allowed}
+        if request.accept_mimetypes.accept_html and not request.path.startswith(("/api", "/export")):
+            from flask import render_template
+            return render_template("error.html", error=body), 400
+        return jsonify(body), 400
+
+    return app
