@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from geoapp.web.context import registry
+from geoapp.web.context import current_filter, registry
+from geoapp.web.export import layer_index
 
 bp = Blueprint("api", __name__)
 
@@ -12,3 +13,10 @@ bp = Blueprint("api", __name__)
 def health():
     registry()  # loaded at start-up; reaching here means the data validated
     return jsonify(status="ok")
+
+
+@bp.get("/api/layers")
+def layers():
+    """Every layer (places and boundaries): id, zh/en title, geometry type, counts, download and
+    OGC links. The filter in the query string is applied to the counts and carried in the links."""
+    return jsonify(layer_index(current_filter()))

@@ -1,4 +1,103 @@
-"""Blueprint 'export' (placeholder until its issue lands)."""
-from flask import Blueprint
+"""Downloads for GIS tools, honouring the shared filter:
+
+    /export/<layer>.geojson   RFC 7946 GeoJSON (lon/lat, CCW exterior rings, 6 decimals, UTF-8)
+    /export/<layer>.gpkg      GeoPackage, EPSG:4326, one table named after the layer
+    /export/<layer>.csv       UTF-8 CSV with BOM; lon/lat columns for points, WKT for polygons
+    /export/all.gpkg          every layer (filtered) as tables of one GeoPackage
+
+Bodies are built once per (layer, Filter.key(), format) and served from memory.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, url_for
+
+from geoapp.export.serialize import COORDINATE_DECIMALS, feature_collection, to_csv, to_geopackage
+from geoapp.filters import Filter
+from geoapp.web.context import current_filter
+from geoapp.web.serving import cached_body, catalog, send_body
 
 bp = Blueprint("export", __name__)
+
+FORMATS = {
+    "geojson": "application/geo+json",
+    "gpkg": "application/geopackage+sqlite3",
+    "csv": "text/csv; charset=utf-8",
+}
+ALL_LAYERS = "all"
+
+
+def download_name(layer: str, flt: Filter, fmt: str) -> str:
+    """ASCII file name that says what is inside, e.g. liaoning_high_tech_zones_city-210100.gpkg."""
+    parts = [f"{p}-{'+'.join(sorted(getattr(flt, p)))}" for p in ("industry", "city", "level", "kind")
+             if getattr(flt, p)]
+    return "_".join(["liaoning", layer, *parts]) + f".{fmt}"
+
+
+def build_export(layer: str, flt: Filter, fmt: str) -> tuple[bytes, str]:
+    cat = catalog()
+    if layer == ALL_LAYERS:
+        tables = {}
+        for collection in cat.collections.values():
+            ids = collection.select(flt, cat.cities)
+            tables[collection.id] = (collection.frame.loc[ids], collection.geometry_type)
+        return to_geopackage(tables), FORMATS[fmt]
+    collection = cat[layer]
+    ids = collection.select(flt, cat.cities)
+    if fmt == "geojson":
+        return feature_collection(collection.features.loc[ids]), FORMATS[fmt]
+    if fmt == "csv":
+        return to_csv(collection.frame.loc[ids]), FORMATS[fmt]
+    return to_geopackage({layer: (collection.frame.loc[ids], collection.geometry_type)}), FORMATS[fmt]
+
+
+def _not_found(message: str):
+    cat = catalog()
+    body = {"error": "not_found", "message": message, "layers": [*cat.ids(), ALL_LAYERS],
+            "formats": list(FORMATS), "all_layers_formats": ["gpkg"]}
+    return jsonify(body), 404
+
+
+@bp.get("/export/<layer>.<fmt>")
+def download(layer: str, fmt: str):
+    if fmt not in FORMATS:
+        return _not_found(f"unknown format '{fmt}'")
+    if layer != ALL_LAYERS and layer not in catalog():
+        return _not_found(f"unknown layer '{layer}'")
+    if layer == ALL_LAYERS and fmt != "gpkg":
+        return _not_found("all layers together come as one GeoPackage only: /export/all.gpkg")
+    flt = current_filter()  # FilterError -> JSON 400 listing allowed values (app factory)
+    body = cached_body(("export", layer, flt.key(), fmt), lambda: build_export(layer, flt, fmt))
+    return send_body(body, download_name=download_name(layer, flt, fmt))
+
+
+def layer_index(flt: Filter) -> dict:
+    """What /api/layers answers: every layer with its titles, geometry type, counts, links."""
+    cat = catalog()
+    query = flt.query_items()
+    layers = []
+    for collection in cat.collections.values():
+        entry = {
+            "id": collection.id,
+            "title": {"zh": collection.title_zh, "en": collection.title_en},
+            "geometry_type": collection.geometry_type,
+            "feature_count": len(collection.frame),
+            "kind": "boundary" if collection.is_boundary else "place",
+        }
+        if not flt.empty:
+            entry["matching_count"] = len(collection.select(flt, cat.cities))
+        entry["links"] = {
+            **{fmt: url_for("export.download", layer=collection.id, fmt=fmt, _external=True, **query)
+               for fmt in FORMATS},
+            "ogc_collection": url_for("ogc.collection", collection_id=collection.id, _external=True),
+            "ogc_items": url_for("ogc.items", collection_id=collection.id, _external=True, **query),
+        }
+        layers.append(entry)
+    return {
+        "filter": query,
+        "coordinate_decimals": COORDINATE_DECIMALS,
+        "crs": "EPSG:4326 (lon, lat)",
+        "layers": layers,
+        "links": {"all_layers_gpkg": url_for("export.download", layer=ALL_LAYERS, fmt="gpkg",
+                                             _external=True, **query),
+                  "ogc": url_for("ogc.landing", _external=True)},
+    }

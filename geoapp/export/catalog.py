@@ -1,0 +1,153 @@
+"""The published collections: every place layer of the registry plus the boundaries, each with
+a stable id per feature, bilingual titles, and selection by the shared Filter and a bbox.
+
+The same selection serves the downloads, /api/layers and OGC API – Features, so they agree.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from geoapp.data import Registry
+from geoapp.export.serialize import feature_texts
+from geoapp.filters import Filter
+
+# Boundary collections: published id -> registry boundary level.
+BOUNDARY_COLLECTIONS = {"province": "province", "cities": "city", "districts": "district"}
+
+# Used when layers/<id>.yaml gives no title (the map's layer specs are the first choice).
+FALLBACK_TITLES: dict[str, tuple[str, str]] = {
+    "high_tech_zones": ("高新技术产业开发区", "High-tech industrial development zones"),
+    "clusters_bases": ("科技特色产业集群与产业基地", "S&T industrial clusters and industrial bases"),
+    "coastal_parks": ("“五点一线”沿海产业园区", "Coastal economic belt parks"),
+    "platforms_labs": ("国家实验室与创新平台", "National laboratories and innovation platforms"),
+    "plan_areas": ("规划确定的区域（以行政区表示）", "Plan designations shown as administrative areas"),
+    "shenyang_dalian_belt": ("沈大高新技术产业带（推导的走廊）",
+                             "Shenyang–Dalian high-tech industrial belt (derived corridor)"),
+    "demo_zone_core": ("沈大国家自主创新示范区核心区",
+                       "Shenyang–Dalian national innovation demonstration zone: core areas"),
+    "province": ("辽宁省", "Liaoning Province"),
+    "cities": ("地级市", "Prefecture-level cities"),
+    "districts": ("县级行政区", "County-level divisions"),
+}
+
+
+@dataclass
+class Collection:
+    id: str
+    title_zh: str
+    title_en: str
+    frame: gpd.GeoDataFrame        # published properties + geometry; index = feature id (str)
+    features: pd.Series            # GeoJSON Feature text per feature id
+    geometry_type: str             # Point, Polygon, MultiPolygon, or Unknown if mixed
+    is_boundary: bool
+    _match: gpd.GeoDataFrame       # the columns Filter.apply reads
+
+    @property
+    def title(self) -> str:
+        return f"{self.title_zh} / {self.title_en}"
+
+    def bbox(self) -> list[float]:
+        return [round(float(v), 6) for v in self.frame.total_bounds]
+
+    def select(self, flt: Filter, cities: gpd.GeoDataFrame) -> pd.Index:
+        """Feature ids matching the filter, in layer order. Boundaries have no industry, level
+        or kind: only the city part of the filter applies to them."""
+        if self.is_boundary:
+            flt = Filter(city=flt.city)
+        return flt.apply(self._match, cities).index
+
+    def within_bbox(self, ids: pd.Index, boxes: list[tuple[float, float, float, float]]) -> pd.Index:
+        """Those of `ids` whose geometry intersects any of the boxes (lon/lat)."""
+        frame = self.frame.loc[ids]
+        hits = frame.sindex.query(shapely.union_all([shapely.box(*b) for b in boxes]),
+                                  predicate="intersects")
+        return frame.index[sorted(set(hits))]
+
+
+def _published(frame: gpd.GeoDataFrame, id_column: str) -> gpd.GeoDataFrame:
+    """Columns published for a layer: lon/lat are in the geometry, and all-empty columns left by
+    joining layers (e.g. in demo_zone_core) are dropped."""
+    frame = frame.drop(columns=[c for c in ("lon", "lat") if c in frame.columns])
+    empty = [c for c in frame.columns if c != frame.geometry.name and frame[c].isna().all()]
+    frame = frame.drop(columns=empty)
+    frame.index = pd.Index(frame[id_column].astype(str), name="fid")
+    if not frame.index.is_unique:
+        raise ValueError(f"feature ids of column {id_column!r} are not unique")
+    return frame
+
+
+def _geometry_type(frame: gpd.GeoDataFrame) -> str:
+    types = set(frame.geom_type.dropna())
+    return types.pop() if len(types) == 1 else "Unknown"
+
+
+def layer_titles(layers_dir: Path | None) -> dict[str, tuple[str, str]]:
+    """Titles from layers/*.yaml (`title: {zh, en}` or `title_zh`/`title_en`), over the fallback."""
+    titles = dict(FALLBACK_TITLES)
+    if layers_dir is None or not Path(layers_dir).is_dir():
+        return titles
+    import yaml
+    for path in sorted(Path(layers_dir).glob("*.y*ml")):
+        try:
+            spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if not isinstance(spec, dict):
+            continue
+        title = spec.get("title")
+        zh = title.get("zh") if isinstance(title, dict) else spec.get("title_zh")
+        en = title.get("en") if isinstance(title, dict) else spec.get("title_en")
+        layer_id = str(spec.get("id") or path.stem)
+        if zh or en:
+            old_zh, old_en = titles.get(layer_id, (layer_id, layer_id))
+            titles[layer_id] = (str(zh or old_zh), str(en or old_en))
+    return titles
+
+
+class Catalog:
+    """Every published collection, built once from the registry."""
+
+    def __init__(self, registry: Registry, layers_dir: Path | None = None):
+        titles = layer_titles(layers_dir)
+        self.cities = registry.boundaries["city"]
+        self.collections: dict[str, Collection] = {}
+        for layer_id, frame in registry.layers.items():
+            self._add(layer_id, _published(frame, "id"), titles, match=frame, is_boundary=False)
+        for collection_id, level in BOUNDARY_COLLECTIONS.items():
+            frame = registry.boundaries[level]
+            published = _published(frame, "adcode")
+            city_of = {"province": "", "city": frame["adcode"], "district": frame["parent_adcode"]}[level]
+            match = gpd.GeoDataFrame({"city_adcode": city_of}, index=frame.index,
+                                     geometry=frame.geometry, crs=frame.crs)
+            self._add(collection_id, published, titles, match=match, is_boundary=True)
+        digest = hashlib.sha256()
+        for collection in self.collections.values():
+            digest.update(collection.id.encode())
+            for text in collection.features:
+                digest.update(text.encode())
+        # Changes whenever any published byte changes: part of every ETag.
+        self.version = digest.hexdigest()[:16]
+
+    def _add(self, collection_id, published, titles, match, is_boundary):
+        match = match.copy()
+        match.index = published.index
+        zh, en = titles.get(collection_id, (collection_id, collection_id))
+        self.collections[collection_id] = Collection(
+            id=collection_id, title_zh=zh, title_en=en, frame=published,
+            features=pd.Series(feature_texts(published), index=published.index, dtype=object),
+            geometry_type=_geometry_type(published), is_boundary=is_boundary, _match=match)
+
+    def __contains__(self, collection_id: str) -> bool:
+        return collection_id in self.collections
+
+    def __getitem__(self, collection_id: str) -> Collection:
+        return self.collections[collection_id]
+
+    def ids(self) -> list[str]:
+        return list(self.collections)

@@ -1,0 +1,113 @@
+"""The OpenAPI 3.0 document of the OGC API – Features endpoint (a plain dict; no Flask)."""
+from __future__ import annotations
+
+from geoapp import vocab
+
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+HTML = "text/html"
+OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
+
+
+def _filter_parameter(name: str, codes: list[str], what: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "style": "form", "explode": False,
+            "description": f"{what}. Several values comma-separated are OR-ed; parameters are "
+                           f"AND-ed. An unknown value answers 400 listing the allowed ones.",
+            "schema": {"type": "array", "items": {"type": "string", "enum": codes}}}
+
+
+def _response(description: str, *media: str, schema_ref: str | None = None) -> dict:
+    schema = {"$ref": schema_ref} if schema_ref else {"type": "object"}
+    return {"description": description, "content": {m: {"schema": schema if m != HTML else {"type": "string"}}
+                                                     for m in media}}
+
+
+def openapi_document(server_url: str, collection_ids: list[str], city_codes: list[str],
+                     default_limit: int, max_limit: int, coordinate_decimals: int) -> dict:
+    errors = {
+        "400": _response("Bad parameter: OGC exception {code, description}.", JSON,
+                         schema_ref="#/components/schemas/exception"),
+        "404": _response("Unknown collection or feature.", JSON, schema_ref="#/components/schemas/exception"),
+    }
+    f_param = {"$ref": "#/components/parameters/f"}
+
+    def operation(op_id, summary, ok, params=()):
+        return {"get": {"operationId": op_id, "summary": summary, "parameters": [f_param, *params],
+                        "responses": {"200": ok, **errors}}}
+
+    collection_id = {"$ref": "#/components/parameters/collectionId"}
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "辽宁创新地图 OGC API – Features / Liaoning Innovation Atlas",
+            "version": "1.0.0",
+            "description": "Places of the Liaoning 13th Five-Year S&T Plan and Liaoning's "
+                           "administrative boundaries. WGS84 lon/lat (CRS84), coordinates rounded "
+                           f"to {coordinate_decimals} decimals, feature id = the row's stable id "
+                           "(adcode for boundaries). Boundary collections honour only `city`.",
+        },
+        "servers": [{"url": server_url}],
+        "paths": {
+            "/": operation("getLandingPage", "Landing page",
+                           _response("Landing page", JSON, HTML)),
+            "/conformance": operation("getConformanceDeclaration", "Conformance classes",
+                                      _response("Conformance declaration", JSON, HTML)),
+            "/api": operation("getOpenAPI", "This document",
+                              _response("OpenAPI 3.0 document", OPENAPI_JSON, HTML)),
+            "/collections": operation("getCollections", "Feature collections",
+                                      _response("Collections", JSON, HTML)),
+            "/collections/{collectionId}": operation(
+                "describeCollection", "One collection", _response("Collection", JSON, HTML),
+                [collection_id]),
+            "/collections/{collectionId}/items": operation(
+                "getFeatures", "Features of a collection",
+                _response("FeatureCollection with numberMatched, numberReturned, timeStamp and "
+                          "next/prev links", GEOJSON, HTML),
+                [collection_id, {"$ref": "#/components/parameters/bbox"},
+                 {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/offset"},
+                 {"$ref": "#/components/parameters/datetime"},
+                 _filter_parameter("industry", list(vocab.INDUSTRIES), "Industry code"),
+                 _filter_parameter("city", city_codes, "City adcode (also 沈阳, 沈阳市 or shenyang)"),
+                 _filter_parameter("level", list(vocab.LEVELS), "Level code"),
+                 _filter_parameter("kind", list(vocab.KINDS), "Kind code")]),
+            "/collections/{collectionId}/items/{featureId}": operation(
+                "getFeature", "One feature", _response("Feature", GEOJSON, HTML),
+                [collection_id, {"name": "featureId", "in": "path", "required": True,
+                                 "schema": {"type": "string"}}]),
+        },
+        "components": {
+            "parameters": {
+                "f": {"name": "f", "in": "query", "required": False,
+                      "description": "Response format; without it the Accept header decides "
+                                     "(JSON unless text/html is preferred).",
+                      "schema": {"type": "string", "enum": ["json", "html"]}},
+                "collectionId": {"name": "collectionId", "in": "path", "required": True,
+                                 "schema": {"type": "string", "enum": collection_ids}},
+                "bbox": {"name": "bbox", "in": "query", "required": False, "style": "form",
+                         "explode": False,
+                         "description": "minLon,minLat,maxLon,maxLat in CRS84 (6 numbers: the "
+                                        "heights are ignored). Features whose geometry intersects "
+                                        "the box are selected.",
+                         "schema": {"type": "array", "minItems": 4, "maxItems": 6,
+                                    "items": {"type": "number"}}},
+                "limit": {"name": "limit", "in": "query", "required": False, "style": "form",
+                          "explode": False,
+                          "description": f"Page size, default {default_limit}; values above "
+                                         f"{max_limit} are treated as {max_limit}.",
+                          "schema": {"type": "integer", "minimum": 1, "maximum": max_limit,
+                                     "default": default_limit}},
+                "offset": {"name": "offset", "in": "query", "required": False,
+                           "description": "Index of the first feature returned (paging).",
+                           "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                "datetime": {"name": "datetime", "in": "query", "required": False,
+                             "description": "Accepted as the standard asks; the features carry no "
+                                            "time, so it selects nothing out.",
+                             "schema": {"type": "string"}},
+            },
+            "schemas": {
+                "exception": {"type": "object", "required": ["code"],
+                              "properties": {"code": {"type": "string"},
+                                             "description": {"type": "string"}}},
+            },
+        },
+    }

@@ -1,0 +1,128 @@
+"""Serving precomputed bytes well: one cache of serialized bodies per process, keyed by what
+defines them (collection, Filter.key(), format, ...), with gzip negotiation and ETag/304.
+
+Used by the export and OGC blueprints; the serialization itself lives in geoapp.export.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable
+
+from flask import Response, current_app, request
+
+from geoapp.export.catalog import Catalog
+from geoapp.web.context import registry
+
+GZIP_MIN_BYTES = 1024
+CACHE_MAX_BYTES = 96 * 1024 * 1024
+CACHE_CONTROL = "public, max-age=60"
+
+
+def catalog() -> Catalog:
+    """The published collections, built once per app on first use."""
+    extensions = current_app.extensions
+    if "atlas.catalog" not in extensions:
+        with _build_lock:
+            if "atlas.catalog" not in extensions:
+                extensions["atlas.catalog"] = Catalog(registry(), current_app.config.get("ATLAS_LAYERS_DIR"))
+    return extensions["atlas.catalog"]
+
+
+_build_lock = threading.Lock()
+
+
+@dataclass
+class Body:
+    data: bytes
+    content_type: str
+    etag: str                       # opaque tag of the identity encoding, without quotes
+    built_at: float = field(default_factory=time.time)
+    _gzipped: bytes | None = None
+
+    def gzipped(self) -> bytes | None:
+        """gzip bytes, made once; None when compressing does not pay."""
+        if self._gzipped is None:
+            packed = gzip.compress(self.data, compresslevel=6, mtime=0)
+            self._gzipped = packed if len(packed) < 0.9 * len(self.data) else b""
+        return self._gzipped or None
+
+    @property
+    def size(self) -> int:
+        return len(self.data) + len(self._gzipped or b"")
+
+
+class BodyCache:
+    """A thread-safe LRU of Bodies, bounded in bytes. The data is immutable while the process
+    runs (loaded at start-up), so entries never go stale; ETags include the catalog version."""
+
+    def __init__(self, max_bytes: int = CACHE_MAX_BYTES):
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple, Body] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple, build: Callable[[], tuple[bytes, str]], version: str) -> Body:
+        with self._lock:
+            body = self._entries.get(key)
+            if body is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return body
+        data, content_type = build()
+        # Tag from what defines the body, not its bytes: every worker process then agrees even
+        # where bytes carry a build time (OGC timeStamp, GeoPackage metadata). So weak.
+        tag = hashlib.sha256(repr((version, key)).encode()).hexdigest()[:24]
+        body = Body(data, content_type, tag)
+        if body.data and len(body.data) >= GZIP_MIN_BYTES:
+            body.gzipped()
+        with self._lock:
+            self.misses += 1
+            self._entries[key] = body
+            total = sum(b.size for b in self._entries.values())
+            while total > self.max_bytes and len(self._entries) > 1:
+                _, dropped = self._entries.popitem(last=False)
+                total -= dropped.size
+        return body
+
+
+def body_cache() -> BodyCache:
+    return current_app.extensions.setdefault("atlas.body_cache", BodyCache())
+
+
+def cached_body(key: tuple, build: Callable[[], tuple[bytes, str]]) -> Body:
+    return body_cache().get(key, build, catalog().version)
+
+
+def _wants_gzip() -> bool:
+    return request.accept_encodings["gzip"] > 0
+
+
+def _etag_matches(body: Body) -> bool:
+    if not request.if_none_match:
+        return False
+    if request.if_none_match.star_tag:
+        return True
+    return any(request.if_none_match.contains_weak(tag) for tag in (body.etag, body.etag + "-gz"))
+
+
+def send_body(body: Body, status: int = 200, download_name: str | None = None,
+              headers: dict | None = None) -> Response:
+    """The body with ETag (weak), Vary, gzip when the client accepts it, 304 when it has it."""
+    packed = body.gzipped() if _wants_gzip() else None
+    tag = body.etag + ("-gz" if packed else "")
+    response_headers = {"ETag": f'W/"{tag}"', "Vary": "Accept-Encoding", "Cache-Control": CACHE_CONTROL}
+    if download_name:
+        response_headers["Content-Disposition"] = f'attachment; filename="{download_name}"'
+    response_headers.update(headers or {})
+    if status == 200 and _etag_matches(body):
+        return Response(status=304, headers=response_headers)
+    if packed:
+        response_headers["Content-Encoding"] = "gzip"
+    response = Response(packed or body.data, status=status, headers=response_headers,
+                        content_type=body.content_type)
+    return response
