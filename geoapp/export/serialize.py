@@ -94,5 +94,8 @@ def to_geopackage(layers: Mapping[str, tuple[gpd.GeoDataFrame, str]]) -> bytes:
                                                        index=table.index, crs=4326)
             pyogrio.write_dataframe(table, path, layer=name, driver="GPKG",
                                     geometry_type=geometry_type, append=path.exists(),
-                                    layer_options={"IDENTIFIER": name})
+                                    layer_options={"IDENTIFIER": name},
+                                    # 1.2: the newest version older GDAL/QGIS/ArcGIS open without a
+                                    # warning (GDAL 3.6 warns on pyogrio's default 1.4).
+                                    dataset_options=None if path.exists() else {"VERSION": "1.2"})
         return path.read_bytes()

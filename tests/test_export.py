@@ -1,0 +1,213 @@
+"""Downloads read back with real GIS clients (GDAL's ogrinfo, pyogrio, geopandas), as an analyst
+opening them in QGIS would. Expected rows come from the registry with plain pandas, not from the
+export code."""
+import gzip
+import json
+import subprocess
+
+import geopandas as gpd
+import pyogrio
+import pytest
+
+PLACE_LAYERS = ["high_tech_zones", "clusters_bases", "coastal_parks", "platforms_labs", "plan_areas",
+                "shenyang_dalian_belt", "demo_zone_core"]
+BOUNDARIES = {"province": "province", "cities": "city", "districts": "district"}
+ALL_LAYERS = PLACE_LAYERS + list(BOUNDARIES)
+
+
+def source_frame(registry, layer):
+    """The registry frame a published layer comes from, and its id column."""
+    if layer in BOUNDARIES:
+        return registry.boundaries[BOUNDARIES[layer]], "adcode"
+    return registry.layers[layer], "id"
+
+
+def ogrinfo(*args) -> str:
+    result = subprocess.run(["ogrinfo", "-ro", "-so", *map(str, args)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "ERROR" not in result.stderr and "Warning" not in result.stderr, result.stderr
+    return result.stdout
+
+
+def feature_count(ogrinfo_output: str) -> int:
+    counts = [int(line.split(":")[1]) for line in ogrinfo_output.splitlines() if line.startswith("Feature Count:")]
+    assert len(counts) == 1, ogrinfo_output
+    return counts[0]
+
+
+def download(client, url, tmp_path, name):
+    response = client.get(url)
+    assert response.status_code == 200, response.data[:300]
+    path = tmp_path / name
+    path.write_bytes(response.data)
+    return response, path
+
+
+def signed_area(ring) -> float:
+    """Shoelace formula: positive for a counter-clockwise ring."""
+    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:])) / 2
+
+
+def polygons_of(geometry):
+    if geometry["type"] == "Polygon":
+        return [geometry["coordinates"]]
+    if geometry["type"] == "MultiPolygon":
+        return geometry["coordinates"]
+    return []
+
+
+def all_positions(coords):
+    if isinstance(coords[0], (int, float)):
+        yield coords
+    else:
+        for part in coords:
+            yield from all_positions(part)
+
+
+@pytest.mark.parametrize("layer", ALL_LAYERS)
+def test_geojson_export_is_rfc7946_and_opens_in_gdal(client, registry, tmp_path, layer):
+    frame, id_column = source_frame(registry, layer)
+    response, path = download(client, f"/export/{layer}.geojson", tmp_path, f"{layer}.geojson")
+    assert response.mimetype == "application/geo+json"
+    assert f'filename="liaoning_{layer}.geojson"' in response.headers["Content-Disposition"]
+
+    info = ogrinfo(path, "-al")
+    assert feature_count(info) == len(frame)
+    assert 'ID["EPSG",4326]' in info  # GDAL reads RFC 7946 GeoJSON as WGS 84
+
+    doc = json.loads(response.data.decode("utf-8"))
+    assert "crs" not in doc
+    assert [f["id"] for f in doc["features"]] == list(frame[id_column])  # stable ids, layer order
+    text = response.data.decode("utf-8")
+    assert "\\u" not in text and frame["name_zh"].iloc[0] in text  # Chinese as UTF-8, not escapes
+    for feature, geometry in zip(doc["features"], frame.geometry):
+        for position in all_positions(feature["geometry"]["coordinates"]):
+            assert all(len(repr(v).split(".")[1]) <= 6 for v in position)  # documented precision
+            assert 118 < position[0] < 126 and 38 < position[1] < 44  # lon, lat order
+        for polygon in polygons_of(feature["geometry"]):
+            assert signed_area(polygon[0]) > 0  # exterior counter-clockwise
+            assert all(signed_area(hole) < 0 for hole in polygon[1:])
+
+    read = pyogrio.read_dataframe(path)
+    assert list(read["name_zh"]) == list(frame["name_zh"])
+
+
+@pytest.mark.parametrize("layer", ALL_LAYERS)
+def test_geopackage_export_opens_in_gdal_as_epsg_4326(client, registry, tmp_path, layer):
+    frame, id_column = source_frame(registry, layer)
+    response, path = download(client, f"/export/{layer}.gpkg", tmp_path, f"{layer}.gpkg")
+    assert response.headers["Content-Disposition"] == f'attachment; filename="liaoning_{layer}.gpkg"'
+    info = ogrinfo(path, layer)
+    assert feature_count(info) == len(frame)
+    assert 'ID["EPSG",4326]' in info
+    read = pyogrio.read_dataframe(path, layer=layer)
+    assert read.crs.to_epsg() == 4326
+    assert list(read[id_column]) == list(frame[id_column])
+    assert list(read["name_zh"]) == list(frame["name_zh"])
+    assert read.geometry.geom_equals_exact(frame.geometry.reset_index(drop=True), tolerance=1e-6).all()
+
+
+@pytest.mark.parametrize("layer", ALL_LAYERS)
+def test_csv_export_has_bom_and_opens_in_gdal(client, registry, tmp_path, layer):
+    frame, id_column = source_frame(registry, layer)
+    response, path = download(client, f"/export/{layer}.csv", tmp_path, f"{layer}.csv")
+    assert response.data.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel opens Chinese right
+    points = (frame.geom_type == "Point").all()
+    # Points come as lon/lat columns; polygons as a WKT column, which GDAL picks up by name.
+    options = ["-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat"] if points else []
+    info = ogrinfo(path, "-al", *options)
+    assert feature_count(info) == len(frame)
+    read = pyogrio.read_dataframe(path, **({"X_POSSIBLE_NAMES": "lon", "Y_POSSIBLE_NAMES": "lat"} if points else {}))
+    assert list(read[id_column]) == list(frame[id_column])
+    assert list(read["name_zh"]) == list(frame["name_zh"])
+    read = read.set_crs(4326)  # a CSV carries no CRS; the columns are WGS84 lon/lat by contract
+    assert read.geometry.geom_equals_exact(frame.geometry.reset_index(drop=True), tolerance=1e-6).all()
+
+
+def test_all_layers_geopackage_has_every_layer_filtered(client, registry, tmp_path):
+    _, path = download(client, "/export/all.gpkg?city=大连", tmp_path, "all.gpkg")
+    listed = {row[0] for row in pyogrio.list_layers(path)}
+    assert listed == set(ALL_LAYERS)
+    dalian = "210200"
+    for layer in ["high_tech_zones", "clusters_bases", "platforms_labs", "coastal_parks"]:
+        expected = registry.layers[layer].query("city_adcode == @dalian")
+        assert feature_count(ogrinfo(path, layer)) == len(expected) > 0
+        assert set(pyogrio.read_dataframe(path, layer=layer)["id"]) == set(expected["id"])
+    districts = registry.boundaries["district"]
+    assert feature_count(ogrinfo(path, "districts")) == (districts["parent_adcode"] == dalian).sum()
+
+
+def test_filtered_export_is_what_geopandas_reads_from_the_url(live_server, registry):
+    url = f"{live_server}/export/clusters_bases.geojson?industry=biomedicine&level=unspecified"
+    read = gpd.read_file(url)
+    frame = registry.layers["clusters_bases"]
+    biomedicine = frame["industries"].str.split(";").map(lambda codes: "biomedicine" in codes)
+    expected = frame[biomedicine & (frame["level"] == "unspecified")]
+    assert len(expected) > 0 and sorted(read["id"]) == sorted(expected["id"])
+    assert read.crs.to_epsg() == 4326
+    assert set(read["name_zh"]) == set(expected["name_zh"])
+
+
+def test_empty_selection_still_opens_with_the_layer_schema(client, tmp_path):
+    # No coastal park lies in Shenyang (an inland city).
+    for fmt in ("geojson", "gpkg"):
+        _, path = download(client, f"/export/coastal_parks.{fmt}?city=沈阳", tmp_path, f"empty.{fmt}")
+        assert feature_count(ogrinfo(path, "-al")) == 0
+    assert json.loads(client.get("/export/coastal_parks.geojson?city=沈阳").data)["features"] == []
+
+
+def test_download_name_says_what_the_filter_selected(client):
+    response = client.get("/export/high_tech_zones.csv?city=大连,沈阳&level=national")
+    assert response.headers["Content-Disposition"] == \
+        'attachment; filename="liaoning_high_tech_zones_city-210100+210200_level-national.csv"'
+
+
+def test_etag_gives_304_and_gzip_is_negotiated(client):
+    url = "/export/districts.geojson"
+    plain = client.get(url)
+    assert "Content-Encoding" not in plain.headers and plain.headers["Vary"] == "Accept-Encoding"
+    packed = client.get(url, headers={"Accept-Encoding": "gzip, deflate"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == plain.data
+    assert len(packed.data) < len(plain.data) / 2
+    again = client.get(url, headers={"If-None-Match": plain.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    other = client.get("/export/districts.geojson?city=210200", headers={"If-None-Match": plain.headers["ETag"]})
+    assert other.status_code == 200  # a different selection is a different entity
+
+
+def test_unknown_layer_is_404_listing_the_layers(client):
+    response = client.get("/export/parks.geojson")
+    assert response.status_code == 404
+    body = response.get_json()
+    assert "parks" in body["message"] and set(ALL_LAYERS) <= set(body["layers"])
+    assert client.get("/export/high_tech_zones.shp").status_code == 404
+    assert client.get("/export/all.csv").status_code == 404
+
+
+def test_unknown_filter_value_is_400_listing_allowed_values(client):
+    response = client.get("/export/high_tech_zones.geojson?industry=tourism")
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["parameter"] == "industry" and "biomedicine" in body["allowed"]
+
+
+def test_api_layers_lists_every_layer_with_counts_and_working_links(client, registry):
+    body = client.get("/api/layers").get_json()
+    by_id = {entry["id"]: entry for entry in body["layers"]}
+    assert set(by_id) == set(ALL_LAYERS)
+    for layer in ALL_LAYERS:
+        frame, _ = source_frame(registry, layer)
+        entry = by_id[layer]
+        assert entry["feature_count"] == len(frame)
+        assert entry["title"]["zh"] and entry["title"]["en"]
+        assert entry["geometry_type"] == frame.geom_type.iloc[0]
+        for link in ("geojson", "gpkg", "csv", "ogc_items"):
+            assert client.get(entry["links"][link].removeprefix("http://localhost")).status_code == 200
+
+    filtered = client.get("/api/layers?industry=biomedicine").get_json()
+    htz = next(e for e in filtered["layers"] if e["id"] == "high_tech_zones")
+    frame = registry.layers["high_tech_zones"]
+    assert htz["matching_count"] == frame["industries"].str.contains("biomedicine").sum()
+    assert "industry=biomedicine" in htz["links"]["geojson"]
