@@ -1,0 +1,241 @@
+"""OGC API – Features read by the clients GIS analysts use: GDAL's OAPIF driver (as QGIS does),
+OWSLib, and plain HTTP for the standard's parameters. Expected features come from the registry
+with geopandas, not from the endpoint's code."""
+import json
+import subprocess
+
+import geopandas as gpd
+import pyogrio
+import pytest
+import shapely
+from owslib.ogcapi.features import Features
+
+COLLECTIONS = {"high_tech_zones": "id", "clusters_bases": "id", "coastal_parks": "id",
+               "platforms_labs": "id", "plan_areas": "id", "shenyang_dalian_belt": "id",
+               "demo_zone_core": "id", "province": "adcode", "cities": "adcode", "districts": "adcode"}
+BOUNDARIES = {"province": "province", "cities": "city", "districts": "district"}
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+
+
+def source_frame(registry, collection_id):
+    if collection_id in BOUNDARIES:
+        return registry.boundaries[BOUNDARIES[collection_id]]
+    return registry.layers[collection_id]
+
+
+def ids_of(registry, collection_id, frame=None):
+    frame = source_frame(registry, collection_id) if frame is None else frame
+    return list(frame[COLLECTIONS[collection_id]])
+
+
+def assert_ogc_error(response, status):
+    assert response.status_code == status, response.data[:300]
+    body = response.get_json()
+    assert set(body) == {"code", "description"} and body["description"], body
+    return body
+
+
+# --- GDAL's OGC API – Features driver ---------------------------------------------------------
+
+def published_order(registry):
+    return list(registry.layers) + list(BOUNDARIES)
+
+
+def test_gdal_oapif_lists_every_collection(live_server, registry):
+    result = subprocess.run(["ogrinfo", "-ro", f"OAPIF:{live_server}/ogc"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0 and "ERROR" not in result.stderr, result.stderr
+    listed = [line.split(": ", 1)[1].split(" ")[0] for line in result.stdout.splitlines()
+              if line[:1].isdigit()]
+    assert listed == published_order(registry) and set(listed) == set(COLLECTIONS)
+    assert "高新技术产业开发区" in result.stdout  # Chinese titles intact
+
+
+@pytest.mark.parametrize("collection_id", list(COLLECTIONS))
+def test_gdal_oapif_reads_all_features_of_each_collection(live_server, registry, tmp_path, collection_id):
+    # A page size of 30 makes GDAL follow our `next` links through the 100 districts.
+    out = tmp_path / f"{collection_id}.gpkg"
+    result = subprocess.run(["ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{live_server}/ogc", collection_id,
+                             "-oo", "PAGE_SIZE=30"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "ERROR" not in result.stderr, result.stderr
+    read = pyogrio.read_dataframe(out)
+    frame = source_frame(registry, collection_id)
+    assert read.crs.to_epsg() == 4326
+    assert sorted(read[COLLECTIONS[collection_id]]) == sorted(ids_of(registry, collection_id))
+    assert set(read["name_zh"]) == set(frame["name_zh"])
+
+
+def test_gdal_oapif_applies_a_spatial_filter_like_geopandas(live_server, registry):
+    west, south, east, north = 121.0, 38.7, 122.5, 39.6  # around Dalian
+    result = subprocess.run(["ogrinfo", "-ro", "-al", "-q", "-spat", str(west), str(south), str(east),
+                             str(north), f"OAPIF:{live_server}/ogc", "districts"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    got = {line.split("=")[1].strip() for line in result.stdout.splitlines()
+           if line.strip().startswith("adcode (String)")}
+    districts = registry.boundaries["district"]
+    assert got == set(districts.cx[west:east, south:north]["adcode"])
+
+
+# --- OWSLib --------------------------------------------------------------------------------------
+
+def test_owslib_reads_collections_items_and_one_feature(live_server, registry):
+    api = Features(f"{live_server}/ogc")
+    assert [c["id"] for c in api.collections()["collections"]] == published_order(registry)
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in api.conformance()["conformsTo"]
+    page = api.collection_items("cities", limit=5, offset=10)
+    assert page["numberMatched"] == 14 and page["numberReturned"] == 4
+    assert [f["id"] for f in page["features"]] == list(registry.boundaries["city"]["adcode"][10:])
+    dalian = api.collection_item("high_tech_zones", "htz_dalian")
+    assert dalian["properties"]["name_zh"] == "大连高新技术产业园区"
+    assert dalian["geometry"]["coordinates"] == pytest.approx([121.49788, 38.98888])
+    assert "/collections/{collectionId}/items" in api.api()["paths"]
+
+
+# --- the items parameters -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("collection_id, bbox", [
+    ("districts", (123.0, 41.5, 123.8, 42.0)),        # Shenyang's core
+    ("cities", (120.0, 40.0, 121.0, 41.0)),           # west: Huludao, Jinzhou, Chaoyang edges
+    ("high_tech_zones", (121.0, 38.5, 124.0, 41.0)),  # south half of the province
+    ("clusters_bases", (123.0, 41.0, 125.0, 42.5)),
+    ("shenyang_dalian_belt", (124.5, 42.5, 125.5, 43.0)),  # off the corridor: nothing
+])
+def test_bbox_selects_exactly_what_geopandas_selects(client, registry, collection_id, bbox):
+    west, south, east, north = bbox
+    frame = source_frame(registry, collection_id)
+    expected = ids_of(registry, collection_id, frame.cx[west:east, south:north])
+    also_expected = ids_of(registry, collection_id, frame[frame.intersects(shapely.box(*bbox))])
+    assert expected == also_expected
+    body = client.get(f"/ogc/collections/{collection_id}/items?bbox={west},{south},{east},{north}").get_json()
+    assert [f["id"] for f in body["features"]] == expected
+    assert body["numberMatched"] == len(expected)
+
+
+def test_property_filters_use_the_shared_filter(client, registry):
+    body = client.get("/ogc/collections/high_tech_zones/items?level=national&city=沈阳,dalian").get_json()
+    frame = registry.layers["high_tech_zones"]
+    expected = frame[(frame["level"] == "national") & frame["city_adcode"].isin(["210100", "210200"])]
+    assert sorted(f["id"] for f in body["features"]) == sorted(expected["id"])
+    assert body["numberMatched"] == len(expected) == 2
+    # boundaries honour only the city
+    districts = client.get("/ogc/collections/districts/items?city=210200").get_json()
+    district_frame = registry.boundaries["district"]
+    assert {f["id"] for f in districts["features"]} == \
+        set(district_frame[district_frame["parent_adcode"] == "210200"]["adcode"])
+
+
+def test_paging_with_limit_offset_and_next_prev_links(client, registry):
+    seen, url = [], "/ogc/collections/districts/items?limit=40"
+    pages = 0
+    while url:
+        body = client.get(url.removeprefix("http://localhost")).get_json()
+        pages += 1
+        assert body["numberMatched"] == 100 and body["numberReturned"] == len(body["features"])
+        assert body["timeStamp"].endswith("Z")
+        rels = {link["rel"]: link["href"] for link in body["links"]}
+        assert ("prev" in rels) == (pages > 1)
+        seen += [f["id"] for f in body["features"]]
+        url = rels.get("next")
+    assert pages == 3 and seen == ids_of(registry, "districts")
+
+
+def test_default_limit_and_over_maximum_limit_is_clamped(client, registry):
+    default = client.get("/ogc/collections/districts/items").get_json()
+    assert default["numberReturned"] == min(DEFAULT_LIMIT, 100)
+    for huge in ("5000", "99999999999999999999999"):
+        body = client.get(f"/ogc/collections/districts/items?limit={huge}").get_json()
+        assert body["numberReturned"] == 100  # clamped to 1000, all 100 fit
+        assert f"limit={MAX_LIMIT}" in next(link["href"] for link in body["links"] if link["rel"] == "self")
+    spec = client.get("/ogc/api").get_json()["components"]["parameters"]["limit"]["schema"]
+    assert spec["default"] == DEFAULT_LIMIT and spec["maximum"] == MAX_LIMIT
+
+
+@pytest.mark.parametrize("query", ["bbox=a,b,c,d", "bbox=121,38,122", "bbox=121,40,122,39",
+                                   "bbox=121,38,122,nan", "bbox=200,38,210,39", "limit=-5", "limit=0",
+                                   "limit=ten", "offset=-1", "f=xml", "color=red"])
+def test_bad_parameters_answer_400_ogc_exception(client, query):
+    body = assert_ogc_error(client.get(f"/ogc/collections/cities/items?{query}"), 400)
+    assert body["code"] == "InvalidParameterValue"
+
+
+def test_unknown_property_value_is_an_ogc_400_listing_allowed_values(client):
+    body = assert_ogc_error(client.get("/ogc/collections/high_tech_zones/items?industry=tourism"), 400)
+    assert "tourism" in body["description"] and "biomedicine" in body["description"]
+    body = assert_ogc_error(client.get("/ogc/collections/cities/items?city=北京"), 400)
+    assert "210100 (沈阳市, Shenyang)" in body["description"]
+
+
+def test_unknown_collection_feature_or_path_is_404(client):
+    assert assert_ogc_error(client.get("/ogc/collections/parks"), 404)["code"] == "NotFound"
+    assert_ogc_error(client.get("/ogc/collections/parks/items"), 404)
+    assert_ogc_error(client.get("/ogc/collections/cities/items/110000"), 404)
+    assert_ogc_error(client.get("/ogc/nothing/here"), 404)
+
+
+def test_feature_by_id_is_the_registry_row(client, registry):
+    for collection_id in COLLECTIONS:
+        frame = source_frame(registry, collection_id)
+        row = frame.iloc[-1]
+        feature_id = row[COLLECTIONS[collection_id]]
+        response = client.get(f"/ogc/collections/{collection_id}/items/{feature_id}")
+        assert response.mimetype == "application/geo+json"
+        feature = response.get_json()
+        assert feature["id"] == feature_id and feature["properties"]["name_zh"] == row["name_zh"]
+        assert shapely.geometry.shape(feature["geometry"]).equals_exact(row.geometry, 1e-6)
+        assert {"self", "alternate", "collection"} <= {link["rel"] for link in feature["links"]}
+
+
+# --- landing, conformance, collections, OpenAPI, HTML ------------------------------------------------
+
+def test_landing_links_resolve_and_conformance_declares_the_classes(client):
+    landing = client.get("/ogc").get_json()
+    rels = {link["rel"]: link for link in landing["links"]}
+    assert {"self", "alternate", "service-desc", "service-doc", "conformance", "data"} <= set(rels)
+    for link in landing["links"]:
+        assert client.get(link["href"].removeprefix("http://localhost")).status_code == 200
+    assert rels["service-desc"]["type"] == "application/vnd.oai.openapi+json;version=3.0"
+    conforms = client.get("/ogc/conformance").get_json()["conformsTo"]
+    for cls in ("core", "geojson", "html", "oas30"):
+        assert f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{cls}" in conforms
+
+
+def test_collection_extent_is_the_bbox_of_the_data(client, registry):
+    for collection_id in COLLECTIONS:
+        body = client.get(f"/ogc/collections/{collection_id}").get_json()
+        assert body["id"] == collection_id and body["itemType"] == "feature"
+        assert body["extent"]["spatial"]["bbox"][0] == pytest.approx(
+            list(source_frame(registry, collection_id).total_bounds), abs=1e-6)
+
+
+def test_openapi_document_describes_every_ogc_route(app, client):
+    response = client.get("/ogc/api")
+    assert response.mimetype == "application/vnd.oai.openapi+json"
+    doc = json.loads(response.data)
+    assert doc["openapi"].startswith("3.0.")
+    routes = {rule.rule.removeprefix("/ogc").rstrip("/") or "/" for rule in app.url_map.iter_rules()
+              if rule.rule.startswith("/ogc") and "<path:" not in rule.rule}
+    documented = {path.replace("{collectionId}", "<collection_id>").replace("{featureId}", "<feature_id>")
+                  for path in doc["paths"]}
+    assert routes == documented
+    for path, item in doc["paths"].items():
+        for parameter in item["get"]["parameters"]:
+            if "$ref" in parameter:
+                assert parameter["$ref"].rsplit("/", 1)[1] in doc["components"]["parameters"], path
+
+
+def test_html_view_by_f_or_accept_header(client):
+    by_f = client.get("/ogc/collections/high_tech_zones/items?f=html&city=大连")
+    assert by_f.mimetype == "text/html" and "大连高新技术产业园区" in by_f.get_data(as_text=True)
+    assert "沈阳高新技术产业开发区" not in by_f.get_data(as_text=True)
+    browser = client.get("/ogc/collections", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert browser.mimetype == "text/html" and "县级行政区" in browser.get_data(as_text=True)
+    assert client.get("/ogc/collections", headers={"Accept": "*/*"}).mimetype == "application/json"
+    assert client.get("/ogc/collections/cities/items/210100?f=html").mimetype == "text/html"
+
+
+def test_items_are_cached_with_etag_and_gzip(client):
+    url = "/ogc/collections/cities/items?limit=14"
+    first = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert first.headers["Content-Encoding"] == "gzip"
+    assert client.get(url, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
