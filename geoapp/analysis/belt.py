@@ -1,0 +1,149 @@
+"""What falls inside the Shenyang–Dalian high-tech belt (沈大高新技术产业带).
+
+The plan draws no boundary; the corridor comes from geoapp.analysis.corridor: the axis from the
+Shenyang HTZ point to the Dalian HTZ point, buffered `half_width_km` on each side (default
+DEFAULT_HALF_WIDTH_KM = 30 km, i.e. a 60 km wide band), clipped to the province. Everything is
+measured in geoapp.geo.EQUAL_AREA: areas in km², distances in km.
+
+How places are counted. Most points only stand for a district or a city (location_precision):
+a 'city' point is the city's representative point and says nothing about where in the city the
+place is. So each place is compared with the corridor through its *known extent*:
+    source_coordinate   the point itself
+    district            the polygon of its district (district_adcode)
+    city                the polygon of its city (city_adcode)
+    polygon rows        their own geometry (plan areas drawn as admin areas)
+and gets a relation:
+    inside    the whole extent lies in the corridor: in the belt wherever the site is
+    partly    the extent straddles the corridor edge: in the belt or not, depending on the site
+    outside   the extent does not reach the corridor: not in the belt
+Shares inside are therefore a range: at least inside/total, at most (inside+partly)/total.
+`by_point` also counts the map's points inside the corridor, as a reader of the map would, and
+is only as good as the points are.
+
+A city is in the belt when part of its area lies inside the corridor (area_in_belt_km2 > 0);
+`share_of_city` says how much.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import pandas as pd
+
+from geoapp.analysis.corridor import AXIS_ENDS, DEFAULT_HALF_WIDTH_KM, corridor
+from geoapp.analysis.places import GROUPS, mapped_places
+from geoapp.filters import Filter
+from geoapp.geo import EQUAL_AREA
+
+RELATIONS = ("inside", "partly", "outside")
+# An extent counts as wholly inside when at most this share of its area lies outside (it absorbs
+# the rounding between the clipped corridor and the boundary polygons, nothing more).
+INSIDE_TOLERANCE = 1e-4
+
+
+@dataclass
+class Belt:
+    half_width_km: float
+    axis_length_km: float
+    area_km2: float
+    province_share: float          # corridor area / province area
+    shape: gpd.GeoDataFrame        # the corridor, EPSG:4326
+    cities: pd.DataFrame           # per city: area_km2, area_in_belt_km2, share_of_city, in_belt
+    places: pd.DataFrame           # per place: group, precision, relation, point_inside
+    groups: pd.DataFrame           # per group: total, inside, partly, outside, by_point, shares
+
+    def summary(self) -> dict:
+        return {
+            "half_width_km": self.half_width_km, "axis_length_km": self.axis_length_km,
+            "area_km2": self.area_km2, "province_share": self.province_share,
+            "cities_in_belt": self.cities.index[self.cities["in_belt"]].tolist(),
+        }
+
+
+def _extents(places: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataFrame]) -> gpd.GeoSeries:
+    districts = boundaries["district"].set_index("adcode").geometry
+    cities = boundaries["city"].set_index("adcode").geometry
+    shapes = []
+    for geom, precision, district, city in zip(places.geometry, places["location_precision"],
+                                               places["district_adcode"], places["city_adcode"]):
+        if geom.geom_type != "Point" or precision == "source_coordinate":
+            shapes.append(geom)
+        elif precision == "district" and district in districts.index:
+            shapes.append(districts[district])
+        elif precision == "city" and city in cities.index:
+            shapes.append(cities[city])
+        else:
+            shapes.append(geom)
+    return gpd.GeoSeries(shapes, index=places.index, crs=4326)
+
+
+def relation(extent, band) -> str:
+    """'inside', 'partly' or 'outside' for one extent against the corridor (both projected)."""
+    if not extent.intersects(band):
+        return "outside"
+    if extent.geom_type == "Point":
+        return "inside" if band.covers(extent) else "outside"
+    overlap = extent.intersection(band).area
+    if overlap <= 0:
+        return "outside"
+    return "inside" if overlap >= extent.area * (1 - INSIDE_TOLERANCE) else "partly"
+
+
+def belt(layers: dict[str, gpd.GeoDataFrame], boundaries: dict[str, gpd.GeoDataFrame],
+         filter: Filter = Filter(), half_width_km: float = DEFAULT_HALF_WIDTH_KM,
+         axis_ends: tuple[str, str] = AXIS_ENDS) -> Belt:
+    everything = mapped_places(layers)
+    ends = everything.set_index("id").geometry
+    shape = corridor(ends[axis_ends[0]], ends[axis_ends[1]], boundaries["province"], half_width_km)
+    band = shape.to_crs(EQUAL_AREA).geometry.iloc[0]
+    province_km2 = boundaries["province"].to_crs(EQUAL_AREA).area.sum() / 1e6
+    area_km2 = band.area / 1e6
+
+    cities = boundaries["city"]
+    if filter.city:
+        cities = cities[cities["adcode"].isin(filter.city)]
+    projected = cities.to_crs(EQUAL_AREA)
+    city_km2 = projected.area / 1e6
+    inside_km2 = projected.geometry.intersection(band).area / 1e6
+    city_frame = pd.DataFrame({
+        "name_zh": cities["name_zh"].values, "name_en": cities["name_en"].values,
+        "area_km2": city_km2.round(1).values,
+        "area_in_belt_km2": inside_km2.round(1).values,
+        "share_of_city": (inside_km2 / city_km2).round(4).values,
+    }, index=pd.Index(cities["adcode"], name="city_adcode"))
+    city_frame["in_belt"] = city_frame["area_in_belt_km2"] > 0
+
+    places = filter.apply(everything, boundaries["city"])
+    places = places[places["kind"] != "corridor"]
+    extents = _extents(places, boundaries).to_crs(EQUAL_AREA)
+    points = places.geometry.to_crs(EQUAL_AREA)
+    group_of = {kind: group for group, kinds in GROUPS.items() for kind in kinds}
+    place_frame = pd.DataFrame({
+        "id": places["id"].values, "name_zh": places["name_zh"].values,
+        "name_en": places["name_en"].values, "kind": places["kind"].values,
+        "group": places["kind"].map(group_of).fillna("designations").values,
+        "city_adcode": places["city_adcode"].values,
+        "precision": places["location_precision"].values,
+        "relation": [relation(e, band) for e in extents],
+        "point_inside": [band.covers(p.representative_point()) for p in points],
+    })
+    return Belt(half_width_km, round(shape["axis_length_km"].iloc[0], 1), round(area_km2, 1),
+                round(area_km2 / province_km2, 4), shape, city_frame, place_frame,
+                group_figures(place_frame))
+
+
+def group_figures(place_frame: pd.DataFrame) -> pd.DataFrame:
+    """Per group (and 'all'): total, inside, partly, outside, by_point, share_min, share_max."""
+    rows = {}
+    for group in list(GROUPS) + ["designations", "all"]:
+        part = place_frame if group == "all" else place_frame[place_frame["group"] == group]
+        total = len(part)
+        counts = {r: int((part["relation"] == r).sum()) for r in RELATIONS}
+        rows[group] = {
+            "total": total, **counts, "by_point": int(part["point_inside"].sum()),
+            "share_min": round(counts["inside"] / total, 4) if total else None,
+            "share_max": round((counts["inside"] + counts["partly"]) / total, 4) if total else None,
+        }
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "group"
+    return frame

@@ -1,0 +1,199 @@
+"""How far the map covers the plan's spatial tasks: task × city matrix, task status, targets.
+
+Status of a task (computed on every place of the registry, not on a filtered view: it says what
+the atlas holds, not what the current filter shows):
+    located         it names places, and every one is on the map
+    partly_located  some of the places it names are on the map, some are not
+    not_located     it names places, none of which is on the map
+    city_level      it names no place, only cities (the city is the finest scope the text gives)
+    counted_only    it names neither places nor cities: a count for the whole province
+"Located" says the place is on the map, not how precisely: `precision` gives the coarsest
+`location_precision` among its places (a 'city' point only says which city).
+
+A filter (geoapp.filters.Filter) keeps a task when one of its places passes the filter or, for
+what the task itself carries, when its own cities / industries match; a level or kind filter
+only keeps tasks through their places.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import pandas as pd
+
+from geoapp.analysis.places import mapped_places, place_cities
+from geoapp.analysis.plan_tasks import Task, load_tasks
+from geoapp.filters import Filter
+
+STATUSES = {
+    "located": ("已落图", "Located"),
+    "partly_located": ("部分落图", "Partly located"),
+    "not_located": ("未落图", "Not located"),
+    "city_level": ("仅到城市", "City level only"),
+    "counted_only": ("仅有数量", "Counted only"),
+}
+PRECISION_RANK = {"source_coordinate": 0, "derived": 1, "district": 2, "city": 3}
+
+
+def task_place_ids(task: Task, places: pd.DataFrame) -> list[str]:
+    """Ids of the task's places that are in `places`: named ones, then layer-filter ones."""
+    present = set(places["id"])
+    ids = [pid for pid in task.places if pid in present]
+    for layer_filter in task.layers:
+        ids += [pid for pid in layer_filter.select(places)["id"] if pid not in ids]
+    return ids
+
+
+def _missing_names(task: Task, places: pd.DataFrame) -> list[str]:
+    present = set(places["id"])
+    names = [pid for pid in task.places if pid not in present]
+    names += [f"[{f.describe()}]" for f in task.layers if f.select(places).empty]
+    return names + [m.name_zh for m in task.missing_places]
+
+
+def task_status(task: Task, places: pd.DataFrame) -> str:
+    mapped = task_place_ids(task, places)
+    missing = _missing_names(task, places)
+    if mapped:
+        return "partly_located" if missing else "located"
+    if missing:
+        return "not_located"
+    return "city_level" if task.cities else "counted_only"
+
+
+def _coarsest_precision(ids: list[str], places: pd.DataFrame) -> str:
+    values = places.loc[places["id"].isin(ids), "location_precision"]
+    values = [v for v in values if v in PRECISION_RANK]
+    return max(values, key=PRECISION_RANK.get) if values else ""
+
+
+def task_selected(task: Task, mapped_ids: list[str], view_ids: set[str], filter: Filter) -> bool:
+    if filter.empty or any(pid in view_ids for pid in mapped_ids):
+        return True
+    if filter.level or filter.kind:
+        return False
+    industry_ok = not filter.industry or bool(filter.industry.intersection(task.industries))
+    city_ok = not filter.city or bool(filter.city.intersection(task.cities))
+    return industry_ok and city_ok
+
+
+@dataclass
+class Coverage:
+    """`counts`: task × city, number of the task's places (passing the filter) in the city.
+    `named`: task × city, True where the text names the city as the task's scope.
+    `tasks`: one row per task kept by the filter (see `task_table`)."""
+    counts: pd.DataFrame
+    named: pd.DataFrame
+    tasks: pd.DataFrame
+
+    @property
+    def touches(self) -> pd.DataFrame:
+        return (self.counts > 0) | self.named
+
+
+def coverage(layers: dict[str, gpd.GeoDataFrame], cities: gpd.GeoDataFrame,
+             filter: Filter = Filter(), tasks: tuple[Task, ...] | None = None) -> Coverage:
+    tasks = load_tasks() if tasks is None else tasks
+    every_place = mapped_places(layers)
+    view = filter.apply(every_place, cities)
+    view_ids = set(view["id"])
+    city_codes = list(cities["adcode"])
+    in_city = place_cities(view, cities)
+    if filter.city:  # a place spanning several cities counts only in the chosen ones
+        in_city = in_city[in_city["city_adcode"].isin(filter.city)]
+    counts, named, rows = {}, {}, []
+    for task in tasks:
+        mapped = task_place_ids(task, every_place)
+        if not task_selected(task, mapped, view_ids, filter):
+            continue
+        shown = in_city[in_city["id"].isin([pid for pid in mapped if pid in view_ids])]
+        per_city = shown["city_adcode"].value_counts()
+        counts[task.id] = [int(per_city.get(code, 0)) for code in city_codes]
+        scope = set(task.cities) & (filter.city or set(city_codes))
+        named[task.id] = [code in scope for code in city_codes]
+        touched = [c for c, n, s in zip(city_codes, counts[task.id], named[task.id]) if n or s]
+        missing = _missing_names(task, every_place)
+        rows.append({
+            "id": task.id, "title_zh": task.title_zh, "title_en": task.title_en,
+            "section": task.section, "quote": task.quote,
+            "status": task_status(task, every_place),
+            "places_named": len(task.places) + len(task.missing_places)
+                            + len([pid for pid in mapped if pid not in task.places]),
+            "places_mapped": len(mapped),
+            "places_in_view": len(shown["id"].unique()),
+            "missing": "; ".join(missing),
+            "precision": _coarsest_precision(mapped, every_place),
+            "cities": ";".join(touched),
+            "n_cities": len(touched),
+            "targets": len(task.targets),
+        })
+    columns = pd.Index(city_codes, name="city_adcode")
+    index = pd.Index(list(counts), name="task_id")
+    count_frame = pd.DataFrame(list(counts.values()), index=index, columns=columns, dtype="int64")
+    named_frame = pd.DataFrame(list(named.values()), index=index, columns=columns, dtype=bool)
+    task_frame = pd.DataFrame(rows, columns=TASK_COLUMNS)
+    return Coverage(count_frame, named_frame, task_frame)
+
+
+TASK_COLUMNS = ["id", "title_zh", "title_en", "section", "quote", "status", "places_named",
+                "places_mapped", "places_in_view", "missing", "precision", "cities", "n_cities",
+                "targets"]
+
+
+def task_table(layers, cities, filter: Filter = Filter(), tasks=None) -> pd.DataFrame:
+    """One row per task kept by the filter: status, places named / mapped / in view, missing
+    places, coarsest precision, cities touched (';'-joined adcodes), number of targets."""
+    return coverage(layers, cities, filter, tasks).tasks
+
+
+def plan_figures(layers, cities: gpd.GeoDataFrame, filter: Filter = Filter(),
+                 tasks=None) -> dict:
+    """Plan-wide figures: tasks by status, cities touched by at least one task and those not."""
+    result = coverage(layers, cities, filter, tasks)
+    table = result.tasks
+    touched = result.touches.any(axis=0) if len(table) else pd.Series(False, index=cities["adcode"])
+    by_status = {status: int((table["status"] == status).sum()) for status in STATUSES}
+    return {
+        "tasks": len(table),
+        "by_status": by_status,
+        "tasks_with_places_on_map": by_status["located"] + by_status["partly_located"],
+        "targets": int(table["targets"].sum()) if len(table) else 0,
+        "cities_touched": [code for code, hit in touched.items() if hit],
+        "cities_not_touched": [code for code, hit in touched.items() if not hit],
+    }
+
+
+def targets_vs_mapped(layers, cities: gpd.GeoDataFrame, filter: Filter = Filter(),
+                      tasks=None) -> pd.DataFrame:
+    """Every target of the tasks kept by the filter. `mapped` is how many places on the map
+    (passing the filter) the number counts, for targets that say what they count (`counts`);
+    empty where the plan's number has no place on the map."""
+    tasks = load_tasks() if tasks is None else tasks
+    every_place = mapped_places(layers)
+    view = filter.apply(every_place, cities)
+    kept = set(coverage(layers, cities, filter, tasks).tasks["id"])
+    rows = []
+    for task in tasks:
+        if task.id not in kept:
+            continue
+        for target in task.targets:
+            if filter.industry and target.industry and target.industry not in filter.industry:
+                continue
+            mapped = len(target.counts.select(view)) if target.counts else None
+            rows.append({
+                "task_id": task.id, "section": task.section, "industry": target.industry,
+                "metric_zh": target.metric_zh, "metric_en": target.metric_en,
+                "value": target.value, "unit_zh": target.unit_zh, "year": target.year,
+                "period": target.period, "stated_as": target.stated_as,
+                "mapped": mapped, "counted_by": target.counts.describe() if target.counts else "",
+                "quote": target.quote,
+            })
+    frame = pd.DataFrame(rows, columns=TARGET_COLUMNS)
+    frame["mapped"] = frame["mapped"].astype("Int64")
+    frame["year"] = frame["year"].astype("Int64")
+    frame["value"] = frame["value"].astype("Float64")
+    return frame
+
+
+TARGET_COLUMNS = ["task_id", "section", "industry", "metric_zh", "metric_en", "value", "unit_zh",
+                  "year", "period", "stated_as", "mapped", "counted_by", "quote"]

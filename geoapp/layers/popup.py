@@ -1,0 +1,92 @@
+"""Popup and tooltip HTML for a feature, bilingual, with every value escaped.
+
+Field names used in layer specs: name, level, kind, city, district, industries,
+location_precision, plan_refs, source, note, metric.
+"""
+from __future__ import annotations
+
+import re
+
+from markupsafe import Markup, escape
+
+from geoapp import vocab
+
+LABELS = {
+    "name": ("名称", "Name"), "level": ("级别", "Level"), "kind": ("类型", "Kind"),
+    "city": ("城市", "City"), "district": ("区县", "District"), "industries": ("产业", "Industries"),
+    "location_precision": ("位置精度", "Location precision"), "plan_refs": ("规划章节", "Plan section"),
+    "source": ("来源", "Source"), "note": ("说明", "Note"), "metric": ("指标", "Metric"),
+}
+URL = re.compile(r"https?://[^\s;]+")
+
+
+class Names:
+    """adcode -> (name_zh, name_en) for cities and districts."""
+
+    def __init__(self, *frames):
+        self.table = {}
+        for frame in frames:
+            self.table.update({c: (z, e) for c, z, e in
+                               zip(frame["adcode"], frame["name_zh"], frame["name_en"])})
+
+    def __call__(self, code: str, lang: str) -> str:
+        zh, en = self.table.get(code, (code, code))
+        return f"{en} {zh}" if lang == "en" else f"{zh} {en}"
+
+
+def display_name(record: dict, lang: str) -> str:
+    zh, en = record.get("name_zh", ""), record.get("name_en", "")
+    first, second = (en, zh) if lang == "en" else (zh, en)
+    return first if not second else f"{first} / {second}" if first else second
+
+
+def _value(field: str, record: dict, lang: str, names: Names) -> Markup | None:
+    raw = record.get(field)
+    if field == "name":
+        return Markup("<b>{}</b>").format(display_name(record, lang))
+    if field == "city":
+        return escape(names(record.get("city_adcode", ""), lang)) if record.get("city_adcode") else None
+    if field == "district":
+        return escape(names(record["district_adcode"], lang)) if record.get("district_adcode") else None
+    if raw is None or str(raw).strip() == "":
+        return None
+    raw = str(raw)
+    if field in ("level", "kind", "location_precision"):
+        table = {"level": vocab.LEVELS, "kind": vocab.KINDS, "location_precision": vocab.LOCATION_PRECISION}
+        return escape(vocab.label(table[field], raw, lang))
+    if field == "industries":
+        return escape("、".join(vocab.label(vocab.INDUSTRIES, c, lang) for c in raw.split(";") if c))
+    if field == "plan_refs":
+        return escape("；".join(raw.split(";")))
+    if field == "source":
+        parts, last = [], 0
+        for match in URL.finditer(raw):
+            parts.append(escape(raw[last:match.start()]))
+            url = match.group(0)
+            parts.append(Markup('<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>')
+                         .format(url, url if len(url) < 60 else url[:57] + "…"))
+            last = match.end()
+        parts.append(escape(raw[last:]))
+        return Markup("").join(parts)
+    return escape(raw)
+
+
+def popup_html(fields, record: dict, lang: str, names: Names) -> str:
+    rows = []
+    for field in fields:
+        value = _value(field, record, lang, names)
+        if value is None:
+            continue
+        if field == "name":
+            rows.append(Markup('<div class="atlas-popup-title">{}</div>').format(value))
+        else:
+            label = LABELS[field][1 if lang == "en" else 0]
+            rows.append(Markup("<tr><th>{}</th><td>{}</td></tr>").format(label, value))
+    title = [r for r in rows if r.startswith('<div')]
+    table = [r for r in rows if not r.startswith('<div')]
+    return str(Markup("").join(title) + Markup('<table class="atlas-popup">') + Markup("").join(table)
+               + Markup("</table>"))
+
+
+def tooltip_text(record: dict, lang: str) -> str:
+    return str(escape(display_name(record, lang)))
