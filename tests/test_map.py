@@ -1,0 +1,87 @@
+"""The map page through Flask's test client: routes, filters, bad input, offline assets."""
+import gzip
+import re
+
+
+def test_health(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_map_page_chinese_by_default_and_english_on_request(client):
+    zh = client.get("/").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in zh and "辽宁“十三五”科技创新地图" in zh
+    en = client.get("/?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in en and "Liaoning 13th Five-Year S&amp;T Plan Atlas" in en
+    assert "National high-tech zone" in en
+
+
+def test_page_loads_nothing_from_outside(client):
+    html = client.get("/").get_data(as_text=True)
+    external = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?:)?//', html)
+    assert external == []
+    for path in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
+        assert client.get(path).status_code == 200, path
+    # Leaflet's images (layer-control icon) are served too
+    assert client.get("/static/vendor/leaflet-1.9.4/images/layers.png").status_code == 200
+
+
+def test_filter_is_reflected_in_form_chips_and_download_link(client):
+    html = client.get("/?industry=biomedicine&city=本溪").get_data(as_text=True)
+    assert '<option value="biomedicine" selected>' in html
+    assert '<option value="210500" selected>' in html
+    assert "/export/all.gpkg?industry=biomedicine&amp;city=210500" in html
+
+
+def test_city_accepts_adcode_chinese_and_english_names(client):
+    pages = [client.get(f"/?city={c}").get_data() for c in ("210500", "本溪市", "本溪", "Benxi", "benxi")]
+    counts = [re.search(rb'"high_tech_zones": (\d+)', p).group(1) for p in pages]
+    assert counts == [b"1"] * 5
+
+
+def test_several_values_are_or_ed(client):
+    one = client.get("/?industry=biomedicine").get_data(as_text=True)
+    two = client.get("/?industry=biomedicine,new_materials").get_data(as_text=True)
+    n = lambda html: int(re.search(r'"high_tech_zones": (\d+)', html).group(1))
+    assert n(two) > n(one)
+    repeated = client.get("/?industry=biomedicine&industry=new_materials").get_data(as_text=True)
+    assert n(repeated) == n(two)
+
+
+def test_unknown_values_answer_400_listing_allowed(client):
+    response = client.get("/?city=Atlantis", headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["parameter"] == "city" and body["value"] == "Atlantis"
+    assert any("210500" in a and "Benxi" in a for a in body["allowed"])
+    response = client.get("/?industry=foo", headers={"Accept": "text/html"})
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "unknown industry &#39;foo&#39;" in text and "biomedicine" in text
+    assert client.get("/?metric=bogus").status_code == 400
+    assert client.get("/?level=regional").status_code == 400
+
+
+def test_empty_result_says_so(client):
+    html = client.get("/?city=211300&industry=marine").get_data(as_text=True)
+    assert 'id="atlas-empty"' in html and "没有符合筛选条件的地点" in html
+
+
+def test_page_is_cached_gzipped_and_revalidated(client):
+    first = client.get("/?industry=marine", headers={"Accept-Encoding": "gzip"})
+    assert first.headers["Content-Encoding"] == "gzip"
+    html = gzip.decompress(first.data).decode()
+    assert "辽宁" in html
+    again = client.get("/?industry=marine", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_popup_text_is_escaped(app):
+    from geoapp.layers.popup import Names, popup_html
+    cities = app.extensions["atlas.registry"].boundaries["city"]
+    html = popup_html(["name", "source", "note"],
+                      {"name_zh": "<script>x</script>", "name_en": "A&B", "source": "see https://example.org/a?b=1&c=2 \"q\"",
+                       "note": "${alert(1)}"}, "zh", Names(cities))
+    assert "<script>" not in html and "&lt;script&gt;" in html and "A&amp;B" in html
+    assert 'href="https://example.org/a?b=1&amp;c=2"' in html and "&#34;q&#34;" in html
