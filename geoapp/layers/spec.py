@@ -80,8 +80,10 @@ def load_specs(directory: Path) -> list[LayerSpec]:
                 raise LayerSpecError(f"{path.name}: '{key}' is required")
         if raw["geometry"] not in GEOMETRIES:
             raise LayerSpecError(f"{path.name}: geometry '{raw['geometry']}' not one of {GEOMETRIES}")
-        if not {"zh", "en"} <= set(raw["title"]):
-            raise LayerSpecError(f"{path.name}: title needs zh and en")
+        for key in ("title", "legend"):
+            if key in raw and set(raw[key]) != {"zh", "en"}:
+                raise LayerSpecError(f"{path.name}: {key} needs exactly zh and en, got {sorted(raw[key])} "
+                                     "(quote values that contain commas)")
         for key in ("tooltip", "popup"):
             if key in raw:
                 raw[key] = tuple(raw[key])

@@ -10,7 +10,7 @@ from geoapp import vocab
 from geoapp.filters import FilterError
 from geoapp.layers.build import METRICS, build_map, configure_assets
 from geoapp.layers.popup import Names
-from geoapp.layers.spec import load_specs
+from geoapp.layers.spec import LayerSpecError, load_specs
 from geoapp.web.context import current_filter, current_lang, registry
 from geoapp.web.responses import PayloadCache, make_payload, send_payload
 
@@ -22,7 +22,14 @@ def setup(state):
     app = state.app
     # folium's asset lists are class-level: set the local URLs once, at start-up.
     configure_assets(app.static_url_path)
-    app.extensions["atlas.layer_specs"] = load_specs(app.config["ATLAS_LAYERS_DIR"])
+    specs = load_specs(app.config["ATLAS_LAYERS_DIR"])
+    reg = app.extensions["atlas.registry"]
+    known = set(reg.layers) | {f"boundaries:{level}" for level in reg.boundaries}
+    for spec in specs:
+        if spec.data not in known:
+            raise LayerSpecError(f"{spec.path.name}: data '{spec.data}' is not a loaded layer; "
+                                 f"known: {', '.join(sorted(known))}")
+    app.extensions["atlas.layer_specs"] = specs
     app.extensions["atlas.map_cache"] = PayloadCache()
 
 
