@@ -22,7 +22,7 @@ def corridor(start, end, province: gpd.GeoDataFrame,
     if half_width_km <= 0:
         raise ValueError("half_width_km must be positive")
     axis = gpd.GeoSeries([LineString([start, end])], crs=4326).to_crs(EQUAL_AREA)
-    band = axis.buffer(half_width_km * 1000, cap_style="round", resolution=32).to_crs(4326)
+    band = axis.buffer(half_width_km * 1000, cap_style="round", quad_segs=32).to_crs(4326)
     # clip in lon/lat so the corridor never strays outside the province outline by a rounding
     shape = band.intersection(province.geometry.union_all())
     return gpd.GeoDataFrame({
