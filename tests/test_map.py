@@ -85,3 +85,16 @@ def test_popup_text_is_escaped(app):
                        "note": "${alert(1)}"}, "zh", Names(cities))
     assert "<script>" not in html and "&lt;script&gt;" in html and "A&amp;B" in html
     assert 'href="https://example.org/a?b=1&amp;c=2"' in html and "&#34;q&#34;" in html
+
+
+def test_basemap_is_configurable(app):
+    from geoapp.web import create_app
+    none_page = app.test_client().get("/").get_data(as_text=True)
+    assert "L.tileLayer" not in none_page
+    osm = create_app({"ATLAS_TILES": "osm"}).test_client().get("/").get_data(as_text=True)
+    assert "tile.openstreetmap.org/{z}/{x}/{y}.png" in osm
+    internal = create_app({"ATLAS_TILES": "http://tiles.intranet.example/{z}/{x}/{y}.png",
+                           "ATLAS_TILES_ATTRIBUTION": "内网底图"}).test_client().get("/")
+    html = internal.get_data(as_text=True)
+    assert "http://tiles.intranet.example/{z}/{x}/{y}.png" in html
+    assert "tile.openstreetmap.org" not in html
