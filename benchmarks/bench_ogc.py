@@ -1,0 +1,349 @@
+"""Benchmark (not a test): OGC API – Features items queries on loopback, the atlas beside pygeoapi
+serving the same city layer, with nginx serving the atlas's own response bytes as a ceiling.
+
+    .venv/bin/python benchmarks/bench_ogc.py [--seconds 5] [--max-requests 30000] [--connections 16]
+
+- atlas: gunicorn as in `make run` (2 workers x 4 threads, gthread: keep-alive), wsgi:app;
+- pygeoapi: installed by this script into its own venv (default /tmp/pygeoapi-venv) from PyPI,
+  version PYGEOAPI_VERSION, GeoJSON provider over the atlas's cities export written to a temp dir,
+  gunicorn with 2 sync workers (pygeoapi's usual deployment);
+- nginx (Debian; installed with apt-get if missing and --no-nginx not given): the same bytes the
+  atlas answers, as static files, keep-alive on. Without nginx, Python's http.server stands in.
+The load generator is Python (asyncio, raw HTTP/1.1 keep-alive) in 2 processes, 16 connections,
+bounded by --seconds and --max-requests per query. Requests carry no Accept-Encoding (identity),
+so every server sends the same uncompressed JSON. Everything runs on one machine, so the load
+generator takes CPU from the servers; figures are comparable between servers, not absolute.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYGEOAPI_VERSION = "0.21.0"
+
+# (name, atlas path, pygeoapi path): the same selection of the same 14 cities.
+QUERIES = [
+    ("all 14 cities", "/ogc/collections/cities/items?limit=14", "/collections/cities/items?limit=14&f=json"),
+    ("bbox south-east", "/ogc/collections/cities/items?limit=14&bbox=121,38.5,124,41",
+     "/collections/cities/items?limit=14&bbox=121,38.5,124,41&f=json"),
+    ("page 5 offset 5", "/ogc/collections/cities/items?limit=5&offset=5",
+     "/collections/cities/items?limit=5&offset=5&f=json"),
+    ("one feature", "/ogc/collections/cities/items/210200", "/collections/cities/items/210200?f=json"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not come up in {timeout} s")
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read()
+
+
+# --- servers ---------------------------------------------------------------------------------------
+
+def start(command: list[str], env: dict | None = None, cwd: Path | None = None, log: Path | None = None):
+    out = open(log, "wb") if log else subprocess.DEVNULL
+    return subprocess.Popen(command, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)  # the server's own process group, started above
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def start_atlas(port: int, work: Path):
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    return start([str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
+                  "--preload", "--keep-alive", "5", "wsgi:app"], cwd=ROOT, log=work / "atlas.log",
+                 env={"ATLAS_TILES": "none"})
+
+
+def install_pygeoapi(venv: Path) -> Path:
+    python = venv / "bin" / "python"
+    marker = venv / f".pygeoapi-{PYGEOAPI_VERSION}"
+    if not marker.exists():
+        print(f"installing pygeoapi {PYGEOAPI_VERSION} into {venv} (PyPI) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"pygeoapi=={PYGEOAPI_VERSION}",
+                        "gunicorn"], check=True, stderr=subprocess.DEVNULL)
+        marker.touch()
+    return venv / "bin"
+
+
+PYGEOAPI_CONFIG = """\
+server:
+  bind: {{host: 127.0.0.1, port: {port}}}
+  url: http://127.0.0.1:{port}
+  mimetype: application/json; charset=UTF-8
+  encoding: utf-8
+  gzip: false
+  language: en-US
+  cors: false
+  pretty_print: false
+  limits: {{default_items: 10, max_items: 1000}}
+  limit: 10
+  map: {{url: 'https://tile.openstreetmap.org/{{z}}/{{x}}/{{y}}.png', attribution: OSM}}
+logging:
+  level: ERROR
+metadata:
+  identification:
+    title: bench
+    description: benchmark
+    keywords: [bench]
+    keywords_type: theme
+    terms_of_service: https://example.org
+    url: https://example.org
+  license: {{name: CC-BY 4.0, url: https://creativecommons.org/licenses/by/4.0/}}
+  provider: {{name: bench, url: https://example.org}}
+  contact: {{name: bench, position: bench, address: x, city: x, stateorprovince: x, postalcode: x,
+            country: x, phone: x, fax: x, email: x, url: x, hours: x, instructions: x, role: pointOfContact}}
+resources:
+  cities:
+    type: collection
+    title: Liaoning cities
+    description: the 14 prefecture-level cities
+    keywords: [cities]
+    extents:
+      spatial: {{bbox: [118.8, 38.7, 125.8, 43.5], crs: http://www.opengis.net/def/crs/OGC/1.3/CRS84}}
+    providers:
+      - type: feature
+        name: GeoJSON
+        data: {data}
+        id_field: adcode
+"""
+
+
+def start_pygeoapi(port: int, work: Path, venv: Path):
+    bin_dir = install_pygeoapi(venv)
+    data = work / "cities.geojson"
+    # The same 14 cities, as the atlas exports them (RFC 7946 GeoJSON).
+    from geoapp.export.catalog import Catalog
+    from geoapp.data import load_registry
+    from geoapp.export.serialize import feature_collection
+    data.write_bytes(feature_collection(Catalog(load_registry())["cities"].features))
+    config = work / "pygeoapi.yml"
+    openapi = work / "pygeoapi-openapi.yml"
+    config.write_text(PYGEOAPI_CONFIG.format(port=port, data=data), encoding="utf-8")
+    env = {"PYGEOAPI_CONFIG": str(config), "PYGEOAPI_OPENAPI": str(openapi)}
+    subprocess.run([str(bin_dir / "pygeoapi"), "openapi", "generate", str(config), "--output-file",
+                    str(openapi)], check=True, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+    return start([str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                  "pygeoapi.flask_app:APP"], env=env, cwd=work, log=work / "pygeoapi.log")
+
+
+NGINX_CONFIG = """\
+worker_processes 2;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  sendfile on;
+  keepalive_requests 1000000;
+  keepalive_timeout 30;
+  types {{ application/geo+json json; }}
+  client_body_temp_path {work}/tmp; proxy_temp_path {work}/tmp; fastcgi_temp_path {work}/tmp;
+  uwsgi_temp_path {work}/tmp; scgi_temp_path {work}/tmp;
+  server {{ listen 127.0.0.1:{port}; root {root}; }}
+}}
+"""
+
+
+def ensure_nginx(allow_install: bool) -> str | None:
+    found = shutil.which("nginx") or (Path("/usr/sbin/nginx").exists() and "/usr/sbin/nginx")
+    if found or not allow_install:
+        return found or None
+    print("installing nginx (apt-get) ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "nginx-light"], check=True, env=env,
+                       timeout=180, stdout=subprocess.DEVNULL)
+    except (subprocess.SubprocessError, OSError) as error:
+        print(f"nginx not installed ({error}); falling back to Python's http.server")
+        return None
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def start_static(port: int, work: Path, root: Path, nginx: str | None):
+    if nginx:
+        (work / "tmp").mkdir(exist_ok=True)
+        conf = work / "nginx.conf"
+        conf.write_text(NGINX_CONFIG.format(work=work, port=port, root=root))
+        return start([nginx, "-c", str(conf), "-g", "daemon off;"], log=work / "nginx.log"), "nginx"
+    return start([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(root),
+                  "--protocol", "HTTP/1.1", str(port)], log=work / "static.log"), "python http.server"
+
+
+# --- load generator ----------------------------------------------------------------------------------
+
+async def _connection(port: int, request: bytes, deadline: float, budget: list[int], latencies: list,
+                      errors: list[int]):
+    reader = writer = None
+    while time.perf_counter() < deadline and budget[0] > 0:
+        budget[0] -= 1
+        try:
+            if writer is None:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split()[1])
+            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+            if "content-length" in headers:
+                await reader.readexactly(int(headers["content-length"]))
+            else:  # chunked
+                while True:
+                    size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                    await reader.readexactly(size + 2)
+                    if size == 0:
+                        break
+            latencies.append(time.perf_counter() - started)
+            if status != 200:
+                errors[0] += 1
+            if headers.get("connection", "").lower() == "close":
+                writer.close()
+                reader = writer = None
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            errors[0] += 1
+            if writer is not None:
+                writer.close()
+            reader = writer = None
+    if writer is not None:
+        writer.close()
+
+
+def _worker(args) -> tuple[list[float], int, float]:
+    port, path, connections, seconds, max_requests = args
+    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/geo+json\r\n"
+               f"Connection: keep-alive\r\n\r\n").encode()
+    latencies, errors, budget = [], [0], [max_requests]
+
+    async def run():
+        deadline = time.perf_counter() + seconds
+        await asyncio.gather(*[_connection(port, request, deadline, budget, latencies, errors)
+                               for _ in range(connections)])
+
+    started = time.perf_counter()
+    asyncio.run(run())
+    return latencies, errors[0], time.perf_counter() - started
+
+
+def load(port: int, path: str, connections: int, seconds: float, max_requests: int, processes: int = 2):
+    """requests/s, p50 ms, p99 ms, errors for `connections` keep-alive connections on `path`."""
+    _worker((port, path, 2, 0.3, 200))  # warm-up: caches, connection pools
+    shares = [connections // processes + (i < connections % processes) for i in range(processes)]
+    with multiprocessing.Pool(processes) as pool:
+        results = pool.map(_worker, [(port, path, share, seconds, max_requests // processes) for share in shares])
+    latencies = sorted(x for r in results for x in r[0])
+    errors = sum(r[1] for r in results)
+    elapsed = max(r[2] for r in results)
+    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    return len(latencies) / elapsed, p(0.50), p(0.99), errors, len(latencies)
+
+
+# --- main -----------------------------------------------------------------------------------------------
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="per query and server")
+    parser.add_argument("--max-requests", type=int, default=30000, help="per query and server")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--pygeoapi-venv", type=Path, default=Path("/tmp/pygeoapi-venv"))
+    parser.add_argument("--no-nginx", action="store_true", help="do not install nginx if missing")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+
+    work = Path(tempfile.mkdtemp(prefix="bench-ogc-"))
+    work.chmod(0o755)  # nginx workers (www-data) read the static files below it
+    static_root = work / "static"
+    static_root.mkdir()
+    ports = {"atlas": free_port(), "pygeoapi": free_port(), "static": free_port()}
+    processes = []
+    try:
+        processes.append(start_atlas(ports["atlas"], work))
+        processes.append(start_pygeoapi(ports["pygeoapi"], work, args.pygeoapi_venv))
+        wait_until_up(f"http://127.0.0.1:{ports['atlas']}/health")
+        wait_until_up(f"http://127.0.0.1:{ports['pygeoapi']}/collections/cities?f=json")
+
+        # The static server gets the atlas's exact bytes for each query.
+        static_paths = []
+        for i, (name, atlas_path, pygeoapi_path) in enumerate(QUERIES):
+            atlas_bytes = fetch(f"http://127.0.0.1:{ports['atlas']}{atlas_path}")
+            pygeoapi_bytes = fetch(f"http://127.0.0.1:{ports['pygeoapi']}{pygeoapi_path}")
+            a, b = json.loads(atlas_bytes), json.loads(pygeoapi_bytes)
+            count = lambda doc: len(doc.get("features", [doc]))  # noqa: E731
+            if count(a) != count(b):
+                print(f"warning: '{name}': atlas {count(a)} features, pygeoapi {count(b)}")
+            (static_root / f"q{i}.json").write_bytes(atlas_bytes)
+            static_paths.append(f"/q{i}.json")
+        static, static_name = start_static(ports["static"], work, static_root, ensure_nginx(not args.no_nginx))
+        processes.append(static)
+        wait_until_up(f"http://127.0.0.1:{ports['static']}/q0.json")
+
+        rows = []
+        for i, (name, atlas_path, pygeoapi_path) in enumerate(QUERIES):
+            for server, port, path in (("atlas", ports["atlas"], atlas_path),
+                                       ("pygeoapi " + PYGEOAPI_VERSION, ports["pygeoapi"], pygeoapi_path),
+                                       (static_name + " (same bytes)", ports["static"], static_paths[i])):
+                size = len(fetch(f"http://127.0.0.1:{port}{path}"))
+                rps, p50, p99, errors, n = load(port, path, args.connections, args.seconds, args.max_requests)
+                rows.append((name, server, rps, p50, p99, errors, n, size))
+                print(f"  {name:<16} {server:<28} {rps:>9.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
+                      flush=True)
+    finally:
+        for process in processes:
+            stop(process)
+
+    print(f"\n{args.connections} keep-alive connections, up to {args.seconds:g} s or {args.max_requests} "
+          f"requests per row, {os.cpu_count()} CPUs shared by servers and load generator\n")
+    print(f"| query | server | req/s | p50 ms | p99 ms | errors | requests | body bytes |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for name, server, rps, p50, p99, errors, n, size in rows:
+        print(f"| {name} | {server} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errors} | {n} | {size:,} |")
+    print("\n| query | atlas / pygeoapi | atlas / static |")
+    print("|---|---:|---:|")
+    for i in range(0, len(rows), 3):
+        atlas, pygeo, stat = rows[i:i + 3]
+        print(f"| {atlas[0]} | {atlas[2] / pygeo[2]:.1f}x | {atlas[2] / stat[2]:.2f} |")
+    print(f"\nlogs and configs: {work}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
