@@ -129,8 +129,8 @@ def test_per_city_counts_by_hand(world):
     assert list(table.index) == [A, B, C]
     expected = {
         #     nat prov total clus labs plat desig places citypts tasks inds
-        A: (1, 0, 1, 0, 1, 0, 1, 3, 0, 2, 3),
-        B: (0, 1, 1, 1, 0, 2, 1, 5, 2, 2, 2),
+        A: (1, 0, 1, 0, 1, 0, 0, 2, 0, 2, 3),   # the band (no city) is not a city's place
+        B: (0, 1, 1, 1, 0, 2, 0, 4, 2, 2, 2),
         C: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
     }
     columns = ["htz_national", "htz_provincial", "htz_total", "clusters_bases", "laboratories",
@@ -154,7 +154,7 @@ def test_per_city_follows_the_filter(world):
     national = per_city(layers, cities, Filter(level=frozenset({"national"})), tasks=TASKS)
     assert national["places"].tolist() == [2, 0, 0]
     only_b = per_city(layers, cities, Filter(city=frozenset({B})), tasks=TASKS)
-    assert only_b.loc[A].sum() == 0 and only_b.loc[B, "places"] == 5
+    assert only_b.loc[A].sum() == 0 and only_b.loc[B, "places"] == 4
     assert len(only_b) == 3  # every city keeps its row
 
 

@@ -25,18 +25,20 @@ def per_city(layers: dict[str, gpd.GeoDataFrame], cities: gpd.GeoDataFrame,
                             innovation areas (kinds in places.CLUSTER_BASE_KINDS)
     laboratories, platforms national laboratories; other innovation platforms
     designations            plan areas drawn as admin areas (pilot zone, health interventions)
-                            and the belt corridor, in every city it overlaps
     places                  every place above (each place once)
     city_precision_places   of those, places whose location is only known to the city
     tasks                   plan tasks touching the city (a place in it, or the text names it)
     industries_present      how many of the 10 industry codes occur among the city's places
     industry_<code>         places tagged with that industry (one column per code in vocab)
 
-    Places pass through `filter` first, so every column answers for the filtered view; a
+    The belt corridor has no city of its own and is not counted as a place here (its share of
+    each city is in geoapp.analysis.belt); the belt *task* does count in `tasks` for every city
+    the corridor overlaps. Places pass through `filter` first, so every column answers for the filtered view; a
     filtered-out city keeps its row with zeros.
     """
     codes = list(cities["adcode"])
     places = filter.apply(mapped_places(layers), cities)
+    places = places[places["city_adcode"] != ""]  # the belt corridor: see geoapp.analysis.belt
     links = place_cities(places, cities).merge(
         places.drop(columns="geometry").drop(columns="city_adcode"), on="id")
     if filter.city:  # a place spanning several cities counts only in the chosen ones
@@ -73,6 +75,6 @@ def city_table(layers, cities: gpd.GeoDataFrame, filter: Filter = Filter(), task
     metrics = per_city(layers, cities, filter, tasks)
     names = cities.set_index("adcode")[["name_zh", "name_en"]].reindex(metrics.index)
     present = metrics[INDUSTRY_COLUMNS].apply(
-        lambda row: "、".join(vocab.label(vocab.INDUSTRIES, c.removeprefix("industry_"), lang)
+        lambda row: ("、" if lang == "zh" else ", ").join(vocab.label(vocab.INDUSTRIES, c.removeprefix("industry_"), lang)
                              for c, n in row.items() if n > 0), axis=1)
     return pd.concat([names, metrics, present.rename("industry_names")], axis=1)

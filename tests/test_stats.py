@@ -1,0 +1,123 @@
+"""The stats blueprint through the Flask test client: page, JSON, CSV downloads, bad filters."""
+import io
+import re
+
+import pandas as pd
+import pytest
+
+CSVS = ["distribution", "coverage", "tasks", "targets", "belt_cities", "belt_places"]
+
+
+def _csv(client, name, query=""):
+    response = client.get(f"/stats/{name}.csv{query}")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.data.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel opens Chinese correctly
+    return pd.read_csv(io.BytesIO(response.data), encoding="utf-8-sig", dtype={"city_adcode": str})
+
+
+def test_stats_page_is_chinese_by_default_and_english_on_request(client):
+    zh = client.get("/stats")
+    assert zh.status_code == 200 and zh.mimetype == "text/html"
+    page = zh.get_data(as_text=True)
+    assert '<html lang="zh-CN">' in page and "各市分布" in page and "沈阳市" in page
+    assert 'id="bar-chart"' in page and 'id="heat-map"' in page and 'id="belt-map"' in page
+    en = client.get("/stats?lang=en").get_data(as_text=True)
+    assert "Distribution by city" in en and "Shenyang" in en
+
+
+def test_stats_page_loads_nothing_from_elsewhere(client):
+    page = client.get("/stats").get_data(as_text=True)
+    assert not re.search(r'<(script|link|img)[^>]+(src|href)="(https?:)?//', page)
+    assert "<script" not in page  # charts are server-side SVG
+
+
+def test_distribution_csv_opens_with_pandas_and_has_14_city_rows(client, registry):
+    table = _csv(client, "distribution")
+    assert len(table) == 14
+    assert set(table["city_adcode"]) == set(registry.boundaries["city"]["adcode"])
+    assert table["htz_national"].sum() == 8
+    assert table.set_index("city_adcode").loc["210100", "name_zh"] == "沈阳市"
+
+
+@pytest.mark.parametrize("name", CSVS)
+def test_every_csv_opens_with_pandas(client, name):
+    table = _csv(client, name)
+    assert len(table) > 0
+
+
+def test_tasks_csv_lists_every_task_with_its_status(client):
+    tasks = _csv(client, "tasks").set_index("id")
+    assert len(tasks) == 34
+    assert tasks.loc["it_data_centres", "status"] == "partly_located"
+    assert "东北区域超算中心" in tasks.loc["it_data_centres", "missing"]
+    assert tasks.loc["platforms_150", "status"] == "counted_only"
+
+
+def test_coverage_csv_cas_dandong_row(client, registry):
+    coverage = _csv(client, "coverage").set_index("id")
+    codes = list(registry.boundaries["city"]["adcode"])
+    row = coverage.loc["cas_dandong_centre", codes]
+    assert row.to_dict() == {c: (1 if c == "210600" else 0) for c in codes}
+
+
+def test_api_distribution_json(client):
+    response = client.get("/api/distribution")
+    assert response.status_code == 200
+    assert "沈阳市".encode() in response.data  # UTF-8, not \\u escapes
+    body = response.get_json()
+    assert len(body["cities"]) == 14
+    assert sum(c["htz_national"] for c in body["cities"]) == 8
+    assert body["columns"]["htz_national"]["en"] == "National HTZs"
+
+
+def test_api_coverage_json(client):
+    body = client.get("/api/coverage").get_json()
+    tasks = {t["id"]: t for t in body["tasks"]}
+    assert len(tasks) == 34
+    assert {k for k, v in tasks["cas_dandong_centre"]["cells"].items() if v} == {"210600"}
+    assert tasks["robotics_base_shenyang"]["cities_named"] == ["210100"]
+    assert body["figures"]["tasks"] == 34
+    assert body["belt"]["half_width_km"] == 30
+    assert "210100" in body["belt"]["cities_in_belt"] and "211300" not in body["belt"]["cities_in_belt"]
+    national = [t for t in body["targets"] if t["metric_zh"] == "国家级高新区"][0]
+    assert (national["value"], national["mapped"]) == (8, 8)
+
+
+def test_the_filter_is_the_same_as_the_maps(client, registry):
+    """industry=biomedicine: the per-city places are the registry rows tagged biomedicine."""
+    body = client.get("/api/distribution?industry=biomedicine&kind=high_tech_zone").get_json()
+    htz = registry.layer("high_tech_zones")
+    tagged = htz[htz["industries"].str.split(";").map(lambda cs: "biomedicine" in cs)]
+    got = {c["city_adcode"]: c["htz_total"] for c in body["cities"] if c["htz_total"]}
+    assert got == tagged["city_adcode"].value_counts().to_dict()
+    assert body["filter"] == {"industry": "biomedicine", "kind": "high_tech_zone"}
+
+
+def test_city_filter_by_name_and_tasks_touching_fuxin(client):
+    body = client.get("/api/coverage?city=阜新").get_json()
+    assert {t["id"] for t in body["tasks"]} == {"htz_tier2_national", "htz_national_total",
+                                                "htz_every_city", "clusters_named"}
+
+
+def test_belt_width_parameter(client):
+    narrow = client.get("/api/coverage?half_width_km=10").get_json()["belt"]
+    wide = client.get("/api/coverage?half_width_km=60").get_json()["belt"]
+    assert narrow["half_width_km"] == 10 and wide["area_km2"] > narrow["area_km2"] * 3
+    assert set(narrow["cities_in_belt"]) < set(wide["cities_in_belt"])
+
+
+@pytest.mark.parametrize("url", ["/api/distribution?industry=steel", "/api/coverage?city=Atlantis",
+                                 "/stats/distribution.csv?level=galactic",
+                                 "/api/coverage?half_width_km=abc", "/api/coverage?half_width_km=0"])
+def test_bad_values_answer_400_json(client, url):
+    response = client.get(url)
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["error"] == "bad_request" and body["allowed"]
+
+
+def test_bad_filter_on_the_page_is_an_html_400(client):
+    response = client.get("/stats?industry=steel", headers={"Accept": "text/html"})
+    assert response.status_code == 400 and response.mimetype == "text/html"
+    assert "biomedicine" in response.get_data(as_text=True)
