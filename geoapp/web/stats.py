@@ -6,6 +6,7 @@ Thin: parse the request (filter, lang, belt width), call geoapp.analysis, shape 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -26,6 +27,7 @@ bp = Blueprint("stats", __name__)
 
 HALF_WIDTH_RANGE = (1.0, 100.0)
 CACHE_SIZE = 64
+_cache_lock = threading.Lock()
 
 METRIC_LABELS = {
     "htz_national": ("国家级高新区", "National HTZs"),
@@ -88,7 +90,9 @@ def report(flt: Filter, width: float) -> Report:
     """Every figure the page, the JSON and the CSVs show, computed once per (filter, width)."""
     cache = current_app.extensions.setdefault("atlas.stats_cache", {})
     key = (flt.key(), width)
-    if key not in cache:
+    with _cache_lock:  # threaded servers: one computation per key, no eviction races
+        if key in cache:
+            return cache[key]
         reg = registry()
         cities = reg.boundaries["city"]
         if len(cache) >= CACHE_SIZE:
@@ -100,7 +104,7 @@ def report(flt: Filter, width: float) -> Report:
             targets=targets_vs_mapped(reg.layers, cities, flt),
             belt=belt_analysis.belt(reg.layers, reg.boundaries, flt, width),
         )
-    return cache[key]
+        return cache[key]
 
 
 # --- JSON -----------------------------------------------------------------------------------------
@@ -327,7 +331,7 @@ def stats_page():
         figures=data.figures, statuses=[(k, v[lang == "en"], STATUS_COLOURS[k])
                                         for k, v in STATUSES.items()],
         bars=bar_chart(cities, lang), heat=heat_map(data.coverage, cities, lang),
-        tasks=tasks.to_dict("records"), targets=targets.to_dict("records"),
+        tasks=tasks.to_dict("records"), targets=_records(targets),
         belt=data.belt, belt_svg=belt_map(data.belt, reg.display["city"], view_places, lang),
         belt_cities=data.belt.cities.reset_index().to_dict("records"),
         belt_groups=[{**rec, "label": GROUP_LABELS[rec["group"]][lang == "en"]}
