@@ -13,7 +13,7 @@ from flask import Blueprint, jsonify, url_for
 
 from geoapp.export.serialize import COORDINATE_DECIMALS, feature_collection, to_csv, to_geopackage
 from geoapp.filters import Filter
-from geoapp.web.serving import cached_body, catalog, request_filter, send_body
+from geoapp.web.serving import build_catalog, cached_body, catalog, request_filter, send_body
 
 bp = Blueprint("export", __name__)
 
@@ -23,6 +23,13 @@ FORMATS = {
     "csv": "text/csv; charset=utf-8",
 }
 ALL_LAYERS = "all"
+
+
+@bp.record_once
+def _build_catalog_at_start_up(state):
+    # Serialize every feature once when the app is made (before gunicorn forks with --preload),
+    # not on the first request of each worker.
+    build_catalog(state.app)
 
 
 def download_name(layer: str, flt: Filter, fmt: str) -> str:

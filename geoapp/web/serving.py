@@ -17,21 +17,24 @@ from flask import Response, current_app, request
 
 from geoapp.export.catalog import Catalog
 from geoapp.filters import PARAMS, Filter
-from geoapp.web.context import current_filter, registry
+from geoapp.web.context import current_filter
 
 GZIP_MIN_BYTES = 1024
 CACHE_MAX_BYTES = 96 * 1024 * 1024
 CACHE_CONTROL = "public, max-age=60"
 
 
+def build_catalog(app) -> Catalog:
+    """The published collections, built once per app (at start-up: see export.bp.record_once)."""
+    with _build_lock:
+        if "atlas.catalog" not in app.extensions:
+            app.extensions["atlas.catalog"] = Catalog(app.extensions["atlas.registry"],
+                                                      app.config.get("ATLAS_LAYERS_DIR"))
+    return app.extensions["atlas.catalog"]
+
+
 def catalog() -> Catalog:
-    """The published collections, built once per app on first use."""
-    extensions = current_app.extensions
-    if "atlas.catalog" not in extensions:
-        with _build_lock:
-            if "atlas.catalog" not in extensions:
-                extensions["atlas.catalog"] = Catalog(registry(), current_app.config.get("ATLAS_LAYERS_DIR"))
-    return extensions["atlas.catalog"]
+    return current_app.extensions.get("atlas.catalog") or build_catalog(current_app)
 
 
 _build_lock = threading.Lock()
