@@ -317,16 +317,20 @@ def item(collection_id: str, feature_id: str):
     found = _collection(collection_id)
     if feature_id not in found.features.index:
         raise OGCException(404, "NotFound", f"no feature '{feature_id}' in collection '{collection_id}'")
-    links = _self_links("ogc.item", GEOJSON, collection_id=collection_id, feature_id=feature_id) + [
-        _link(url_for("ogc.collection", collection_id=collection_id, _external=True), "collection", JSON,
-              "the collection")]
+
+    def links():
+        return _self_links("ogc.item", GEOJSON, collection_id=collection_id, feature_id=feature_id) + [
+            _link(url_for("ogc.collection", collection_id=collection_id, _external=True), "collection", JSON,
+                  "the collection")]
+
     if wants_html():
         return render_template("ogc_items.html", collection=found, rows=found.frame.loc[[feature_id]],
-                               matched=1, returned=1, links=links, single=True)
+                               matched=1, returned=1, links=links(), single=True)
 
     def build():
         text = found.features.loc[feature_id]
-        return (text[:-1] + ',"links":' + json.dumps(links, ensure_ascii=False, separators=(",", ":")) + "}").encode("utf-8"), GEOJSON
+        return (text[:-1] + ',"links":' + json.dumps(links(), ensure_ascii=False, separators=(",", ":"))
+                + "}").encode("utf-8"), GEOJSON
 
     return send_body(cached_body(("ogc", request.host_url, "item", collection_id, feature_id), build))
 
