@@ -324,3 +324,12 @@ def test_real_which_tasks_touch_fuxin(registry):
     result = coverage(registry.layers, cities, Filter(city=frozenset({"210900"})))
     assert set(result.tasks["id"]) == {"htz_tier2_national", "htz_national_total",
                                        "htz_every_city", "clusters_named"}
+
+
+def test_per_city_with_a_filter_matching_nothing_is_all_zero(registry):
+    from geoapp.analysis.distribution import per_city
+    from geoapp.filters import Filter
+    table = per_city(registry.layers, registry.boundaries["city"],
+                     Filter(city=frozenset({"211300"}), industry=frozenset({"marine"})))
+    assert len(table) == 14
+    assert table.drop(columns="tasks").to_numpy().sum() == 0

@@ -98,3 +98,17 @@ def test_basemap_is_configurable(app):
     html = internal.get_data(as_text=True)
     assert "http://tiles.intranet.example/{z}/{x}/{y}.png" in html
     assert "tile.openstreetmap.org" not in html
+
+
+def test_choropleth_values_are_the_stats_numbers(client):
+    """The map shades each city by the same per-city figure /api/distribution reports."""
+    import html as html_lib
+    for metric in ("places", "htz_national", "tasks"):
+        page = client.get(f"/?industry=biomedicine&metric={metric}").get_data(as_text=True)
+        rows = client.get("/api/distribution?industry=biomedicine").get_json()["cities"]
+        for row in rows:
+            # city tooltip: "<name_zh / name_en><br><metric label>: <value>"
+            pattern = re.escape(f"{row['name_zh']} / {row['name_en']}") + r"<br>[^:]+: (\d+)"
+            found = re.search(pattern, html_lib.unescape(page.encode().decode("unicode_escape")))
+            assert found, (metric, row["name_zh"])
+            assert int(found.group(1)) == row[metric], (metric, row["name_zh"])

@@ -47,7 +47,7 @@ def per_city(layers: dict[str, gpd.GeoDataFrame], cities: gpd.GeoDataFrame,
                          columns=METRICS + INDUSTRY_COLUMNS, dtype="int64")
 
     def count(mask) -> pd.Series:
-        return links[mask].groupby("city_adcode")["id"].nunique().reindex(codes, fill_value=0)
+        return links[mask.astype(bool)].groupby("city_adcode")["id"].nunique().reindex(codes, fill_value=0)
 
     htz = links["kind"].isin(HTZ_KINDS)
     table["htz_national"] = count(htz & (links["level"] == "national"))

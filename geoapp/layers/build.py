@@ -13,6 +13,7 @@ import shapely
 from branca.element import MacroElement
 from folium.template import Template
 
+from geoapp.analysis.distribution import per_city
 from geoapp.data import Registry
 from geoapp.filters import Filter
 from geoapp.layers.popup import Names, popup_html, tooltip_text
@@ -29,9 +30,16 @@ PRECISION_STYLE = {
     "district": {},
     "source_coordinate": {},
 }
+# Choropleth metrics: columns of geoapp.analysis.distribution.per_city (the same numbers /stats shows).
 METRICS = {
     "places": ("地点数量", "Number of places"),
-    "htz": ("高新区数量", "Number of high-tech zones"),
+    "htz_total": ("高新区数量", "High-tech zones"),
+    "htz_national": ("国家级高新区数量", "National high-tech zones"),
+    "clusters_bases": ("集群、基地与园区数量", "Clusters, bases and parks"),
+    "laboratories": ("国家实验室数量", "National laboratories"),
+    "platforms": ("创新平台数量", "Innovation platforms"),
+    "tasks": ("涉及的规划任务数", "Plan tasks touching the city"),
+    "industries_present": ("涉及产业数", "Industries present"),
 }
 
 
@@ -94,20 +102,10 @@ def _frame_for(spec: LayerSpec, registry: Registry) -> gpd.GeoDataFrame:
     return registry.layers[spec.data]
 
 
-def city_metric(registry: Registry, specs: list[LayerSpec], flt: Filter, metric: str) -> dict[str, int]:
-    """Per-city count used by the choropleth, honouring the filter."""
-    cities = registry.boundaries["city"]
-    counts = dict.fromkeys(cities["adcode"], 0)
-    if metric == "htz":
-        ids = ["high_tech_zones"]
-    else:  # every filterable point layer except membership views (demo_zone_core repeats rows)
-        ids = [s.data for s in specs if s.geometry == "point" and s.filterable and s.id != "demo_zone_core"]
-    for layer_id in ids:
-        frame = flt.apply(registry.layers[layer_id], cities)
-        for code, n in frame["city_adcode"].value_counts().items():
-            if code in counts:
-                counts[code] += int(n)
-    return counts
+def city_metric(registry: Registry, flt: Filter, metric: str) -> dict[str, int]:
+    """Per-city value of a choropleth metric, honouring the filter (analysis.distribution)."""
+    table = per_city(registry.layers, registry.boundaries["city"], flt)
+    return {code: int(value) for code, value in table[metric].items()}
 
 
 @dataclass
@@ -207,7 +205,7 @@ def build_map(registry: Registry, specs: list[LayerSpec], flt: Filter, lang: str
         entries = [{"label": label, "style": leaflet_options(style)}
                    for label, style in spec.legend_entries(lang)]
         if spec.geometry == "choropleth":
-            values = city_metric(registry, specs, flt, metric)
+            values = city_metric(registry, flt, metric)
             scale = _color_scale(list(values.values()))
             label = METRICS[metric][1 if lang == "en" else 0]
             layer = _polygon_layer(spec, frame, lang, names, values, scale, label)
