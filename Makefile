@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 HOST ?= 127.0.0.1
 
-.PHONY: run test check system-deps data bench clean
+.PHONY: run test check system-deps data bench bench-ogc clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,12 @@ data: $(VENV)/.dev
 	$(PY) scripts/place_points.py data/parks/*.csv data/platforms/*.csv
 	PYTHONPATH=. $(PY) scripts/build_belt.py
 
+# Benchmarks print figures (they are not tests). bench-ogc installs pygeoapi into /tmp and nginx.
 bench: $(VENV)/.dev
 	PYTHONPATH=. $(PY) benchmarks/bench_map.py
+
+bench-ogc: $(VENV)/.dev
+	PYTHONPATH=. $(PY) benchmarks/bench_ogc.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache artifacts

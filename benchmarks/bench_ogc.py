@@ -24,7 +24,6 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -332,7 +331,7 @@ def main() -> int:
 
     print(f"\n{args.connections} keep-alive connections, up to {args.seconds:g} s or {args.max_requests} "
           f"requests per row, {os.cpu_count()} CPUs shared by servers and load generator\n")
-    print(f"| query | server | req/s | p50 ms | p99 ms | errors | requests | body bytes |")
+    print("| query | server | req/s | p50 ms | p99 ms | errors | requests | body bytes |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name, server, rps, p50, p99, errors, n, size in rows:
         print(f"| {name} | {server} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errors} | {n} | {size:,} |")

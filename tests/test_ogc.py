@@ -4,7 +4,6 @@ with geopandas, not from the endpoint's code."""
 import json
 import subprocess
 
-import geopandas as gpd
 import pyogrio
 import pytest
 import shapely

@@ -13,7 +13,8 @@ from flask import Blueprint, jsonify, url_for
 
 from geoapp.export.serialize import COORDINATE_DECIMALS, feature_collection, to_csv, to_geopackage
 from geoapp.filters import Filter
-from geoapp.web.serving import build_catalog, cached_body, catalog, request_filter, send_body
+from geoapp.web.context import current_filter
+from geoapp.web.serving import build_catalog, cached_body, catalog, send_body
 
 bp = Blueprint("export", __name__)
 
@@ -71,7 +72,7 @@ def download(layer: str, fmt: str):
         return _not_found(f"unknown layer '{layer}'")
     if layer == ALL_LAYERS and fmt != "gpkg":
         return _not_found("all layers together come as one GeoPackage only: /export/all.gpkg")
-    flt = request_filter()  # FilterError -> JSON 400 listing allowed values (app factory)
+    flt = current_filter()  # FilterError -> JSON 400 listing allowed values (app factory)
     body = cached_body(("export", layer, flt.key(), fmt), lambda: build_export(layer, flt, fmt))
     return send_body(body, download_name=download_name(layer, flt, fmt))
 

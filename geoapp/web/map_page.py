@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request
 from markupsafe import Markup
 
 from geoapp import vocab
@@ -12,7 +12,7 @@ from geoapp.layers.build import METRICS, build_map, configure_assets
 from geoapp.layers.popup import Names
 from geoapp.layers.spec import LayerSpecError, load_specs
 from geoapp.web.context import current_filter, current_lang, registry
-from geoapp.web.responses import PayloadCache, make_payload, send_payload
+from geoapp.web.serving import cached_body, send_body
 
 bp = Blueprint("map", __name__)
 
@@ -30,7 +30,6 @@ def setup(state):
             raise LayerSpecError(f"{spec.path.name}: data '{spec.data}' is not a loaded layer; "
                                  f"known: {', '.join(sorted(known))}")
     app.extensions["atlas.layer_specs"] = specs
-    app.extensions["atlas.map_cache"] = PayloadCache()
 
 
 def swatch(style: dict) -> Markup:
@@ -99,7 +98,6 @@ def index():
     metric = request.args.get("metric", "places")
     if metric not in METRICS:
         raise FilterError("metric", metric, METRICS)
-    key = (flt.key(), lang, metric)
-    payload = current_app.extensions["atlas.map_cache"].get(
-        key, lambda: make_payload(render_page(flt, lang, metric), "text/html"))
-    return send_payload(payload, max_age=60)
+    body = cached_body(("map", flt.key(), lang, metric),
+                       lambda: (render_page(flt, lang, metric), "text/html; charset=utf-8"))
+    return send_body(body)

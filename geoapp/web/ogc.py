@@ -16,7 +16,8 @@ from flask import Blueprint, jsonify, render_template, request, url_for
 from geoapp.export.openapi import GEOJSON, HTML, JSON, OPENAPI_JSON, openapi_document
 from geoapp.export.serialize import COORDINATE_DECIMALS, feature_collection
 from geoapp.filters import PARAMS, Filter, FilterError
-from geoapp.web.serving import cached_body, catalog, request_filter, send_body
+from geoapp.web.context import current_filter
+from geoapp.web.serving import cached_body, catalog, send_body
 
 bp = Blueprint("ogc", __name__)
 
@@ -289,7 +290,7 @@ def items(collection_id: str):
     boxes = parse_bbox(request.args.get("bbox"))
     limit = parse_limit(request.args.get("limit"))
     offset = parse_offset(request.args.get("offset"))
-    flt = request_filter()  # FilterError -> OGC 400 (handler above)
+    flt = current_filter()  # FilterError -> OGC 400 (handler above)
 
     if as_html:
         ids, page = _page(found, flt, boxes, limit, offset)

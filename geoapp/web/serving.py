@@ -1,7 +1,7 @@
 """Serving precomputed bytes well: one cache of serialized bodies per process, keyed by what
-defines them (collection, Filter.key(), format, ...), with gzip negotiation and ETag/304.
+defines them (page or collection, Filter.key(), format, ...), with gzip negotiation and ETag/304.
 
-Used by the export and OGC blueprints; the serialization itself lives in geoapp.export.
+Used by the map, export and OGC blueprints; the serialization itself lives in geoapp.export.
 """
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from typing import Callable
 from flask import Response, current_app, request
 
 from geoapp.export.catalog import Catalog
-from geoapp.filters import PARAMS, Filter
-from geoapp.web.context import current_filter
 
 GZIP_MIN_BYTES = 1024
 CACHE_MAX_BYTES = 96 * 1024 * 1024
@@ -38,23 +36,6 @@ def catalog() -> Catalog:
 
 
 _build_lock = threading.Lock()
-FILTER_MEMO_SIZE = 4096
-
-
-def request_filter() -> Filter:
-    """current_filter(), remembered per spelling of the filter parameters: parsing builds the city
-    lookup from the boundary frame, which was half the time of a request served from cache.
-    Unknown values still raise FilterError (errors are not remembered)."""
-    spelling = tuple(tuple(request.args.getlist(param)) for param in PARAMS)
-    if not any(spelling):
-        return Filter()
-    memo = current_app.extensions.setdefault("atlas.filter_memo", {})
-    flt = memo.get(spelling)
-    if flt is None:
-        flt = current_filter()
-        if len(memo) < FILTER_MEMO_SIZE:
-            memo[spelling] = flt
-    return flt
 
 
 @dataclass
