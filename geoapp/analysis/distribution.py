@@ -10,9 +10,21 @@ from geoapp.analysis.places import (CLUSTER_BASE_KINDS, DESIGNATION_KINDS, HTZ_K
                                     PLATFORM_KINDS, industry_codes, mapped_places, place_cities)
 from geoapp.filters import Filter
 
-METRICS = ["htz_national", "htz_provincial", "htz_total", "clusters_bases", "laboratories",
-           "platforms", "designations", "places", "city_precision_places", "tasks",
-           "industries_present"]
+# Column -> (zh, en) label; the order is the column order of per_city().
+METRIC_LABELS = {
+    "htz_national": ("国家级高新区", "National HTZs"),
+    "htz_provincial": ("省级高新区", "Provincial HTZs"),
+    "htz_total": ("高新区合计", "HTZs, all"),
+    "clusters_bases": ("集群·基地·园区", "Clusters, bases, parks"),
+    "laboratories": ("国家实验室", "National labs"),
+    "platforms": ("创新平台", "Platforms"),
+    "designations": ("规划区域", "Plan areas"),
+    "places": ("地点合计", "Places"),
+    "city_precision_places": ("仅知城市的地点", "Located to city only"),
+    "tasks": ("涉及的规划任务", "Plan tasks touching"),
+    "industries_present": ("产业数", "Industries present"),
+}
+METRICS = list(METRIC_LABELS)
 INDUSTRY_COLUMNS = [f"industry_{code}" for code in vocab.INDUSTRIES]
 
 

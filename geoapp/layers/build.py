@@ -13,7 +13,7 @@ import shapely
 from branca.element import MacroElement
 from folium.template import Template
 
-from geoapp.analysis.distribution import per_city
+from geoapp.analysis.distribution import METRIC_LABELS, per_city
 from geoapp.data import Registry
 from geoapp.filters import Filter
 from geoapp.layers.popup import Names, popup_html, tooltip_text
@@ -30,17 +30,10 @@ PRECISION_STYLE = {
     "district": {},
     "source_coordinate": {},
 }
-# Choropleth metrics: columns of geoapp.analysis.distribution.per_city (the same numbers /stats shows).
-METRICS = {
-    "places": ("地点数量", "Number of places"),
-    "htz_total": ("高新区数量", "High-tech zones"),
-    "htz_national": ("国家级高新区数量", "National high-tech zones"),
-    "clusters_bases": ("集群、基地与园区数量", "Clusters, bases and parks"),
-    "laboratories": ("国家实验室数量", "National laboratories"),
-    "platforms": ("创新平台数量", "Innovation platforms"),
-    "tasks": ("涉及的规划任务数", "Plan tasks touching the city"),
-    "industries_present": ("涉及产业数", "Industries present"),
-}
+# Choropleth metrics: columns of analysis.distribution.per_city, the same numbers /stats shows.
+CHOROPLETH_METRICS = ("places", "htz_total", "htz_national", "clusters_bases", "laboratories",
+                      "platforms", "tasks", "industries_present")
+METRICS = {m: METRIC_LABELS[m] for m in CHOROPLETH_METRICS}
 
 
 @dataclass

@@ -17,7 +17,7 @@ from geoapp import vocab
 from geoapp.analysis import belt as belt_analysis
 from geoapp.analysis.corridor import DEFAULT_HALF_WIDTH_KM
 from geoapp.analysis.coverage import STATUSES, Coverage, coverage, plan_figures, targets_vs_mapped
-from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRICS, city_table
+from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRICS, city_table
 from geoapp.analysis.places import mapped_places
 from geoapp.filters import Filter, FilterError
 from geoapp.geo import EQUAL_AREA
@@ -29,19 +29,6 @@ HALF_WIDTH_RANGE = (1.0, 100.0)
 CACHE_SIZE = 64
 _cache_lock = threading.Lock()
 
-METRIC_LABELS = {
-    "htz_national": ("国家级高新区", "National HTZs"),
-    "htz_provincial": ("省级高新区", "Provincial HTZs"),
-    "htz_total": ("高新区合计", "HTZs, all"),
-    "clusters_bases": ("集群·基地·园区", "Clusters, bases, parks"),
-    "laboratories": ("国家实验室", "National labs"),
-    "platforms": ("创新平台", "Platforms"),
-    "designations": ("规划区域", "Plan areas"),
-    "places": ("地点合计", "Places"),
-    "city_precision_places": ("仅知城市的地点", "Located to city only"),
-    "tasks": ("涉及的规划任务", "Plan tasks touching"),
-    "industries_present": ("产业数", "Industries present"),
-}
 # Stacked bars: what each city hosts (each place once; htz split by level).
 BAR_SERIES = [("htz_national", "#b2182b"), ("htz_provincial", "#ef8a62"),
               ("clusters_bases", "#2166ac"), ("laboratories", "#1b7837"),
