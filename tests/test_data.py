@@ -70,7 +70,6 @@ def test_every_point_inside_its_city_and_district(registry):
             assert cities[row["city_adcode"]].covers(row.geometry), (layer_id, row["id"])
             if row["district_adcode"]:
                 assert districts[row["district_adcode"]].covers(row.geometry), (layer_id, row["id"])
-                assert districts.index.get_loc(row["district_adcode"]) is not None
             checked += 1
     assert checked >= 40
 

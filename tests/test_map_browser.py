@@ -70,14 +70,17 @@ def test_switching_a_layer_off_hides_it(page, live_server):
 
 def test_search_finds_dalian_htz_and_opens_its_popup(page, live_server):
     open_map(page, live_server)
-    page.fill("#atlas-search", "大连高新")
+    page.fill("#atlas-search", "大连高新区")  # the plan's short name of 大连高新技术产业园区
     page.wait_for_selector("#atlas-search-results li")
     page.keyboard.press("Enter")
     popup = page.wait_for_selector(".leaflet-popup-content")
     text = popup.inner_text()
     assert "大连高新技术产业园区" in text and "Dalian" in text and "甘井子区" in text
     shot(page, "map_search_dalian")
-    # English name works too
+    # English name works too, and the CAS short form
+    page.fill("#atlas-search", "中科院丹东育成中心")  # as the plan writes it
+    page.wait_for_selector("#atlas-search-results li")
+    assert "丹东产业技术创新与育成中心" in page.inner_text("#atlas-search-results")
     page.fill("#atlas-search", "clean energy")
     page.wait_for_selector("#atlas-search-results li")
     assert "大连洁净能源国家实验室" in page.inner_text("#atlas-search-results")

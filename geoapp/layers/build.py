@@ -221,6 +221,20 @@ def build_map(registry: Registry, specs: list[LayerSpec], flt: Filter, lang: str
     return MapView(m, legend, search, counts, matched, layer_vars)
 
 
+# The plan and everyday usage shorten zone names: 大连高新技术产业园区 -> 大连高新区.
+SHORT_FORMS = (("高新技术产业开发区", "高新区"), ("高新技术产业园区", "高新区"),
+               ("国家级", ""), ("中国科学院", "中科院"))
+
+
+def short_names(name_zh: str) -> list[str]:
+    """Other spellings people search for (the search box also matches these)."""
+    names = set()
+    for long, short in SHORT_FORMS:
+        if long in name_zh:
+            names.add(name_zh.replace(long, short))
+    return sorted(names)
+
+
 def _point_layer(spec, frame, lang, names, search):
     group = folium.FeatureGroup(name=spec.title_in(lang), show=spec.show, control=spec.control)
     parent = folium.plugins.MarkerCluster(
@@ -237,6 +251,7 @@ def _point_layer(spec, frame, lang, names, search):
         marker.add_child(BoundHtml(tooltip_text(record, lang), "Tooltip", sticky=True))
         if spec.searchable:
             search.append({"id": record["id"], "zh": record["name_zh"], "en": record["name_en"],
+                           "aliases": short_names(record["name_zh"]),
                            "layer": spec.title_in(lang), "marker": marker.get_name(),
                            "cluster": parent.get_name() if spec.cluster else None,
                            "group": group.get_name()})

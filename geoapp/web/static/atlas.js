@@ -35,12 +35,32 @@
     list.style.display = hits.length ? "block" : "none";
   }
 
+  // Characters of q appear in order in name: finds 中科院丹东育成中心 in
+  // 中国科学院沈阳分院丹东产业技术创新与育成中心 (via its short form 中科院…).
+  function inOrder(q, name) {
+    var at = 0;
+    for (var i = 0; i < q.length; i++) {
+      at = name.indexOf(q[i], at);
+      if (at < 0) return false;
+      at += 1;
+    }
+    return true;
+  }
+
+  function names(item) { return [item.zh, item.en, item.id].concat(item.aliases || []).map(norm); }
+
   input.addEventListener("input", function () {
     var q = norm(input.value);
     active = -1;
-    hits = q ? atlas.index.filter(function (item) {
-      return norm(item.zh).indexOf(q) >= 0 || norm(item.en).indexOf(q) >= 0 || norm(item.id).indexOf(q) >= 0;
-    }).slice(0, 12) : [];
+    if (!q) { hits = []; render(); return; }
+    var exact = atlas.index.filter(function (item) {
+      return names(item).some(function (name) { return name.indexOf(q) >= 0; });
+    });
+    // looser matches only for longer queries, listed after the exact ones
+    var loose = q.length < 4 ? [] : atlas.index.filter(function (item) {
+      return exact.indexOf(item) < 0 && names(item).some(function (name) { return inOrder(q, name); });
+    });
+    hits = exact.concat(loose).slice(0, 12);
     render();
   });
   input.addEventListener("keydown", function (e) {
