@@ -43,7 +43,7 @@ LEVELS: dict[str, tuple[str, str]] = {
 LOCATION_PRECISION: dict[str, tuple[str, str]] = {
     "source_coordinate": ("坐标来自所引来源", "Coordinate from the cited source"),
     "district": ("仅知所在区县（点为区县内代表点）", "District only (point is inside the district, not the site)"),
-    "city": ("仅知所在城市（以城市范围表示）", "City only (shown as the city area)"),
+    "city": ("仅知所在城市（点或范围代表该市，非确切位置）", "City only (the point or area stands for the city, not the site)"),
     "derived": ("推导的几何（见说明）", "Derived geometry (see notes)"),
 }
 

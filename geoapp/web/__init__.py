@@ -32,8 +32,8 @@ def create_app(config: dict | None = None) -> Flask:
     # Load and validate every layer once, at start-up: a bad file stops the service here.
     app.extensions["atlas.registry"] = load_registry(Path(app.config["ATLAS_DATA_DIR"]))
 
-    from geoapp.web import api, export, map_page, ogc, stats
-    for module in (map_page, api, stats, export, ogc):
+    from geoapp.web import about, api, export, map_page, ogc, stats
+    for module in (map_page, api, stats, export, ogc, about):
         app.register_blueprint(module.bp)
 
     @app.errorhandler(FilterError)
