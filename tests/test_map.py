@@ -124,3 +124,14 @@ def test_download_link_of_a_filtered_view_returns_that_view(client, tmp_path):
     path.write_bytes(response.data)
     htz = pyogrio.read_dataframe(path, layer="high_tech_zones")
     assert list(htz["id"]) == ["htz_dalian"]
+
+
+def test_cached_page_links_come_from_the_filter_not_the_first_request(client):
+    first = client.get("/?level=provincial&utm_source=spam").get_data(as_text=True)
+    assert "utm_source" not in first
+    repeated = client.get("/?industry=biomedicine&industry=marine&kind=cluster&kind=coastal_park")
+    html = repeated.get_data(as_text=True).replace("&amp;", "&")
+    stats_link = re.search(r'href="(/stats[^"]*)"', html).group(1)
+    assert stats_link == "/stats?industry=biomedicine,marine&kind=cluster,coastal_park"
+    other = re.search(r'href="(/\?[^"]*lang=en[^"]*)"', html).group(1)
+    assert "industry=biomedicine,marine" in other and "kind=cluster,coastal_park" in other

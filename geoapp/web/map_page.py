@@ -45,10 +45,11 @@ def swatch(style: dict) -> Markup:
                   f'fill-opacity="{opacity}" stroke-dasharray="{dash}"/></svg>')
 
 
-def _query(**changes) -> str:
-    args = {k: v for k, v in request.args.items(multi=False)}
-    args.update({k: v for k, v in changes.items()})
-    return urlencode({k: v for k, v in args.items() if v})
+def _link(path: str, **params) -> str:
+    """A URL with only the given non-empty parameters. Built from the parsed filter, never from
+    the raw request: the page is cached per filter, so it must not carry one visitor's query."""
+    query = urlencode({k: v for k, v in params.items() if v}, safe=",")
+    return f"{path}?{query}" if query else path
 
 
 def render_page(flt, lang: str, metric: str) -> bytes:
@@ -75,7 +76,7 @@ def render_page(flt, lang: str, metric: str) -> bytes:
         picked = [text for value, text in options if value in chosen[name]]
         if picked:
             chip_parts.append(f"{label}: {'、'.join(picked)}")
-    filter_query = urlencode(flt.query_items())
+    filter_items = flt.query_items()
     html = render_template(
         "map.html", lang=lang, t=t, selects=selects, chosen=chosen, metric=metric,
         metrics=[(k, v[1] if lang == "en" else v[0]) for k, v in METRICS.items()],
@@ -84,9 +85,10 @@ def render_page(flt, lang: str, metric: str) -> bytes:
         map_script=figure.script.render(), map_var=view.folium_map.get_name(),
         search_index=view.search_index, layer_vars=view.layer_vars, matched=view.matched,
         counts=view.counts,
-        download_url="/export/all.gpkg" + (f"?{filter_query}" if filter_query else ""),
-        stats_url="/stats" + (f"?{_query(metric='')}" if request.args else ""),
-        other_lang_url="?" + _query(lang="" if lang == "en" else "en"),
+        download_url=_link("/export/all.gpkg", **filter_items),
+        stats_url=_link("/stats", **filter_items, lang=lang if lang == "en" else ""),
+        other_lang_url=_link("/", **filter_items, metric=metric if metric != "places" else "",
+                             lang="" if lang == "en" else "en"),
     )
     return html.encode("utf-8")
 
