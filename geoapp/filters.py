@@ -2,11 +2,13 @@
 
     industry=biomedicine,new_materials   city=210500 | 本溪 | 本溪市 | Benxi   level=national   kind=...
 
-Several values per parameter (comma-separated or repeated) are OR-ed; parameters are AND-ed.
+Several values per parameter (separated by , ， or 、, or repeated) are OR-ed; parameters are
+AND-ed. Codes and English city names are case-insensitive.
 An unknown value raises FilterError, whose message lists what is allowed.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -63,9 +65,13 @@ class Filter:
         return frame[mask]
 
 
+# Lists may be written as Chinese users type them: 本溪，大连 or 本溪、大连.
+_SEPARATORS = re.compile(r"[,，、]")
+
+
 def _values(args: Mapping, param: str) -> list[str]:
     raw = args.getlist(param) if hasattr(args, "getlist") else [args.get(param)] if args.get(param) else []
-    return [v.strip() for item in raw if item for v in str(item).split(",") if v.strip()]
+    return [v.strip() for item in raw if item for v in _SEPARATORS.split(str(item)) if v.strip()]
 
 
 def city_lookup(cities: gpd.GeoDataFrame) -> dict[str, str]:
@@ -92,7 +98,8 @@ def parse_filter(args: Mapping, cities: gpd.GeoDataFrame) -> Filter:
                     raise FilterError(param, value, allowed)
                 found[param].add(code)
             else:
-                if value not in tables[param]:
+                code = value.lower()  # codes are lower-case; Biomedicine means biomedicine
+                if code not in tables[param]:
                     raise FilterError(param, value, tables[param])
-                found[param].add(value)
+                found[param].add(code)
     return Filter(**{p: frozenset(v) for p, v in found.items()})

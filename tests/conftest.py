@@ -54,8 +54,9 @@ def live_server(app):
 
 @pytest.fixture(scope="session")
 def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
+    # No importorskip: without Playwright the browser checks must fail, not silently vanish.
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
         instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance
         instance.close()

@@ -238,3 +238,13 @@ def test_items_are_cached_with_etag_and_gzip(client):
     first = client.get(url, headers={"Accept-Encoding": "gzip"})
     assert first.headers["Content-Encoding"] == "gzip"
     assert client.get(url, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+
+
+def test_absurd_numbers_are_clamped_or_refused_not_500(client):
+    nines = "9" * 5000
+    response = client.get(f"/ogc/collections/cities/items?limit={nines}")
+    assert response.status_code == 200 and response.get_json()["numberReturned"] == 14
+    response = client.get(f"/ogc/collections/cities/items?offset={nines}")
+    assert response.status_code == 200 and response.get_json()["numberReturned"] == 0
+    response = client.get("/ogc/collections/cities/items?limit=\u0663")  # Arabic-Indic 3
+    assert response.status_code == 400 and response.get_json()["code"] == "InvalidParameterValue"

@@ -31,7 +31,8 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ]
 ITEMS_PARAMS = {"f", "bbox", "limit", "offset", "datetime", *PARAMS}
-_INTEGER = re.compile(r"^\+?\d+$")
+_INTEGER = re.compile(r"^\+?[0-9]+$")  # ASCII digits only (\d also matches ٣)
+_HUGE = 10**15  # a bigger number means "more than there is"; int() of 4300+ digits raises
 
 
 class OGCException(Exception):
@@ -97,11 +98,11 @@ def parse_bbox(raw: str | None) -> tuple[tuple[float, float, float, float], ...]
 def parse_limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_LIMIT
-    if not _INTEGER.match(raw) or int(raw) < 1:
+    if not _INTEGER.match(raw) or _number(raw) < 1:
         raise OGCException(400, "InvalidParameterValue",
                            f"limit '{raw}' must be an integer from 1 (default {DEFAULT_LIMIT}, "
                            f"values above {MAX_LIMIT} are treated as {MAX_LIMIT})")
-    return min(int(raw), MAX_LIMIT)
+    return min(_number(raw), MAX_LIMIT)
 
 
 def parse_offset(raw: str | None) -> int:
@@ -109,7 +110,12 @@ def parse_offset(raw: str | None) -> int:
         return 0
     if not _INTEGER.match(raw):
         raise OGCException(400, "InvalidParameterValue", f"offset '{raw}' must be an integer ≥ 0")
-    return int(raw)
+    return _number(raw)
+
+
+def _number(raw: str) -> int:
+    digits = raw.lstrip("+").lstrip("0") or "0"
+    return int(digits) if len(digits) <= 15 else _HUGE
 
 
 def _collection(collection_id: str):
