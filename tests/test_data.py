@@ -124,3 +124,16 @@ def test_jianping_intervention_is_the_county_polygon(registry):
     areas = registry.layer("plan_areas").set_index("id")
     jianping = registry.boundaries["district"].set_index("adcode").geometry["211322"]
     assert areas.loc["health_liver_jianping"].geometry.equals(jianping)
+
+
+def test_stored_belt_is_what_the_corridor_function_gives_today(registry):
+    """data/zones/shenyang_dalian_belt.geojson is derived; if the HTZ points move, `make data`
+    must be re-run — this fails until it is."""
+    from geoapp.analysis.corridor import AXIS_ENDS, DEFAULT_HALF_WIDTH_KM, corridor
+    htz = registry.layer("high_tech_zones").set_index("id").geometry
+    fresh = corridor(htz[AXIS_ENDS[0]], htz[AXIS_ENDS[1]], registry.boundaries["province"],
+                     DEFAULT_HALF_WIDTH_KM)
+    stored = registry.layer("shenyang_dalian_belt")
+    assert area_km2(stored).sum() == pytest.approx(fresh["area_km2"].iloc[0], rel=1e-4)
+    difference = stored.geometry.iloc[0].symmetric_difference(fresh.geometry.iloc[0])
+    assert difference.area < 1e-5  # square degrees: rounding to 6 decimals only

@@ -121,3 +121,10 @@ def test_bad_filter_on_the_page_is_an_html_400(client):
     response = client.get("/stats?industry=steel", headers={"Accept": "text/html"})
     assert response.status_code == 400 and response.mimetype == "text/html"
     assert "biomedicine" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("width", ["30", "12.5", "100"])
+def test_belt_width_reaches_every_table(client, width):
+    body = client.get(f"/api/coverage?half_width_km={width}").get_json()
+    belt_task = next(t for t in body["tasks"] if t["id"] == "belt_shenyang_dalian")
+    assert sorted(belt_task["cities"].split(";")) == sorted(body["belt"]["cities_in_belt"])

@@ -132,6 +132,17 @@ def belt(layers: dict[str, gpd.GeoDataFrame], boundaries: dict[str, gpd.GeoDataF
                 group_figures(place_frame))
 
 
+def with_corridor(layers: dict[str, gpd.GeoDataFrame], shape: gpd.GeoDataFrame,
+                  layer_id: str = "shenyang_dalian_belt") -> dict[str, gpd.GeoDataFrame]:
+    """The layers with the stored belt geometry replaced by `shape` (a corridor of another
+    width), so coverage and distribution answer for the same corridor as belt()."""
+    if layer_id not in layers:
+        return layers
+    stored = layers[layer_id].copy()
+    stored["geometry"] = [shape.geometry.iloc[0]] * len(stored)
+    return {**layers, layer_id: stored}
+
+
 def group_figures(place_frame: pd.DataFrame) -> pd.DataFrame:
     """Per group (and 'all'): total, inside, partly, outside, by_point, share_min, share_max."""
     rows = {}

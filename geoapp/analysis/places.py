@@ -11,7 +11,6 @@ from __future__ import annotations
 import geopandas as gpd
 import pandas as pd
 
-from geoapp.filters import Filter
 from geoapp.geo import EQUAL_AREA
 
 # Groups the distribution and the belt report on, by `kind`.
@@ -42,10 +41,6 @@ def mapped_places(layers: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
             places[column] = ""
         places[column] = places[column].fillna("").astype(str)
     return places
-
-
-def filtered_places(layers, cities: gpd.GeoDataFrame, filter: Filter) -> gpd.GeoDataFrame:
-    return filter.apply(mapped_places(layers), cities)
 
 
 def place_cities(places: gpd.GeoDataFrame, cities: gpd.GeoDataFrame) -> pd.DataFrame:

@@ -73,10 +73,6 @@ def _depth(ref: str) -> int:
     return 2 if ref.endswith("）") else 3
 
 
-def has_section(ref: str) -> bool:
-    return ref in sections()
-
-
 def quote_in_section(ref: str, quote: str) -> bool:
     """True when the quote (whitespace ignored) occurs in the section's text."""
     section = sections().get(ref)

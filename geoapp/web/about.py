@@ -3,7 +3,7 @@ place with its location precision and sources. Rendered once per language."""
 from __future__ import annotations
 
 import markdown
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 from markupsafe import Markup
 
 from geoapp import DATA_DIR, vocab

@@ -84,12 +84,16 @@ def report(flt: Filter, width: float) -> Report:
         cities = reg.boundaries["city"]
         if len(cache) >= CACHE_SIZE:
             cache.pop(next(iter(cache)))
+        belt = belt_analysis.belt(reg.layers, reg.boundaries, flt, width)
+        # every table answers for the corridor of the requested width, not the stored 30 km one
+        layers = reg.layers if width == DEFAULT_HALF_WIDTH_KM else \
+            belt_analysis.with_corridor(reg.layers, belt.shape)
         cache[key] = Report(
-            cities=city_table(reg.layers, cities, flt),
-            coverage=coverage(reg.layers, cities, flt),
-            figures=plan_figures(reg.layers, cities, flt),
-            targets=targets_vs_mapped(reg.layers, cities, flt),
-            belt=belt_analysis.belt(reg.layers, reg.boundaries, flt, width),
+            cities=city_table(layers, cities, flt),
+            coverage=coverage(layers, cities, flt),
+            figures=plan_figures(layers, cities, flt),
+            targets=targets_vs_mapped(layers, cities, flt),
+            belt=belt,
         )
         return cache[key]
 
