@@ -16,26 +16,10 @@ import shapely
 from geoapp.data import Registry
 from geoapp.export.serialize import feature_texts
 from geoapp.filters import Filter
+from geoapp.layers.spec import load_specs
 
 # Boundary collections: published id -> registry boundary level.
 BOUNDARY_COLLECTIONS = {"province": "province", "cities": "city", "districts": "district"}
-
-# Used when layers/<id>.yaml gives no title (the map's layer specs are the first choice).
-FALLBACK_TITLES: dict[str, tuple[str, str]] = {
-    "high_tech_zones": ("高新技术产业开发区", "High-tech industrial development zones"),
-    "clusters_bases": ("科技特色产业集群与产业基地", "S&T industrial clusters and industrial bases"),
-    "coastal_parks": ("“五点一线”沿海产业园区", "Coastal economic belt parks"),
-    "platforms_labs": ("国家实验室与创新平台", "National laboratories and innovation platforms"),
-    "plan_areas": ("规划确定的区域（以行政区表示）", "Plan designations shown as administrative areas"),
-    "shenyang_dalian_belt": ("沈大高新技术产业带（推导的走廊）",
-                             "Shenyang–Dalian high-tech industrial belt (derived corridor)"),
-    "demo_zone_core": ("沈大国家自主创新示范区核心区",
-                       "Shenyang–Dalian national innovation demonstration zone: core areas"),
-    "province": ("辽宁省", "Liaoning Province"),
-    "cities": ("地级市", "Prefecture-level cities"),
-    "districts": ("县级行政区", "County-level divisions"),
-}
-
 
 @dataclass
 class Collection:
@@ -88,26 +72,11 @@ def _geometry_type(frame: gpd.GeoDataFrame) -> str:
 
 
 def layer_titles(layers_dir: Path | None) -> dict[str, tuple[str, str]]:
-    """Titles from layers/*.yaml (`title: {zh, en}` or `title_zh`/`title_en`), over the fallback."""
-    titles = dict(FALLBACK_TITLES)
+    """Collection id -> (title zh, title en), from the map's layer specs (layers/*.yaml); a layer
+    without a spec is titled by its id."""
     if layers_dir is None or not Path(layers_dir).is_dir():
-        return titles
-    import yaml
-    for path in sorted(Path(layers_dir).glob("*.y*ml")):
-        try:
-            spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        if not isinstance(spec, dict):
-            continue
-        title = spec.get("title")
-        zh = title.get("zh") if isinstance(title, dict) else spec.get("title_zh")
-        en = title.get("en") if isinstance(title, dict) else spec.get("title_en")
-        layer_id = str(spec.get("id") or path.stem)
-        if zh or en:
-            old_zh, old_en = titles.get(layer_id, (layer_id, layer_id))
-            titles[layer_id] = (str(zh or old_zh), str(en or old_en))
-    return titles
+        return {}
+    return {spec.id: (spec.title["zh"], spec.title["en"]) for spec in load_specs(Path(layers_dir))}
 
 
 class Catalog:
