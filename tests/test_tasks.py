@@ -26,7 +26,10 @@ def test_every_task_quotes_a_section_that_exists(task: Task):
     for target in task.targets:
         assert plan_text.quote_in_section(task.section, target.quote), target.metric_zh
         if target.value is not None:
-            assert f"{target.value:g}" in target.quote.replace(" ", ""), target.metric_zh
+            # the number as a whole token: 1 must not pass on a quote that only says 12
+            number = re.escape(f"{target.value:g}")
+            assert re.search(rf"(?<![0-9.]){number}(?![0-9])", target.quote.replace(" ", "")), \
+                target.metric_zh
         if target.year is not None:  # the year is in the quote or heads the section
             heading = plan_text.sections()[task.section].heading
             assert str(target.year) in (target.quote + heading).replace(" ", ""), target.metric_zh
