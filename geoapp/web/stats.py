@@ -27,7 +27,7 @@ bp = Blueprint("stats", __name__)
 
 HALF_WIDTH_RANGE = (1.0, 100.0)
 CACHE_SIZE = 64
-_cache_lock = threading.Lock()
+_cache_lock = threading.Lock()  # guards the cache dict and the per-key lock table
 
 # Stacked bars: what each city hosts (each place once; htz split by level).
 BAR_SERIES = [("htz_national", "#b2182b"), ("htz_provincial", "#ef8a62"),
@@ -74,28 +74,43 @@ class Report:
 
 
 def report(flt: Filter, width: float) -> Report:
-    """Every figure the page, the JSON and the CSVs show, computed once per (filter, width)."""
+    """Every figure the page, the JSON and the CSVs show, computed once per (filter, width).
+    One lock per key: a slow report for one width does not hold up requests for another."""
     cache = current_app.extensions.setdefault("atlas.stats_cache", {})
+    locks = current_app.extensions.setdefault("atlas.stats_locks", {})
     key = (flt.key(), width)
-    with _cache_lock:  # threaded servers: one computation per key, no eviction races
+    with _cache_lock:
         if key in cache:
             return cache[key]
-        reg = registry()
-        cities = reg.boundaries["city"]
-        if len(cache) >= CACHE_SIZE:
-            cache.pop(next(iter(cache)))
-        belt = belt_analysis.belt(reg.layers, reg.boundaries, flt, width)
-        # every table answers for the corridor of the requested width, not the stored 30 km one
-        layers = reg.layers if width == DEFAULT_HALF_WIDTH_KM else \
-            belt_analysis.with_corridor(reg.layers, belt.shape)
-        cache[key] = Report(
-            cities=city_table(layers, cities, flt),
-            coverage=coverage(layers, cities, flt),
-            figures=plan_figures(layers, cities, flt),
-            targets=targets_vs_mapped(layers, cities, flt),
-            belt=belt,
-        )
-        return cache[key]
+        key_lock = locks.setdefault(key, threading.Lock())
+    with key_lock:
+        with _cache_lock:
+            if key in cache:  # built by another thread while this one waited
+                return cache[key]
+        built = _build_report(flt, width)
+        with _cache_lock:
+            while len(cache) >= CACHE_SIZE:
+                stale = next(iter(cache))
+                cache.pop(stale)
+                locks.pop(stale, None)
+            cache[key] = built
+        return built
+
+
+def _build_report(flt: Filter, width: float) -> Report:
+    reg = registry()
+    cities = reg.boundaries["city"]
+    belt = belt_analysis.belt(reg.layers, reg.boundaries, flt, width)
+    # every table answers for the corridor of the requested width, not the stored 30 km one
+    layers = reg.layers if width == DEFAULT_HALF_WIDTH_KM else \
+        belt_analysis.with_corridor(reg.layers, belt.shape)
+    return Report(
+        cities=city_table(layers, cities, flt),
+        coverage=coverage(layers, cities, flt),
+        figures=plan_figures(layers, cities, flt),
+        targets=targets_vs_mapped(layers, cities, flt),
+        belt=belt,
+    )
 
 
 # --- JSON -----------------------------------------------------------------------------------------
