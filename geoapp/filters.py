@@ -49,8 +49,7 @@ class Filter:
         city filter when their geometry intersects one of the chosen cities (needs `cities`)."""
         mask = pd.Series(True, index=frame.index)
         if self.industry and "industries" in frame:
-            codes = frame["industries"].fillna("").str.split(";")
-            mask &= codes.map(lambda cs: bool(self.industry.intersection(c.strip() for c in cs)))
+            mask &= frame["industries"].map(lambda v: bool(self.industry.intersection(vocab.split_codes(v))))
         if self.level and "level" in frame:
             mask &= frame["level"].isin(self.level)
         if self.kind and "kind" in frame:

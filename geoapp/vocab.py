@@ -55,6 +55,13 @@ VOCABULARIES = {
 }
 
 
+def split_codes(value) -> list[str]:
+    """A ';'-separated list cell (industries, plan_refs) as its codes; empty or NaN gives []."""
+    if value is None or value != value:  # None or NaN
+        return []
+    return [part.strip() for part in str(value).split(";") if part.strip()]
+
+
 def label(vocab: dict[str, tuple[str, str]], code: str, lang: str = "zh") -> str:
     """Label of a code in 'zh' or 'en'; unknown codes are returned unchanged."""
     pair = vocab.get(code)

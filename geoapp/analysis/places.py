@@ -11,6 +11,7 @@ from __future__ import annotations
 import geopandas as gpd
 import pandas as pd
 
+from geoapp import vocab
 from geoapp.geo import EQUAL_AREA
 
 # Groups the distribution and the belt report on, by `kind`.
@@ -56,5 +57,4 @@ def place_cities(places: gpd.GeoDataFrame, cities: gpd.GeoDataFrame) -> pd.DataF
     return pd.DataFrame(rows, columns=["id", "city_adcode"])
 
 
-def industry_codes(value: str) -> list[str]:
-    return [code.strip() for code in str(value or "").split(";") if code.strip()]
+industry_codes = vocab.split_codes

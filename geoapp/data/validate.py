@@ -49,10 +49,7 @@ def relative(path: Path) -> str:
         return str(path)
 
 
-def _split(value) -> list[str]:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return []
-    return [part.strip() for part in str(value).split(";") if part.strip()]
+_split = vocab.split_codes
 
 
 def _blank(value) -> bool:

@@ -55,9 +55,9 @@ def _value(field: str, record: dict, lang: str, names: Names) -> Markup | None:
         table = {"level": vocab.LEVELS, "kind": vocab.KINDS, "location_precision": vocab.LOCATION_PRECISION}
         return escape(vocab.label(table[field], raw, lang))
     if field == "industries":
-        return escape("、".join(vocab.label(vocab.INDUSTRIES, c, lang) for c in raw.split(";") if c))
+        return escape("、".join(vocab.label(vocab.INDUSTRIES, c, lang) for c in vocab.split_codes(raw)))
     if field == "plan_refs":
-        return escape("；".join(raw.split(";")))
+        return escape("；".join(vocab.split_codes(raw)))
     if field == "source":
         parts, last = [], 0
         for match in URL.finditer(raw):

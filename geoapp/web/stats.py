@@ -322,7 +322,7 @@ def stats_page():
     tasks["status_label"] = tasks["status"].map(lambda s: STATUSES[s][lang == "en"])
     tasks["status_colour"] = tasks["status"].map(STATUS_COLOURS)
     tasks["city_names"] = tasks["cities"].map(
-        lambda s: "、".join(names.get(c, c) for c in s.split(";") if c))
+        lambda s: "、".join(names.get(c, c) for c in vocab.split_codes(s)))
     tasks["precision_label"] = tasks["precision"].map(
         lambda p: PRECISION_LABELS[p][lang == "en"] if p else "")
     targets = data.targets.copy()
