@@ -1,7 +1,14 @@
-"""Coordinate systems. Store and serve EPSG:4326; measure in an equal-area projection."""
+"""Coordinate systems. Store and serve EPSG:4326; measure in an equal-area projection.
+
+Reprojecting moves every vertex on its own, so a polygon that is valid in one CRS can
+self-intersect in another (two edges a few centimetres apart cross; GEOS then raises
+TopologyException in intersection/overlay). Reproject polygons with `project`, which repairs
+what the reprojection broke, never with a bare `to_crs`.
+"""
 from __future__ import annotations
 
 import geopandas as gpd
+import shapely
 from pyproj import CRS
 
 WGS84 = CRS.from_epsg(4326)
@@ -11,5 +18,29 @@ EQUAL_AREA = CRS.from_proj4("+proj=aea +lat_0=0 +lon_0=123 +lat_1=39 +lat_2=43 +
                             "+units=m +no_defs")
 
 
+def make_valid(geometry):
+    """One geometry, repaired if invalid, keeping its polygonal structure: the 'structure'
+    method unions rings instead of splitting them into lines, so a polygon stays a
+    (Multi)Polygon and its area changes by the sliver only."""
+    if geometry is None or geometry.is_valid:
+        return geometry
+    return shapely.make_valid(geometry, method="structure", keep_collapsed=False)
+
+
+def project(data: gpd.GeoDataFrame | gpd.GeoSeries, crs=EQUAL_AREA):
+    """`data.to_crs(crs)` with every geometry valid afterwards (see the module docstring)."""
+    moved = data.to_crs(crs)
+    series = moved.geometry
+    invalid = ~series.is_valid
+    if invalid.any():
+        repaired = series.copy()
+        repaired[invalid] = shapely.make_valid(series[invalid].values, method="structure",
+                                               keep_collapsed=False)
+        if isinstance(moved, gpd.GeoSeries):
+            return repaired
+        moved = moved.set_geometry(repaired)
+    return moved
+
+
 def area_km2(frame: gpd.GeoDataFrame | gpd.GeoSeries):
-    return frame.to_crs(EQUAL_AREA).area / 1e6
+    return project(frame).area / 1e6

@@ -33,7 +33,7 @@ import pandas as pd
 from geoapp.analysis.corridor import AXIS_ENDS, DEFAULT_HALF_WIDTH_KM, corridor
 from geoapp.analysis.places import GROUPS, mapped_places
 from geoapp.filters import Filter
-from geoapp.geo import EQUAL_AREA
+from geoapp.geo import project
 
 RELATIONS = ("inside", "partly", "outside")
 # An extent counts as wholly inside when at most this share of its area lies outside (it absorbs
@@ -95,14 +95,14 @@ def belt(layers: dict[str, gpd.GeoDataFrame], boundaries: dict[str, gpd.GeoDataF
     everything = mapped_places(layers)
     ends = everything.set_index("id").geometry
     shape = corridor(ends[axis_ends[0]], ends[axis_ends[1]], boundaries["province"], half_width_km)
-    band = shape.to_crs(EQUAL_AREA).geometry.iloc[0]
-    province_km2 = boundaries["province"].to_crs(EQUAL_AREA).area.sum() / 1e6
+    band = project(shape).geometry.iloc[0]
+    province_km2 = project(boundaries["province"]).area.sum() / 1e6
     area_km2 = band.area / 1e6
 
     cities = boundaries["city"]
     if filter.city:
         cities = cities[cities["adcode"].isin(filter.city)]
-    projected = cities.to_crs(EQUAL_AREA)
+    projected = project(cities)
     city_km2 = projected.area / 1e6
     inside_km2 = projected.geometry.intersection(band).area / 1e6
     city_frame = pd.DataFrame({
@@ -115,8 +115,8 @@ def belt(layers: dict[str, gpd.GeoDataFrame], boundaries: dict[str, gpd.GeoDataF
 
     places = filter.apply(everything, boundaries["city"])
     places = places[places["kind"] != "corridor"]
-    extents = _extents(places, boundaries).to_crs(EQUAL_AREA)
-    points = places.geometry.to_crs(EQUAL_AREA)
+    extents = project(_extents(places, boundaries))
+    points = project(places.geometry)
     group_of = {kind: group for group, kinds in GROUPS.items() for kind in kinds}
     place_frame = pd.DataFrame({
         "id": places["id"].values, "name_zh": places["name_zh"].values,

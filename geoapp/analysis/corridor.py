@@ -10,7 +10,7 @@ from __future__ import annotations
 import geopandas as gpd
 from shapely.geometry import LineString
 
-from geoapp.geo import EQUAL_AREA
+from geoapp.geo import EQUAL_AREA, make_valid, project
 
 DEFAULT_HALF_WIDTH_KM = 30.0
 AXIS_ENDS = ("htz_shenyang", "htz_dalian")
@@ -22,11 +22,11 @@ def corridor(start, end, province: gpd.GeoDataFrame,
     if half_width_km <= 0:
         raise ValueError("half_width_km must be positive")
     axis = gpd.GeoSeries([LineString([start, end])], crs=4326).to_crs(EQUAL_AREA)
-    band = axis.buffer(half_width_km * 1000, cap_style="round", quad_segs=32).to_crs(4326)
+    band = project(axis.buffer(half_width_km * 1000, cap_style="round", quad_segs=32), 4326)
     # clip in lon/lat so the corridor never strays outside the province outline by a rounding
-    shape = band.intersection(province.geometry.union_all())
+    shape = band.intersection(make_valid(province.geometry.union_all())).map(make_valid)
     return gpd.GeoDataFrame({
         "axis_length_km": [round(axis.length.iloc[0] / 1000, 1)],
         "half_width_km": [half_width_km],
-        "area_km2": [round(shape.to_crs(EQUAL_AREA).area.iloc[0] / 1e6, 1)],
+        "area_km2": [round(project(shape).area.iloc[0] / 1e6, 1)],
     }, geometry=shape, crs=4326)

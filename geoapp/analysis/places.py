@@ -12,7 +12,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geoapp import vocab
-from geoapp.geo import EQUAL_AREA
+from geoapp.geo import project
 
 # Groups the distribution and the belt report on, by `kind`.
 HTZ_KINDS = ("high_tech_zone",)
@@ -49,8 +49,8 @@ def place_cities(places: gpd.GeoDataFrame, cities: gpd.GeoDataFrame) -> pd.DataF
     rows = [(pid, code) for pid, code in zip(places["id"], places["city_adcode"]) if code]
     cityless = places[places["city_adcode"] == ""]
     if len(cityless):
-        shapes = cityless.to_crs(EQUAL_AREA)
-        city_shapes = cities.to_crs(EQUAL_AREA)
+        shapes = project(cityless)
+        city_shapes = project(cities)
         for pid, geom in zip(shapes["id"], shapes.geometry):
             overlap = city_shapes.geometry.intersection(geom).area
             rows += [(pid, code) for code, area in zip(city_shapes["adcode"], overlap) if area > 0]

@@ -20,7 +20,7 @@ from geoapp.analysis.coverage import STATUSES, Coverage, coverage, plan_figures,
 from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRICS, city_table
 from geoapp.analysis.places import mapped_places
 from geoapp.filters import Filter, FilterError
-from geoapp.geo import EQUAL_AREA
+from geoapp.geo import EQUAL_AREA, project
 from geoapp.web.context import current_filter, current_lang, registry
 
 bp = Blueprint("stats", __name__)
@@ -261,8 +261,8 @@ def belt_map(belt: belt_analysis.Belt, display_cities: gpd.GeoDataFrame, places:
     """City outlines, the corridor and the places' map points, projected to the equal-area CRS
     and scaled into an SVG box (north up)."""
     width = 420
-    cities = display_cities.to_crs(EQUAL_AREA)
-    corridor = belt.shape.to_crs(EQUAL_AREA)
+    cities = project(display_cities)
+    corridor = project(belt.shape)
     minx, miny, maxx, maxy = cities.total_bounds
     scale = width / (maxx - minx)
     height = (maxy - miny) * scale
