@@ -248,3 +248,27 @@ def test_absurd_numbers_are_clamped_or_refused_not_500(client):
     assert response.status_code == 200 and response.get_json()["numberReturned"] == 0
     response = client.get("/ogc/collections/cities/items?limit=\u0663")  # Arabic-Indic 3
     assert response.status_code == 400 and response.get_json()["code"] == "InvalidParameterValue"
+
+
+def test_items_cache_keys_only_on_what_changes_the_answer(app, client):
+    """Issue 14 item 5: spellings of one answer share one cached body (datetime is ignored, so it
+    must not make a new entry per value), and the links carry the canonical selection."""
+    base = "/ogc/collections/high_tech_zones/items?limit=3&bbox=120.5,38.25,125,43"
+    first = client.get(base)
+    assert first.status_code == 200
+    cache = app.extensions["atlas.body_cache"]
+    misses = cache.misses
+    spellings = [base + "&datetime=2018-01-01T00:00:00Z", base + "&datetime=../2020-12-31T00:00:00Z",
+                 "/ogc/collections/high_tech_zones/items?limit=3&bbox=120.50,38.250,125.0,43.00",
+                 "/ogc/collections/high_tech_zones/items?bbox=120.5,38.25,0,125,43,10&limit=03"]
+    for url in spellings:
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response.get_json()["features"] == first.get_json()["features"]
+        assert response.headers["ETag"] == first.headers["ETag"]
+    assert cache.misses == misses  # no new entry for any spelling
+    links = {link["rel"]: link["href"] for link in first.get_json()["links"]}
+    assert "datetime" not in links["next"] and "bbox=120.5,38.25,125,43&" in links["next"]
+    # a different selection is a different entry
+    other = client.get("/ogc/collections/high_tech_zones/items?limit=3&bbox=120.5,38.25,125,42")
+    assert cache.misses == misses + 1 and other.headers["ETag"] != first.headers["ETag"]

@@ -252,13 +252,22 @@ def _page(collection, flt: Filter, boxes, limit: int, offset: int):
     return ids, ids[offset:offset + limit]
 
 
-def _query_args(flt: Filter) -> dict[str, str]:
-    """The selection as query parameters, in canonical form (the filter via Filter.query_items)."""
+def _query_args(flt: Filter, boxes) -> dict[str, str]:
+    """The selection as query parameters, in canonical form (the filter via Filter.query_items,
+    bbox as the four numbers parsed). Only what changes the answer: `datetime` is accepted but
+    ignored (the collections have no time), so it is neither carried into links nor part of
+    the cache key — any datetime shares one cached page."""
     args = flt.query_items()
-    for name in ("bbox", "datetime"):
-        if request.args.get(name) is not None:
-            args[name] = request.args[name]
+    if boxes:
+        west, south, east, north = boxes[0][0], boxes[0][1], boxes[-1][2], boxes[0][3]
+        args["bbox"] = ",".join(_number_text(n) for n in (west, south, east, north))
     return args
+
+
+def _number_text(n: float) -> str:
+    """Shortest text that reads back as exactly n (121.0 -> '121')."""
+    text = repr(float(n))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _items_links(collection_id: str, args: dict, matched: int, returned: int, limit: int,
@@ -302,10 +311,10 @@ def items(collection_id: str):
         ids, page = _page(found, flt, boxes, limit, offset)
         return render_template("ogc_items.html", collection=found, rows=found.frame.loc[page],
                                matched=len(ids), returned=len(page),
-                               links=_items_links(collection_id, _query_args(flt), len(ids), len(page),
+                               links=_items_links(collection_id, _query_args(flt, boxes), len(ids), len(page),
                                                    limit, offset))
 
-    args = _query_args(flt)
+    args = _query_args(flt, boxes)
 
     def build():
         ids, page = _page(found, flt, boxes, limit, offset)
@@ -314,6 +323,8 @@ def items(collection_id: str):
                    "links": _items_links(collection_id, args, len(ids), len(page), limit, offset)}
         return feature_collection(found.features.loc[page], members), GEOJSON
 
+    # keyed on the parsed selection: spellings of one answer (datetime=…, bbox=1,2,3,4 or
+    # 1.0,2.0,3,4, limit=5000 or 1000, city=本溪 or 210500) share one cached body
     key = ("ogc", request.host_url, "items", collection_id, flt.key(), tuple(args.items()), limit, offset)
     return send_body(cached_body(key, build))
 
