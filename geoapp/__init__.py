@@ -4,7 +4,7 @@ Layers (data flows one way, nothing imports from a layer above it):
     geoapp.vocab, geoapp.data   load + validate data files into GeoDataFrames (one registry)
     geoapp.filters              the filter parsed once from a query string
     geoapp.analysis             pure functions over GeoDataFrames
-    geoapp.layers               declarative layer specs (layers/*.yaml) -> folium objects
+    geoapp.layers               layer specs (layers/*.yaml) -> map frame (folium) + layer GeoJSON, search
     geoapp.web                  Flask app factory and blueprints
 """
 from pathlib import Path

@@ -102,16 +102,23 @@ def test_basemap_is_configurable(app):
 
 def test_choropleth_values_are_the_stats_numbers(client):
     """The map shades each city by the same per-city figure /api/distribution reports."""
-    import html as html_lib
+    rows = {r["city_adcode"]: r for r in client.get("/api/distribution?industry=biomedicine").get_json()["cities"]}
     for metric in ("places", "htz_national", "tasks"):
         page = client.get(f"/?industry=biomedicine&metric={metric}").get_data(as_text=True)
-        rows = client.get("/api/distribution?industry=biomedicine").get_json()["cities"]
-        for row in rows:
-            # city tooltip: "<name_zh / name_en><br><metric label>: <value>"
-            pattern = re.escape(f"{row['name_zh']} / {row['name_en']}") + r"<br>[^:]+: (\d+)"
-            found = re.search(pattern, html_lib.unescape(page.encode().decode("unicode_escape")))
-            assert found, (metric, row["name_zh"])
-            assert int(found.group(1)) == row[metric], (metric, row["name_zh"])
+        url = next(layer["url"] for layer in page_config(page)["layers"] if layer["id"] == "cities")
+        assert f"metric={metric}" in url and "industry=biomedicine" in url
+        features = client.get(url).get_json()["features"]
+        assert len(features) == 14
+        for feature in features:
+            row = rows[feature["properties"]["id"]]
+            assert feature["properties"]["value"] == row[metric], (metric, row["name_zh"])
+            assert feature["properties"]["tip"].endswith(f": {row[metric]}")
+
+
+def page_config(html: str) -> dict:
+    import json
+    return json.loads(re.search(r'<script type="application/json" id="atlas-config">(.*?)</script>',
+                                html, re.S).group(1))
 
 
 def test_download_link_of_a_filtered_view_returns_that_view(client, tmp_path):

@@ -8,8 +8,15 @@ pytestmark = pytest.mark.browser
 
 def open_map(page, base, query=""):
     page.goto(f"{base}/{query}")
-    page.wait_for_function("window.atlas && document.querySelectorAll('path.leaflet-interactive').length > 0")
+    page.wait_for_function("() => window.atlas && atlas.loaded")
     return page
+
+
+def loaded_ids(page):
+    """Ids of every point drawn or clustered on the map, over the searchable layers."""
+    return page.evaluate("""Object.keys(atlas.markers).filter(function (id) {
+        return atlas.config.layers.some(function (l) { return l.id === id && l.searchable; });
+      }).reduce(function (all, id) { return all.concat(Object.keys(atlas.markers[id])); }, [])""")
 
 
 def count(page, css):
@@ -24,7 +31,7 @@ def assert_clean(page):
 def test_default_view_shows_cities_and_all_15_zones(page, live_server):
     open_map(page, live_server)
     # 14 city polygons: each city feature is one interactive path in the choropleth layer
-    cities = page.evaluate("""Object.keys(window[atlas.layers.cities]._layers).length""")
+    cities = page.evaluate("""Object.keys(atlas.markers.cities).length""")
     assert cities == 14
     assert count(page, "path.atlas-high_tech_zones") == 15
     # Chinese labels rendered: title, legend, layer control
@@ -37,7 +44,7 @@ def test_default_view_shows_cities_and_all_15_zones(page, live_server):
 
 def test_industry_filter_biomedicine_shows_benxi_hides_unrelated(page, live_server):
     open_map(page, live_server, "?industry=biomedicine")
-    names = [item["id"] for item in page.evaluate("atlas.index")]
+    names = loaded_ids(page)
     assert "htz_benxi" in names and "cluster_biomed_benxi" in names and "base_biomed_benxi" in names
     assert "htz_fushun" not in names          # chemicals only
     assert "cluster_laser_anshan" not in names
@@ -50,7 +57,7 @@ def test_industry_filter_biomedicine_shows_benxi_hides_unrelated(page, live_serv
 
 def test_city_filter_narrows_to_benxi(page, live_server):
     open_map(page, live_server, "?city=210500")
-    ids = {item["id"] for item in page.evaluate("atlas.index")}
+    ids = set(loaded_ids(page))
     assert ids and all("benxi" in i for i in ids), ids
     assert count(page, "path.atlas-high_tech_zones") == 1
     shot(page, "map_city_benxi")
@@ -71,7 +78,7 @@ def test_switching_a_layer_off_hides_it(page, live_server):
 def test_search_finds_dalian_htz_and_opens_its_popup(page, live_server):
     open_map(page, live_server)
     page.fill("#atlas-search", "大连高新区")  # the plan's short name of 大连高新技术产业园区
-    page.wait_for_selector("#atlas-search-results li")
+    page.wait_for_selector('#atlas-search-results[data-query="大连高新区"] li')
     page.keyboard.press("Enter")
     popup = page.wait_for_selector(".leaflet-popup-content")
     text = popup.inner_text()
@@ -79,10 +86,10 @@ def test_search_finds_dalian_htz_and_opens_its_popup(page, live_server):
     shot(page, "map_search_dalian")
     # English name works too, and the CAS short form
     page.fill("#atlas-search", "中科院丹东育成中心")  # as the plan writes it
-    page.wait_for_selector("#atlas-search-results li")
+    page.wait_for_selector('#atlas-search-results[data-query="中科院丹东育成中心"] li')
     assert "丹东产业技术创新与育成中心" in page.inner_text("#atlas-search-results")
     page.fill("#atlas-search", "clean energy")
-    page.wait_for_selector("#atlas-search-results li")
+    page.wait_for_selector('#atlas-search-results[data-query="clean energy"] li')
     assert "大连洁净能源国家实验室" in page.inner_text("#atlas-search-results")
     assert_clean(page)
 
@@ -109,6 +116,6 @@ def test_filter_form_changes_the_url(page, live_server):
     page.select_option("select[name=city]", "210200")
     page.click("#atlas-filter button[type=submit]")
     page.wait_for_url("**city=210200**")
-    page.wait_for_function("window.atlas")
+    page.wait_for_function("() => window.atlas && atlas.loaded")
     assert count(page, "path.atlas-high_tech_zones") == 1
     assert_clean(page)

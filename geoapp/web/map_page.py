@@ -1,27 +1,40 @@
-"""The map page `/`: filterable, bilingual, offline. Built once per (filter, lang, metric)."""
+"""The map page `/` (a frame: base map, controls, legend, search box) and the endpoints its
+script loads layers, search hits and popups from. Every body is built once per (what defines
+it) and served from the body cache with ETag and gzip."""
 from __future__ import annotations
 
+import base64
+import hashlib
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from markupsafe import Markup
 
 from geoapp import vocab
-from geoapp.filters import FilterError
-from geoapp.layers.build import METRICS, build_map, configure_assets
-from geoapp.layers.popup import Names
+from geoapp.analysis.distribution import METRIC_LABELS, per_city
+from geoapp.filters import Filter, FilterError
+from geoapp.layers.build import LIAONING_BOUNDS, build_frame, layer_entry
+from geoapp.layers.features import Choropleth, point_collection, polygon_collection
+from geoapp.layers.popup import Names, popup_html
+from geoapp.layers.search import SearchIndex
 from geoapp.layers.spec import LayerSpecError, load_specs
 from geoapp.web.context import current_filter, current_lang, registry
 from geoapp.web.serving import cached_body, send_body
 
 bp = Blueprint("map", __name__)
 
+# Choropleth metrics: columns of analysis.distribution.per_city, the same numbers /stats shows.
+METRICS = {m: METRIC_LABELS[m] for m in ("places", "htz_total", "htz_national", "clusters_bases",
+                                         "laboratories", "platforms", "tasks", "industries_present")}
+# Above this many features (after the filter) a point layer is not sent whole: popups are
+# fetched when opened. (Search is always on the server.)
+LAZY_POPUPS_ABOVE = 2000
+NOT_COUNTED = {"demo_zone_core"}  # a view of rows of other layers: counting it would count twice
+
 
 @bp.record_once
 def setup(state):
     app = state.app
-    # folium's asset lists are class-level: set the local URLs once, at start-up.
-    configure_assets(app.static_url_path)
     specs = load_specs(app.config["ATLAS_LAYERS_DIR"])
     reg = app.extensions["atlas.registry"]
     known = set(reg.layers) | {f"boundaries:{level}" for level in reg.boundaries}
@@ -30,6 +43,24 @@ def setup(state):
             raise LayerSpecError(f"{spec.path.name}: data '{spec.data}' is not a loaded layer; "
                                  f"known: {', '.join(sorted(known))}")
     app.extensions["atlas.layer_specs"] = specs
+    app.extensions["atlas.search_index"] = SearchIndex.build(specs, reg.layers)
+    # Fail at start-up, not on the first page, when the tile settings are unusable.
+    app.extensions["atlas.map_frame"] = build_frame(app.config["ATLAS_TILES"],
+                                                     app.config["ATLAS_TILES_ATTRIBUTION"])
+
+
+def specs() -> list:
+    return current_app.extensions["atlas.layer_specs"]
+
+
+def spec_or_404(layer_id: str):
+    for spec in specs():
+        if spec.id == layer_id:
+            return spec
+    response = jsonify({"error": "not_found", "message": f"no map layer '{layer_id}'",
+                        "allowed": [s.id for s in specs()]})
+    response.status_code = 404
+    abort(response)
 
 
 def swatch(style: dict) -> Markup:
@@ -40,29 +71,83 @@ def swatch(style: dict) -> Markup:
     dash = style.get("dash_array", "")
     shape = (f'<circle cx="8" cy="8" r="{min(style["radius"], 7) - 0.5}"' if "radius" in style
              else '<rect x="1.5" y="1.5" width="13" height="13"')
-    return Markup(f'<svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true">{shape} '
-                  f'stroke="{stroke}" stroke-width="{min(style.get("weight", 1), 3)}" fill="{fill}" '
-                  f'fill-opacity="{opacity}" stroke-dasharray="{dash}"/></svg>')
+    return Markup('<svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true">'
+                  + shape + ' stroke="{}" stroke-width="{}" fill="{}" fill-opacity="{}" '
+                  'stroke-dasharray="{}"/></svg>').format(stroke, min(style.get("weight", 1), 3), fill,
+                                                          opacity, dash)
 
 
-def _link(path: str, **params) -> str:
+def link(path: str, **params) -> str:
     """A URL with only the given non-empty parameters. Built from the parsed filter, never from
-    the raw request: the page is cached per filter, so it must not carry one visitor's query."""
+    the raw request: bodies are cached per filter, so they must not carry one visitor's query."""
     query = urlencode({k: v for k, v in params.items() if v}, safe=",")
     return f"{path}?{query}" if query else path
 
 
-def render_page(flt, lang: str, metric: str) -> bytes:
-    app = current_app
+def filtered(spec, flt: Filter):
     reg = registry()
-    view = build_map(reg, app.extensions["atlas.layer_specs"], flt, lang,
-                     tiles=app.config["ATLAS_TILES"],
-                     tiles_attribution=app.config["ATLAS_TILES_ATTRIBUTION"], metric=metric)
-    figure = view.folium_map.get_root()
-    figure.render()
+    if spec.data.startswith("boundaries:"):
+        return reg.display[spec.data.split(":", 1)[1]]
+    frame = reg.layers[spec.data]
+    return flt.apply(frame, reg.boundaries["city"]) if spec.filterable else frame
+
+
+def choropleth(flt: Filter, metric: str, lang: str) -> Choropleth:
+    reg = registry()
+    table = per_city(reg.layers, reg.boundaries["city"], flt)
+    return Choropleth({code: int(v) for code, v in table[metric].items()},
+                      vocab.label({metric: METRICS[metric]}, metric, lang))
+
+
+def current_metric() -> str:
+    metric = request.args.get("metric", "places")
+    if metric not in METRICS:
+        raise FilterError("metric", metric, METRICS)
+    return metric
+
+
+def csp_for(script: str) -> str:
+    """The page's Content-Security-Policy: scripts only from here plus folium's one inline
+    script (by hash); images from here and the configured tile server."""
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+    tiles = current_app.config["ATLAS_TILES"]
+    img = "'self' data:"
+    if tiles == "osm":
+        img += " https://tile.openstreetmap.org"
+    elif tiles.startswith("http"):
+        img += " " + "/".join(tiles.split("/")[:3]).replace("{s}", "*")
+    return (f"default-src 'self'; script-src 'self' 'sha256-{digest}'; style-src 'self'; "
+            f"img-src {img}; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+            "form-action 'self'; frame-ancestors 'none'")
+
+
+def render_page(flt: Filter, lang: str, metric: str) -> bytes:
+    reg = registry()
     t = (lambda zh, en: en if lang == "en" else zh)
     names = Names(reg.boundaries["city"], reg.boundaries["district"])
     cities = reg.boundaries["city"]
+    filter_items = flt.query_items()
+    layers, counts, matched = [], {}, 0
+    for spec in specs():
+        count = len(filtered(spec, flt))
+        counts[spec.id] = count
+        if spec.geometry == "polygon" and spec.filterable and count == 0:
+            continue
+        params = {**(filter_items if spec.filterable or spec.geometry == "choropleth" else {}),
+                  "lang": lang if lang == "en" else ""}
+        shade = None
+        if spec.geometry == "choropleth":
+            shade = choropleth(flt, metric, lang)
+            params["metric"] = metric
+        layers.append(layer_entry(spec, lang, link(f"/map/layers/{spec.id}.geojson", **params),
+                                  count, shade))
+        if spec.geometry == "point" and spec.id not in NOT_COUNTED:
+            matched += count
+    bounds = LIAONING_BOUNDS
+    if flt.city:  # a city filter zooms to the chosen cities
+        x0, y0, x1, y1 = cities[cities["adcode"].isin(flt.city)].total_bounds
+        bounds = [[y0, x0], [y1, x1]]
+    frame = current_app.extensions["atlas.map_frame"]
     selects = [
         ("industry", t("产业", "Industry"),
          [(c, vocab.label(vocab.INDUSTRIES, c, lang)) for c in vocab.INDUSTRIES]),
@@ -76,19 +161,23 @@ def render_page(flt, lang: str, metric: str) -> bytes:
         picked = [text for value, text in options if value in chosen[name]]
         if picked:
             chip_parts.append(f"{label}: {'、'.join(picked)}")
-    filter_items = flt.query_items()
+    config = {
+        "map": frame.map_var, "lang": lang, "bounds": bounds, "layers": layers,
+        "counts": counts, "matched": matched,
+        "search": link("/map/search", **filter_items, lang=lang if lang == "en" else ""),
+        "text": {"loading": t("正在加载图层…", "Loading layers…"),
+                 "failed": t("图层加载失败：", "A layer failed to load: "),
+                 "noHits": t("没有找到", "Nothing found")},
+    }
     html = render_template(
         "map.html", lang=lang, t=t, selects=selects, chosen=chosen, metric=metric,
         metrics=[(k, v[1] if lang == "en" else v[0]) for k, v in METRICS.items()],
-        chips=" · ".join(chip_parts), legend=view.legend, swatch=swatch,
-        map_header=figure.header.render(), map_body=figure.html.render(),
-        map_script=figure.script.render(), map_var=view.folium_map.get_name(),
-        search_index=view.search_index, layer_vars=view.layer_vars, matched=view.matched,
-        counts=view.counts,
-        download_url=_link("/export/all.gpkg", **filter_items),
-        stats_url=_link("/stats", **filter_items, lang=lang if lang == "en" else ""),
-        other_lang_url=_link("/", **filter_items, metric=metric if metric != "places" else "",
-                             lang="" if lang == "en" else "en"),
+        chips=" · ".join(chip_parts), legend=layers, swatch=swatch,
+        map_body=frame.html, map_script=frame.script, config=config, matched=matched,
+        download_url=link("/export/all.gpkg", **filter_items),
+        stats_url=link("/stats", **filter_items, lang=lang if lang == "en" else ""),
+        other_lang_url=link("/", **filter_items, metric=metric if metric != "places" else "",
+                            lang="" if lang == "en" else "en"),
     )
     return html.encode("utf-8")
 
@@ -97,9 +186,86 @@ def render_page(flt, lang: str, metric: str) -> bytes:
 def index():
     flt = current_filter()
     lang = current_lang()
-    metric = request.args.get("metric", "places")
-    if metric not in METRICS:
-        raise FilterError("metric", metric, METRICS)
+    metric = current_metric()
     body = cached_body(("map", flt.key(), lang, metric),
                        lambda: (render_page(flt, lang, metric), "text/html; charset=utf-8"))
+    frame = current_app.extensions["atlas.map_frame"]
+    return send_body(body, headers={"Content-Security-Policy": csp_for(frame.script)})
+
+
+def _json(payload) -> bytes:
+    return current_app.json.dumps(payload).encode("utf-8")
+
+
+@bp.get("/map/layers/<layer_id>.geojson")
+def layer(layer_id: str):
+    spec = spec_or_404(layer_id)
+    lang = current_lang()
+    flt = current_filter() if spec.filterable or spec.geometry == "choropleth" else Filter()
+    metric = current_metric() if spec.geometry == "choropleth" else ""
+    reg = registry()
+    names = Names(reg.boundaries["city"], reg.boundaries["district"])
+
+    def build():
+        frame = filtered(spec, flt)
+        if spec.geometry == "point":
+            body = point_collection(spec, frame, lang, names,
+                                    with_popups=len(frame) <= LAZY_POPUPS_ABOVE)
+        else:
+            shade = choropleth(flt, metric, lang) if spec.geometry == "choropleth" else None
+            body = polygon_collection(spec, frame, lang, names, shade)
+        return _json(body), "application/geo+json"
+
+    return send_body(cached_body(("map-layer", spec.id, flt.key(), lang, metric), build))
+
+
+@bp.get("/map/layers/<layer_id>/<place_id>/popup")
+def popup(layer_id: str, place_id: str):
+    """One place's popup HTML (escaped), for layers too large to embed every popup."""
+    spec = spec_or_404(layer_id)
+    lang = current_lang()
+    reg = registry()
+    if spec.geometry != "point":
+        abort(404)
+    frame = reg.layers[spec.data]
+    rows = frame[frame["id"] == place_id]
+    if rows.empty:
+        response = jsonify({"error": "not_found", "message": f"no place '{place_id}' in '{layer_id}'"})
+        response.status_code = 404
+        return response
+    record = rows.drop(columns="geometry").iloc[0].to_dict()
+    names = Names(reg.boundaries["city"], reg.boundaries["district"])
+    body = cached_body(("map-popup", spec.id, place_id, lang),
+                       lambda: (_json({"id": place_id, "popup": popup_html(spec.popup, record, lang, names)}),
+                                "application/json"))
     return send_body(body)
+
+
+MAX_QUERY = 100
+
+
+@bp.get("/map/search")
+def search():
+    """Places whose name matches `q` (Chinese, English, pinyin, initials), within the filter."""
+    q = request.args.get("q", "")
+    if len(q) > MAX_QUERY:
+        response = jsonify({"error": "bad_request", "parameter": "q",
+                            "message": f"q is {len(q)} characters long; at most {MAX_QUERY} allowed"})
+        response.status_code = 400
+        return response
+    flt = current_filter()
+    lang = current_lang()
+
+    def build():
+        allowed = None
+        if not flt.empty:
+            allowed = {spec.id: set(filtered(spec, flt)["id"]) for spec in specs()
+                       if spec.searchable and spec.geometry == "point"}
+        hits = current_app.extensions["atlas.search_index"].search(q, allowed)
+        titles = {spec.id: spec.title_in(lang) for spec in specs()}
+        return _json({"query": q, "hits": [
+            {"layer": h.layer, "layer_title": titles[h.layer], "id": h.id, "name_zh": h.name_zh,
+             "name_en": h.name_en, "lon": round(float(h.lon), 6), "lat": round(float(h.lat), 6)}
+            for h in hits.itertuples()]}), "application/json"
+
+    return send_body(cached_body(("map-search", q.strip().lower(), flt.key(), lang), build))

@@ -1,83 +1,191 @@
-// Search box and legend sync for the atlas map page. Plain JS, no dependencies beyond Leaflet.
+// The atlas map page: loads every layer from the app's own endpoints (the page carries no data),
+// draws it with Leaflet, keeps the legend in step with the layer control, and searches on the
+// server. Plain JS, no dependencies beyond Leaflet and Leaflet.markercluster (vendored).
 (function () {
   "use strict";
-  var atlas = window.atlas, map = atlas.map;
-  var input = document.getElementById("atlas-search");
-  var list = document.getElementById("atlas-search-results");
-  var active = -1, hits = [];
+  var config = JSON.parse(document.getElementById("atlas-config").textContent);
+  var map = window[config.map];
+  var lang = config.lang;
+  var status = document.getElementById("atlas-status");
+  var atlas = window.atlas = {
+    map: map, config: config, counts: config.counts, matched: config.matched,
+    layers: {}, markers: {}, loaded: false, errors: []
+  };
 
-  function norm(s) { return (s || "").toLowerCase().replace(/\s+/g, ""); }
+  map.createPane("atlasPolygons").style.zIndex = 410;
+  map.createPane("atlasPoints").style.zIndex = 450;
 
-  function show(item) {
-    var marker = window[item.marker], group = window[item.group];
-    if (!marker) return;
-    if (group && !map.hasLayer(group)) map.addLayer(group);
-    var cluster = item.cluster && window[item.cluster];
-    var open = function () { map.setView(marker.getLatLng(), Math.max(map.getZoom(), 10)); marker.openPopup(); };
-    if (cluster) cluster.zoomToShowLayer(marker, open); else open();
-    list.style.display = "none";
-    input.value = item.zh;
+  function textNode(text) {
+    var div = document.createElement("div");
+    div.className = "atlas-tip";
+    div.textContent = text;  // data text is shown literally, never parsed as HTML
+    return div;
   }
 
-  function render() {
-    list.innerHTML = "";
-    hits.forEach(function (item, i) {
-      var li = document.createElement("li");
-      li.setAttribute("role", "option");
-      li.textContent = document.documentElement.lang === "en" ? item.en : item.zh;
-      var small = document.createElement("small");
-      small.textContent = (document.documentElement.lang === "en" ? item.zh : item.en) + " · " + item.layer;
-      li.appendChild(small);
-      if (i === active) li.className = "active";
-      li.addEventListener("mousedown", function (e) { e.preventDefault(); show(item); });
-      list.appendChild(li);
-    });
-    list.style.display = hits.length ? "block" : "none";
+  function withLang(url) {
+    return lang === "en" ? url + (url.indexOf("?") < 0 ? "?" : "&") + "lang=en" : url;
   }
 
-  // Characters of q appear in order in name: finds 中科院丹东育成中心 in
-  // 中国科学院沈阳分院丹东产业技术创新与育成中心 (via its short form 中科院…).
-  function inOrder(q, name) {
-    var at = 0;
-    for (var i = 0; i < q.length; i++) {
-      at = name.indexOf(q[i], at);
-      if (at < 0) return false;
-      at += 1;
+  function bindPopup(layer, spec, props) {
+    if (props.popup !== undefined) {
+      layer.bindPopup(props.popup, { maxWidth: 440 });
+      return;
     }
-    return true;
+    // Large layers: the popup is fetched when opened.
+    layer.bindPopup(config.text.loading, { maxWidth: 440 });
+    layer.on("popupopen", function (e) {
+      if (layer._atlasPopupLoaded) return;
+      fetch(withLang("/map/layers/" + encodeURIComponent(spec.id) + "/" + encodeURIComponent(props.id) + "/popup"))
+        .then(function (r) { return r.json(); })
+        .then(function (body) { layer._atlasPopupLoaded = true; e.popup.setContent(body.popup); });
+    });
   }
 
-  function names(item) { return [item.zh, item.en, item.id].concat(item.aliases || []).map(norm); }
+  function makeLayer(spec, data) {
+    var index = atlas.markers[spec.id] = {};
+    return L.geoJSON(data, {
+      pane: spec.geometry === "point" ? "atlasPoints" : "atlasPolygons",
+      style: function (feature) { return feature.properties.style; },
+      pointToLayer: function (feature, latlng) {
+        var options = Object.assign({ pane: "atlasPoints", className: "atlas-marker atlas-" + spec.id },
+                                    feature.properties.style);
+        return L.circleMarker(latlng, options);
+      },
+      onEachFeature: function (feature, layer) {
+        var props = feature.properties;
+        index[props.id] = layer;
+        layer.feature.id = props.id;
+        layer.bindTooltip(textNode(props.tip), { sticky: spec.geometry !== "point" });
+        bindPopup(layer, spec, props);
+        if (spec.geometry !== "point" && spec.control) {
+          layer.on("mouseover", function () { layer.setStyle({ weight: 3, color: "#222" }); });
+          layer.on("mouseout", function () { layer.setStyle(props.style); });
+        }
+      }
+    });
+  }
 
-  input.addEventListener("input", function () {
-    var q = norm(input.value);
-    active = -1;
-    if (!q) { hits = []; render(); return; }
-    var exact = atlas.index.filter(function (item) {
-      return names(item).some(function (name) { return name.indexOf(q) >= 0; });
-    });
-    // looser matches only for longer queries, listed after the exact ones
-    var loose = q.length < 4 ? [] : atlas.index.filter(function (item) {
-      return exact.indexOf(item) < 0 && names(item).some(function (name) { return inOrder(q, name); });
-    });
-    hits = exact.concat(loose).slice(0, 12);
-    render();
+  var control = L.control.layers(null, null, { collapsed: false, position: "topright" }).addTo(map);
+  var pending = config.layers.length;
+  status.textContent = config.text.loading;
+  status.hidden = false;
+
+  function done() {
+    pending -= 1;
+    if (pending > 0) return;
+    status.hidden = atlas.errors.length === 0;
+    atlas.loaded = true;
+    document.body.setAttribute("data-loaded", "true");
+    map.fire("atlas:loaded");
+  }
+
+  config.layers.forEach(function (spec) {
+    var group = spec.cluster
+      ? L.markerClusterGroup({ maxClusterRadius: 40, spiderfyOnMaxZoom: true, showCoverageOnHover: false,
+                               chunkedLoading: true })
+      : L.featureGroup();
+    atlas.layers[spec.id] = group;
+    if (spec.show) group.addTo(map);
+    if (spec.control) control.addOverlay(group, spec.title);
+    fetch(spec.url, { headers: { Accept: "application/geo+json" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error(spec.title + " (HTTP " + response.status + ")");
+        return response.json();
+      })
+      .then(function (data) { group.addLayer(makeLayer(spec, data)); })
+      .catch(function (error) {
+        atlas.errors.push(String(error));
+        status.textContent = config.text.failed + error.message;
+      })
+      .then(done);
   });
-  input.addEventListener("keydown", function (e) {
-    if (e.key === "ArrowDown") { active = Math.min(active + 1, hits.length - 1); render(); e.preventDefault(); }
-    else if (e.key === "ArrowUp") { active = Math.max(active - 1, 0); render(); e.preventDefault(); }
-    else if (e.key === "Enter") { if (hits.length) show(hits[Math.max(active, 0)]); e.preventDefault(); }
-    else if (e.key === "Escape") { list.style.display = "none"; }
-  });
-  input.addEventListener("blur", function () { setTimeout(function () { list.style.display = "none"; }, 150); });
+
+  // First view: the whole province (or the filtered cities) at any screen size.
+  function fit() {
+    var size = map.getSize();
+    map.fitBounds(config.bounds, { padding: [Math.round(size.x * 0.03), Math.round(size.y * 0.03)] });
+  }
+  fit();
 
   // The legend shows a section only while its layer is on the map.
   function syncLegend() {
     document.querySelectorAll("#atlas-legend section[data-layer]").forEach(function (section) {
-      var layer = window[section.getAttribute("data-layer")];
+      var layer = atlas.layers[section.getAttribute("data-layer")];
       section.hidden = !(layer && map.hasLayer(layer));
     });
   }
   map.on("overlayadd overlayremove", syncLegend);
   syncLegend();
+
+  // --- search (on the server: the page does not carry an index) ---------------------------------
+  var input = document.getElementById("atlas-search");
+  var list = document.getElementById("atlas-search-results");
+  var active = -1, hits = [], timer = null, asked = 0;
+
+  function show(hit) {
+    var group = atlas.layers[hit.layer];
+    if (group && !map.hasLayer(group)) map.addLayer(group);
+    var marker = (atlas.markers[hit.layer] || {})[hit.id];
+    list.style.display = "none";
+    input.setAttribute("aria-expanded", "false");
+    input.value = lang === "en" ? hit.name_en : hit.name_zh;
+    if (!marker) { map.setView([hit.lat, hit.lon], 13); return; }
+    var open = function () { map.setView(marker.getLatLng(), Math.max(map.getZoom(), 10)); marker.openPopup(); };
+    if (group && group.zoomToShowLayer) group.zoomToShowLayer(marker, open); else open();
+  }
+
+  function render() {
+    list.innerHTML = "";
+    hits.forEach(function (hit, i) {
+      var li = document.createElement("li");
+      li.setAttribute("role", "option");
+      li.id = "atlas-hit-" + i;
+      li.textContent = lang === "en" ? hit.name_en : hit.name_zh;
+      var small = document.createElement("small");
+      small.textContent = (lang === "en" ? hit.name_zh : hit.name_en) + " · " + hit.layer_title;
+      li.appendChild(small);
+      if (i === active) { li.className = "active"; li.setAttribute("aria-selected", "true"); }
+      li.addEventListener("mousedown", function (e) { e.preventDefault(); show(hit); });
+      list.appendChild(li);
+    });
+    if (!hits.length && input.value.trim()) {
+      var none = document.createElement("li");
+      none.className = "none";
+      none.textContent = config.text.noHits;
+      list.appendChild(none);
+    }
+    var open = list.children.length > 0;
+    list.style.display = open ? "block" : "none";
+    input.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  function ask() {
+    var q = input.value.trim();
+    var ticket = ++asked;
+    active = -1;
+    if (!q) { hits = []; render(); return Promise.resolve(); }
+    var url = config.search + (config.search.indexOf("?") < 0 ? "?" : "&") + "q=" + encodeURIComponent(q);
+    return fetch(url).then(function (r) { return r.json(); }).then(function (body) {
+      if (ticket !== asked) return;  // a newer query is on its way
+      hits = body.hits || [];
+      list.setAttribute("data-query", q);  // which query the list answers (tests wait on it)
+      render();
+    });
+  }
+
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(ask, 120);
+  });
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "ArrowDown") { active = Math.min(active + 1, hits.length - 1); render(); e.preventDefault(); }
+    else if (e.key === "ArrowUp") { active = Math.max(active - 1, 0); render(); e.preventDefault(); }
+    else if (e.key === "Enter") {
+      e.preventDefault();
+      clearTimeout(timer);
+      ask().then(function () { if (hits.length) show(hits[Math.max(active, 0)]); });
+    }
+    else if (e.key === "Escape") { list.style.display = "none"; }
+  });
+  input.addEventListener("blur", function () { setTimeout(function () { list.style.display = "none"; }, 150); });
 })();

@@ -1,0 +1,146 @@
+"""Layer specs + GeoDataFrames -> the GeoJSON the browser draws (one FeatureCollection per layer).
+
+Data text only ever leaves here inside JSON (never as template source, never as script): the
+map page is a frame and atlas.js fetches these collections from /map/layers/<id>.geojson.
+
+Each feature carries what the browser needs to draw it and nothing it must interpret:
+    id        the row's id (search and table select by it)
+    tip       tooltip text, plain (the browser sets it as text, not HTML)
+    popup     popup HTML, every value escaped in geoapp/layers/popup.py (omitted when lazy)
+    style     Leaflet path options, camelCase, resolved from the spec and the row
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import branca.colormap as cm
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from geoapp.layers.popup import Names, display_name, popup_html
+from geoapp.layers.spec import LayerSpec
+
+# Display coordinates rounded to 1e-4° (~10 m), far below the boundaries' own generalisation;
+# shared vertices round identically, so neighbouring polygons stay gap-free.
+DISPLAY_GRID = 1e-4
+POINT_DECIMALS = 5  # ~1 m: display only; exports keep the stored coordinates
+# How a point's style says how well its location is known (the legend explains it).
+PRECISION_STYLE = {
+    "city": {"fill_opacity": 0.15, "dash_array": "3 3"},
+}
+PATH_KEYS = {"color", "weight", "fill_color", "fill_opacity", "dash_array", "radius", "opacity"}
+
+
+def leaflet_options(style: dict) -> dict:
+    """Spec style keys (snake_case) -> Leaflet path options (snake_case; see camel())."""
+    options = {k: v for k, v in style.items() if k in PATH_KEYS}
+    if "fill_color" in options or options.get("fill_opacity", 0) > 0:
+        options["fill"] = True
+    return options
+
+
+def camel(style: dict) -> dict:
+    out = {}
+    for key, value in style.items():
+        head, *rest = key.split("_")
+        out[head + "".join(p.title() for p in rest)] = value
+    return out
+
+
+def point_style(spec: LayerSpec, record: dict) -> dict:
+    style = {**spec.style_for(record), **PRECISION_STYLE.get(record.get("location_precision"), {})}
+    return leaflet_options(style)
+
+
+@dataclass
+class StepScale:
+    """Discrete colour classes for small counts: [lower, upper) bins, 0 in its own grey class."""
+    bins: list[int]
+    colors: list[str]
+
+    def __call__(self, value: float) -> str:
+        for lower, upper, color in zip(self.bins[:-1], self.bins[1:], self.colors):
+            if lower <= value < upper:
+                return color
+        return self.colors[-1]
+
+    def classes(self) -> list[tuple[int, int, str]]:
+        return list(zip(self.bins[:-1], self.bins[1:], self.colors))
+
+
+def color_scale(values: list[int]) -> StepScale:
+    top = max(values) if values else 0
+    if top == 0:
+        return StepScale([0, 1], ["#eef2f3"])
+    bins = list(range(0, top + 2)) if top <= 6 else \
+        sorted({0, 1, *[round(top * f) for f in (0.25, 0.5, 0.75)], top + 1})
+    palette = [_hex(c) for c in cm.linear.YlGnBu_09.colors]  # ColorBrewer YlGnBu, 9 classes
+    n = len(bins) - 2
+    picks = [palette[1 + round(i * 7 / max(n - 1, 1))] for i in range(n)]
+    return StepScale(bins, ["#eef2f3"] + picks)
+
+
+def _hex(color) -> str:
+    if isinstance(color, str):
+        return color
+    r, g, b = (int(round(v * 255)) for v in color[:3])
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+@dataclass
+class Choropleth:
+    """Per-city values of one metric (computed by analysis, handed in) and their colour scale."""
+    values: dict[str, int]
+    label: str
+
+    def __post_init__(self):
+        self.scale = color_scale(list(self.values.values()))
+
+    def legend(self) -> list[dict]:
+        return [{"label": f"{self.label}: {lo:g}" + (f"–{hi - 1:g}" if hi - 1 > lo else ""),
+                 "style": {"fill": True, "fill_color": color, "color": "#999",
+                           "fill_opacity": 0.8, "weight": 1}}
+                for lo, hi, color in self.scale.classes()]
+
+
+def polygon_collection(spec: LayerSpec, frame: gpd.GeoDataFrame, lang: str, names: Names,
+                       choropleth: Choropleth | None = None) -> dict:
+    geometries = shapely.set_precision(frame.geometry.values, DISPLAY_GRID)
+    records = frame.drop(columns="geometry").to_dict("records")
+    features = []
+    for record, geom in zip(records, geometries):
+        style = leaflet_options(spec.style_for(record))
+        props = {"id": record.get("id") or record.get("adcode"), "tip": display_name(record, lang)}
+        if choropleth is not None:
+            value = choropleth.values.get(record.get("adcode"), 0)
+            style["fill_color"] = choropleth.scale(value)
+            props["value"] = value
+            props["tip"] += f"\n{choropleth.label}: {value}"
+        if spec.popup:
+            props["popup"] = popup_html(spec.popup, record, lang, names)
+        props["style"] = camel(style)
+        features.append({"type": "Feature", "properties": props,
+                         "geometry": shapely.geometry.mapping(geom)})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def point_collection(spec: LayerSpec, frame: gpd.GeoDataFrame, lang: str, names: Names,
+                     with_popups: bool = True) -> dict:
+    """Points as GeoJSON; popups embedded for small layers, fetched when opened for large ones."""
+    xs = np.round(frame.geometry.x.to_numpy(), POINT_DECIMALS)
+    ys = np.round(frame.geometry.y.to_numpy(), POINT_DECIMALS)
+    features = []
+    for record, x, y in zip(frame.drop(columns="geometry").to_dict("records"), xs, ys):
+        props = {"id": record["id"], "tip": display_name(record, lang),
+                 "style": camel(point_style(spec, record))}
+        if with_popups and spec.popup:
+            props["popup"] = popup_html(spec.popup, record, lang, names)
+        features.append({"type": "Feature", "properties": props,
+                         "geometry": {"type": "Point", "coordinates": [float(x), float(y)]}})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def legend_entries(spec: LayerSpec, lang: str) -> list[dict]:
+    return [{"label": label, "style": leaflet_options(style)}
+            for label, style in spec.legend_entries(lang)]
