@@ -272,3 +272,182 @@ def test_items_cache_keys_only_on_what_changes_the_answer(app, client):
     # a different selection is a different entry
     other = client.get("/ogc/collections/high_tech_zones/items?limit=3&bbox=120.5,38.25,125,42")
     assert cache.misses == misses + 1 and other.headers["ETag"] != first.headers["ETag"]
+
+# --- Part 3 (CQL2 filter, queryables), sortby, properties, Part 2 CRS --------------------------------
+
+import threading  # noqa: E402
+from urllib.parse import parse_qs, quote  # noqa: E402
+
+from werkzeug.serving import make_server  # noqa: E402
+
+
+@pytest.fixture
+def recording_server(app):
+    """The app on a free port, remembering the query string of every request it answered."""
+    seen = []
+
+    def recording(environ, start_response):
+        seen.append((environ["PATH_INFO"], parse_qs(environ.get("QUERY_STRING", ""))))
+        return app(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, recording, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", seen
+    server.shutdown()
+
+
+def test_gdal_where_is_sent_to_the_server_as_cql2_and_returns_the_national_htzs(recording_server, registry):
+    base, seen = recording_server
+    result = subprocess.run(["ogrinfo", "-ro", "-al", "-q", "-where", "level='national'",
+                             f"OAPIF:{base}/ogc", "high_tech_zones"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "ERROR" not in result.stderr, result.stderr
+    got = {line.split("=", 1)[1].strip() for line in result.stdout.splitlines()
+           if line.strip().startswith("id (String)")}
+    frame = registry.layers["high_tech_zones"]
+    national = set(frame.loc[frame["level"] == "national", "id"])
+    assert len(national) == 8 and got == national
+    item_requests = [query for path, query in seen if path == "/ogc/collections/high_tech_zones/items"]
+    filtered = [query for query in item_requests if "filter" in query]
+    assert filtered, item_requests  # evaluated by the server, not by GDAL after fetching everything
+    assert all(query["filter"] == ["level = 'national'"] for query in filtered)
+
+
+def test_owslib_reads_queryables_as_json_schema(live_server, registry):
+    api = Features(f"{live_server}/ogc")
+    schema = api.collection_queryables("high_tech_zones")
+    assert schema["$schema"].startswith("https://json-schema.org/draft/2020-12")
+    assert schema["type"] == "object" and schema["$id"].endswith("/collections/high_tech_zones/queryables")
+    frame = registry.layers["high_tech_zones"]
+    for column in ("id", "name_zh", "name_en", "kind", "level", "city_adcode", "industries"):
+        assert schema["properties"][column]["type"] == "string"
+    assert set(schema["properties"]["level"]["enum"]) >= set(frame["level"])
+    assert schema["properties"]["geometry"]["format"] == "geometry-point"
+    assert schema["properties"]["city_zh"]["type"] == "string"  # label columns are queryable too
+    belt = api.collection_queryables("shenyang_dalian_belt")
+    assert belt["properties"]["area_km2"]["type"] == "number"
+
+
+def _items(client, collection, **params):
+    query = "&".join(f"{k}={quote(str(v))}" for k, v in params.items())
+    return client.get(f"/ogc/collections/{collection}/items?{query}")
+
+
+@pytest.mark.parametrize("expression, lang, expected", [
+    ("level = 'national'", "cql2-text", lambda f: f["level"] == "national"),
+    ("level <> 'national' AND city_adcode IN ('210100', '210200')", "cql2-text",
+     lambda f: (f["level"] != "national") & f["city_adcode"].isin(["210100", "210200"])),
+    ("CASEI(name_en) LIKE '%dalian%'", "cql2-text", lambda f: f["name_en"].str.lower().str.contains("dalian")),
+    ("industries LIKE '%biomedicine%' OR NOT level = 'national'", "cql2-text",
+     lambda f: f["industries"].str.contains("biomedicine") | (f["level"] != "national")),
+    ("S_INTERSECTS(geometry, POLYGON((121 38.5, 124 38.5, 124 41, 121 41, 121 38.5)))", "cql2-text",
+     lambda f: f.geometry.intersects(shapely.box(121, 38.5, 124, 41))),
+    ('{"op": "and", "args": [{"op": "=", "args": [{"property": "level"}, "provincial"]},'
+     ' {"op": "like", "args": [{"property": "name_zh"}, "%高新%"]}]}', "cql2-json",
+     lambda f: (f["level"] == "provincial") & f["name_zh"].str.contains("高新")),
+])
+def test_cql2_filter_selects_what_pandas_selects(client, registry, expression, lang, expected):
+    frame = registry.layers["high_tech_zones"]
+    want = list(frame[expected(frame)]["id"])
+    body = _items(client, "high_tech_zones", filter=expression, **{"filter-lang": lang}).get_json()
+    assert [f["id"] for f in body["features"]] == want
+    assert body["numberMatched"] == len(want)
+
+
+def test_cql2_filter_composes_with_the_atlas_parameters_and_bbox(client, registry):
+    frame = registry.layers["high_tech_zones"]
+    body = _items(client, "high_tech_zones", filter="level = 'national'", city="沈阳,大连,鞍山").get_json()
+    expected = frame[(frame["level"] == "national") & frame["city_adcode"].isin(["210100", "210200", "210300"])]
+    assert sorted(f["id"] for f in body["features"]) == sorted(expected["id"]) and len(expected) == 3
+    body = _items(client, "districts", filter="name_zh LIKE '%区'", bbox="121,38.7,122.5,39.6").get_json()
+    districts = registry.boundaries["district"]
+    near = districts.cx[121:122.5, 38.7:39.6]
+    assert [f["id"] for f in body["features"]] == list(near[near["name_zh"].str.endswith("区")]["adcode"])
+    # the filter is carried by the paging links
+    page = _items(client, "districts", filter="name_zh LIKE '%县'", limit=5).get_json()
+    assert "filter=" in next(link["href"] for link in page["links"] if link["rel"] == "next")
+
+
+@pytest.mark.parametrize("params, named", [
+    ({"filter": "colour = 'red'"}, "colour"),
+    ({"filter": "level = "}, "not valid CQL2 text"),
+    ({"filter": "level = 'national'", "filter-lang": "ecql"}, "ecql"),
+    ({"filter": "{not json", "filter-lang": "cql2-json"}, "not valid JSON"),
+    ({"filter": '{"op": "t_after", "args": [{"property": "level"}, {"timestamp": "2020-01-01T00:00:00Z"}]}',
+      "filter-lang": "cql2-json"}, "temporal"),
+    ({"filter": "level < 5"}, "cannot compare"),
+    ({"filter": "ACCENTI(name_en) = 'x'"}, "accenti"),
+    ({"filter-lang": "cql2-text"}, "need a filter"),
+    ({"filter": "level = 'national'", "filter-crs": "EPSG:3857"}, "EPSG:3857"),
+    ({"sortby": "-colour"}, "colour"),
+    ({"properties": "name_zh,colour"}, "colour"),
+    ({"crs": "EPSG:3857"}, "EPSG:3857"),
+])
+def test_unsupported_query_answers_400_naming_it(client, params, named):
+    body = assert_ogc_error(_items(client, "high_tech_zones", **params), 400)
+    assert named.lower() in body["description"].lower(), body
+
+
+def test_sortby_and_properties(client, registry):
+    frame = registry.layers["high_tech_zones"]
+    body = _items(client, "high_tech_zones", sortby="-level,+name_en", properties="name_en,level").get_json()
+    expected = frame.sort_values(["level", "name_en"], ascending=[False, True], kind="stable")
+    assert [f["id"] for f in body["features"]] == list(expected["id"])
+    assert all(set(f["properties"]) == {"name_en", "level"} for f in body["features"])
+
+
+def test_crs_epsg_4326_is_lat_lon_and_says_so(client, registry):
+    uri = "http://www.opengis.net/def/crs/EPSG/0/4326"
+    response = _items(client, "high_tech_zones", crs=uri, filter="id = 'htz_dalian'")
+    assert response.headers["Content-Crs"] == f"<{uri}>"
+    (feature,) = response.get_json()["features"]
+    assert feature["geometry"]["coordinates"] == pytest.approx([38.98888, 121.49788])
+    default = _items(client, "high_tech_zones", filter="id = 'htz_dalian'")
+    assert default.headers["Content-Crs"] == "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"
+    # bbox in lat, lon order with bbox-crs=EPSG:4326 selects like the lon/lat box
+    lat_first = _items(client, "districts", bbox="38.7,121,39.6,122.5", **{"bbox-crs": uri}).get_json()
+    lon_first = _items(client, "districts", bbox="121,38.7,122.5,39.6").get_json()
+    assert [f["id"] for f in lat_first["features"]] == [f["id"] for f in lon_first["features"]]
+    collection = client.get("/ogc/collections/high_tech_zones").get_json()
+    assert uri in collection["crs"] and collection["storageCrs"].endswith("CRS84")
+
+
+def test_conformance_declares_filtering_and_crs(client):
+    conforms = client.get("/ogc/conformance").get_json()["conformsTo"]
+    for uri in ("http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+                "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+                "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+                "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+                "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs"):
+        assert uri in conforms
+
+
+# --- OpenAPI validity, Vary, HTML ------------------------------------------------------------------
+
+def test_openapi_document_is_valid_openapi_3(client):
+    from openapi_spec_validator import validate
+    doc = json.loads(client.get("/ogc/api").data)
+    validate(doc)  # raises on an invalid document
+    items = doc["paths"]["/collections/{collectionId}/items"]["get"]
+    assert {"400", "404", "414"} <= set(items["responses"])
+    names = {p["$ref"].rsplit("/", 1)[1] for p in items["parameters"] if "$ref" in p}
+    assert {"filter", "filter-lang", "sortby", "properties", "crs", "bbox-crs"} <= names
+
+
+def test_openapi_html_lists_operations_and_parameters(client):
+    html = client.get("/ogc/api?f=html").get_data(as_text=True)
+    assert "Features of a collection" in html and "Properties usable in filter" in html
+    assert "<code>filter-lang</code>" in html and "<code>bbox</code>" in html
+
+
+def test_json_answers_vary_on_accept(client):
+    for url in ("/ogc", "/ogc/collections", "/ogc/collections/cities/items", "/ogc/collections/cities/items/210100",
+                "/ogc/collections/cities/queryables", "/ogc/api"):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "Accept" in {v.strip() for v in response.headers["Vary"].split(",")}, url
+
+
+def test_too_long_uri_answers_414(client):
+    body = assert_ogc_error(_items(client, "cities", filter="name_zh = '" + "长" * 3000 + "'"), 414)
+    assert "8000" in body["description"]

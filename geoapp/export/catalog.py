@@ -13,6 +13,8 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from geoapp import vocab
+from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRICS, per_city
 from geoapp.data import Registry
 from geoapp.export.serialize import feature_texts
 from geoapp.filters import Filter
@@ -20,6 +22,12 @@ from geoapp.layers.spec import load_specs
 
 # Boundary collections: published id -> registry boundary level.
 BOUNDARY_COLLECTIONS = {"province": "province", "cities": "city", "districts": "district"}
+BOUNDARY_LEVELS = {"province": ("省", "Province"), "city": ("地级市", "Prefecture-level city"),
+                   "district": ("县级行政区", "County-level division")}
+# Code column -> prefix of its label columns (<prefix>_zh, <prefix>_en), placed right after it.
+LABELLED_CODES = {"kind": "kind", "level": "level", "city_adcode": "city", "district_adcode": "district",
+                  "area_adcode": "area", "parent_adcode": "parent", "industries": "industries",
+                  "location_precision": "location_precision"}
 
 @dataclass
 class Collection:
@@ -66,6 +74,48 @@ def _published(frame: gpd.GeoDataFrame, id_column: str) -> gpd.GeoDataFrame:
     return frame
 
 
+def _names_by_adcode(registry: Registry) -> dict[str, tuple[str, str]]:
+    names = {}
+    for frame in registry.boundaries.values():
+        names.update({code: (zh, en) for code, zh, en in
+                      zip(frame["adcode"], frame["name_zh"], frame["name_en"])})
+    return names
+
+
+def with_labels(frame: gpd.GeoDataFrame, names: dict[str, tuple[str, str]], boundary: bool) -> gpd.GeoDataFrame:
+    """`frame` with <name>_zh and <name>_en label columns right after each code column (see
+    LABELLED_CODES). Lists (industries) are labelled item by item, joined with ';'; a code without
+    a label stays as it is, an empty cell stays empty."""
+    tables = {"kind": vocab.KINDS, "level": BOUNDARY_LEVELS if boundary else vocab.LEVELS,
+              "industries": vocab.INDUSTRIES, "location_precision": vocab.LOCATION_PRECISION}
+    columns = {}
+    for column in frame.columns:
+        columns[column] = frame[column]
+        prefix = LABELLED_CODES.get(column)
+        if prefix is None:
+            continue
+        table = tables.get(column, names)
+        for index, lang in enumerate(("zh", "en")):
+            def label(cell, index=index):
+                codes = vocab.split_codes(cell)
+                if not codes:
+                    return None
+                return ";".join(table[c][index] if c in table else c for c in codes)
+            columns[f"{prefix}_{lang}"] = frame[column].map(label).astype(object)
+    labelled = pd.DataFrame(columns, index=frame.index)
+    return gpd.GeoDataFrame(labelled, geometry=frame.geometry.name, crs=frame.crs)
+
+
+def with_city_figures(frame: gpd.GeoDataFrame, registry: Registry) -> gpd.GeoDataFrame:
+    """The cities layer with the per-city figures of /stats (analysis.distribution.per_city, no
+    filter) as integer columns after the properties."""
+    figures = per_city(registry.layers, registry.boundaries["city"])[METRICS + INDUSTRY_COLUMNS]
+    joined = frame.join(figures, on="adcode")
+    geometry = joined.pop(frame.geometry.name)
+    return gpd.GeoDataFrame(joined.assign(**{frame.geometry.name: geometry}),
+                            geometry=frame.geometry.name, crs=frame.crs)
+
+
 def _geometry_type(frame: gpd.GeoDataFrame) -> str:
     types = set(frame.geom_type.dropna())
     return types.pop() if len(types) == 1 else "Unknown"
@@ -84,13 +134,17 @@ class Catalog:
 
     def __init__(self, registry: Registry, layers_dir: Path | None = None):
         titles = layer_titles(layers_dir)
+        names = _names_by_adcode(registry)
         self.cities = registry.boundaries["city"]
         self.collections: dict[str, Collection] = {}
         for layer_id, frame in registry.layers.items():
-            self._add(layer_id, _published(frame, "id"), titles, match=frame, is_boundary=False)
+            published = with_labels(_published(frame, "id"), names, boundary=False)
+            self._add(layer_id, published, titles, match=frame, is_boundary=False)
         for collection_id, level in BOUNDARY_COLLECTIONS.items():
             frame = registry.boundaries[level]
-            published = _published(frame, "adcode")
+            published = with_labels(_published(frame, "adcode"), names, boundary=True)
+            if collection_id == "cities":
+                published = with_city_figures(published, registry)
             city_of = {"province": "", "city": frame["adcode"], "district": frame["parent_adcode"]}[level]
             match = gpd.GeoDataFrame({"city_adcode": city_of}, index=frame.index,
                                      geometry=frame.geometry, crs=frame.crs)

@@ -7,6 +7,9 @@ GEOJSON = "application/geo+json"
 JSON = "application/json"
 HTML = "text/html"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
+SCHEMA_JSON = "application/schema+json"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+EPSG4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
 
 
 def _filter_parameter(name: str, codes: list[str], what: str) -> dict:
@@ -25,15 +28,21 @@ def _response(description: str, *media: str, schema_ref: str | None = None) -> d
 def openapi_document(server_url: str, collection_ids: list[str], city_codes: list[str],
                      default_limit: int, max_limit: int, coordinate_decimals: int) -> dict:
     errors = {
-        "400": _response("Bad parameter: OGC exception {code, description}.", JSON,
-                         schema_ref="#/components/schemas/exception"),
+        "400": _response("Bad parameter (its name, what was wrong and what is allowed): OGC "
+                         "exception {code, description}.", JSON, schema_ref="#/components/schemas/exception"),
         "404": _response("Unknown collection or feature.", JSON, schema_ref="#/components/schemas/exception"),
+        "414": _response("Request URI longer than 8000 characters.", JSON,
+                         schema_ref="#/components/schemas/exception"),
     }
     f_param = {"$ref": "#/components/parameters/f"}
 
-    def operation(op_id, summary, ok, params=()):
-        return {"get": {"operationId": op_id, "summary": summary, "parameters": [f_param, *params],
+    def operation(op_id, summary, ok, params=(), f=True):
+        return {"get": {"operationId": op_id, "summary": summary,
+                        "parameters": [f_param, *params] if f else list(params),
                         "responses": {"200": ok, **errors}}}
+
+    def ref(name):
+        return {"$ref": f"#/components/parameters/{name}"}
 
     collection_id = {"$ref": "#/components/parameters/collectionId"}
     return {
@@ -63,9 +72,9 @@ def openapi_document(server_url: str, collection_ids: list[str], city_codes: lis
                 "getFeatures", "Features of a collection",
                 _response("FeatureCollection with numberMatched, numberReturned, timeStamp and "
                           "next/prev links", GEOJSON, HTML),
-                [collection_id, {"$ref": "#/components/parameters/bbox"},
-                 {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/offset"},
-                 {"$ref": "#/components/parameters/datetime"},
+                [collection_id, ref("bbox"), ref("bbox-crs"), ref("limit"), ref("offset"), ref("datetime"),
+                 ref("filter"), ref("filter-lang"), ref("filter-crs"), ref("sortby"), ref("properties"),
+                 ref("crs"),
                  _filter_parameter("industry", list(vocab.INDUSTRIES), "Industry code"),
                  _filter_parameter("city", city_codes, "City adcode (also 沈阳, 沈阳市 or shenyang)"),
                  _filter_parameter("level", list(vocab.LEVELS), "Level code"),
@@ -74,6 +83,9 @@ def openapi_document(server_url: str, collection_ids: list[str], city_codes: lis
                 "getFeature", "One feature", _response("Feature", GEOJSON, HTML),
                 [collection_id, {"name": "featureId", "in": "path", "required": True,
                                  "schema": {"type": "string"}}]),
+            "/collections/{collectionId}/queryables": operation(
+                "getQueryables", "Properties usable in filter (JSON Schema)",
+                _response("Queryables", SCHEMA_JSON, HTML), [collection_id]),
         },
         "components": {
             "parameters": {
@@ -103,6 +115,42 @@ def openapi_document(server_url: str, collection_ids: list[str], city_codes: lis
                              "description": "Accepted as the standard asks; the features carry no "
                                             "time, so it selects nothing out.",
                              "schema": {"type": "string"}},
+                "filter": {"name": "filter", "in": "query", "required": False,
+                           "description": "CQL2 expression on the collection's queryables, AND-ed "
+                                          "with industry/city/level/kind and bbox, e.g. "
+                                          "level = 'national' AND CASEI(name_en) LIKE '%dalian%'. "
+                                          "Unknown properties or unsupported operators answer 400 "
+                                          "naming them.",
+                           "schema": {"type": "string"}},
+                "filter-lang": {"name": "filter-lang", "in": "query", "required": False,
+                                "description": "cql2-text (default) or cql2-json; cql-text is the "
+                                               "draft name older GDAL sends, read as cql2-text.",
+                                "schema": {"type": "string", "enum": ["cql2-text", "cql2-json", "cql-text"],
+                                           "default": "cql2-text"}},
+                "filter-crs": {"name": "filter-crs", "in": "query", "required": False,
+                               "description": "CRS of geometries in the filter (EPSG:4326: lat, lon).",
+                               "schema": {"type": "string", "format": "uri", "enum": [CRS84, EPSG4326],
+                                          "default": CRS84}},
+                "sortby": {"name": "sortby", "in": "query", "required": False, "style": "form",
+                           "explode": False,
+                           "description": "Properties to sort by, '-' for descending, e.g. "
+                                          "-level,+name_en. Empty values sort last.",
+                           "schema": {"type": "array", "minItems": 1,
+                                      "items": {"type": "string", "pattern": r"^[+-]?[A-Za-z_][A-Za-z0-9_]*$"}}},
+                "properties": {"name": "properties", "in": "query", "required": False, "style": "form",
+                               "explode": False,
+                               "description": "Only these properties in each feature.",
+                               "schema": {"type": "array", "items": {"type": "string"}}},
+                "crs": {"name": "crs", "in": "query", "required": False,
+                        "description": "Output CRS: CRS84 (lon, lat; default) or EPSG:4326 "
+                                       "(lat, lon). The Content-Crs header says which.",
+                        "schema": {"type": "string", "format": "uri", "enum": [CRS84, EPSG4326],
+                                   "default": CRS84}},
+                "bbox-crs": {"name": "bbox-crs", "in": "query", "required": False,
+                             "description": "CRS of bbox: CRS84 (default) or EPSG:4326 "
+                                            "(minLat,minLon,maxLat,maxLon).",
+                             "schema": {"type": "string", "format": "uri", "enum": [CRS84, EPSG4326],
+                                        "default": CRS84}},
             },
             "schemas": {
                 "exception": {"type": "object", "required": ["code"],

@@ -45,9 +45,13 @@ def property_records(frame: gpd.GeoDataFrame) -> list[dict]:
     return [{k: plain(v) for k, v in row.items()} for row in rows]
 
 
-def feature_texts(frame: gpd.GeoDataFrame) -> list[str]:
-    """One GeoJSON Feature (text) per row; the frame's index is the feature id."""
-    geometries = shapely.to_geojson(rfc7946_geometries(frame.geometry.values))
+def feature_texts(frame: gpd.GeoDataFrame, swap_axes: bool = False) -> list[str]:
+    """One GeoJSON Feature (text) per row; the frame's index is the feature id. `swap_axes` writes
+    latitude first (OGC API – Features Part 2 output in EPSG:4326; not RFC 7946 then)."""
+    geometries = rfc7946_geometries(frame.geometry.values)
+    if swap_axes:
+        geometries = shapely.transform(geometries, lambda xy: xy[:, ::-1])
+    geometries = shapely.to_geojson(geometries)
     texts = []
     for feature_id, geometry, properties in zip(frame.index, geometries, property_records(frame)):
         texts.append('{"type":"Feature","id":' + json.dumps(str(feature_id), ensure_ascii=False)

@@ -1,20 +1,26 @@
-"""OGC API – Features, Part 1 (Core, GeoJSON, HTML, OpenAPI 3.0) under /ogc/.
+"""OGC API – Features under /ogc/: Part 1 (Core, GeoJSON, HTML, OpenAPI 3.0) with sortby and
+properties, Part 2 (CRS84 and EPSG:4326), Part 3 (CQL2 text/JSON filter, queryables).
 
-JSON unless `f=html` or the Accept header prefers text/html. Bad parameters answer 400 and
-unknown collections/features 404, both as OGC exceptions {code, description}. Item pages are
-served from precomputed bytes per (collection, Filter.key(), bbox, limit, offset).
+JSON unless `f=html` or the Accept header prefers text/html (so every answer has `Vary: Accept`).
+Bad parameters answer 400 and unknown collections/features 404, both as OGC exceptions
+{code, description}. Item pages are served from precomputed bytes per (collection,
+Filter.key(), bbox, CQL2 filter, sortby, properties, crs, limit, offset).
 """
 from __future__ import annotations
 
 import json
 import math
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from flask import Blueprint, jsonify, render_template, request, url_for
+import pandas as pd
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
-from geoapp.export.openapi import GEOJSON, HTML, JSON, OPENAPI_JSON, openapi_document
-from geoapp.export.serialize import COORDINATE_DECIMALS, feature_collection
+from geoapp.export import query
+from geoapp.export.openapi import GEOJSON, HTML, JSON, OPENAPI_JSON, SCHEMA_JSON, openapi_document
+from geoapp.export.query import CRS84, SUPPORTED_CRS, QueryError
+from geoapp.export.serialize import COORDINATE_DECIMALS, feature_collection, feature_texts
 from geoapp.filters import PARAMS, Filter, FilterError
 from geoapp.web.context import current_filter
 from geoapp.web.serving import cached_body, catalog, send_body
@@ -23,14 +29,26 @@ bp = Blueprint("ogc", __name__)
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
 ]
-ITEMS_PARAMS = {"f", "bbox", "limit", "offset", "datetime", *PARAMS}
+QUERY_PARAMS = ("filter", "filter-lang", "filter-crs", "sortby", "properties", "crs", "bbox-crs")
+ITEMS_PARAMS = {"f", "bbox", "limit", "offset", "datetime", *PARAMS, *QUERY_PARAMS}
+MAX_URL_CHARS = 8000  # longer request URIs answer 414 (gunicorn refuses request lines > 4094 itself)
 _INTEGER = re.compile(r"^\+?[0-9]+$")  # ASCII digits only (\d also matches ٣)
 _HUGE = 10**15  # a bigger number means "more than there is"; int() of 4300+ digits raises
 
@@ -49,6 +67,41 @@ def ogc_exception(error: OGCException):
 @bp.errorhandler(FilterError)
 def ogc_filter_error(error: FilterError):
     return jsonify(code="InvalidParameterValue", description=str(error)), 400
+
+
+@bp.errorhandler(QueryError)
+def ogc_query_error(error: QueryError):
+    return jsonify(code="InvalidParameterValue", description=str(error)), 400
+
+
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+
+
+@bp.context_processor
+def _basemap():
+    """The basemap of the HTML pages' small map: the map page's ATLAS_TILES setting."""
+    tiles = current_app.config.get("ATLAS_TILES", "none")
+    if tiles == "osm":
+        return {"tiles_url": OSM_TILES, "tiles_attribution": OSM_ATTRIBUTION}
+    if tiles in ("", "none"):
+        return {"tiles_url": "", "tiles_attribution": ""}
+    return {"tiles_url": tiles, "tiles_attribution": current_app.config.get("ATLAS_TILES_ATTRIBUTION", "")}
+
+
+@bp.before_request
+def _refuse_long_uris():
+    length = len(request.environ.get("PATH_INFO", "")) + len(request.environ.get("QUERY_STRING", ""))
+    if length > MAX_URL_CHARS:  # as sent (percent-encoded)
+        raise OGCException(414, "URITooLong", f"the request URI is {length} characters; at "
+                                              f"most {MAX_URL_CHARS} are accepted")
+
+
+@bp.after_request
+def _vary_on_accept(response):
+    # The same URL answers JSON or HTML by the Accept header.
+    response.vary.add("Accept")
+    return response
 
 
 # --- request parsing ----------------------------------------------------------------------------
@@ -71,8 +124,9 @@ def wants_html() -> bool:
     return best == HTML
 
 
-def parse_bbox(raw: str | None) -> tuple[tuple[float, float, float, float], ...] | None:
-    """bbox=minLon,minLat,maxLon,maxLat (or 6 numbers) -> boxes; two when it crosses 180°."""
+def parse_bbox(raw: str | None, lat_first: bool = False) -> tuple[tuple[float, float, float, float], ...] | None:
+    """bbox=minLon,minLat,maxLon,maxLat (or 6 numbers) -> boxes; two when it crosses 180°.
+    With `lat_first` (bbox-crs=EPSG:4326) the numbers are minLat,minLon,maxLat,maxLon."""
     if raw is None:
         return None
     parts = raw.split(",")
@@ -83,9 +137,12 @@ def parse_bbox(raw: str | None) -> tuple[tuple[float, float, float, float], ...]
     if len(numbers) not in (4, 6) or not all(math.isfinite(n) for n in numbers):
         raise OGCException(400, "InvalidParameterValue",
                            f"bbox '{raw}' must be 4 (or 6) comma-separated numbers: "
-                           "minLon,minLat,maxLon,maxLat in CRS84")
+                           "minLon,minLat,maxLon,maxLat in CRS84 (minLat,minLon,maxLat,maxLon with "
+                           "bbox-crs=EPSG:4326)")
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+    if lat_first:
+        numbers = [numbers[1], numbers[0], numbers[3], numbers[2]]
     west, south, east, north = numbers
     if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
         raise OGCException(400, "InvalidParameterValue",
@@ -206,6 +263,8 @@ def collection_document(collection) -> dict:
                        + (" (boundaries: city only)." if collection.is_boundary else "."),
         "extent": {"spatial": {"bbox": [collection.bbox()], "crs": CRS84}},
         "itemType": "feature",
+        "crs": SUPPORTED_CRS,
+        "storageCrs": CRS84,
         "links": [
             _link(url_for("ogc.collection", collection_id=cid, _external=True), "self", JSON, collection.title),
             _link(url_for("ogc.collection", collection_id=cid, _external=True, f="html"), "alternate", HTML,
@@ -213,6 +272,11 @@ def collection_document(collection) -> dict:
             _link(url_for("ogc.items", collection_id=cid, _external=True), "items", GEOJSON, "features"),
             _link(url_for("ogc.items", collection_id=cid, _external=True, f="html"), "items", HTML,
                   "features as HTML"),
+            _link(url_for("ogc.queryables", collection_id=cid, _external=True), QUERYABLES_REL, SCHEMA_JSON,
+                  "queryables (properties usable in filter)"),
+            # the rel name before OGC 19-079r1 final; GDAL < 3.8 looks for it
+            _link(url_for("ogc.queryables", collection_id=cid, _external=True), "queryables", SCHEMA_JSON,
+                  "queryables"),
             *[_link(url_for("export.download", layer=cid, fmt=fmt, _external=True), "enclosure", media,
                     f"download ({fmt})")
               for fmt, media in (("geojson", GEOJSON), ("gpkg", "application/geopackage+sqlite3"),
@@ -244,11 +308,60 @@ def collection(collection_id: str):
     return _json_body(("collection", collection_id), lambda: collection_document(found))
 
 
-def _page(collection, flt: Filter, boxes, limit: int, offset: int):
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+
+
+@dataclass(frozen=True)
+class ItemsQuery:
+    """The Part 1/2/3 extras of an items request, parsed and checked against the collection."""
+    expression: object = None           # pygeofilter AST or None
+    filter_swap: bool = False           # filter-crs=EPSG:4326: literals are lat, lon
+    sortby: tuple = ()
+    properties: tuple | None = None
+    crs: str = CRS84
+    swap: bool = False                  # crs=EPSG:4326: output lat, lon
+
+    @classmethod
+    def from_request(cls, collection) -> "ItemsQuery":
+        args = request.args
+        expression = None
+        if args.get("filter") is not None:
+            expression = query.parse_filter(args["filter"], args.get("filter-lang"))
+        elif args.get("filter-lang") is not None or args.get("filter-crs") is not None:
+            raise QueryError("filter-lang and filter-crs need a filter", "filter-lang")
+        _, filter_swap = query.parse_crs(args.get("filter-crs"), "filter-crs")
+        crs, swap = query.parse_crs(args.get("crs"), "crs")
+        return cls(expression, filter_swap, tuple(query.parse_sortby(args.get("sortby"), collection.frame)),
+                   _tuple_or_none(query.parse_properties(args.get("properties"), collection.frame)), crs, swap)
+
+    def select(self, collection, ids: pd.Index) -> pd.Index:
+        if self.expression is not None:
+            mask = query.evaluate(collection.frame.loc[ids], self.expression, self.filter_swap)
+            ids = ids[mask.to_numpy()]
+        return query.sort_ids(collection.frame, ids, list(self.sortby))
+
+    def rows(self, collection, page: pd.Index):
+        frame = collection.frame.loc[page]
+        if self.properties is not None:
+            frame = frame[[*self.properties, frame.geometry.name]]
+        return frame
+
+    def feature_texts(self, collection, page: pd.Index) -> list[str]:
+        if self.properties is None and not self.swap:
+            return list(collection.features.loc[page])  # precomputed at start-up
+        return feature_texts(self.rows(collection, page), swap_axes=self.swap)
+
+
+def _tuple_or_none(value):
+    return None if value is None else tuple(value)
+
+
+def _page(collection, flt: Filter, boxes, limit: int, offset: int, extras: ItemsQuery = ItemsQuery()):
     cat = catalog()
     ids = collection.select(flt, cat.cities)
     if boxes:
         ids = collection.within_bbox(ids, list(boxes))
+    ids = extras.select(collection, ids)
     return ids, ids[offset:offset + limit]
 
 
@@ -261,6 +374,10 @@ def _query_args(flt: Filter, boxes) -> dict[str, str]:
     if boxes:
         west, south, east, north = boxes[0][0], boxes[0][1], boxes[-1][2], boxes[0][3]
         args["bbox"] = ",".join(_number_text(n) for n in (west, south, east, north))
+    # the Part 1/2/3 extras as sent; bbox-crs is not carried: bbox is given above in CRS84 numbers
+    for name in QUERY_PARAMS:
+        if name != "bbox-crs" and request.args.get(name) is not None:
+            args[name] = request.args[name]
     return args
 
 
@@ -302,31 +419,34 @@ def items(collection_id: str):
     _check_params(ITEMS_PARAMS)
     found = _collection(collection_id)
     as_html = wants_html()
-    boxes = parse_bbox(request.args.get("bbox"))
+    _, bbox_lat_first = query.parse_crs(request.args.get("bbox-crs"), "bbox-crs")
+    boxes = parse_bbox(request.args.get("bbox"), bbox_lat_first)
     limit = parse_limit(request.args.get("limit"))
     offset = parse_offset(request.args.get("offset"))
     flt = current_filter()  # FilterError -> OGC 400 (handler above)
+    extras = ItemsQuery.from_request(found)  # QueryError -> OGC 400
 
     if as_html:
-        ids, page = _page(found, flt, boxes, limit, offset)
-        return render_template("ogc_items.html", collection=found, rows=found.frame.loc[page],
+        ids, page = _page(found, flt, boxes, limit, offset, extras)
+        return render_template("ogc_items.html", collection=found, rows=extras.rows(found, page),
                                matched=len(ids), returned=len(page),
+                               map_data=_map_data(found, page),
                                links=_items_links(collection_id, _query_args(flt, boxes), len(ids), len(page),
                                                    limit, offset))
 
     args = _query_args(flt, boxes)
 
     def build():
-        ids, page = _page(found, flt, boxes, limit, offset)
+        ids, page = _page(found, flt, boxes, limit, offset, extras)
         # timeStamp: when this page was generated (the data does not change while serving).
         members = {"numberMatched": len(ids), "numberReturned": len(page), "timeStamp": _timestamp(),
                    "links": _items_links(collection_id, args, len(ids), len(page), limit, offset)}
-        return feature_collection(found.features.loc[page], members), GEOJSON
+        return feature_collection(extras.feature_texts(found, page), members), GEOJSON
 
     # keyed on the parsed selection: spellings of one answer (datetime=…, bbox=1,2,3,4 or
     # 1.0,2.0,3,4, limit=5000 or 1000, city=本溪 or 210500) share one cached body
     key = ("ogc", request.host_url, "items", collection_id, flt.key(), tuple(args.items()), limit, offset)
-    return send_body(cached_body(key, build))
+    return send_body(cached_body(key, build), headers={"Content-Crs": f"<{extras.crs}>"})
 
 
 @bp.get("/ogc/collections/<collection_id>/items/<feature_id>")
@@ -343,7 +463,8 @@ def item(collection_id: str, feature_id: str):
 
     if wants_html():
         return render_template("ogc_items.html", collection=found, rows=found.frame.loc[[feature_id]],
-                               matched=1, returned=1, links=links(), single=True)
+                               matched=1, returned=1, links=links(), single=True,
+                               map_data=_map_data(found, pd.Index([feature_id])))
 
     def build():
         text = found.features.loc[feature_id]
@@ -351,6 +472,31 @@ def item(collection_id: str, feature_id: str):
                 + "}").encode("utf-8"), GEOJSON
 
     return send_body(cached_body(("ogc", request.host_url, "item", collection_id, feature_id), build))
+
+
+def _map_data(collection, page: pd.Index) -> str:
+    """The page's features for the HTML map: a FeatureCollection dict, written into the page as a
+    <script type="application/json"> block (|tojson escapes <, >, &) and read by static/ogc_map.js."""
+    return json.loads(feature_collection(collection.features.loc[page]))
+
+
+@bp.get("/ogc/collections/<collection_id>/queryables")
+def queryables(collection_id: str):
+    _check_params({"f"})
+    found = _collection(collection_id)
+
+    def doc():
+        return query.queryables(found.frame, found.geometry_type,
+                                url_for("ogc.queryables", collection_id=collection_id, _external=True),
+                                found.title)
+
+    if wants_html():
+        return render_template("ogc_queryables.html", collection=found, doc=doc())
+    # application/schema+json as Part 3 says, unless the client asks for plain JSON only (GDAL
+    # before 3.8 refuses any other type).
+    accept = request.accept_mimetypes
+    media = SCHEMA_JSON if accept[SCHEMA_JSON] > 0 or not accept else JSON
+    return _json_body(("queryables", collection_id, media), doc, media)
 
 
 @bp.get("/ogc/<path:rest>")
