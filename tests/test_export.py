@@ -211,3 +211,46 @@ def test_api_layers_lists_every_layer_with_counts_and_working_links(client, regi
     frame = registry.layers["high_tech_zones"]
     assert htz["matching_count"] == frame["industries"].str.contains("biomedicine").sum()
     assert "industry=biomedicine" in htz["links"]["geojson"]
+
+
+# --- label columns and the cities' figures ---------------------------------------------------------
+
+def test_label_columns_sit_next_to_each_code_column(client, registry, tmp_path):
+    from geoapp import vocab
+    _, path = download(client, "/export/high_tech_zones.gpkg", tmp_path, "htz.gpkg")
+    read = pyogrio.read_dataframe(path)
+    columns = list(read.columns)
+    for code, prefix in [("kind", "kind"), ("level", "level"), ("city_adcode", "city"),
+                         ("district_adcode", "district"), ("industries", "industries")]:
+        at = columns.index(code)
+        assert columns[at + 1:at + 3] == [f"{prefix}_zh", f"{prefix}_en"], columns
+    frame = registry.layers["high_tech_zones"]
+    cities = registry.boundaries["city"].set_index("adcode")
+    districts = registry.boundaries["district"].set_index("adcode")
+    for row, source in zip(read.itertuples(), frame.itertuples()):
+        assert (row.level_zh, row.level_en) == vocab.LEVELS[source.level]
+        assert (row.kind_zh, row.kind_en) == vocab.KINDS[source.kind]
+        assert (row.city_zh, row.city_en) == tuple(cities.loc[source.city_adcode, ["name_zh", "name_en"]])
+        if source.district_adcode:
+            assert row.district_zh == districts.loc[source.district_adcode, "name_zh"]
+        else:  # located to the city only: no district, no label
+            assert row.district_zh is None or row.district_zh != row.district_zh
+        if isinstance(source.industries, str) and source.industries:
+            codes = source.industries.split(";")
+            assert row.industries_en.split(";") == [vocab.INDUSTRIES[c][1] for c in codes]
+        else:
+            assert row.industries_en is None or row.industries_en != row.industries_en
+    dalian = read[read["id"] == "htz_dalian"].iloc[0]
+    assert (dalian["city_zh"], dalian["city_en"], dalian["level_zh"]) == ("大连市", "Dalian", "国家级")
+
+
+def test_cities_layer_carries_the_per_city_figures_of_stats(client, tmp_path):
+    stats = {row["city_adcode"]: row for row in client.get("/api/distribution").get_json()["cities"]}
+    _, path = download(client, "/export/cities.gpkg", tmp_path, "cities.gpkg")
+    read = pyogrio.read_dataframe(path)
+    assert len(read) == 14
+    figures = [c for c, v in next(iter(stats.values())).items() if isinstance(v, int)]
+    assert {"htz_national", "places", "tasks", "industry_biomedicine"} <= set(figures)
+    for row in read.to_dict("records"):
+        assert {f: int(row[f]) for f in figures} == {f: stats[row["adcode"]][f] for f in figures}, row["adcode"]
+    assert read["htz_national"].sum() == 8
