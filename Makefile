@@ -39,6 +39,7 @@ test: system-deps $(VENV)/.dev
 # Rebuild derived data from its sources (see data/*/SOURCE.md).
 data: $(VENV)/.dev
 	PYTHONPATH=. $(PY) scripts/build_boundaries.py
+	PYTHONPATH=. $(PY) scripts/build_seats.py
 	$(PY) scripts/place_points.py data/parks/*.csv data/platforms/*.csv
 	PYTHONPATH=. $(PY) scripts/build_belt.py
 

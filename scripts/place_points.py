@@ -1,11 +1,13 @@
-"""Fill lon/lat of rows whose location is known only to a district or a city.
+"""Put rows known only to a city or a district at that unit's government seat.
 
     python scripts/place_points.py data/parks/high_tech_zones.csv [...]
 
-For location_precision 'district' (or 'city') with empty lon/lat, writes the representative
-point of that district's (city's) full-resolution polygon (shapely point_on_surface: always inside
-the polygon), rounded to 5 decimals. The point marks the area, not the site; the map and exports
-say so. Rows with coordinates are left untouched, so re-running changes nothing.
+location_precision 'city' -> the city government seat (市人民政府驻地), 'district' -> the
+district/county government seat, both from data/boundaries/seats.csv (built by
+scripts/build_seats.py). The point marks the seat, not the site; the map, popups and exports say
+so. Rows with another precision ('subdistrict', 'source_coordinate') keep their own coordinates.
+Re-running changes nothing; `python -m geoapp.data check` rejects a city/district row that is not
+at its seat.
 """
 from __future__ import annotations
 
@@ -13,42 +15,36 @@ import csv
 import sys
 from pathlib import Path
 
-import geopandas as gpd
-
 ROOT = Path(__file__).resolve().parents[1]
+SEATS = ROOT / "data" / "boundaries" / "seats.csv"
 
 
-def representative_points() -> dict[str, tuple[float, float]]:
-    points = {}
-    for level in ("city", "district"):
-        frame = gpd.read_file(ROOT / "data" / "boundaries" / f"liaoning_{level}.geojson")
-        for code, geom in zip(frame["adcode"].astype(str), frame.geometry):
-            p = geom.representative_point()
-            points[code] = (round(p.x, 5), round(p.y, 5))
-    return points
+def seats() -> dict[str, tuple[str, str]]:
+    with open(SEATS, encoding="utf-8") as fh:
+        return {r["adcode"]: (r["lon"], r["lat"]) for r in csv.DictReader(fh)}
 
 
 def main(paths: list[str]) -> None:
-    points = representative_points()
+    points = seats()
     for name in paths:
         path = Path(name)
         with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.DictReader(fh)
             fields, rows = reader.fieldnames, list(reader)
-        filled = 0
+        moved = 0
         for row in rows:
-            if row["lon"].strip() and row["lat"].strip():
-                continue
             code = {"district": row.get("district_adcode", ""), "city": row["city_adcode"]} \
                 .get(row["location_precision"])
-            if code in points:
-                row["lon"], row["lat"] = (str(v) for v in points[code])
-                filled += 1
-        with open(path, "w", encoding="utf-8", newline="") as fh:
+            if code in points and (row["lon"], row["lat"]) != points[code]:
+                row["lon"], row["lat"] = points[code]
+                moved += 1
+        tmp = path.with_suffix(".csv.tmp")
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
-        print(f"{path}: {filled} point(s) placed")
+        tmp.replace(path)
+        print(f"{path}: {moved} point(s) placed at a government seat")
 
 
 if __name__ == "__main__":

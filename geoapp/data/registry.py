@@ -16,12 +16,13 @@ import geopandas as gpd
 import pandas as pd
 
 from geoapp import DATA_DIR
-from geoapp.data.validate import DataValidationError, Problem, check_crs, check_places, relative
+from geoapp.data.validate import (DataValidationError, Problem, check_crs, check_places, read_seats,
+                                  relative)
 
 BOUNDARY_LEVELS = ("province", "city", "district")
 POINT_LAYER_DIRS = ("parks", "platforms")
 TEXT_COLUMNS = ["id", "name_zh", "name_en", "kind", "level", "city_adcode", "district_adcode",
-                "industries", "location_precision", "plan_refs", "source", "note"]
+                "industries", "location_precision", "plan_refs", "plan_names", "source", "note"]
 
 
 @dataclass
@@ -87,7 +88,7 @@ def read_point_csv(path: Path) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     return frame, problems
 
 
-def _areas_layer(path: Path, boundaries, seen_ids) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+def _areas_layer(path: Path, boundaries, seen_ids, seats) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """Plan designations whose extent is an administrative area (column area_adcode)."""
     table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     admin = pd.concat([boundaries["city"], boundaries["district"]]).set_index("adcode").geometry
@@ -102,7 +103,7 @@ def _areas_layer(path: Path, boundaries, seen_ids) -> tuple[gpd.GeoDataFrame, li
             geoms.append(admin.loc[code])
     frame = gpd.GeoDataFrame(table, geometry=geoms, crs=4326)
     if not problems:
-        problems += check_places(frame, path, boundaries, seen_ids)
+        problems += check_places(frame, path, boundaries, seen_ids, seats)
     return frame, problems
 
 
@@ -145,16 +146,17 @@ def load_registry(data_dir: Path = DATA_DIR) -> Registry:
     files: dict[str, Path] = {}
     problems: list[Problem] = []
     seen_ids: dict[str, str] = {}
+    seats = read_seats(data_dir / "boundaries")
     for folder in POINT_LAYER_DIRS:
         for path in sorted((data_dir / folder).glob("*.csv")):
             frame, read_problems = read_point_csv(path)
             problems += read_problems
             if not read_problems:
-                problems += check_places(frame, path, boundaries, seen_ids)
+                problems += check_places(frame, path, boundaries, seen_ids, seats)
             layers[path.stem], files[path.stem] = _normalise(frame), path
     zones = data_dir / "zones"
     if (path := zones / "plan_areas.csv").exists():
-        frame, area_problems = _areas_layer(path, boundaries, seen_ids)
+        frame, area_problems = _areas_layer(path, boundaries, seen_ids, seats)
         problems += area_problems
         layers[path.stem], files[path.stem] = _normalise(frame), path
     for path in sorted(zones.glob("*.geojson")):

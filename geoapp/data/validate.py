@@ -17,6 +17,10 @@ from geoapp.data import plan_text
 
 REQUIRED = ["id", "name_zh", "name_en", "kind", "level", "city_adcode", "industries",
             "location_precision", "plan_refs", "source"]
+# A point known only to its city / district must be that unit's government seat
+# (data/boundaries/seats.csv, scripts/build_seats.py); 1e-6 degrees is the file's rounding.
+SEAT_TOLERANCE_DEG = 1.5e-6
+SEATS_FILE = "seats.csv"
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
 
 
@@ -64,9 +68,27 @@ def check_crs(frame: gpd.GeoDataFrame, path: Path) -> list[Problem]:
     return []
 
 
+def read_seats(boundaries_dir: Path) -> dict[str, tuple[float, float]]:
+    """adcode -> (lon, lat) of the government seat of every city and county-level unit."""
+    table = pd.read_csv(boundaries_dir / SEATS_FILE, dtype=str, keep_default_na=False)
+    return {code: (float(x), float(y)) for code, x, y in zip(table["adcode"], table["lon"], table["lat"])}
+
+
+def _normalise_text(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def plan_names(rec) -> list[str]:
+    """The names a place goes by in the plan: name_zh and the `plan_names` aliases (';'-separated)."""
+    names = [] if _blank(rec.get("name_zh")) else [str(rec["name_zh"]).strip()]
+    return names + _split(rec.get("plan_names"))
+
+
 def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.GeoDataFrame],
-                 seen_ids: dict[str, str]) -> list[Problem]:
-    """Check one place layer. `seen_ids` maps ids already used (in any file) to their file."""
+                 seen_ids: dict[str, str],
+                 seats: dict[str, tuple[float, float]] | None = None) -> list[Problem]:
+    """Check one place layer. `seen_ids` maps ids already used (in any file) to their file;
+    `seats` (read_seats) enables the check that city/district-only points are at the seat."""
     name = relative(path)
     problems: list[Problem] = []
     missing = [c for c in REQUIRED if c not in frame.columns]
@@ -108,9 +130,14 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
         refs = _split(rec["plan_refs"])
         if not refs:
             add(position, "plan_refs", "empty; name the plan section(s), e.g. 三（二）2 or 专栏5")
+        names = plan_names(rec)
         for ref in refs:
             if ref not in sections:
                 add(position, "plan_refs", f"section '{ref}' does not exist in the plan text")
+            elif not any(_normalise_text(n) in _normalise_text(sections[ref].text) for n in names):
+                add(position, "plan_refs", f"section '{ref}' does not mention this place under any "
+                    f"of its names ({' / '.join(names)}); cite a section that names it, or add the "
+                    "name the plan uses there to plan_names")
         city = "" if _blank(rec["city_adcode"]) else str(rec["city_adcode"]).strip()
         if city not in cities.index:
             add(position, "city_adcode",
@@ -144,4 +171,16 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
             elif not districts.loc[district].geometry.covers(geom):
                 add(position, "lon/lat", f"point lies outside its declared district {district} "
                     f"({districts.loc[district, 'name_zh']})")
+        if seats is not None and geom.geom_type == "Point" and precision in ("city", "district"):
+            code = city if precision == "city" else district
+            seat = seats.get(code)
+            if seat is None:
+                add(position, "location_precision", f"no government seat for {code} in "
+                    f"data/boundaries/{SEATS_FILE}; run scripts/build_seats.py")
+            elif abs(geom.x - seat[0]) > SEAT_TOLERANCE_DEG or abs(geom.y - seat[1]) > SEAT_TOLERANCE_DEG:
+                unit = "city" if precision == "city" else "district/county"
+                add(position, "lon/lat", f"({geom.x}, {geom.y}) is not the {unit} government seat of "
+                    f"{code} ({seat[0]}, {seat[1]}); a row known only to its {precision} is drawn at "
+                    "the seat (scripts/place_points.py), or give the precision the source supports "
+                    "(subdistrict, source_coordinate)")
     return problems
