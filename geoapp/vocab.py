@@ -38,12 +38,17 @@ LEVELS: dict[str, tuple[str, str]] = {
     "unspecified": ("未定级", "Unspecified"),
 }
 
-# How well a row's geometry is known. The point of a 'district' or 'city' row is a representative
-# point of that polygon, placed by scripts/place_points.py, not the real site.
+# How well a row's geometry is known. A 'city' / 'district' point is that unit's government seat
+# (data/boundaries/seats.csv, placed by scripts/place_points.py); a 'subdistrict' point is the seat
+# of the subdistrict/township a source names. None of these is the site itself.
 LOCATION_PRECISION: dict[str, tuple[str, str]] = {
     "source_coordinate": ("坐标来自所引来源", "Coordinate from the cited source"),
-    "district": ("仅知所在区县（点为区县内代表点）", "District only (point is inside the district, not the site)"),
-    "city": ("仅知所在城市（点或范围代表该市，非确切位置）", "City only (the point or area stands for the city, not the site)"),
+    "subdistrict": ("仅知所在街道/乡镇（点为街道/乡镇驻地，不是确切位置）",
+                    "Subdistrict only (point is the subdistrict/township seat, not the site)"),
+    "district": ("仅知所在区县（点为区县人民政府驻地，不是确切位置）",
+                 "District only (point is the district/county government seat, not the site)"),
+    "city": ("仅知所在城市（点为市人民政府驻地，不是确切位置；面为全市范围）",
+             "City only (point is the city government seat, not the site; an area is the whole city)"),
     "derived": ("推导的几何（见说明）", "Derived geometry (see notes)"),
 }
 

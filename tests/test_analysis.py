@@ -306,7 +306,9 @@ def test_real_belt_holds_shenyang_and_dalian_not_chaoyang_or_dandong(registry):
     stored = registry.layer("shenyang_dalian_belt")
     assert result.area_km2 == pytest.approx(float(stored["area_km2"].iloc[0]), rel=0.001)
     places = result.places.set_index("id")
-    assert places.loc["htz_shenyang", "relation"] == "inside"
+    # the axis ends at 浑南区's government seat; the zone is known only to 浑南区, whose eastern part
+    # lies more than 30 km from the axis, so its known extent is partly in the belt
+    assert places.loc["htz_shenyang", "relation"] == "partly"
     assert places.loc["htz_dalian", "relation"] == "inside"
     assert places.loc["platform_cas_dandong", "relation"] == "outside"
 

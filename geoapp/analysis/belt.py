@@ -6,10 +6,11 @@ DEFAULT_HALF_WIDTH_KM = 30 km, i.e. a 60 km wide band), clipped to the province.
 measured in geoapp.geo.EQUAL_AREA: areas in km², distances in km.
 
 How places are counted. Most points only stand for a district or a city (location_precision):
-a 'city' point is the city's representative point and says nothing about where in the city the
+a 'city' point is the city government seat and says nothing about where in the city the
 place is. So each place is compared with the corridor through its *known extent*:
     source_coordinate   the point itself
-    district            the polygon of its district (district_adcode)
+    district            the polygon of its district (district_adcode); also for 'subdistrict'
+                        points, whose subdistrict polygon the atlas does not have
     city                the polygon of its city (city_adcode)
     polygon rows        their own geometry (plan areas drawn as admin areas)
 and gets a relation:
@@ -68,7 +69,7 @@ def _extents(places: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataFrame]) 
                                                places["district_adcode"], places["city_adcode"]):
         if geom.geom_type != "Point" or precision == "source_coordinate":
             shapes.append(geom)
-        elif precision == "district" and district in districts.index:
+        elif precision in ("district", "subdistrict") and district in districts.index:
             shapes.append(districts[district])
         elif precision == "city" and city in cities.index:
             shapes.append(cities[city])

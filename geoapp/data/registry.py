@@ -22,7 +22,8 @@ from geoapp.data.validate import (DataValidationError, Problem, check_crs, check
 BOUNDARY_LEVELS = ("province", "city", "district")
 POINT_LAYER_DIRS = ("parks", "platforms")
 TEXT_COLUMNS = ["id", "name_zh", "name_en", "kind", "level", "city_adcode", "district_adcode",
-                "industries", "location_precision", "plan_refs", "plan_names", "source", "note"]
+                "industries", "plan_role", "location_precision", "plan_refs", "plan_names", "source",
+                "note_zh", "note_en"]
 
 
 @dataclass

@@ -123,10 +123,11 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
             value = "" if _blank(rec[field]) else str(rec[field]).strip()
             if value not in table:
                 add(position, field, f"unknown code '{value}'; allowed: {', '.join(table)}")
-        for code in _split(rec["industries"]):
-            if code not in vocab.INDUSTRIES:
-                add(position, "industries",
-                    f"unknown industry code '{code}'; allowed: {', '.join(vocab.INDUSTRIES)}")
+        for field in ("industries", "plan_role"):
+            for code in _split(rec.get(field)):
+                if code not in vocab.INDUSTRIES:
+                    add(position, field,
+                        f"unknown industry code '{code}'; allowed: {', '.join(vocab.INDUSTRIES)}")
         refs = _split(rec["plan_refs"])
         if not refs:
             add(position, "plan_refs", "empty; name the plan section(s), e.g. 三（二）2 or 专栏5")

@@ -42,6 +42,8 @@ def display_name(record: dict, lang: str) -> str:
 
 def _value(field: str, record: dict, lang: str, names: Names) -> Markup | None:
     raw = record.get(field)
+    if field == "note":  # notes are kept in both languages (note_zh / note_en)
+        raw = record.get(f"note_{'en' if lang == 'en' else 'zh'}") or raw
     if field == "name":
         return Markup("<b>{}</b>").format(display_name(record, lang))
     if field == "city":
