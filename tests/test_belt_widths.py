@@ -29,17 +29,20 @@ def axis_ends(registry):
 
 
 def test_the_issue_width_does_break_a_bare_reprojection(registry, axis_ends):
-    """The regression case still exercises the repair: without project() it is invalid."""
-    shape = corridor(*axis_ends, registry.boundaries["province"], 7.0)
+    """The regression case still exercises the repair: without project() it is invalid.
+    (7 km broke with the axis between the districts' representative points; since the ends are the
+    districts' government seats (issue 13) the band that breaks is 4.8-5.7 km.)"""
+    shape = corridor(*axis_ends, registry.boundaries["province"], 5.0)
     assert not shape.to_crs(EQUAL_AREA).geometry.iloc[0].is_valid
     assert project(shape).geometry.iloc[0].is_valid
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(width=WIDTHS)
-@example(width=6.7)
+@example(width=4.8)
+@example(width=5.0)
+@example(width=5.7)
 @example(width=7.0)
-@example(width=7.7)
 def test_corridor_is_valid_in_both_crs_for_every_width(registry, axis_ends, width):
     shape = corridor(*axis_ends, registry.boundaries["province"], width)
     lonlat = shape.geometry.iloc[0]
