@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 HOST ?= 127.0.0.1
 
-.PHONY: run test check system-deps data bench bench-ogc clean
+.PHONY: run test lint check system-deps data bench bench-ogc bench-stats clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,11 @@ system-deps:
 check: $(VENV)/.runtime
 	$(PY) -m geoapp.data check
 
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+
 test: system-deps $(VENV)/.dev
+	$(VENV)/bin/ruff check .
 	$(PY) -m geoapp.data check
 	$(PY) -m pytest -q
 
@@ -49,6 +53,9 @@ bench: $(VENV)/.dev
 
 bench-ogc: $(VENV)/.dev
 	PYTHONPATH=. $(PY) benchmarks/bench_ogc.py
+
+bench-stats: $(VENV)/.dev
+	PYTHONPATH=. $(PY) benchmarks/bench_stats.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache artifacts

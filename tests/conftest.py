@@ -1,7 +1,9 @@
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
+from werkzeug.serving import make_server
 
 from geoapp import DATA_DIR
 from geoapp.data import load_registry
@@ -21,10 +23,6 @@ def data_copy(tmp_path) -> Path:
 
 
 # --- a live server and a real browser, shared by the browser and GIS-client tests -------------
-import threading
-
-from werkzeug.serving import make_server
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -21,10 +21,11 @@ def test_page_loads_nothing_from_outside(client):
     html = client.get("/").get_data(as_text=True)
     external = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?:)?//', html)
     assert external == []
-    for path in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
-        assert client.get(path).status_code == 200, path
     # Leaflet's images (layer-control icon) are served too
-    assert client.get("/static/vendor/leaflet-1.9.4/images/layers.png").status_code == 200
+    paths = re.findall(r'(?:src|href)="(/static/[^"]+)"', html) + ["/static/vendor/leaflet-1.9.4/images/layers.png"]
+    for path in paths:
+        with client.get(path) as response:  # closes the file a static response streams
+            assert response.status_code == 200, path
 
 
 def test_filter_is_reflected_in_form_chips_and_download_link(client):

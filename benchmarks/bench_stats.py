@@ -1,0 +1,61 @@
+"""/stats benchmark (prints figures; not a test).
+
+    make bench-stats      # or: PYTHONPATH=. .venv/bin/python benchmarks/bench_stats.py
+
+Cold build time of /stats: the first request for a (filter, width) in a running service, every
+report and body cache emptied before each request (the data, specs and plan text stay loaded, as
+they are after start-up). Median and min of REPEAT runs per view, plus the warm (cached) time.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+from geoapp.web import create_app
+
+VIEWS = {
+    "default": "/stats",
+    "english": "/stats?lang=en",
+    "industry=biomedicine": "/stats?industry=biomedicine",
+    "city=210200 (Dalian)": "/stats?city=210200",
+    "half_width_km=12.5": "/stats?half_width_km=12.5",
+    "/api/coverage": "/api/coverage",
+    "/stats/distribution.csv": "/stats/distribution.csv",
+}
+REPEAT = 5
+
+
+def clear_caches(app) -> None:
+    """Drop every per-request cache the app keeps (report, body and filter caches)."""
+    for key in [k for k in app.extensions if k.startswith("atlas.") and
+                any(word in k for word in ("cache", "lock", "memo", "report"))]:
+        app.extensions.pop(key)
+
+
+def timed(client, path: str) -> float:
+    start = time.perf_counter()
+    response = client.get(path)
+    elapsed = (time.perf_counter() - start) * 1000
+    assert response.status_code == 200, (path, response.status_code)
+    return elapsed
+
+
+def main() -> None:
+    start = time.perf_counter()
+    app = create_app({"ATLAS_TILES": "none"})
+    startup = (time.perf_counter() - start) * 1000
+    client = app.test_client()
+    timed(client, "/stats")  # imports, lru caches of the plan text: paid once per process
+    print(f"app start-up: {startup:.0f} ms")
+    print(f"{'view':<28}{'cold median ms':>16}{'cold min ms':>13}{'warm ms':>9}")
+    for name, path in VIEWS.items():
+        cold = []
+        for _ in range(REPEAT):
+            clear_caches(app)
+            cold.append(timed(client, path))
+        warm = statistics.median(timed(client, path) for _ in range(REPEAT))
+        print(f"{name:<28}{statistics.median(cold):>16.0f}{min(cold):>13.0f}{warm:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()
