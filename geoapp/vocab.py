@@ -67,9 +67,15 @@ def split_codes(value) -> list[str]:
     return [part.strip() for part in str(value).split(";") if part.strip()]
 
 
+def pick(pair, lang: str = "zh"):
+    """The bilingual choice, made in one place: the English member of a (zh, en) pair for
+    lang 'en', the Chinese one otherwise."""
+    return pair[1] if lang == "en" else pair[0]
+
+
 def label(vocab: dict[str, tuple[str, str]], code: str, lang: str = "zh") -> str:
     """Label of a code in 'zh' or 'en'; unknown codes are returned unchanged."""
     pair = vocab.get(code)
     if pair is None:
         return code
-    return pair[1] if lang == "en" else pair[0]
+    return pick(pair, lang)

@@ -14,7 +14,7 @@ Places:
     base_b    industrial base  B, district B2, point (123.75, 41.5)   biomedicine
     plat_far  platform         B, coordinate,  point (123.25, 41.9)   electronics
     band      corridor, no city, box 122.9–123.1 × 41.4–41.6 (overlaps A and B)
-    core_htz_a  a member-layer row repeating htz_a (must not be counted twice)
+    core_htz_a  a row of layer 'core' (counted: false) repeating htz_a (must not be counted twice)
 """
 import math
 
@@ -25,9 +25,11 @@ from shapely.geometry import MultiPolygon, Point, box
 
 from geoapp.analysis import belt as belt_mod
 from geoapp.analysis.coverage import coverage, plan_figures, targets_vs_mapped, task_status
-from geoapp.analysis.distribution import per_city
-from geoapp.analysis.places import mapped_places, place_cities
-from geoapp.analysis.plan_tasks import LayerFilter, MissingPlace, Target, Task
+from geoapp.analysis.distribution import city_counts, per_city
+from geoapp.analysis.places import counted_places, place_cities
+from geoapp.analysis.report import build_report, city_metric_values
+from geoapp.analysis.view import place_view
+from geoapp.data.tasks import LayerFilter, MissingPlace, Target, Task
 from geoapp.filters import Filter
 
 A, B, C = "210100", "210200", "211300"
@@ -106,17 +108,50 @@ TASKS = (
 )
 
 
+def places_of(layers):
+    return counted_places(layers, uncounted={"core"})
+
+
+def view_of(world, flt=Filter()):
+    layers, boundaries = world
+    return place_view(places_of(layers), boundaries, flt)
+
+
+def per_city_of(world, flt=Filter()):
+    view = view_of(world, flt)
+    return city_counts(view, coverage(view, TASKS))
+
+
+def coverage_of(world, flt=Filter()):
+    return coverage(view_of(world, flt), TASKS)
+
+
 # --- places -------------------------------------------------------------------------------------
 
-def test_member_layer_rows_are_not_counted_twice(world):
+def test_uncounted_layer_rows_are_not_counted_twice(world):
     layers, _ = world
-    ids = list(mapped_places(layers)["id"])
+    ids = list(places_of(layers)["id"])
     assert sorted(ids) == ["band", "base_b", "htz_a", "htz_b", "lab_a", "plat_b", "plat_far"]
+    # the registry marks `counted: false` layers on their frames; that is the default
+    layers["core"].attrs["counted"] = False
+    assert sorted(counted_places(layers)["id"]) == sorted(ids)
+    assert "core_htz_a" in set(counted_places(layers, uncounted=())["id"])
+
+
+def test_the_view_applies_the_filter_once_and_links_places_to_cities(world):
+    view = view_of(world, Filter(industry=frozenset({"biomedicine"})))
+    assert sorted(view.places["id"]) == ["base_b", "htz_a", "plat_b"]
+    assert view.ids == {"base_b", "htz_a", "plat_b"}
+    assert sorted(view.every["id"]) == ["band", "base_b", "htz_a", "htz_b", "lab_a", "plat_b", "plat_far"]
+    assert sorted(map(tuple, view.links.values.tolist())) == [("base_b", B), ("htz_a", A), ("plat_b", B)]
+    only_b = view_of(world, Filter(city=frozenset({B})))
+    # the band (no city) passes a city filter by overlapping B, and is linked to B only
+    assert only_b.links[only_b.links["id"] == "band"]["city_adcode"].tolist() == [B]
 
 
 def test_a_place_without_a_city_belongs_to_every_city_it_overlaps(world):
     layers, boundaries = world
-    links = place_cities(mapped_places(layers), boundaries["city"])
+    links = place_cities(places_of(layers), boundaries["city"])
     assert sorted(links[links["id"] == "band"]["city_adcode"]) == [A, B]
     assert links[links["id"] == "plat_b"]["city_adcode"].tolist() == [B]
 
@@ -124,8 +159,7 @@ def test_a_place_without_a_city_belongs_to_every_city_it_overlaps(world):
 # --- per-city distribution -----------------------------------------------------------------------
 
 def test_per_city_counts_by_hand(world):
-    layers, boundaries = world
-    table = per_city(layers, boundaries["city"], tasks=TASKS)
+    table = per_city_of(world)
     assert list(table.index) == [A, B, C]
     expected = {
         #     nat prov total clus labs plat desig places citypts tasks inds
@@ -144,16 +178,14 @@ def test_per_city_counts_by_hand(world):
 
 
 def test_per_city_follows_the_filter(world):
-    layers, boundaries = world
-    cities = boundaries["city"]
-    bio = per_city(layers, cities, Filter(industry=frozenset({"biomedicine"})), tasks=TASKS)
+    bio = per_city_of(world, Filter(industry=frozenset({"biomedicine"})))
     assert bio.loc[A, "places"] == 1 and bio.loc[A, "laboratories"] == 0
     assert bio.loc[B, "places"] == 2 and bio.loc[B, "htz_total"] == 0
     # tasks kept by the industry filter: A t_named, t_layer; B t_partly (t_cities has no industry)
     assert bio.loc[A, "tasks"] == 2 and bio.loc[B, "tasks"] == 1
-    national = per_city(layers, cities, Filter(level=frozenset({"national"})), tasks=TASKS)
+    national = per_city_of(world, Filter(level=frozenset({"national"})))
     assert national["places"].tolist() == [2, 0, 0]
-    only_b = per_city(layers, cities, Filter(city=frozenset({B})), tasks=TASKS)
+    only_b = per_city_of(world, Filter(city=frozenset({B})))
     assert only_b.loc[A].sum() == 0 and only_b.loc[B, "places"] == 4
     assert len(only_b) == 3  # every city keeps its row
 
@@ -162,7 +194,7 @@ def test_per_city_follows_the_filter(world):
 
 def test_task_status_by_hand(world):
     layers, _ = world
-    places = mapped_places(layers)
+    places = places_of(layers)
     status = {t.id: task_status(t, places) for t in TASKS}
     assert status == {"t_named": "located", "t_partly": "partly_located",
                       "t_absent": "not_located", "t_layer": "located",
@@ -170,8 +202,7 @@ def test_task_status_by_hand(world):
 
 
 def test_coverage_matrix_by_hand(world):
-    layers, boundaries = world
-    result = coverage(layers, boundaries["city"], tasks=TASKS)
+    result = coverage_of(world)
     assert result.counts.loc["t_named"].tolist() == [2, 0, 0]
     assert result.counts.loc["t_partly"].tolist() == [0, 1, 0]
     assert result.counts.loc["t_layer"].tolist() == [1, 0, 0]
@@ -188,18 +219,15 @@ def test_coverage_matrix_by_hand(world):
 
 
 def test_coverage_with_filters(world):
-    layers, boundaries = world
-    cities = boundaries["city"]
-    bio = coverage(layers, cities, Filter(industry=frozenset({"biomedicine"})), tasks=TASKS)
+    bio = coverage_of(world, Filter(industry=frozenset({"biomedicine"})))
     assert list(bio.counts.index) == ["t_named", "t_partly", "t_layer", "t_count"]
     assert bio.counts.loc["t_named"].tolist() == [1, 0, 0]  # lab_a is not biomedicine
-    only_b = coverage(layers, cities, Filter(city=frozenset({B})), tasks=TASKS)
+    only_b = coverage_of(world, Filter(city=frozenset({B})))
     assert list(only_b.counts.index) == ["t_partly", "t_cities"]
 
 
 def test_plan_figures_by_hand(world):
-    layers, boundaries = world
-    figures = plan_figures(layers, boundaries["city"], tasks=TASKS)
+    figures = plan_figures(coverage_of(world))
     assert figures["tasks"] == 6
     assert figures["by_status"] == {"located": 2, "partly_located": 1, "not_located": 1,
                                     "city_level": 1, "counted_only": 1}
@@ -208,13 +236,12 @@ def test_plan_figures_by_hand(world):
 
 
 def test_targets_vs_mapped_by_hand(world):
-    layers, boundaries = world
-    cities = boundaries["city"]
-    table = targets_vs_mapped(layers, cities, tasks=TASKS).set_index("task_id")
+    view = view_of(world)
+    table = targets_vs_mapped(view, coverage(view, TASKS), TASKS).set_index("task_id")
     assert table.loc["t_layer", "value"] == 1 and table.loc["t_layer", "mapped"] == 1
     assert pd.isna(table.loc["t_count", "mapped"]) and table.loc["t_count", "year"] == 2020
-    electronics = targets_vs_mapped(layers, cities, Filter(industry=frozenset({"electronics"})),
-                                    tasks=TASKS)
+    view = view_of(world, Filter(industry=frozenset({"electronics"})))
+    electronics = targets_vs_mapped(view, coverage(view, TASKS), TASKS)
     assert electronics["task_id"].tolist() == ["t_layer"]
 
 
@@ -225,8 +252,7 @@ KM_PER_DEG_LON = 111.32 * math.cos(math.radians(41.5))  # ≈ 83.4 km at the axi
 
 
 def test_belt_figures_by_hand(world):
-    layers, boundaries = world
-    result = belt_mod.belt(layers, boundaries, half_width_km=10, axis_ends=("htz_a", "base_b"))
+    result = belt_mod.belt(view_of(world), half_width_km=10, axis_ends=("htz_a", "base_b"))
     axis = 1.5 * KM_PER_DEG_LON                             # ≈ 125 km along lat 41.5
     assert result.axis_length_km == pytest.approx(axis, rel=0.01)
     assert result.area_km2 == pytest.approx(axis * 20 + math.pi * 10 ** 2, rel=0.01)
@@ -239,8 +265,7 @@ def test_belt_figures_by_hand(world):
 
 
 def test_belt_counts_imprecise_places_by_their_extent(world):
-    layers, boundaries = world
-    result = belt_mod.belt(layers, boundaries, half_width_km=10, axis_ends=("htz_a", "base_b"))
+    result = belt_mod.belt(view_of(world), half_width_km=10, axis_ends=("htz_a", "base_b"))
     places = result.places.set_index("id")
     assert "band" not in places.index  # the corridor itself is not a place in the belt
     assert places["relation"].to_dict() == {
@@ -267,18 +292,16 @@ def test_belt_counts_imprecise_places_by_their_extent(world):
 
 
 def test_belt_width_is_a_parameter(world):
-    layers, boundaries = world
-    wide = belt_mod.belt(layers, boundaries, half_width_km=60, axis_ends=("htz_a", "base_b"))
+    wide = belt_mod.belt(view_of(world), half_width_km=60, axis_ends=("htz_a", "base_b"))
     # 60 km north of lat 41.5 reaches lat ~42.04: city C now touches the belt, plat_far is in
     assert wide.cities.loc[C, "in_belt"]
     assert wide.places.set_index("id").loc["plat_far", "relation"] == "inside"
     with pytest.raises(ValueError):
-        belt_mod.belt(layers, boundaries, half_width_km=0, axis_ends=("htz_a", "base_b"))
+        belt_mod.belt(view_of(world), half_width_km=0, axis_ends=("htz_a", "base_b"))
 
 
 def test_belt_follows_the_filter(world):
-    layers, boundaries = world
-    result = belt_mod.belt(layers, boundaries, Filter(kind=frozenset({"platform"})),
+    result = belt_mod.belt(view_of(world, Filter(kind=frozenset({"platform"}))),
                            half_width_km=10, axis_ends=("htz_a", "base_b"))
     assert sorted(result.places["id"]) == ["plat_b", "plat_far"]
     # the axis still runs between the two named ends, whatever the filter
@@ -288,16 +311,21 @@ def test_belt_follows_the_filter(world):
 # --- the real data, as a planner would check it --------------------------------------------------
 
 def test_national_htzs_per_city_sum_to_8(registry):
-    table = per_city(registry.layers, registry.boundaries["city"])
+    table = build_report(registry).cities
     assert len(table) == 14
     assert table["htz_national"].sum() == 8
     assert table["htz_provincial"].sum() == 7
     assert (table["htz_total"] >= 1).all()  # 全省各市均有1个高新区
     assert table.loc["211400", "htz_total"] == 2  # Huludao and Suizhong
+    # the map's per-city values are the same numbers, however they are asked for
+    assert city_metric_values(registry, Filter(), "htz_national") == table["htz_national"].to_dict()
+    legacy = per_city(registry.layers, registry.boundaries["city"])  # layers/build.py's call
+    assert legacy["htz_national"].to_dict() == table["htz_national"].to_dict()
+    assert legacy["places"].sum() == table["places"].sum()  # demo-zone core rows not counted again
 
 
 def test_real_belt_holds_shenyang_and_dalian_not_chaoyang_or_dandong(registry):
-    result = belt_mod.belt(registry.layers, registry.boundaries)
+    result = build_report(registry).belt
     cities = result.cities
     assert cities.loc["210100", "in_belt"] and cities.loc["210200", "in_belt"]
     assert not cities.loc["211300", "in_belt"] and not cities.loc["210600", "in_belt"]
@@ -314,7 +342,7 @@ def test_real_belt_holds_shenyang_and_dalian_not_chaoyang_or_dandong(registry):
 
 
 def test_real_targets_vs_mapped_national_htzs_8_of_8(registry):
-    table = targets_vs_mapped(registry.layers, registry.boundaries["city"])
+    table = build_report(registry).targets
     row = table[table["metric_zh"] == "国家级高新区"].iloc[0]
     assert (row["value"], row["mapped"]) == (8, 8)
     clusters = table[table["metric_zh"] == "科技特色产业集群"].iloc[0]
@@ -322,16 +350,13 @@ def test_real_targets_vs_mapped_national_htzs_8_of_8(registry):
 
 
 def test_real_which_tasks_touch_fuxin(registry):
-    cities = registry.boundaries["city"]
-    result = coverage(registry.layers, cities, Filter(city=frozenset({"210900"})))
+    result = build_report(registry, Filter(city=frozenset({"210900"}))).coverage
     assert set(result.tasks["id"]) == {"htz_tier2_national", "htz_national_total",
                                        "htz_every_city", "clusters_named"}
 
 
 def test_per_city_with_a_filter_matching_nothing_is_all_zero(registry):
-    from geoapp.analysis.distribution import per_city
-    from geoapp.filters import Filter
-    table = per_city(registry.layers, registry.boundaries["city"],
-                     Filter(city=frozenset({"211300"}), industry=frozenset({"marine"})))
+    table = build_report(registry, Filter(city=frozenset({"211300"}), industry=frozenset({"marine"}))).cities
+    table = table.drop(columns=["name_zh", "name_en", "industry_names"])
     assert len(table) == 14
     assert table.drop(columns="tasks").to_numpy().sum() == 0

@@ -14,7 +14,7 @@ import pytest
 
 from geoapp.analysis import belt as belt_mod
 from geoapp.analysis.corridor import AXIS_ENDS, corridor
-from geoapp.analysis.places import mapped_places
+from geoapp.analysis.view import place_view
 from geoapp.geo import EQUAL_AREA, project
 
 # Widths as people type them: km with up to two decimals, over the range /stats accepts.
@@ -24,7 +24,7 @@ FAILED_BEFORE = [6.7, 7.0, 7.2, 7.7]  # from the issue's sweep (21 of 1,981 widt
 
 @pytest.fixture(scope="module")
 def axis_ends(registry):
-    ends = mapped_places(registry.layers).set_index("id").geometry
+    ends = registry.counted_places().set_index("id").geometry
     return ends[AXIS_ENDS[0]], ends[AXIS_ENDS[1]]
 
 
@@ -59,7 +59,7 @@ def test_corridor_is_valid_in_both_crs_for_every_width(registry, axis_ends, widt
 @example(width=6.7)
 @example(width=7.0)
 def test_belt_analysis_runs_for_every_width(registry, width):
-    result = belt_mod.belt(registry.layers, registry.boundaries, half_width_km=width)
+    result = belt_mod.belt(place_view(registry.counted_places(), registry.boundaries), half_width_km=width)
     assert result.half_width_km == width and result.area_km2 > 0
     assert set(result.places["relation"]) <= set(belt_mod.RELATIONS)
 

@@ -1,6 +1,5 @@
 """The map page is a frame: it carries no place data, and layers, search and popups come from
 the app's own endpoints. Data text never reaches a template engine (issue 14, item 1)."""
-import json
 import re
 import shutil
 

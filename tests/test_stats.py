@@ -1,4 +1,5 @@
 """The stats blueprint through the Flask test client: page, JSON, CSV downloads, bad filters."""
+import gzip
 import io
 import re
 
@@ -128,3 +129,48 @@ def test_belt_width_reaches_every_table(client, width):
     body = client.get(f"/api/coverage?half_width_km={width}").get_json()
     belt_task = next(t for t in body["tasks"] if t["id"] == "belt_shenyang_dalian")
     assert sorted(belt_task["cities"].split(";")) == sorted(body["belt"]["cities_in_belt"])
+
+
+@pytest.mark.parametrize("url", ["/stats", "/api/distribution", "/api/coverage?half_width_km=12.5",
+                                 "/stats/tasks.csv", "/stats/belt_places.csv?half_width_km=20"])
+def test_stats_bodies_have_etag_gzip_and_304(client, url):
+    first = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert first.status_code == 200 and first.headers["Content-Encoding"] == "gzip"
+    assert first.headers["ETag"].startswith('W/"') and first.headers["Vary"] == "Accept-Encoding"
+    plain = client.get(url)
+    assert "Content-Encoding" not in plain.headers
+    assert gzip.decompress(first.data) == plain.data
+    again = client.get(url, headers={"If-None-Match": plain.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+
+
+@pytest.mark.parametrize("width", ["7.255", "0.5", "100.01", "nan", "inf", "1e3", "30,5"])
+def test_belt_width_outside_the_documented_range_or_precision_is_a_400(client, width):
+    response = client.get(f"/api/coverage?half_width_km={width}")
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["parameter"] == "half_width_km" and "at most two decimals" in body["allowed"][0]
+
+
+def test_equal_widths_share_one_report_and_the_csvs_without_width_ignore_it(client, app):
+    cache = app.extensions["atlas.report_cache"]
+    a = client.get("/api/coverage?half_width_km=12.5").get_json()
+    b = client.get("/api/coverage?half_width_km=12.50").get_json()
+    assert a == b and b["belt"]["half_width_km"] == 12.5
+    keys = [k for k in cache._reports if k[1] == 12.5]
+    assert len(keys) == 1  # 12.5 and 12.50 are one computation
+    # tasks.csv answers for the stored corridor: the width does not make a new body
+    plain = client.get("/stats/tasks.csv")
+    wide = client.get("/stats/tasks.csv?half_width_km=60")
+    assert plain.headers["ETag"] == wide.headers["ETag"] and plain.data == wide.data
+
+
+def test_report_cache_is_bounded(app):
+    from geoapp.web.stats import ReportCache
+    from geoapp.filters import Filter
+    cache = ReportCache(size=2)
+    builds = []
+    for width in (10.0, 20.0, 30.0, 10.0):
+        cache.get(Filter(), width, lambda w=width: builds.append(w) or w)
+    assert builds == [10.0, 20.0, 30.0, 10.0]  # 10 was dropped when 30 came in
+    assert len(cache._reports) == 2

@@ -3,16 +3,16 @@ import re
 
 import pytest
 
-from geoapp.analysis.coverage import coverage, task_status
-from geoapp.analysis.places import mapped_places
-from geoapp.analysis.plan_tasks import Task, check_tasks, load_tasks
+from geoapp.analysis.coverage import task_status
+from geoapp.analysis.report import build_report
 from geoapp.data import plan_text
+from geoapp.data.tasks import Task, check_tasks, load_tasks
 
 TASKS = load_tasks()
 
 
 def test_tasks_file_is_sound(registry):
-    places = mapped_places(registry.layers)
+    places = registry.counted_places()
     problems = check_tasks(TASKS, set(places["id"]), set(registry.layers),
                            set(registry.boundaries["city"]["adcode"]))
     assert problems == []
@@ -91,7 +91,7 @@ def test_box1_platforms_match_the_text_and_sum_to_151_not_150():
 
 
 def test_cas_dandong_centre_covers_dandong_only(registry):
-    result = coverage(registry.layers, registry.boundaries["city"])
+    result = build_report(registry).coverage
     touched = result.touches.loc["cas_dandong_centre"]
     assert touched[touched].index.tolist() == ["210600"]
     target = next(t for t in TASKS if t.id == "cas_dandong_centre").targets[0]
@@ -99,7 +99,7 @@ def test_cas_dandong_centre_covers_dandong_only(registry):
 
 
 def test_supercomputing_centre_is_named_but_not_on_the_map(registry):
-    places = mapped_places(registry.layers)
+    places = registry.counted_places()
     task = next(t for t in TASKS if t.id == "it_data_centres")
     assert [m.name_zh for m in task.missing_places] == ["东北区域超算中心"]
     assert not places["name_zh"].str.contains("超算").any()

@@ -32,8 +32,8 @@ import geopandas as gpd
 import pandas as pd
 
 from geoapp.analysis.corridor import AXIS_ENDS, DEFAULT_HALF_WIDTH_KM, corridor
-from geoapp.analysis.places import GROUPS, mapped_places
-from geoapp.filters import Filter
+from geoapp.analysis.places import GROUPS
+from geoapp.analysis.view import PlaceView
 from geoapp.geo import project
 
 RELATIONS = ("inside", "partly", "outside")
@@ -90,11 +90,12 @@ def relation(extent, band) -> str:
     return "inside" if overlap >= extent.area * (1 - INSIDE_TOLERANCE) else "partly"
 
 
-def belt(layers: dict[str, gpd.GeoDataFrame], boundaries: dict[str, gpd.GeoDataFrame],
-         filter: Filter = Filter(), half_width_km: float = DEFAULT_HALF_WIDTH_KM,
+def belt(view: PlaceView, half_width_km: float = DEFAULT_HALF_WIDTH_KM,
          axis_ends: tuple[str, str] = AXIS_ENDS) -> Belt:
-    everything = mapped_places(layers)
-    ends = everything.set_index("id").geometry
+    """The corridor of `half_width_km` and what of the view lies in it. The axis runs between
+    the two named places whatever the filter (it is read from the unfiltered places)."""
+    boundaries, filter = view.boundaries, view.filter
+    ends = view.every.set_index("id").geometry
     shape = corridor(ends[axis_ends[0]], ends[axis_ends[1]], boundaries["province"], half_width_km)
     band = project(shape).geometry.iloc[0]
     province_km2 = project(boundaries["province"]).area.sum() / 1e6
@@ -114,8 +115,7 @@ def belt(layers: dict[str, gpd.GeoDataFrame], boundaries: dict[str, gpd.GeoDataF
     }, index=pd.Index(cities["adcode"], name="city_adcode"))
     city_frame["in_belt"] = city_frame["area_in_belt_km2"] > 0
 
-    places = filter.apply(everything, boundaries["city"])
-    places = places[places["kind"] != "corridor"]
+    places = view.places[view.places["kind"] != "corridor"]
     extents = project(_extents(places, boundaries))
     points = project(places.geometry)
     group_of = {kind: group for group, kinds in GROUPS.items() for kind in kinds}
@@ -133,15 +133,16 @@ def belt(layers: dict[str, gpd.GeoDataFrame], boundaries: dict[str, gpd.GeoDataF
                 group_figures(place_frame))
 
 
-def with_corridor(layers: dict[str, gpd.GeoDataFrame], shape: gpd.GeoDataFrame,
-                  layer_id: str = "shenyang_dalian_belt") -> dict[str, gpd.GeoDataFrame]:
-    """The layers with the stored belt geometry replaced by `shape` (a corridor of another
-    width), so coverage and distribution answer for the same corridor as belt()."""
-    if layer_id not in layers:
-        return layers
-    stored = layers[layer_id].copy()
-    stored["geometry"] = [shape.geometry.iloc[0]] * len(stored)
-    return {**layers, layer_id: stored}
+def with_corridor(places: gpd.GeoDataFrame, shape: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The places with the stored corridor's geometry (kind 'corridor') replaced by `shape` (a
+    corridor of another width), so coverage and distribution answer for the same corridor as
+    belt()."""
+    corridors = places["kind"] == "corridor"
+    if not corridors.any():
+        return places
+    places = places.copy()
+    places.loc[corridors, "geometry"] = shape.geometry.iloc[0]
+    return places
 
 
 def group_figures(place_frame: pd.DataFrame) -> pd.DataFrame:

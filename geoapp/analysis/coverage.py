@@ -13,16 +13,19 @@ the atlas holds, not what the current filter shows):
 A filter (geoapp.filters.Filter) keeps a task when one of its places passes the filter or, for
 what the task itself carries, when its own cities / industries match; a level or kind filter
 only keeps tasks through their places.
+
+Everything here reads one PlaceView (geoapp.analysis.view): the filter is applied there, once,
+and `coverage` runs once per report; plan_figures and targets_vs_mapped take its result.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
-import geopandas as gpd
 import pandas as pd
 
-from geoapp.analysis.places import mapped_places, place_cities
-from geoapp.analysis.plan_tasks import Task, load_tasks
+from geoapp.data.tasks import Task
+from geoapp.analysis.view import PlaceView
 from geoapp.filters import Filter
 
 STATUSES = {
@@ -35,25 +38,20 @@ STATUSES = {
 PRECISION_RANK = {"source_coordinate": 0, "derived": 1, "district": 2, "city": 3}
 
 
-def task_place_ids(task: Task, places: pd.DataFrame) -> list[str]:
-    """Ids of the task's places that are in `places`: named ones, then layer-filter ones."""
-    present = set(places["id"])
+def _placing(task: Task, places: pd.DataFrame, present: set[str]) -> tuple[list[str], list[str]]:
+    """(ids of the task's places in `places`: named ones, then layer-filter ones; names of the
+    places it names that are not there). Each layer filter is applied once."""
     ids = [pid for pid in task.places if pid in present]
+    missing = [pid for pid in task.places if pid not in present]
     for layer_filter in task.layers:
-        ids += [pid for pid in layer_filter.select(places)["id"] if pid not in ids]
-    return ids
+        selected = layer_filter.select(places)["id"]
+        if selected.empty:
+            missing.append(f"[{layer_filter.describe()}]")
+        ids += [pid for pid in selected if pid not in ids]
+    return ids, missing + [m.name_zh for m in task.missing_places]
 
 
-def _missing_names(task: Task, places: pd.DataFrame) -> list[str]:
-    present = set(places["id"])
-    names = [pid for pid in task.places if pid not in present]
-    names += [f"[{f.describe()}]" for f in task.layers if f.select(places).empty]
-    return names + [m.name_zh for m in task.missing_places]
-
-
-def task_status(task: Task, places: pd.DataFrame) -> str:
-    mapped = task_place_ids(task, places)
-    missing = _missing_names(task, places)
+def _status(task: Task, mapped: list[str], missing: list[str]) -> str:
     if mapped:
         return "partly_located" if missing else "located"
     if missing:
@@ -61,9 +59,17 @@ def task_status(task: Task, places: pd.DataFrame) -> str:
     return "city_level" if task.cities else "counted_only"
 
 
-def _coarsest_precision(ids: list[str], places: pd.DataFrame) -> str:
-    values = places.loc[places["id"].isin(ids), "location_precision"]
-    values = [v for v in values if v in PRECISION_RANK]
+def task_place_ids(task: Task, places: pd.DataFrame) -> list[str]:
+    """Ids of the task's places that are in `places`: named ones, then layer-filter ones."""
+    return _placing(task, places, set(places["id"]))[0]
+
+
+def task_status(task: Task, places: pd.DataFrame) -> str:
+    return _status(task, *_placing(task, places, set(places["id"])))
+
+
+def _coarsest_precision(ids: list[str], precision: dict[str, str]) -> str:
+    values = [precision[i] for i in ids if precision.get(i) in PRECISION_RANK]
     return max(values, key=PRECISION_RANK.get) if values else ""
 
 
@@ -81,7 +87,8 @@ def task_selected(task: Task, mapped_ids: list[str], view_ids: set[str], filter:
 class Coverage:
     """`counts`: task × city, number of the task's places (passing the filter) in the city.
     `named`: task × city, True where the text names the city as the task's scope.
-    `tasks`: one row per task kept by the filter (see `task_table`)."""
+    `tasks`: one row per task kept by the filter: status, places named / mapped / in view,
+    missing places, coarsest precision, cities touched (';'-joined adcodes), number of targets."""
     counts: pd.DataFrame
     named: pd.DataFrame
     tasks: pd.DataFrame
@@ -91,38 +98,37 @@ class Coverage:
         return (self.counts > 0) | self.named
 
 
-def coverage(layers: dict[str, gpd.GeoDataFrame], cities: gpd.GeoDataFrame,
-             filter: Filter = Filter(), tasks: tuple[Task, ...] | None = None) -> Coverage:
-    tasks = load_tasks() if tasks is None else tasks
-    every_place = mapped_places(layers)
-    view = filter.apply(every_place, cities)
-    view_ids = set(view["id"])
-    city_codes = list(cities["adcode"])
-    in_city = place_cities(view, cities)
-    if filter.city:  # a place spanning several cities counts only in the chosen ones
-        in_city = in_city[in_city["city_adcode"].isin(filter.city)]
+def coverage(view: PlaceView, tasks: tuple[Task, ...]) -> Coverage:
+    every_place = pd.DataFrame(view.every.drop(columns=view.every.geometry.name))  # no geometry needed
+    present = set(every_place["id"])
+    precision = dict(zip(every_place["id"], every_place["location_precision"]))
+    view_ids = view.ids
+    filter = view.filter
+    city_codes = view.city_codes
+    cities_of: dict[str, list[str]] = {}
+    for pid, code in zip(view.links["id"], view.links["city_adcode"]):
+        cities_of.setdefault(pid, []).append(code)
     counts, named, rows = {}, {}, []
     for task in tasks:
-        mapped = task_place_ids(task, every_place)
+        mapped, missing = _placing(task, every_place, present)
         if not task_selected(task, mapped, view_ids, filter):
             continue
-        shown = in_city[in_city["id"].isin([pid for pid in mapped if pid in view_ids])]
-        per_city = shown["city_adcode"].value_counts()
-        counts[task.id] = [int(per_city.get(code, 0)) for code in city_codes]
+        shown = [pid for pid in mapped if pid in view_ids and pid in cities_of]
+        per_city = Counter(code for pid in shown for code in cities_of[pid])
+        counts[task.id] = [per_city.get(code, 0) for code in city_codes]
         scope = set(task.cities) & (filter.city or set(city_codes))
         named[task.id] = [code in scope for code in city_codes]
         touched = [c for c, n, s in zip(city_codes, counts[task.id], named[task.id]) if n or s]
-        missing = _missing_names(task, every_place)
         rows.append({
             "id": task.id, "title_zh": task.title_zh, "title_en": task.title_en,
             "section": task.section, "quote": task.quote,
-            "status": task_status(task, every_place),
+            "status": _status(task, mapped, missing),
             "places_named": len(task.places) + len(task.missing_places)
                             + len([pid for pid in mapped if pid not in task.places]),
             "places_mapped": len(mapped),
-            "places_in_view": len(shown["id"].unique()),
+            "places_in_view": len(shown),
             "missing": "; ".join(missing),
-            "precision": _coarsest_precision(mapped, every_place),
+            "precision": _coarsest_precision(mapped, precision),
             "cities": ";".join(touched),
             "n_cities": len(touched),
             "targets": len(task.targets),
@@ -140,18 +146,10 @@ TASK_COLUMNS = ["id", "title_zh", "title_en", "section", "quote", "status", "pla
                 "targets"]
 
 
-def task_table(layers, cities, filter: Filter = Filter(), tasks=None) -> pd.DataFrame:
-    """One row per task kept by the filter: status, places named / mapped / in view, missing
-    places, coarsest precision, cities touched (';'-joined adcodes), number of targets."""
-    return coverage(layers, cities, filter, tasks).tasks
-
-
-def plan_figures(layers, cities: gpd.GeoDataFrame, filter: Filter = Filter(),
-                 tasks=None) -> dict:
+def plan_figures(result: Coverage) -> dict:
     """Plan-wide figures: tasks by status, cities touched by at least one task and those not."""
-    result = coverage(layers, cities, filter, tasks)
     table = result.tasks
-    touched = result.touches.any(axis=0) if len(table) else pd.Series(False, index=cities["adcode"])
+    touched = result.touches.any(axis=0) if len(table) else pd.Series(False, index=result.counts.columns)
     by_status = {status: int((table["status"] == status).sum()) for status in STATUSES}
     return {
         "tasks": len(table),
@@ -163,23 +161,19 @@ def plan_figures(layers, cities: gpd.GeoDataFrame, filter: Filter = Filter(),
     }
 
 
-def targets_vs_mapped(layers, cities: gpd.GeoDataFrame, filter: Filter = Filter(),
-                      tasks=None) -> pd.DataFrame:
-    """Every target of the tasks kept by the filter. `mapped` is how many places on the map
-    (passing the filter) the number counts, for targets that say what they count (`counts`);
-    empty where the plan's number has no place on the map."""
-    tasks = load_tasks() if tasks is None else tasks
-    every_place = mapped_places(layers)
-    view = filter.apply(every_place, cities)
-    kept = set(coverage(layers, cities, filter, tasks).tasks["id"])
+def targets_vs_mapped(view: PlaceView, result: Coverage, tasks: tuple[Task, ...]) -> pd.DataFrame:
+    """Every target of the tasks kept by the filter (those in `result`). `mapped` is how many
+    places on the map (passing the filter) the number counts, for targets that say what they
+    count (`counts`); empty where the plan's number has no place on the map."""
+    kept = set(result.tasks["id"])
     rows = []
     for task in tasks:
         if task.id not in kept:
             continue
         for target in task.targets:
-            if filter.industry and target.industry and target.industry not in filter.industry:
+            if view.filter.industry and target.industry and target.industry not in view.filter.industry:
                 continue
-            mapped = len(target.counts.select(view)) if target.counts else None
+            mapped = len(target.counts.select(view.places)) if target.counts else None
             rows.append({
                 "task_id": task.id, "section": task.section, "industry": target.industry,
                 "metric_zh": target.metric_zh, "metric_en": target.metric_en,

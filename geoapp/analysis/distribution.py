@@ -5,9 +5,10 @@ import geopandas as gpd
 import pandas as pd
 
 from geoapp import vocab
-from geoapp.analysis.coverage import coverage
+from geoapp.analysis.coverage import Coverage, coverage
 from geoapp.analysis.places import (CLUSTER_BASE_KINDS, DESIGNATION_KINDS, HTZ_KINDS, LAB_KINDS,
-                                    PLATFORM_KINDS, industry_codes, mapped_places, place_cities)
+                                    PLATFORM_KINDS, counted_places, industry_codes)
+from geoapp.analysis.view import PlaceView, place_view
 from geoapp.filters import Filter
 
 # Column -> (zh, en) label; the order is the column order of per_city().
@@ -28,8 +29,7 @@ METRICS = list(METRIC_LABELS)
 INDUSTRY_COLUMNS = [f"industry_{code}" for code in vocab.INDUSTRIES]
 
 
-def per_city(layers: dict[str, gpd.GeoDataFrame], cities: gpd.GeoDataFrame,
-             filter: Filter = Filter(), tasks=None) -> pd.DataFrame:
+def city_counts(view: PlaceView, result: Coverage) -> pd.DataFrame:
     """One row per city (index: city adcode, all cities, in `cities` order), integer columns:
 
     htz_national, htz_provincial, htz_total   high-tech zones by level (htz_total: any level)
@@ -39,53 +39,58 @@ def per_city(layers: dict[str, gpd.GeoDataFrame], cities: gpd.GeoDataFrame,
     designations            plan areas drawn as admin areas (pilot zone, health interventions)
     places                  every place above (each place once)
     city_precision_places   of those, places whose location is only known to the city
-    tasks                   plan tasks touching the city (a place in it, or the text names it)
+    tasks                   plan tasks touching the city (a place in it, or the text names it),
+                            from the coverage `result` of the same view
     industries_present      how many of the 10 industry codes occur among the city's places
     industry_<code>         places tagged with that industry (one column per code in vocab)
 
     The belt corridor has no city of its own and is not counted as a place here (its share of
     each city is in geoapp.analysis.belt); the belt *task* does count in `tasks` for every city
-    the corridor overlaps. Places pass through `filter` first, so every column answers for the filtered view; a
-    filtered-out city keeps its row with zeros.
+    the corridor overlaps. Every column answers for the view's filtered places; a filtered-out
+    city keeps its row with zeros.
     """
-    codes = list(cities["adcode"])
-    places = filter.apply(mapped_places(layers), cities)
+    codes = view.city_codes
+    places = pd.DataFrame(view.places.drop(columns=view.places.geometry.name))
     places = places[places["city_adcode"] != ""]  # the belt corridor: see geoapp.analysis.belt
-    links = place_cities(places, cities).merge(
-        places.drop(columns="geometry").drop(columns="city_adcode"), on="id")
-    if filter.city:  # a place spanning several cities counts only in the chosen ones
-        links = links[links["city_adcode"].isin(filter.city)]
-    table = pd.DataFrame(0, index=pd.Index(codes, name="city_adcode"),
-                         columns=METRICS + INDUSTRY_COLUMNS, dtype="int64")
-
-    def count(mask) -> pd.Series:
-        return links[mask.astype(bool)].groupby("city_adcode")["id"].nunique().reindex(codes, fill_value=0)
-
-    htz = links["kind"].isin(HTZ_KINDS)
-    table["htz_national"] = count(htz & (links["level"] == "national"))
-    table["htz_provincial"] = count(htz & (links["level"] == "provincial"))
-    table["htz_total"] = count(htz)
-    table["clusters_bases"] = count(links["kind"].isin(CLUSTER_BASE_KINDS))
-    table["laboratories"] = count(links["kind"].isin(LAB_KINDS))
-    table["platforms"] = count(links["kind"].isin(PLATFORM_KINDS))
-    table["designations"] = count(links["kind"].isin(DESIGNATION_KINDS))
-    table["places"] = count(pd.Series(True, index=links.index))
-    table["city_precision_places"] = count(links["location_precision"] == "city")
-    tagged = links["industries"].map(industry_codes)
-    for code, column in zip(vocab.INDUSTRIES, INDUSTRY_COLUMNS):
-        table[column] = count(tagged.map(lambda cs, c=code: c in cs))
+    # one row per (place, city): a place counts once in each city it belongs to
+    links = view.links.merge(places.drop(columns="city_adcode"), on="id")
+    kind, level = links["kind"], links["level"]
+    htz = kind.isin(HTZ_KINDS)
+    tagged = links["industries"].map(lambda v: set(industry_codes(v)))
+    flags = pd.DataFrame({
+        "htz_national": htz & (level == "national"),
+        "htz_provincial": htz & (level == "provincial"),
+        "htz_total": htz,
+        "clusters_bases": kind.isin(CLUSTER_BASE_KINDS),
+        "laboratories": kind.isin(LAB_KINDS),
+        "platforms": kind.isin(PLATFORM_KINDS),
+        "designations": kind.isin(DESIGNATION_KINDS),
+        "places": pd.Series(True, index=links.index),
+        "city_precision_places": links["location_precision"] == "city",
+        **{column: tagged.map(lambda cs, c=code: c in cs)
+           for code, column in zip(vocab.INDUSTRIES, INDUSTRY_COLUMNS)},
+    }, index=links.index).astype("int64")
+    table = flags.groupby(links["city_adcode"]).sum().reindex(codes, fill_value=0)
+    table.index.name = "city_adcode"
     table["industries_present"] = (table[INDUSTRY_COLUMNS] > 0).sum(axis=1)
-    touches = coverage(layers, cities, filter, tasks).touches
-    table["tasks"] = touches.sum(axis=0).reindex(codes, fill_value=0).astype("int64")
-    return table.astype("int64")
+    table["tasks"] = result.touches.sum(axis=0).reindex(codes, fill_value=0).astype("int64")
+    return table[METRICS + INDUSTRY_COLUMNS].astype("int64")
 
 
-def city_table(layers, cities: gpd.GeoDataFrame, filter: Filter = Filter(), tasks=None,
-               lang: str = "zh") -> pd.DataFrame:
-    """`per_city` with the city names first and the industries present spelled out, for
+def per_city(layers, cities: gpd.GeoDataFrame, filter: Filter = Filter(), tasks=None) -> pd.DataFrame:
+    """`city_counts` straight from registry layers, for callers that hold no view yet
+    (geoapp/layers/build.py, until it takes its values from analysis.report.city_metric_values).
+    Without `tasks`, the tasks of the package's data folder."""
+    from geoapp.data.tasks import load_tasks
+    view = place_view(counted_places(layers), {"city": cities}, filter)
+    return city_counts(view, coverage(view, load_tasks() if tasks is None else tasks))
+
+
+def city_table(view: PlaceView, result: Coverage, lang: str = "zh") -> pd.DataFrame:
+    """`city_counts` with the city names first and the industries present spelled out, for
     people (the web table and the CSV download)."""
-    metrics = per_city(layers, cities, filter, tasks)
-    names = cities.set_index("adcode")[["name_zh", "name_en"]].reindex(metrics.index)
+    metrics = city_counts(view, result)
+    names = view.cities.set_index("adcode")[["name_zh", "name_en"]].reindex(metrics.index)
     present = metrics[INDUSTRY_COLUMNS].apply(
         lambda row: ("、" if lang == "zh" else ", ").join(vocab.label(vocab.INDUSTRIES, c.removeprefix("industry_"), lang)
                              for c, n in row.items() if n > 0), axis=1)

@@ -1,17 +1,20 @@
 """The places the analysis counts, taken from the registry's layers once.
 
-`mapped_places` joins the place layers into one frame with a `layer` column and leaves out rows
-that only repeat another layer's place (a layer with a `member_id` column, e.g. demo_zone_core,
-lists members of other layers): a place is counted once.
+`counted_places` joins the place layers into one frame with a `layer` column and leaves out the
+layers that only repeat other layers' places (`counted: false` in their layer spec, e.g. the
+demo-zone core lists members of other layers): a place is counted once.
 
 Rows without a city (the belt corridor) belong to every city their geometry overlaps.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 import geopandas as gpd
 import pandas as pd
 
 from geoapp import vocab
+from geoapp.data.registry import join_places
 from geoapp.geo import project
 
 # Groups the distribution and the belt report on, by `kind`.
@@ -30,18 +33,17 @@ GROUPS = {
 }
 
 
-def mapped_places(layers: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
-    frames = [frame.assign(layer=layer_id) for layer_id, frame in layers.items()
-              if "id" in frame.columns and "member_id" not in frame.columns]
-    if not frames:
-        return gpd.GeoDataFrame({"id": [], "layer": []}, geometry=[], crs=4326)
-    places = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
-    for column in ("id", "kind", "level", "city_adcode", "district_adcode", "industries",
-                   "location_precision"):
-        if column not in places:
-            places[column] = ""
-        places[column] = places[column].fillna("").astype(str)
-    return places
+def uncounted_layers(layers: Mapping[str, gpd.GeoDataFrame]) -> set[str]:
+    """Layers the registry marked `counted: false` (frame.attrs, set from the layer specs)."""
+    return {layer_id for layer_id, frame in layers.items() if frame.attrs.get("counted") is False}
+
+
+def counted_places(layers: Mapping[str, gpd.GeoDataFrame],
+                   uncounted: Iterable[str] | None = None) -> gpd.GeoDataFrame:
+    """Every place of the layers once, with a `layer` column. `uncounted`: layer ids left out
+    (default: the layers marked `counted: false`). Registry.counted_places() is the same frame
+    for the registry's layers, built once."""
+    return join_places(layers, uncounted_layers(layers) if uncounted is None else uncounted)
 
 
 def place_cities(places: gpd.GeoDataFrame, cities: gpd.GeoDataFrame) -> pd.DataFrame:

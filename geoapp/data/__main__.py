@@ -2,20 +2,26 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from geoapp import DATA_DIR
+from geoapp import DATA_DIR, LAYERS_DIR
 from geoapp.data import DataValidationError, load_registry
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m geoapp.data")
     parser.add_argument("command", choices=["check"])
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="data folder (default: $ATLAS_DATA_DIR or the project's data/)")
+    parser.add_argument("--layers-dir", type=Path, default=None,
+                        help="layer specs (default: $ATLAS_LAYERS_DIR or the project's layers/)")
     args = parser.parse_args(argv)
+    data_dir = args.data_dir or Path(os.environ.get("ATLAS_DATA_DIR") or DATA_DIR)
+    layers_dir = args.layers_dir or Path(os.environ.get("ATLAS_LAYERS_DIR") or LAYERS_DIR)
     try:
-        registry = load_registry(args.data_dir)
+        registry = load_registry(data_dir, layers_dir)
     except DataValidationError as error:
         print(f"{len(error.problems)} problem(s) in the data:", file=sys.stderr)
         for problem in error.problems:
@@ -24,12 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'layer':<28}{'features':>9}  {'geometry':<22}file")
     for row in registry.summary():
         print(f"{row['layer']:<28}{row['features']:>9}  {row['geometry']:<22}{row['file']}")
-    places = registry.places()
-    places = places[places["layer"] != "demo_zone_core"]  # a view of rows of other layers
+    places = registry.counted_places()  # each place once (not again through `counted: false` layers)
     print(f"\n{len(places)} places and areas; location precision: "
           + ", ".join(f"{k} {v}" for k, v in places['location_precision'].value_counts().items()))
-    print("OK: every layer valid (CRS, geometry, unique ids, vocabularies, city/district "
-          "containment, plan sections, sources)")
+    print(f"{len(registry.specs)} layer specs, {len(registry.tasks)} plan tasks, "
+          f"{len(registry.sections)} plan sections, {len(registry.sources)} SOURCE.md files")
+    print("OK: every file valid (CRS, geometry, unique ids, vocabularies, city/district "
+          "containment, plan sections, sources, layer specs against the data, tasks against "
+          "places/layers/cities/sections, no template syntax in any text)")
     return 0
 
 

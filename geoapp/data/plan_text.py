@@ -73,7 +73,8 @@ def _depth(ref: str) -> int:
     return 2 if ref.endswith("）") else 3
 
 
-def quote_in_section(ref: str, quote: str) -> bool:
-    """True when the quote (whitespace ignored) occurs in the section's text."""
-    section = sections().get(ref)
+def quote_in_section(ref: str, quote: str, within: dict[str, Section] | None = None) -> bool:
+    """True when the quote (whitespace ignored) occurs in the section's text (`within`: the
+    sections of a plan text; default the package's)."""
+    section = (sections() if within is None else within).get(ref)
     return section is not None and _normalise(quote) in _normalise(section.text)

@@ -1,29 +1,78 @@
-"""The one registry: every data file loaded once into validated GeoDataFrames.
+"""The one registry: the single door to the data. Everything under one data folder (ATLAS_DATA_DIR)
+plus the layer specs (ATLAS_LAYERS_DIR) is loaded once, validated and cross-checked here:
 
-Layout it reads (see data/README.md):
-    data/boundaries/liaoning_{province,city,district}[.display].geojson
-    data/{parks,platforms,zones}/<layer_id>.csv       point layers: lon/lat in WGS84
-    data/zones/<layer_id>.geojson                     derived geometries (e.g. the belt corridor)
-    data/zones/plan_areas.csv                         plan designations drawn as admin areas
-    data/zones/demo_zone_core.csv                     members of another layer, by id
+    <data>/boundaries/liaoning_{province,city,district}[.display].geojson
+    <data>/{parks,platforms}/<layer_id>.csv           point layers: lon/lat in WGS84
+    <data>/zones/<layer_id>.geojson                   derived geometries (e.g. the belt corridor)
+    <data>/zones/plan_areas.csv                       plan designations drawn as admin areas
+    <data>/zones/demo_zone_core.csv                   members of other layers, by id
+    <data>/plan/source/liaoning_st_13th_fyp.txt       the plan text (sections plan_refs cite)
+    <data>/plan/tasks.yaml                            the plan's spatial tasks
+    <data>/*/SOURCE.md                                where the facts come from (shown on /about)
+    <layers>/*.yaml                                   layer specs (geoapp.specs)
+
+Every problem found in any of them is collected and raised together as DataValidationError,
+each naming file, row and field (geoapp.data.validate.Problem): `python -m geoapp.data check`
+prints them, and the app does not start. Code above the data layer asks the registry, never
+the file system.
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
-from geoapp import DATA_DIR
-from geoapp.data.validate import (DataValidationError, Problem, check_crs, check_places, read_seats,
-                                  relative)
+from geoapp import DATA_DIR, LAYERS_DIR
+from geoapp.data import plan_text
+from geoapp.data.tasks import Task, check_tasks, load_tasks
+from geoapp.data.validate import (DataValidationError, Problem, check_crs, check_places,
+                                  check_template_syntax, read_seats, relative)
+from geoapp.specs import LayerSpec, LayerSpecError, load_specs
 
 BOUNDARY_LEVELS = ("province", "city", "district")
 POINT_LAYER_DIRS = ("parks", "platforms")
 TEXT_COLUMNS = ["id", "name_zh", "name_en", "kind", "level", "city_adcode", "district_adcode",
                 "industries", "plan_role", "location_precision", "plan_refs", "plan_names", "source",
                 "note_zh", "note_en"]
+PLAN_TEXT = Path("plan") / "source" / "liaoning_st_13th_fyp.txt"
+TASKS_FILE = Path("plan") / "tasks.yaml"
+# The data folders' SOURCE.md files, in the order /about shows them, with their titles.
+SOURCE_FILES = [("parks", ("地点（高新区、集群、基地、园区、平台）", "Places")),
+                ("zones", ("区域（产业带、试验区、示范区核心区）", "Zones")),
+                ("boundaries", ("行政区划边界", "Boundaries")),
+                ("plan", ("规划任务", "Plan tasks"))]
+# Columns every place frame has (as text) once joined: what the filter and the analysis read.
+PLACE_COLUMNS = ("id", "kind", "level", "city_adcode", "district_adcode", "industries",
+                 "location_precision")
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    folder: str                  # e.g. 'parks'
+    file: str                    # path shown to people, e.g. data/parks/SOURCE.md
+    title: tuple[str, str]       # zh, en
+    text: str                    # markdown
+
+
+def join_places(layers: Mapping[str, gpd.GeoDataFrame], skip: Iterable[str] = ()) -> gpd.GeoDataFrame:
+    """The place layers (those with an `id` column) in one frame with a `layer` column,
+    leaving out the layers in `skip`; PLACE_COLUMNS as text."""
+    skip = set(skip)
+    frames = [frame.assign(layer=layer_id) for layer_id, frame in layers.items()
+              if "id" in frame.columns and layer_id not in skip]
+    if not frames:
+        return gpd.GeoDataFrame({"id": [], "layer": []}, geometry=[], crs=4326)
+    places = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
+    places.attrs = {}
+    for column in PLACE_COLUMNS:
+        if column not in places:
+            places[column] = ""
+        places[column] = places[column].fillna("").astype(str)
+    return places
 
 
 @dataclass
@@ -32,22 +81,38 @@ class Registry:
     display: dict[str, gpd.GeoDataFrame]
     layers: dict[str, gpd.GeoDataFrame]
     files: dict[str, Path] = field(default_factory=dict)
+    specs: list[LayerSpec] = field(default_factory=list)
+    tasks: tuple[Task, ...] = ()
+    sections: dict[str, plan_text.Section] = field(default_factory=dict)
+    sources: list[SourceDocument] = field(default_factory=list)
+    data_dir: Path = DATA_DIR
+    _counted: gpd.GeoDataFrame | None = field(default=None, repr=False)
 
     def layer(self, layer_id: str) -> gpd.GeoDataFrame:
         return self.layers[layer_id]
 
+    @property
+    def uncounted(self) -> set[str]:
+        """Layers whose spec says `counted: false` (their rows repeat other layers' places)."""
+        return {spec.data for spec in self.specs if not spec.counted}
+
     def places(self) -> gpd.GeoDataFrame:
-        """All point/area layers in one frame, with a `layer` column."""
-        frames = [frame.assign(layer=layer_id) for layer_id, frame in self.layers.items()
-                  if "id" in frame.columns]
-        return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
+        """All point/area layers in one frame, with a `layer` column (a place listed by a
+        `counted: false` layer too appears twice: see counted_places)."""
+        return join_places(self.layers)
+
+    def counted_places(self) -> gpd.GeoDataFrame:
+        """Every place once, with a `layer` column (built once; do not modify the frame)."""
+        if self._counted is None:
+            self._counted = join_places(self.layers, self.uncounted)
+        return self._counted
 
     def summary(self) -> list[dict]:
         rows = []
         for level, frame in self.boundaries.items():
             rows.append({"layer": f"boundaries/{level}", "features": len(frame),
                          "geometry": ", ".join(sorted(frame.geom_type.unique())),
-                         "file": relative(DATA_DIR / "boundaries" / f"liaoning_{level}.geojson")})
+                         "file": relative(self.files[f"boundaries:{level}"])})
         for layer_id, frame in self.layers.items():
             rows.append({"layer": layer_id, "features": len(frame),
                          "geometry": ", ".join(sorted(frame.geom_type.unique())),
@@ -55,27 +120,75 @@ class Registry:
         return rows
 
 
-def read_boundaries(data_dir: Path, display: bool = False) -> dict[str, gpd.GeoDataFrame]:
+def read_table(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """A UTF-8 CSV as text cells; a file that cannot be read gives problems naming the row."""
+    name = relative(path)
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig"), []
+    except UnicodeDecodeError as error:
+        raw = path.read_bytes()
+        line = raw[:error.start].count(b"\n")  # 0 = the header
+        return None, [Problem(name, line or None, None,
+                              f"not UTF-8 text (byte 0x{raw[error.start]:02x} "
+                              f"{'in the header' if line == 0 else 'in this row'}): save the file as "
+                              "UTF-8, e.g. a GBK/GB18030 file from Excel as 'CSV UTF-8'")]
+    except pd.errors.EmptyDataError:
+        return None, [Problem(name, None, None, "empty file: a header row and data rows are needed")]
+    except (pd.errors.ParserError, ValueError) as error:
+        text = str(error)
+        if m := re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text):
+            expected, line, seen = (int(g) for g in m.groups())
+            return None, [Problem(name, line - 1, None,
+                                  f"has {seen} cells, the header has {expected} (a comma inside a "
+                                  "value needs the value in double quotes)")]
+        return None, [Problem(name, None, None, f"cannot be read as CSV: {text.strip()}")]
+
+
+def read_geojson(path: Path) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
+    """A GeoJSON file, or problems saying why it cannot be read."""
+    name = relative(path)
+    if not path.exists():
+        return None, [Problem(name, None, None, "file is missing")]
+    try:
+        frame = gpd.read_file(path)
+    except Exception as error:  # pyogrio/GDAL raise several types for unreadable input
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return None, [Problem(name, None, None, f"cannot be read as GeoJSON ({message})")]
+    return frame, check_crs(frame, path)
+
+
+def read_boundaries(data_dir: Path, display: bool = False,
+                    files: dict[str, Path] | None = None) -> tuple[dict[str, gpd.GeoDataFrame], list[Problem]]:
     suffix = ".display" if display else ""
-    result = {}
+    result, problems = {}, []
     for level in BOUNDARY_LEVELS:
         path = data_dir / "boundaries" / f"liaoning_{level}{suffix}.geojson"
-        frame = gpd.read_file(path)
-        if (problems := check_crs(frame, path)):
-            raise DataValidationError(problems)
+        frame, read_problems = read_geojson(path)
+        problems += read_problems
+        if frame is None:
+            continue
+        missing = [c for c in ("adcode", "name_zh", "name_en", "parent_adcode") if c not in frame.columns]
+        problems += [Problem(relative(path), None, c, "required property is missing") for c in missing]
+        broken = [i for i, g in enumerate(frame.geometry, start=1) if g is None or g.is_empty]
+        problems += [Problem(relative(path), i, "geometry", "missing or empty") for i in broken]
+        if missing or broken or read_problems:
+            continue
         frame["adcode"] = frame["adcode"].astype(str)
         frame["parent_adcode"] = frame["parent_adcode"].fillna("").astype(str)
         result[level] = frame.drop(columns=["id"], errors="ignore")
-    return result
+        if files is not None:
+            files[f"boundaries:{level}"] = path
+    return result, problems
 
 
-def read_point_csv(path: Path) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+def read_point_csv(path: Path) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
     """A UTF-8 CSV with lon/lat (WGS84) columns as a GeoDataFrame, plus problems in lon/lat."""
-    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    problems = []
+    table, problems = read_table(path)
+    if table is None:
+        return None, problems
     if not {"lon", "lat"} <= set(table.columns):
-        return gpd.GeoDataFrame(table), [Problem(relative(path), None, "lon/lat",
-                                                 "columns 'lon' and 'lat' (WGS84 degrees) are required")]
+        return None, [Problem(relative(path), None, "lon/lat",
+                              "columns 'lon' and 'lat' (WGS84 degrees) are required")]
     lon = pd.to_numeric(table["lon"], errors="coerce")
     lat = pd.to_numeric(table["lat"], errors="coerce")
     for position, (x, y, raw_x, raw_y) in enumerate(zip(lon, lat, table["lon"], table["lat"]), start=1):
@@ -89,11 +202,12 @@ def read_point_csv(path: Path) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     return frame, problems
 
 
-def _areas_layer(path: Path, boundaries, seen_ids, seats) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+def _areas_layer(path: Path, boundaries, seen_ids, seats, sections) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
     """Plan designations whose extent is an administrative area (column area_adcode)."""
-    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    table, problems = read_table(path)
+    if table is None:
+        return None, problems
     admin = pd.concat([boundaries["city"], boundaries["district"]]).set_index("adcode").geometry
-    problems = []
     geoms = []
     for position, code in enumerate(table.get("area_adcode", pd.Series(dtype=str)), start=1):
         if code not in admin.index:
@@ -104,16 +218,18 @@ def _areas_layer(path: Path, boundaries, seen_ids, seats) -> tuple[gpd.GeoDataFr
             geoms.append(admin.loc[code])
     frame = gpd.GeoDataFrame(table, geometry=geoms, crs=4326)
     if not problems:
-        problems += check_places(frame, path, boundaries, seen_ids, seats)
+        problems += check_places(frame, path, boundaries, seen_ids, seats, sections)
     return frame, problems
 
 
-def _members_layer(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+def _members_layer(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
     """A layer made of rows of other layers, listed by member_id (e.g. the demo-zone core)."""
-    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    table, problems = read_table(path)
+    if table is None:
+        return None, problems
     everything = pd.concat([f.assign(layer=k) for k, f in layers.items() if "id" in f.columns],
                            ignore_index=True).set_index("id")
-    problems, rows = [], []
+    rows = []
     for position, rec in enumerate(table.to_dict("records"), start=1):
         member = rec.get("member_id", "")
         if member not in everything.index:
@@ -139,39 +255,143 @@ def _normalise(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame
 
 
-def load_registry(data_dir: Path = DATA_DIR) -> Registry:
-    """Load and validate every layer; raise DataValidationError listing every problem found."""
-    boundaries = read_boundaries(data_dir)
-    display = read_boundaries(data_dir, display=True)
-    layers: dict[str, gpd.GeoDataFrame] = {}
+def _read_plan(data_dir: Path) -> tuple[dict[str, plan_text.Section], list[Problem]]:
+    path = data_dir / PLAN_TEXT
+    if not path.exists():
+        return {}, [Problem(relative(path), None, None, "the plan text is missing")]
+    try:
+        return plan_text.sections(path), []
+    except UnicodeDecodeError:
+        return {}, [Problem(relative(path), None, None, "not UTF-8 text: save the plan text as UTF-8")]
+
+
+def _read_tasks(data_dir: Path) -> tuple[tuple[Task, ...], list[Problem]]:
+    path = data_dir / TASKS_FILE
+    if not path.exists():
+        return (), [Problem(relative(path), None, None, "the tasks file is missing")]
+    try:
+        tasks = load_tasks(path)
+    except UnicodeDecodeError:
+        return (), [Problem(relative(path), None, None, "not UTF-8 text: save the file as UTF-8")]
+    except Exception as error:  # YAML syntax, a missing key, a wrong type
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        return (), [Problem(relative(path), None, None,
+                            f"cannot be read as the task list{where}: {type(error).__name__}: {error}")]
+    return tasks, []
+
+
+def _read_sources(data_dir: Path) -> tuple[list[SourceDocument], list[Problem]]:
+    documents, problems = [], []
+    for folder, title in SOURCE_FILES:
+        path = data_dir / folder / "SOURCE.md"
+        if not path.exists():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            problems.append(Problem(relative(path), None, None, "not UTF-8 text: save it as UTF-8"))
+            continue
+        documents.append(SourceDocument(folder, f"data/{folder}/SOURCE.md", title, text))
+    return documents, problems
+
+
+def _read_specs(layers_dir: Path | None) -> tuple[list[LayerSpec], list[Problem]]:
+    if layers_dir is None:
+        return [], []
+    try:
+        return load_specs(Path(layers_dir)), []
+    except LayerSpecError as error:
+        return [], [Problem(relative(Path(layers_dir)), None, None, str(error))]
+
+
+def _cross_check(registry: Registry, data_dir: Path, broken: set[str]) -> list[Problem]:
+    """Specs against the loaded layers, tasks against places, layers, cities and plan sections.
+    Layers in `broken` were found but could not be read (already reported)."""
+    problems = []
+    known = set(registry.layers) | {f"boundaries:{level}" for level in registry.boundaries}
+    for spec in registry.specs:
+        if spec.data not in known and spec.data not in broken:
+            expected = "" if spec.data.startswith("boundaries:") else \
+                f" (no data/*/{spec.data}.csv or data/zones/{spec.data}.geojson)"
+            problems.append(Problem(relative(spec.path), None, "data",
+                                    f"'{spec.data}' is not a loaded layer{expected}; "
+                                    f"known: {', '.join(sorted(known))}"))
+    if registry.tasks and registry.sections and not broken:
+        place_ids = set(registry.places()["id"]) if registry.layers else set()
+        city_codes = set(registry.boundaries["city"]["adcode"]) if "city" in registry.boundaries else set()
+        for message in check_tasks(registry.tasks, place_ids, set(registry.layers), city_codes,
+                                   registry.sections):
+            task = re.match(r"task '([^']*)'", message)
+            problems.append(Problem(relative(data_dir / TASKS_FILE), None,
+                                    f"task {task.group(1)}" if task else None,
+                                    message.split(": ", 1)[1] if task else message))
+    return problems
+
+
+def load_registry(data_dir: Path = DATA_DIR, layers_dir: Path | None = LAYERS_DIR) -> Registry:
+    """Load, validate and cross-check everything in the data folder and the layer specs in
+    `layers_dir` (None: no specs); raise DataValidationError listing every problem found."""
+    data_dir = Path(data_dir)
     files: dict[str, Path] = {}
-    problems: list[Problem] = []
+    sections, problems = _read_plan(data_dir)
+    boundaries, boundary_problems = read_boundaries(data_dir, files=files)
+    display, display_problems = read_boundaries(data_dir, display=True)
+    problems += boundary_problems + display_problems
+    if boundary_problems:  # places are checked against the boundaries: stop here
+        raise DataValidationError(problems)
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    broken: set[str] = set()  # files present but unreadable: reported once, not again as missing
     seen_ids: dict[str, str] = {}
     seats = read_seats(data_dir / "boundaries")
     for folder in POINT_LAYER_DIRS:
         for path in sorted((data_dir / folder).glob("*.csv")):
             frame, read_problems = read_point_csv(path)
             problems += read_problems
+            if frame is None:
+                broken.add(path.stem)
+                continue
             if not read_problems:
-                problems += check_places(frame, path, boundaries, seen_ids, seats)
+                problems += check_places(frame, path, boundaries, seen_ids, seats, sections)
             layers[path.stem], files[path.stem] = _normalise(frame), path
     zones = data_dir / "zones"
     if (path := zones / "plan_areas.csv").exists():
-        frame, area_problems = _areas_layer(path, boundaries, seen_ids, seats)
+        frame, area_problems = _areas_layer(path, boundaries, seen_ids, seats, sections)
         problems += area_problems
-        layers[path.stem], files[path.stem] = _normalise(frame), path
+        if frame is not None:
+            layers[path.stem], files[path.stem] = _normalise(frame), path
+        else:
+            broken.add(path.stem)
     for path in sorted(zones.glob("*.geojson")):
-        frame = gpd.read_file(path)
-        problems += check_crs(frame, path)
+        frame, read_problems = read_geojson(path)
+        problems += read_problems
+        if frame is None or read_problems:
+            broken.add(path.stem)
+            continue
         if "id" in frame.columns:
             problems += [Problem(relative(path), i, "source", "empty")
                          for i, s in enumerate(frame.get("source", [""] * len(frame)), 1)
                          if not str(s or "").strip()]
         layers[path.stem], files[path.stem] = _normalise(frame), path
-    if (path := zones / "demo_zone_core.csv").exists() and not problems:
-        frame, member_problems = _members_layer(path, layers)
-        problems += member_problems
-        layers[path.stem], files[path.stem] = _normalise(frame), path
+    if (path := zones / "demo_zone_core.csv").exists():
+        if problems:  # its rows are copies of other layers' rows: check it once those are sound
+            broken.add(path.stem)
+        else:
+            frame, member_problems = _members_layer(path, layers)
+            problems += member_problems
+            if frame is not None:
+                layers[path.stem], files[path.stem] = _normalise(frame), path
+            else:
+                broken.add(path.stem)
+    specs, spec_problems = _read_specs(layers_dir)
+    tasks, task_problems = _read_tasks(data_dir)
+    sources, source_problems = _read_sources(data_dir)
+    problems += spec_problems + task_problems + source_problems
+    registry = Registry(boundaries, display, layers, files, specs, tasks, sections, sources, data_dir)
+    for layer_id in registry.uncounted & set(layers):
+        layers[layer_id].attrs["counted"] = False  # read by analysis.places.counted_places
+    problems += _cross_check(registry, data_dir, broken)
+    problems += check_template_syntax(data_dir, layers_dir)
     if problems:
         raise DataValidationError(problems)
-    return Registry(boundaries, display, layers, files)
+    return registry

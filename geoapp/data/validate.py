@@ -5,12 +5,14 @@ shows it minus one) and the field, and says what is allowed, so a planner can fi
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import yaml
 
 from geoapp import PROJECT_ROOT, vocab
 from geoapp.data import plan_text
@@ -86,9 +88,11 @@ def plan_names(rec) -> list[str]:
 
 def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.GeoDataFrame],
                  seen_ids: dict[str, str],
-                 seats: dict[str, tuple[float, float]] | None = None) -> list[Problem]:
+                 seats: dict[str, tuple[float, float]] | None = None,
+                 sections: dict | None = None) -> list[Problem]:
     """Check one place layer. `seen_ids` maps ids already used (in any file) to their file;
-    `seats` (read_seats) enables the check that city/district-only points are at the seat."""
+    `seats` (read_seats) enables the check that city/district-only points are at the seat;
+    `sections` are the plan text's sections that plan_refs must name (default: the package's)."""
     name = relative(path)
     problems: list[Problem] = []
     missing = [c for c in REQUIRED if c not in frame.columns]
@@ -98,7 +102,7 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
     cities = boundaries["city"].set_index("adcode")
     districts = boundaries["district"].set_index("adcode")
     province = boundaries["province"].geometry.union_all()
-    sections = plan_text.sections()
+    sections = plan_text.sections() if sections is None else sections
 
     def add(row: int, field: str, message: str) -> None:
         problems.append(Problem(name, row, field, message))
@@ -184,4 +188,66 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
                     f"{code} ({seat[0]}, {seat[1]}); a row known only to its {precision} is drawn at "
                     "the seat (scripts/place_points.py), or give the precision the source supports "
                     "(subdistrict, source_coordinate)")
+    return problems
+
+
+# Template syntax (Jinja and friends): data text is shown literally, never evaluated, and a file
+# carrying it is refused as defence in depth.
+TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#")
+
+
+def _template_problem(name: str, row: int | None, field: str, value: str) -> Problem:
+    token = TEMPLATE_SYNTAX.search(value).group(0)
+    return Problem(name, row, field, f"contains template syntax '{token}': data text is shown "
+                   "literally; write braces apart (e.g. '{ {') or remove them")
+
+
+def _walk(value, path: str):
+    """(key path, text) for every string in a YAML/JSON structure."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value, start=1):
+            yield from _walk(item, f"{path}[{index}]")
+
+
+def check_template_syntax(data_dir: Path, layers_dir: Path | None = None) -> list[Problem]:
+    """Every text field of every data file (CSV cells, GeoJSON properties, YAML values) and of
+    every layer spec that contains `{{`, `{%` or `{#`. Files that cannot be read are reported by
+    the readers, not here."""
+    problems: list[Problem] = []
+    for path in sorted(Path(data_dir).rglob("*.csv")):
+        try:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except (UnicodeDecodeError, ValueError):
+            continue
+        for column in table.columns:
+            if TEMPLATE_SYNTAX.search(str(column)):
+                problems.append(_template_problem(relative(path), None, str(column), str(column)))
+            for row, value in enumerate(table[column], start=1):
+                if TEMPLATE_SYNTAX.search(value):
+                    problems.append(_template_problem(relative(path), row, str(column), value))
+    for path in sorted(Path(data_dir).rglob("*.geojson")):
+        try:
+            features = json.loads(path.read_text(encoding="utf-8")).get("features") or []
+        except (UnicodeDecodeError, ValueError, AttributeError):
+            continue
+        for row, feature in enumerate(features, start=1):
+            for field, value in _walk((feature or {}).get("properties") or {}, ""):
+                if TEMPLATE_SYNTAX.search(value):
+                    problems.append(_template_problem(relative(path), row, field, value))
+    yaml_files = sorted(Path(data_dir).rglob("*.yaml"))
+    if layers_dir is not None:
+        yaml_files += sorted(Path(layers_dir).glob("*.yaml"))
+    for path in yaml_files:
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, yaml.YAMLError):
+            continue
+        for field, value in _walk(document, ""):
+            if TEMPLATE_SYNTAX.search(value):
+                problems.append(_template_problem(relative(path), None, field, value))
     return problems

@@ -1,4 +1,9 @@
-"""Flask app factory. Blueprints stay thin: parse the request, call data/analysis/layers."""
+"""Flask app factory. Blueprints stay thin: parse the request, call data/analysis/layers.
+
+All start-up happens in create_app, in order: configuration, the registry (every data file and
+layer spec loaded and cross-checked once: a bad file stops the service here with file/row/field
+messages), blueprints, error handlers, per-process caches.
+"""
 from __future__ import annotations
 
 import os
@@ -21,21 +26,37 @@ DEFAULTS = {
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
+    init_config(app, config)
+    init_registry(app)
+    init_blueprints(app)
+    init_errors(app)
+    return app
+
+
+def init_config(app: Flask, config: dict | None) -> None:
     app.config.update(DEFAULTS)
-    for key in ("ATLAS_TILES", "ATLAS_TILES_ATTRIBUTION", "ATLAS_DATA_DIR"):
+    for key in ("ATLAS_TILES", "ATLAS_TILES_ATTRIBUTION", "ATLAS_DATA_DIR", "ATLAS_LAYERS_DIR"):
         if os.environ.get(key):
             app.config[key] = os.environ[key]
     app.config.update(config or {})
     app.json.ensure_ascii = False  # Chinese as UTF-8, not \uXXXX escapes
     app.json.sort_keys = False
 
-    # Load and validate every layer once, at start-up: a bad file stops the service here.
-    app.extensions["atlas.registry"] = load_registry(Path(app.config["ATLAS_DATA_DIR"]))
 
+def init_registry(app: Flask) -> None:
+    """Load and cross-check the data folder and the layer specs once, at start-up."""
+    app.extensions["atlas.registry"] = load_registry(Path(app.config["ATLAS_DATA_DIR"]),
+                                                     Path(app.config["ATLAS_LAYERS_DIR"]))
+
+
+def init_blueprints(app: Flask) -> None:
     from geoapp.web import about, api, export, map_page, ogc, stats
     for module in (map_page, api, stats, export, ogc, about):
         app.register_blueprint(module.bp)
+    stats.init_stats(app)
 
+
+def init_errors(app: Flask) -> None:
     @app.errorhandler(FilterError)
     def bad_filter(error: FilterError):
         body = {"error": "bad_request", "parameter": error.param, "value": error.value,
@@ -44,5 +65,3 @@ def create_app(config: dict | None = None) -> Flask:
             from flask import render_template
             return render_template("error.html", error=body), 400
         return jsonify(body), 400
-
-    return app

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import current_app, request
 
+from geoapp import vocab
 from geoapp.data import Registry
 from geoapp.filters import PARAMS, Filter, parse_filter
 
@@ -35,3 +36,8 @@ def current_filter() -> Filter:
 def current_lang() -> str:
     lang = request.args.get("lang", "zh")
     return lang if lang in LANGS else "zh"
+
+
+def translator(lang: str):
+    """`t(zh, en)` for templates: the text in the page's language (vocab.pick)."""
+    return lambda zh, en: vocab.pick((zh, en), lang)

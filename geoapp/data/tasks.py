@@ -118,11 +118,13 @@ def _digits(text: str) -> str:
     return "".join(text.split())
 
 
-def check_tasks(tasks, place_ids: set[str], layer_ids: set[str], city_codes: set[str]) -> list[str]:
-    """Every problem found, as readable sentences; an empty list means the tasks are sound."""
+def check_tasks(tasks, place_ids: set[str], layer_ids: set[str], city_codes: set[str],
+                sections: dict[str, plan_text.Section] | None = None) -> list[str]:
+    """Every problem found, as readable sentences; an empty list means the tasks are sound.
+    `sections`: the plan text's sections (default: the package's plan text)."""
     problems = []
     seen = set()
-    sections = plan_text.sections()
+    sections = plan_text.sections() if sections is None else sections
     for task in tasks:
         where = f"task '{task.id}'"
         if task.id in seen:
@@ -130,7 +132,7 @@ def check_tasks(tasks, place_ids: set[str], layer_ids: set[str], city_codes: set
         seen.add(task.id)
         if task.section not in sections:
             problems.append(f"{where}: section '{task.section}' does not exist in the plan text")
-        elif not plan_text.quote_in_section(task.section, task.quote):
+        elif not plan_text.quote_in_section(task.section, task.quote, sections):
             problems.append(f"{where}: quote not found in section {task.section}")
         for pid in task.places:
             if pid not in place_ids:
@@ -151,7 +153,7 @@ def check_tasks(tasks, place_ids: set[str], layer_ids: set[str], city_codes: set
                 problems.append(f"{where}: unknown kind '{f.kind}'")
         for target in task.targets:
             label = f"{where}, target '{target.metric_zh}'"
-            if not plan_text.quote_in_section(task.section, target.quote):
+            if not plan_text.quote_in_section(task.section, target.quote, sections):
                 problems.append(f"{label}: quote not found in section {task.section}")
             if target.value is not None and _digits(_number(target.value)) not in _digits(target.quote):
                 problems.append(f"{label}: value {target.value} is not written in its quote")

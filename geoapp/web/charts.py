@@ -1,0 +1,113 @@
+"""The /stats charts as geometry for server-side SVG: pure functions of analysis results (no
+Flask). The template draws what they return; nothing here reads a request or the registry.
+"""
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+
+from geoapp import vocab
+from geoapp.analysis.belt import Belt
+from geoapp.analysis.coverage import Coverage
+from geoapp.analysis.distribution import METRIC_LABELS
+from geoapp.geo import project
+
+# Stacked bars: what each city hosts (each place once; htz split by level).
+BAR_SERIES = [("htz_national", "#b2182b"), ("htz_provincial", "#ef8a62"),
+              ("clusters_bases", "#2166ac"), ("laboratories", "#1b7837"),
+              ("platforms", "#7fbf7b"), ("designations", "#999999")]
+STATUS_COLOURS = {"located": "#1b7837", "partly_located": "#d6a100", "not_located": "#b2182b",
+                  "city_level": "#4d7ea8", "counted_only": "#888888"}
+RELATION_COLOURS = {"inside": "#b2182b", "partly": "#d6a100", "outside": "#555555"}
+
+
+def bar_chart(cities: pd.DataFrame, lang: str) -> dict:
+    """Horizontal stacked bars, one per city: geometry for the SVG in the template."""
+    label_w, row_h, bar_max, top = 90, 24, 520, 10
+    totals = cities[[s for s, _ in BAR_SERIES]].sum(axis=1)
+    scale = bar_max / max(int(totals.max()), 1)
+    rows = []
+    for i, (code, rec) in enumerate(cities.iterrows()):
+        x, segments = label_w, []
+        for series, colour in BAR_SERIES:
+            n = int(rec[series])
+            if n:
+                segments.append({"x": x, "w": n * scale, "colour": colour, "n": n,
+                                 "label": vocab.pick(METRIC_LABELS[series], lang)})
+                x += n * scale
+        rows.append({"y": top + i * row_h, "name": rec[vocab.pick(("name_zh", "name_en"), lang)],
+                     "segments": segments, "total": int(totals[code]), "end": x})
+    return {"rows": rows, "width": label_w + bar_max + 40, "height": top + len(rows) * row_h + 8,
+            "row_h": row_h, "label_w": label_w,
+            "legend": [(vocab.pick(METRIC_LABELS[s], lang), c) for s, c in BAR_SERIES]}
+
+
+def heat_map(result: Coverage, cities: pd.DataFrame, lang: str) -> dict:
+    """Task × city cells; only tasks that touch a city (counted-only tasks are in the table)."""
+    touching = result.touches.any(axis=1)
+    tasks = result.tasks.set_index("id")
+    rows_ids = [i for i in result.counts.index if touching[i]]
+    label_w, cell, top = 330, 30, 70
+    top_count = max(int(result.counts.values.max()) if result.counts.size else 1, 1)
+    columns = [{"x": label_w + j * cell + cell / 2,
+                "name": cities.loc[code, vocab.pick(("name_zh", "name_en"), lang)]}
+               for j, code in enumerate(result.counts.columns)]
+    rows = []
+    for i, task_id in enumerate(rows_ids):
+        cells = []
+        for j, code in enumerate(result.counts.columns):
+            n = int(result.counts.loc[task_id, code])
+            named = bool(result.named.loc[task_id, code])
+            if n:
+                shade = 0.25 + 0.75 * n / top_count
+                cells.append({"x": label_w + j * cell, "n": n, "fill": f"rgba(178,24,43,{shade:.2f})"})
+            elif named:
+                cells.append({"x": label_w + j * cell, "n": "○", "fill": "#dbe6f1"})
+            else:
+                cells.append({"x": label_w + j * cell, "n": "", "fill": "#f4f4f4"})
+        title = tasks.loc[task_id, vocab.pick(("title_zh", "title_en"), lang)]
+        rows.append({"y": top + i * cell, "title": title if len(title) <= 26 or lang == "en"
+                     else title[:25] + "…", "full_title": title, "cells": cells,
+                     "status_colour": STATUS_COLOURS[tasks.loc[task_id, "status"]]})
+    return {"rows": rows, "columns": columns, "cell": cell, "label_w": label_w, "top": top,
+            "width": label_w + cell * len(columns) + 50, "height": top + cell * len(rows) + 10,
+            "max": top_count}
+
+
+def belt_map(belt: Belt, display_cities: gpd.GeoDataFrame, places: pd.DataFrame,
+             lang: str) -> dict:
+    """City outlines, the corridor and the places' map points, projected to the equal-area CRS
+    and scaled into an SVG box (north up)."""
+    width = 420
+    cities = project(display_cities)
+    corridor = project(belt.shape)
+    minx, miny, maxx, maxy = cities.total_bounds
+    scale = width / (maxx - minx)
+    height = (maxy - miny) * scale
+
+    def path(geom) -> str:
+        polygons = getattr(geom, "geoms", [geom])
+        parts = []
+        for polygon in polygons:
+            for ring in [polygon.exterior, *polygon.interiors]:
+                pts = " L".join(f"{(x - minx) * scale:.1f},{(maxy - y) * scale:.1f}"
+                                for x, y in ring.coords)
+                parts.append(f"M{pts}Z")
+        return " ".join(parts)
+
+    in_belt = belt.cities["in_belt"].to_dict()
+    outlines = [{"d": path(g.simplify(1500)), "in_belt": in_belt.get(code, False),
+                 "name": vocab.pick((name_zh, name_en), lang),
+                 "label_x": (g.representative_point().x - minx) * scale,
+                 "label_y": (maxy - g.representative_point().y) * scale}
+                for code, name_zh, name_en, g in zip(cities["adcode"], cities["name_zh"],
+                                                     cities["name_en"], cities.geometry)]
+    relation = belt.places.set_index("id")["relation"].to_dict()
+    points = []
+    projected = project(places)
+    for pid, geom in zip(projected["id"], projected.geometry):
+        if pid in relation and geom.geom_type == "Point":
+            points.append({"x": (geom.x - minx) * scale, "y": (maxy - geom.y) * scale,
+                           "colour": RELATION_COLOURS[relation[pid]], "id": pid})
+    return {"width": width, "height": height, "cities": outlines,
+            "corridor": path(corridor.geometry.iloc[0]), "points": points}
