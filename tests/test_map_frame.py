@@ -117,7 +117,8 @@ def _poison(data_dir, payload_of):
     for path in sorted(data_dir.glob("*/*.csv")):
         if path.parent.name == "boundaries":
             continue
-        rows = list(csv.DictReader(path.open(encoding="utf-8")))
+        with path.open(encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
         if not rows or "name_zh" not in rows[0]:
             continue
         for i, row in enumerate(rows):

@@ -45,8 +45,10 @@ def init_config(app: Flask, config: dict | None) -> None:
 
 def init_registry(app: Flask) -> None:
     """Load and cross-check the data folder and the layer specs once, at start-up."""
-    app.extensions["atlas.registry"] = load_registry(Path(app.config["ATLAS_DATA_DIR"]),
-                                                     Path(app.config["ATLAS_LAYERS_DIR"]))
+    app.extensions["atlas.registry"] = load_registry(
+        Path(app.config["ATLAS_DATA_DIR"]), Path(app.config["ATLAS_LAYERS_DIR"]),
+        # tests of the root fix (data text never reaches a template engine) load poisoned data
+        check_text=not app.config.get("ATLAS_SKIP_TEXT_CHECK", False))
 
 
 def init_blueprints(app: Flask) -> None:
