@@ -36,7 +36,7 @@ def rows_at(ref: str | None, path: str) -> dict[str, dict]:
 def main(argv: list[str]) -> int:
     before_ref = argv[0] if argv else DEFAULT_BEFORE
     geod = Geod(ellps="WGS84")
-    print(f"| id | name | precision before → after | district before → after | moved (m) |")
+    print("| id | name | precision before → after | district before → after | moved (m) |")
     print("|---|---|---|---|---:|")
     shared = defaultdict(list)
     total = moved = 0

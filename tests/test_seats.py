@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 
 import prcoords
-import pytest
 
 from geoapp import DATA_DIR
 from tests.test_validation import HTZ, edit_csv, problems_of
