@@ -21,3 +21,17 @@ def test_about_lists_sources_precision_and_what_is_missing(client, registry):
 def test_about_in_english(client):
     html = client.get("/about?lang=en").get_data(as_text=True)
     assert "Sources and notes" in html and "Every place and its sources" in html
+
+
+def test_about_is_in_the_page_language(client):
+    zh = client.get("/about").get_data(as_text=True)
+    en = client.get("/about?lang=en").get_data(as_text=True)
+    # the data folders' notes: SOURCE.zh.md on the Chinese page, SOURCE.md on the English one
+    assert "位置精度" in zh and "点为区县人民政府驻地" in zh and "data/parks/SOURCE.zh.md" in zh
+    assert "How precise each location is" not in zh
+    assert "How precise each location is" in en and "data/parks/SOURCE.md" in en
+    assert "点为区县人民政府驻地" not in en
+    # every place's note in the page's language
+    assert "正式名称未查到" in zh and "Official name not sourced" not in zh
+    assert "Official name not sourced" in en and "正式名称未查到" not in en
+    assert "国函〔2016〕65号" in zh and "国函〔2016〕65号" in en

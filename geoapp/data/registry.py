@@ -56,6 +56,13 @@ class SourceDocument:
     file: str                    # path shown to people, e.g. data/parks/SOURCE.md
     title: tuple[str, str]       # zh, en
     text: str                    # markdown
+    text_zh: str | None = None   # SOURCE.zh.md, the same notes in Chinese, where the folder has one
+
+    def for_lang(self, lang: str) -> tuple[str, str]:
+        """(file shown, markdown) in the page's language; English where no Chinese version exists."""
+        if lang != "en" and self.text_zh is not None:
+            return self.file.replace("SOURCE.md", "SOURCE.zh.md"), self.text_zh
+        return self.file, self.text
 
 
 def join_places(layers: Mapping[str, gpd.GeoDataFrame], skip: Iterable[str] = ()) -> gpd.GeoDataFrame:
@@ -287,12 +294,14 @@ def _read_sources(data_dir: Path) -> tuple[list[SourceDocument], list[Problem]]:
         path = data_dir / folder / "SOURCE.md"
         if not path.exists():
             continue
+        zh_path = data_dir / folder / "SOURCE.zh.md"
         try:
             text = path.read_text(encoding="utf-8")
+            text_zh = zh_path.read_text(encoding="utf-8") if zh_path.exists() else None
         except UnicodeDecodeError:
             problems.append(Problem(relative(path), None, None, "not UTF-8 text: save it as UTF-8"))
             continue
-        documents.append(SourceDocument(folder, f"data/{folder}/SOURCE.md", title, text))
+        documents.append(SourceDocument(folder, f"data/{folder}/SOURCE.md", title, text, text_zh))
     return documents, problems
 
 

@@ -19,12 +19,14 @@ def render_about(lang: str) -> bytes:
     t = translator(lang)
     # the data folder's own SOURCE.md files (from the registry), written by the team;
     # markdown's output is trusted as such
-    documents = [{"title": vocab.pick(doc.title, lang), "file": doc.file,
-                  "html": Markup(markdown.markdown(doc.text, extensions=["tables"]))}
-                 for doc in reg.sources]
+    # (SOURCE.zh.md on the Chinese page where a folder has one)
+    documents = [{"title": vocab.pick(doc.title, lang), "file": file,
+                  "html": Markup(markdown.markdown(text, extensions=["tables"]))}
+                 for doc in reg.sources for file, text in [doc.for_lang(lang)]]
     names = Names(reg.boundaries["city"], reg.boundaries["district"])
     places = reg.counted_places()  # each place once
-    rows = [Markup(popup_html(["name", "kind", "city", "district", "location_precision", "source"],
+    rows = [Markup(popup_html(["name", "kind", "city", "district", "location_precision", "plan_refs",
+                               "source", "note"],
                               rec, lang, names)) for rec in places.drop(columns="geometry").to_dict("records")]
     precision = places["location_precision"].value_counts()
     summary = [(vocab.label(vocab.LOCATION_PRECISION, code, lang), int(precision.get(code, 0)))
