@@ -155,3 +155,20 @@ def test_popup_says_the_point_is_the_seat_in_the_page_language(registry):
     assert "市人民政府驻地" in zh and "不是确切位置" in zh and "点为营口市人民政府驻地" in zh
     assert "city government seat" in en and "not the site" in en
     assert "区县未查到来源" in zh and "DISTRICT NOT SOURCED" in en
+
+
+# City seats whose district a source states (data/boundaries/SOURCE.md, "What the centre is"):
+SOURCED_CITY_SEAT_DISTRICTS = {
+    "210100": "210112",  # 沈阳: seat moved to 浑南区沈中大街206-3号 (State Council approval 2015-09-12)
+    "210500": "210503",  # 本溪: municipal seat Xihu District (en-Wikipedia copy, kiwix 2020-06)
+    "211100": "211104",  # 盘锦: municipal government in Dawa District (okchina.net city page)
+    "211200": "211221",  # 铁岭: municipal seat Tieling County (en-Wikipedia copy, cryer.org.uk)
+}
+
+
+def test_city_seats_lie_in_the_district_sources_name(registry):
+    from shapely.geometry import Point
+    districts = registry.boundaries["district"].set_index("adcode").geometry
+    seats = {r["adcode"]: Point(float(r["lon"]), float(r["lat"])) for r in read_seats()}
+    for city, district in SOURCED_CITY_SEAT_DISTRICTS.items():
+        assert districts[district].covers(seats[city]), (city, district)
