@@ -21,6 +21,8 @@ DEFAULTS = {
     # none | osm | a tile URL template ({z}/{x}/{y}) for an internal tile server
     "ATLAS_TILES": "osm",
     "ATLAS_TILES_ATTRIBUTION": "",
+    # CORS on /ogc, /export, /api: * or comma-separated origins (see geoapp/web/cors.py)
+    "ATLAS_CORS_ORIGINS": "*",
 }
 
 
@@ -35,7 +37,8 @@ def create_app(config: dict | None = None) -> Flask:
 
 def init_config(app: Flask, config: dict | None) -> None:
     app.config.update(DEFAULTS)
-    for key in ("ATLAS_TILES", "ATLAS_TILES_ATTRIBUTION", "ATLAS_DATA_DIR", "ATLAS_LAYERS_DIR"):
+    for key in ("ATLAS_TILES", "ATLAS_TILES_ATTRIBUTION", "ATLAS_DATA_DIR", "ATLAS_LAYERS_DIR",
+                "ATLAS_CORS_ORIGINS"):
         if os.environ.get(key):
             app.config[key] = os.environ[key]
     app.config.update(config or {})
@@ -56,6 +59,9 @@ def init_blueprints(app: Flask) -> None:
     for module in (map_page, api, stats, export, ogc, about):
         app.register_blueprint(module.bp)
     stats.init_stats(app)
+
+    from geoapp.web.cors import init_cors
+    init_cors(app)
 
 
 def init_errors(app: Flask) -> None:
