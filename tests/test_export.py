@@ -2,6 +2,7 @@
 opening them in QGIS would. Expected rows come from the registry with plain pandas, not from the
 export code."""
 import gzip
+from pathlib import Path
 import json
 import subprocess
 
@@ -128,7 +129,7 @@ def test_csv_export_has_bom_and_opens_in_gdal(client, registry, tmp_path, layer)
 def test_all_layers_geopackage_has_every_layer_filtered(client, registry, tmp_path):
     _, path = download(client, "/export/all.gpkg?city=大连", tmp_path, "all.gpkg")
     listed = {row[0] for row in pyogrio.list_layers(path)}
-    assert listed == set(ALL_LAYERS)
+    assert listed == set(ALL_LAYERS) | {"layer_styles"}  # + QGIS's style table
     dalian = "210200"
     for layer in ["high_tech_zones", "clusters_bases", "platforms_labs", "coastal_parks"]:
         expected = registry.layers[layer].query("city_adcode == @dalian")
@@ -153,7 +154,7 @@ def test_empty_selection_still_opens_with_the_layer_schema(client, tmp_path):
     # No coastal park lies in Shenyang (an inland city).
     for fmt in ("geojson", "gpkg"):
         _, path = download(client, f"/export/coastal_parks.{fmt}?city=沈阳", tmp_path, f"empty.{fmt}")
-        assert feature_count(ogrinfo(path, "-al")) == 0
+        assert feature_count(ogrinfo(path, "coastal_parks" if fmt == "gpkg" else "-al")) == 0
     assert json.loads(client.get("/export/coastal_parks.geojson?city=沈阳").data)["features"] == []
 
 
@@ -254,3 +255,132 @@ def test_cities_layer_carries_the_per_city_figures_of_stats(client, tmp_path):
     for row in read.to_dict("records"):
         assert {f: int(row[f]) for f in figures} == {f: stats[row["adcode"]][f] for f in figures}, row["adcode"]
     assert read["htz_national"].sum() == 8
+
+
+# --- GeoPackage styles, FlatGeobuf, zipped Shapefile -------------------------------------------------
+
+def _ogr_rows(path, *args) -> list[dict]:
+    """ogrinfo -q feature dump as a list of {field: value} (first line of each value)."""
+    result = subprocess.run(["ogrinfo", "-ro", "-q", str(path), *map(str, args)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and "ERROR" not in result.stderr, result.stderr
+    rows = []
+    for line in result.stdout.splitlines():
+        if line.startswith("OGRFeature("):
+            rows.append({})
+        elif rows and " = " in line and line.startswith("  ") and not line.startswith("   "):
+            name, value = line[2:].split(" = ", 1)
+            rows[-1][name.split(" (")[0]] = value
+    return rows
+
+
+def test_geopackage_has_a_layer_style_for_every_layer(client, tmp_path):
+    import xml.etree.ElementTree as ET
+    from geoapp import LAYERS_DIR
+    from geoapp.layers.spec import load_specs
+    specs = {spec.id: spec for spec in load_specs(LAYERS_DIR)}
+    _, path = download(client, "/export/all.gpkg", tmp_path, "all.gpkg")
+    styles = _ogr_rows(path, "layer_styles")
+    assert sorted(row["f_table_name"] for row in styles) == sorted(ALL_LAYERS)
+    assert all(row["f_geometry_column"] == "geom" and row["useAsDefault"] == "1" for row in styles)
+    sld_ns = "{http://www.opengis.net/sld}"
+    for layer in ALL_LAYERS:
+        spec = specs[layer]
+        # the query QGIS runs when it opens a layer (QgsOgrProviderMetadata::loadStyle)
+        (row,) = _ogr_rows(path, "layer_styles", "-where",
+                           f"f_table_schema='' AND f_table_name='{layer}' AND f_geometry_column='geom' "
+                           "ORDER BY CASE WHEN useAsDefault THEN 1 ELSE 2 END,update_time DESC LIMIT 1")
+        assert row["f_table_name"] == layer
+        db = pyogrio.read_dataframe(path, layer="layer_styles", read_geometry=False)
+        qml_text, sld_text = db.loc[db["f_table_name"] == layer, ["styleQML", "styleSLD"]].iloc[0]
+        qml = ET.fromstring(qml_text.split("\n", 1)[1])
+        renderer = qml.find("renderer-v2")
+        if spec.geometry == "choropleth":
+            assert renderer.get("type") == "graduatedSymbol" and renderer.get("attr") == "places"
+        elif spec.style.get("by"):
+            assert renderer.get("type") == "categorizedSymbol" and renderer.get("attr") == spec.style["by"]
+            assert [c.get("value") for c in renderer.iter("category")] == list(spec.style["values"])
+        else:
+            assert renderer.get("type") == "singleSymbol"
+        sld = ET.fromstring(sld_text.encode("utf-8"))
+        rules = list(sld.iter(f"{sld_ns}Rule"))
+        assert len(rules) == max(1, len(spec.style.get("values", {})) if spec.geometry != "choropleth" else 1) \
+            or spec.geometry == "choropleth"
+        info = ogrinfo(path, layer)
+        assert f"DESCRIPTION={spec.title['zh']} / {spec.title['en']}" in info
+
+
+def test_high_tech_zone_style_is_the_maps(client, tmp_path):
+    import xml.etree.ElementTree as ET
+    _, path = download(client, "/export/high_tech_zones.gpkg", tmp_path, "htz.gpkg")
+    db = pyogrio.read_dataframe(path, layer="layer_styles", read_geometry=False)
+    assert list(db["f_table_name"]) == ["high_tech_zones"]
+    qml = ET.fromstring(db["styleQML"].iloc[0].split("\n", 1)[1])
+    national = next(s for s in qml.iter("symbol") if s.get("name") == "0")
+    options = {o.get("name"): o.get("value") for o in national.iter("Option") if o.get("name")}
+    # layers/60_high_tech_zones.yaml: national fill #e74c3c, outline #922b21, radius 10, fill_opacity 0.9
+    assert options["color"] == "231,76,60,230" and options["outline_color"] == "146,43,33,255"
+    assert options["size"] == "20" and options["size_unit"] == "Pixel"
+
+
+@pytest.mark.parametrize("layer", ALL_LAYERS)
+def test_flatgeobuf_reads_back_with_chinese_names(client, registry, tmp_path, layer):
+    frame, id_column = source_frame(registry, layer)
+    response, path = download(client, f"/export/{layer}.fgb", tmp_path, f"{layer}.fgb")
+    assert response.mimetype == "application/flatgeobuf"
+    assert f'filename="liaoning_{layer}.fgb"' in response.headers["Content-Disposition"]
+    info = ogrinfo(path, "-al")
+    assert feature_count(info) == len(frame) and 'ID["EPSG",4326]' in info
+    # the packed R-tree stores features in Hilbert order: compare by id
+    read = gpd.read_file(path).set_index(id_column).loc[list(frame[id_column])].reset_index()
+    assert read.crs.to_epsg() == 4326
+    assert list(read["name_zh"]) == list(frame["name_zh"])
+    assert read.geometry.geom_equals_exact(frame.geometry.reset_index(drop=True), tolerance=1e-6).all()
+    names = {row["name_zh"] for row in _ogr_rows(path, "-al")}
+    assert names == set(frame["name_zh"])  # GDAL reads the UTF-8 too
+
+
+@pytest.mark.parametrize("layer", ALL_LAYERS)
+def test_zipped_shapefile_reads_back_with_chinese_names(client, registry, tmp_path, layer):
+    import zipfile
+    frame, id_column = source_frame(registry, layer)
+    response, path = download(client, f"/export/{layer}.shp.zip", tmp_path, f"{layer}.shp.zip")
+    assert response.mimetype == "application/zip"
+    assert f'filename="liaoning_{layer}.shp.zip"' in response.headers["Content-Disposition"]
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        assert {f"liaoning_{layer}{s}" for s in (".shp", ".shx", ".dbf", ".prj", ".cpg")} <= names
+        assert archive.read(f"liaoning_{layer}.cpg").decode("ascii").strip().upper() == "UTF-8"
+        mapping = archive.read("fields.csv").decode("utf-8-sig").splitlines()[1:]
+    fields = dict(line.split(",", 1) for line in mapping)
+    info = ogrinfo(f"/vsizip/{path}", "-al")
+    assert feature_count(info) == len(frame) and "Warning" not in info
+    read = gpd.read_file(f"zip://{path}")
+    assert read.crs.to_epsg() == 4326
+    assert all(len(c) <= 10 for c in read.columns)
+    assert set(read.columns) - {"geometry"} == set(fields)
+    short = {column: field for field, column in fields.items()}
+    assert list(read[short[id_column]]) == list(frame[id_column])
+    assert list(read["name_zh"]) == list(frame["name_zh"])
+    assert {row["name_zh"] for row in _ogr_rows(f"/vsizip/{path}", "-al")} == set(frame["name_zh"])
+    # Shapefile rings run clockwise and single-part polygons read back as Polygon: same shapes
+    assert read.geometry.geom_equals(frame.geometry.reset_index(drop=True)).all()
+    # text longer than dBASE's 254 bytes continues in <field>_2, ...: nothing is cut off
+    for column in ("note", "source"):
+        if column not in frame:
+            continue
+        parts = [f for f, c in fields.items() if c == column or c.startswith(f"{column} (part ")]
+        joined = read[parts].fillna("").astype(str).agg("".join, axis=1)
+        assert list(joined) == [v if isinstance(v, str) else "" for v in frame[column]]
+
+
+def test_shapefile_field_names_are_documented():
+    from geoapp import vocab
+    from geoapp.export.serialize import SHAPEFILE_FIELDS, shapefile_names
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "ogc.md").read_text(encoding="utf-8")
+    for column, field in SHAPEFILE_FIELDS.items():
+        assert f"| `{column}` | `{field}` |" in docs
+    every = list(dict.fromkeys([f"industry_{code}" for code in vocab.INDUSTRIES] + list(SHAPEFILE_FIELDS)))
+    assert all(f"industry_{code}" in SHAPEFILE_FIELDS for code in vocab.INDUSTRIES)
+    short = shapefile_names(every)
+    assert len(set(short.values())) == len(every) and all(len(f) <= 10 for f in short.values())

@@ -14,12 +14,16 @@ import pandas as pd
 import shapely
 
 from geoapp import vocab
-from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRICS, per_city
+from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRICS, per_city
 from geoapp.data import Registry
-from geoapp.export.serialize import feature_texts
+from geoapp.export import styles
+from geoapp.export.serialize import GPKG_GEOMETRY_COLUMN, feature_texts
 from geoapp.filters import Filter
-from geoapp.layers.spec import load_specs
+from geoapp.layers.features import color_scale
+from geoapp.layers.spec import LayerSpec, load_specs
 
+# The cities' shading in GIS styles: the map's default choropleth metric.
+CHOROPLETH_FIELD = "places"
 # Boundary collections: published id -> registry boundary level.
 BOUNDARY_COLLECTIONS = {"province": "province", "cities": "city", "districts": "district"}
 BOUNDARY_LEVELS = {"province": ("省", "Province"), "city": ("地级市", "Prefecture-level city"),
@@ -39,6 +43,7 @@ class Collection:
     geometry_type: str             # Point, Polygon, MultiPolygon, or Unknown if mixed
     is_boundary: bool
     _match: gpd.GeoDataFrame       # the columns Filter.apply reads
+    spec: LayerSpec | None = None  # the map's layer spec (styles for GIS files), if there is one
 
     @property
     def title(self) -> str:
@@ -53,6 +58,22 @@ class Collection:
         if self.is_boundary:
             flt = Filter(city=flt.city)
         return flt.apply(self._match, cities).index
+
+    def description(self) -> str:
+        return styles.description(self.spec) if self.spec else self.title
+
+    def style_row(self, table: str | None = None) -> dict | None:
+        """This layer's row of a GeoPackage `layer_styles` table (QML + SLD from its map spec).
+        The cities are shaded by `places` in the classes of the map's choropleth."""
+        if self.spec is None:
+            return None
+        choropleth = None
+        if self.spec.geometry == "choropleth" and CHOROPLETH_FIELD in self.frame:
+            scale = color_scale([int(v) for v in self.frame[CHOROPLETH_FIELD]])
+            label = " / ".join(METRIC_LABELS[CHOROPLETH_FIELD])
+            choropleth = styles.Choropleth(CHOROPLETH_FIELD, label, scale.classes())
+        return styles.style_row(table or self.id, GPKG_GEOMETRY_COLUMN, self.spec,
+                                point=self.geometry_type in ("Point", "MultiPoint"), choropleth=choropleth)
 
     def within_bbox(self, ids: pd.Index, boxes: list[tuple[float, float, float, float]]) -> pd.Index:
         """Those of `ids` whose geometry intersects any of the boxes (lon/lat)."""
@@ -121,19 +142,25 @@ def _geometry_type(frame: gpd.GeoDataFrame) -> str:
     return types.pop() if len(types) == 1 else "Unknown"
 
 
+def layer_specs(layers_dir: Path | None) -> dict[str, LayerSpec]:
+    """Collection id -> the map's layer spec (layers/*.yaml)."""
+    if layers_dir is None or not Path(layers_dir).is_dir():
+        return {}
+    return {spec.id: spec for spec in load_specs(Path(layers_dir))}
+
+
 def layer_titles(layers_dir: Path | None) -> dict[str, tuple[str, str]]:
     """Collection id -> (title zh, title en), from the map's layer specs (layers/*.yaml); a layer
     without a spec is titled by its id."""
-    if layers_dir is None or not Path(layers_dir).is_dir():
-        return {}
-    return {spec.id: (spec.title["zh"], spec.title["en"]) for spec in load_specs(Path(layers_dir))}
+    return {spec_id: (spec.title["zh"], spec.title["en"]) for spec_id, spec in layer_specs(layers_dir).items()}
 
 
 class Catalog:
     """Every published collection, built once from the registry."""
 
     def __init__(self, registry: Registry, layers_dir: Path | None = None):
-        titles = layer_titles(layers_dir)
+        self.specs = layer_specs(layers_dir)
+        titles = {i: (spec.title["zh"], spec.title["en"]) for i, spec in self.specs.items()}
         names = _names_by_adcode(registry)
         self.cities = registry.boundaries["city"]
         self.collections: dict[str, Collection] = {}
@@ -164,7 +191,8 @@ class Catalog:
         self.collections[collection_id] = Collection(
             id=collection_id, title_zh=zh, title_en=en, frame=published,
             features=pd.Series(feature_texts(published), index=published.index, dtype=object),
-            geometry_type=_geometry_type(published), is_boundary=is_boundary, _match=match)
+            geometry_type=_geometry_type(published), is_boundary=is_boundary, _match=match,
+            spec=self.specs.get(collection_id))
 
     def __contains__(self, collection_id: str) -> bool:
         return collection_id in self.collections

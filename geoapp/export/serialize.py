@@ -16,6 +16,7 @@ from typing import Iterable, Mapping
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import shapely
 
@@ -88,18 +89,171 @@ def to_csv(frame: gpd.GeoDataFrame) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def to_geopackage(layers: Mapping[str, tuple[gpd.GeoDataFrame, str]]) -> bytes:
-    """A GeoPackage (EPSG:4326) with one table per entry: name -> (frame, geometry type)."""
+GPKG_GEOMETRY_COLUMN = "geom"
+
+
+def to_geopackage(layers: Mapping[str, tuple[gpd.GeoDataFrame, str]],
+                  descriptions: Mapping[str, str] | None = None,
+                  styles: Iterable[dict] = ()) -> bytes:
+    """A GeoPackage (EPSG:4326) with one table per entry: name -> (frame, geometry type).
+    `descriptions` go to gpkg_contents.description; `styles` are rows of the `layer_styles`
+    table QGIS reads (see geoapp.export.styles.style_row), written as an attributes table."""
     with tempfile.TemporaryDirectory(prefix="atlas-gpkg-") as folder:
         path = Path(folder) / "export.gpkg"
         for name, (frame, geometry_type) in layers.items():
             table = frame.reset_index(drop=True)
             table[table.geometry.name] = gpd.GeoSeries(rfc7946_geometries(table.geometry.values),
                                                        index=table.index, crs=4326)
+            options = {"IDENTIFIER": name, "GEOMETRY_NAME": GPKG_GEOMETRY_COLUMN}
+            if descriptions and descriptions.get(name):
+                options["DESCRIPTION"] = descriptions[name]
             pyogrio.write_dataframe(table, path, layer=name, driver="GPKG",
                                     geometry_type=geometry_type, append=path.exists(),
-                                    layer_options={"IDENTIFIER": name},
+                                    layer_options=options,
                                     # 1.2: the newest version older GDAL/QGIS/ArcGIS open without a
                                     # warning (GDAL 3.6 warns on pyogrio's default 1.4).
                                     dataset_options=None if path.exists() else {"VERSION": "1.2"})
+        rows = list(styles)
+        if rows:
+            # The schema QGIS creates (FID `id`, update_time): its loadStyle query orders by it.
+            table = pd.DataFrame(rows, columns=list(rows[0]))
+            table["update_time"] = pd.Timestamp.now(tz="UTC").floor("s").tz_localize(None)
+            pyogrio.write_dataframe(table, path, layer="layer_styles", driver="GPKG", append=True,
+                                    layer_options={"FID": "id",
+                                                   "DESCRIPTION": "QGIS layer styles (QML and SLD) "
+                                                                  "generated from the atlas's map specs"})
         return path.read_bytes()
+
+
+def _write_to_bytes(frame: gpd.GeoDataFrame, geometry_type: str, driver: str, suffix: str, layer: str,
+                    **options) -> tuple[Path, tempfile.TemporaryDirectory]:
+    folder = tempfile.TemporaryDirectory(prefix="atlas-export-")
+    path = Path(folder.name) / f"{layer}{suffix}"
+    table = frame.reset_index(drop=True)
+    table[table.geometry.name] = gpd.GeoSeries(rfc7946_geometries(table.geometry.values), index=table.index,
+                                               crs=4326)
+    pyogrio.write_dataframe(table, path, layer=layer, driver=driver, geometry_type=geometry_type, **options)
+    return path, folder
+
+
+def to_flatgeobuf(frame: gpd.GeoDataFrame, geometry_type: str, layer: str) -> bytes:
+    """FlatGeobuf (EPSG:4326) with its packed Hilbert R-tree index, so clients can read a bbox of
+    it over HTTP range requests. UTF-8 text."""
+    path, folder = _write_to_bytes(frame, geometry_type, "FlatGeobuf", ".fgb", layer,
+                                   layer_options={"SPATIAL_INDEX": "YES"})
+    with folder:
+        return path.read_bytes()
+
+
+# Shapefile (dBASE) field names are at most 10 characters. Every published column has a fixed
+# short name here (documented in docs/ogc.md); a column missing from this table is cut to 10
+# characters and made unique with a number. The zip carries the mapping as fields.csv too.
+SHAPEFILE_FIELDS = {
+    "city_adcode": "city_code", "district_adcode": "dist_code", "district_zh": "dist_zh",
+    "district_en": "dist_en", "area_adcode": "area_code", "parent_adcode": "par_code",
+    "industries_zh": "indust_zh", "industries_en": "indust_en", "location_precision": "loc_prec",
+    "location_precision_zh": "locprec_zh", "location_precision_en": "locprec_en",
+    "axis_length_km": "axis_km", "half_width_km": "half_w_km",
+    "htz_national": "htz_nat", "htz_provincial": "htz_prov", "clusters_bases": "clus_bases",
+    "laboratories": "labs", "designations": "designat", "city_precision_places": "city_prec",
+    "industries_present": "indust_n",
+    "industry_equipment": "ind_equip", "industry_electronics": "ind_elec",
+    "industry_new_materials": "ind_newmat", "industry_chemicals": "ind_chem",
+    "industry_agriculture": "ind_agri", "industry_biomedicine": "ind_biomed",
+    "industry_energy_environment": "ind_energy", "industry_marine": "ind_marine",
+    "industry_st_services": "ind_stserv", "industry_new_energy": "ind_newen",
+}
+DBF_TEXT_BYTES = 254  # the longest dBASE text field; longer text continues in <name>_2, <name>_3, ...
+
+
+def shapefile_names(columns: Iterable[str]) -> dict[str, str]:
+    """Column -> dBASE field name (<= 10 characters, unique, case-insensitively too)."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for column in columns:
+        short = SHAPEFILE_FIELDS.get(column, column)[:10]
+        candidate, n = short, 1
+        while candidate.lower() in taken:
+            n += 1
+            candidate = f"{short[:10 - len(str(n)) - 1]}_{n}"
+        names[column] = candidate
+        taken.add(candidate.lower())
+    return names
+
+
+def _utf8_chunks(text: str, limit: int = DBF_TEXT_BYTES) -> list[str]:
+    """text in pieces of at most `limit` UTF-8 bytes, cut between characters and never next to
+    whitespace: dBASE pads text with spaces and readers (GDAL) strip them at both ends, so a cut
+    at a space would lose it. Concatenating the pieces gives the text back."""
+    chunks, start = [], 0
+    while len(text[start:].encode("utf-8")) > limit:
+        end, size = start, 0
+        while size + len(text[end].encode("utf-8")) <= limit:
+            size += len(text[end].encode("utf-8"))
+            end += 1
+        cut = end
+        while cut > start + 1 and (text[cut - 1].isspace() or text[cut].isspace()):
+            cut -= 1
+        if cut == start + 1 and (text[cut - 1].isspace() or text[cut].isspace()):
+            cut = end  # a run of whitespace longer than a field: nothing better to do
+        chunks.append(text[start:cut])
+        start = cut
+    chunks.append(text[start:])
+    return chunks
+
+
+def shapefile_table(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[tuple[str, str]]]:
+    """The frame with dBASE field names, text over 254 bytes split over continuation fields
+    (lossless: concatenate name, name_2, ... in order), and the (field, column) mapping."""
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    names = shapefile_names(columns)
+    out: dict[str, object] = {}
+    mapping: list[tuple[str, str]] = []
+    taken = {n.lower() for n in names.values()}
+    for column in columns:
+        series = frame[column]
+        field = names[column]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            out[field] = series
+            mapping.append((field, column))
+            continue
+        cells = [plain(v) for v in series.astype(object)]
+        pieces = [_utf8_chunks(str(v)) if v is not None and str(v) else [v] for v in cells]
+        width = max([len(p) for p in pieces] + [1])
+        for part in range(width):
+            name = field if part == 0 else f"{field[:10 - len(str(part + 1)) - 1]}_{part + 1}"
+            while part and name.lower() in taken:
+                name = name[:-1]
+            taken.add(name.lower())
+            out[name] = pd.Series([p[part] if part < len(p) else None for p in pieces], index=frame.index,
+                                  dtype=object)
+            mapping.append((name, column if part == 0 else f"{column} (part {part + 1})"))
+    table = gpd.GeoDataFrame(out, geometry=frame.geometry.values, crs=frame.crs, index=frame.index)
+    return table, mapping
+
+
+def to_shapefile_zip(frame: gpd.GeoDataFrame, geometry_type: str, name: str) -> bytes:
+    """A zipped ESRI Shapefile (EPSG:4326): .shp .shx .dbf .prj and a .cpg saying UTF-8, plus
+    fields.csv mapping the short dBASE field names to the full column names."""
+    import zipfile
+
+    table, mapping = shapefile_table(frame)
+    path, folder = _write_to_bytes(table, "Polygon" if geometry_type == "MultiPolygon" else geometry_type,
+                                   "ESRI Shapefile", ".shp", name, layer_options={"ENCODING": "UTF-8"})
+    with folder:
+        stem = path.with_suffix("")
+        cpg = stem.with_suffix(".cpg")
+        if not cpg.exists():
+            cpg.write_text("UTF-8", encoding="ascii")
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for suffix in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
+                part = stem.with_suffix(suffix)
+                if part.exists():
+                    archive.write(part, arcname=f"{name}{suffix}")
+            fields = io.StringIO()
+            writer = csv.writer(fields, lineterminator="\r\n")
+            writer.writerow(["field", "column"])
+            writer.writerows(mapping)
+            archive.writestr("fields.csv", "\ufeff" + fields.getvalue())
+        return buffer.getvalue()

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, url_for
 
-from geoapp.export.serialize import COORDINATE_DECIMALS, feature_collection, to_csv, to_geopackage
+from geoapp.export.serialize import (COORDINATE_DECIMALS, feature_collection, to_csv, to_flatgeobuf,
+                                     to_geopackage, to_shapefile_zip)
 from geoapp.filters import Filter
 from geoapp.web.context import current_filter
 from geoapp.web.serving import build_catalog, cached_body, catalog, send_body
@@ -22,6 +23,8 @@ FORMATS = {
     "geojson": "application/geo+json",
     "gpkg": "application/geopackage+sqlite3",
     "csv": "text/csv; charset=utf-8",
+    "fgb": "application/flatgeobuf",
+    "shp.zip": "application/zip",
 }
 ALL_LAYERS = "all"
 
@@ -42,19 +45,21 @@ def download_name(layer: str, flt: Filter, fmt: str) -> str:
 
 def build_export(layer: str, flt: Filter, fmt: str) -> tuple[bytes, str]:
     cat = catalog()
-    if layer == ALL_LAYERS:
-        tables = {}
-        for collection in cat.collections.values():
-            ids = collection.select(flt, cat.cities)
-            tables[collection.id] = (collection.frame.loc[ids], collection.geometry_type)
-        return to_geopackage(tables), FORMATS[fmt]
-    collection = cat[layer]
+    collections = list(cat.collections.values()) if layer == ALL_LAYERS else [cat[layer]]
+    if fmt == "gpkg":
+        tables = {c.id: (c.frame.loc[c.select(flt, cat.cities)], c.geometry_type) for c in collections}
+        return to_geopackage(tables, descriptions={c.id: c.description() for c in collections},
+                             styles=[row for c in collections if (row := c.style_row())]), FORMATS[fmt]
+    collection = collections[0]
     ids = collection.select(flt, cat.cities)
     if fmt == "geojson":
         return feature_collection(collection.features.loc[ids]), FORMATS[fmt]
     if fmt == "csv":
         return to_csv(collection.frame.loc[ids]), FORMATS[fmt]
-    return to_geopackage({layer: (collection.frame.loc[ids], collection.geometry_type)}), FORMATS[fmt]
+    if fmt == "fgb":
+        return to_flatgeobuf(collection.frame.loc[ids], collection.geometry_type, layer), FORMATS[fmt]
+    return to_shapefile_zip(collection.frame.loc[ids], collection.geometry_type,
+                            download_name(layer, flt, "shp").removesuffix(".shp")), FORMATS[fmt]
 
 
 def _not_found(message: str):
@@ -66,6 +71,8 @@ def _not_found(message: str):
 
 @bp.get("/export/<layer>.<fmt>")
 def download(layer: str, fmt: str):
+    if fmt == "zip" and layer.endswith(".shp"):  # <layer>.shp.zip
+        layer, fmt = layer.removesuffix(".shp"), "shp.zip"
     if fmt not in FORMATS:
         return _not_found(f"unknown format '{fmt}'")
     if layer != ALL_LAYERS and layer not in catalog():
