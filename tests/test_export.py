@@ -219,7 +219,7 @@ def test_api_layers_lists_every_layer_with_counts_and_working_links(client, regi
 def test_label_columns_sit_next_to_each_code_column(client, registry, tmp_path):
     from geoapp import vocab
     _, path = download(client, "/export/high_tech_zones.gpkg", tmp_path, "htz.gpkg")
-    read = pyogrio.read_dataframe(path)
+    read = pyogrio.read_dataframe(path, layer="high_tech_zones")
     columns = list(read.columns)
     for code, prefix in [("kind", "kind"), ("level", "level"), ("city_adcode", "city"),
                          ("district_adcode", "district"), ("industries", "industries")]:
@@ -248,7 +248,7 @@ def test_label_columns_sit_next_to_each_code_column(client, registry, tmp_path):
 def test_cities_layer_carries_the_per_city_figures_of_stats(client, tmp_path):
     stats = {row["city_adcode"]: row for row in client.get("/api/distribution").get_json()["cities"]}
     _, path = download(client, "/export/cities.gpkg", tmp_path, "cities.gpkg")
-    read = pyogrio.read_dataframe(path)
+    read = pyogrio.read_dataframe(path, layer="cities")
     assert len(read) == 14
     figures = [c for c, v in next(iter(stats.values())).items() if isinstance(v, int)]
     assert {"htz_national", "places", "tasks", "industry_biomedicine"} <= set(figures)
