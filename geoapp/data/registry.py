@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geoapp import DATA_DIR, LAYERS_DIR
@@ -198,12 +199,15 @@ def read_point_csv(path: Path) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
                               "columns 'lon' and 'lat' (WGS84 degrees) are required")]
     lon = pd.to_numeric(table["lon"], errors="coerce")
     lat = pd.to_numeric(table["lat"], errors="coerce")
-    for position, (x, y, raw_x, raw_y) in enumerate(zip(lon, lat, table["lon"], table["lat"]), start=1):
-        if pd.isna(x) or pd.isna(y):
-            problems.append(Problem(relative(path), position, "lon/lat",
+    missing = (lon.isna() | lat.isna()).to_numpy()
+    wrong = ~missing & ~(lon.between(-180, 180) & lat.between(-90, 90)).to_numpy()
+    for i in np.flatnonzero(missing | wrong):  # only the bad rows are visited one by one
+        x, y, raw_x, raw_y = lon.iat[i], lat.iat[i], table["lon"].iat[i], table["lat"].iat[i]
+        if missing[i]:
+            problems.append(Problem(relative(path), int(i) + 1, "lon/lat",
                                     f"'{raw_x}', '{raw_y}' are not decimal degrees"))
-        elif not (-180 <= x <= 180 and -90 <= y <= 90):
-            problems.append(Problem(relative(path), position, "lon/lat",
+        else:
+            problems.append(Problem(relative(path), int(i) + 1, "lon/lat",
                                     f"({x}, {y}) is not a longitude/latitude pair"))
     frame = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs=4326)
     return frame, problems

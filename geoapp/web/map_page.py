@@ -18,6 +18,7 @@ from geoapp.layers.features import Choropleth, point_collection, polygon_collect
 from geoapp.layers.popup import Names, popup_html
 from geoapp.layers.search import SearchIndex
 from geoapp.layers.spec import LayerSpecError, load_specs
+from geoapp.layers.tiles import PointIndex, TileError
 from geoapp.web.context import current_filter, current_lang, registry
 from geoapp.web.serving import cached_body, send_body
 
@@ -26,9 +27,11 @@ bp = Blueprint("map", __name__)
 # Choropleth metrics: columns of analysis.distribution.per_city, the same numbers /stats shows.
 METRICS = {m: METRIC_LABELS[m] for m in ("places", "htz_total", "htz_national", "clusters_bases",
                                          "laboratories", "platforms", "tasks", "industries_present")}
-# Above this many features (after the filter) a point layer is not sent whole: popups are
-# fetched when opened. (Search is always on the server.)
+# Above this many features (after the filter) a point layer is not sent whole: the browser loads
+# server-side clusters per tile and fetches popups when opened. (Search is always on the server.)
+TILES_ABOVE = 2000
 LAZY_POPUPS_ABOVE = 2000
+POINT_INDEX_CACHE = 32
 NOT_COUNTED = {"demo_zone_core"}  # a view of rows of other layers: counting it would count twice
 
 
@@ -139,8 +142,13 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
         if spec.geometry == "choropleth":
             shade = choropleth(flt, metric, lang)
             params["metric"] = metric
-        layers.append(layer_entry(spec, lang, link(f"/map/layers/{spec.id}.geojson", **params),
-                                  count, shade))
+        if spec.geometry == "point" and count > TILES_ABOVE:
+            # {z}/{x}/{y} stay literal for Leaflet to fill in
+            url = link(f"/map/layers/{spec.id}/tiles/{{z}}/{{x}}/{{y}}.json", **params)
+            layers.append(layer_entry(spec, lang, url, count, mode="tiles"))
+        else:
+            layers.append(layer_entry(spec, lang, link(f"/map/layers/{spec.id}.geojson", **params),
+                                      count, shade))
         if spec.geometry == "point" and spec.id not in NOT_COUNTED:
             matched += count
     bounds = LIAONING_BOUNDS
@@ -217,6 +225,42 @@ def layer(layer_id: str):
         return _json(body), "application/geo+json"
 
     return send_body(cached_body(("map-layer", spec.id, flt.key(), lang, metric), build))
+
+
+def point_index(spec, flt: Filter, lang: str) -> PointIndex:
+    """The filtered layer prepared for tiling, kept for the most recent filters."""
+    cache = current_app.extensions.setdefault("atlas.point_index", {})
+    key = (spec.id, flt.key(), lang)
+    index = cache.get(key)
+    if index is None:
+        index = PointIndex.build(spec, filtered(spec, flt), lang)
+        if len(cache) >= POINT_INDEX_CACHE:
+            cache.pop(next(iter(cache)))
+        cache[key] = index
+    return index
+
+
+@bp.get("/map/layers/<layer_id>/tiles/<int:z>/<int:x>/<int:y>.json")
+def tile(layer_id: str, z: int, x: int, y: int):
+    """Clusters and points of a large point layer in one Web Mercator tile."""
+    spec = spec_or_404(layer_id)
+    if spec.geometry != "point":
+        response = jsonify({"error": "not_found", "message": f"'{layer_id}' is not a point layer"})
+        response.status_code = 404
+        return response
+    flt = current_filter() if spec.filterable else Filter()
+    lang = current_lang()
+
+    def build():
+        return _json(point_index(spec, flt, lang).tile(z, x, y)), "application/json"
+
+    try:
+        body = cached_body(("map-tile", spec.id, flt.key(), lang, z, x, y), build)
+    except TileError as error:
+        response = jsonify({"error": "bad_request", "message": str(error)})
+        response.status_code = 400
+        return response
+    return send_body(body)
 
 
 @bp.get("/map/layers/<layer_id>/<place_id>/popup")

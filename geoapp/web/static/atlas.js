@@ -79,7 +79,77 @@
     map.fire("atlas:loaded");
   }
 
+  // A large point layer: the server clusters it per tile; this grid layer draws each tile's
+  // clusters and points as Leaflet layers and removes them when the tile goes out of view.
+  var TileClusters = L.GridLayer.extend({
+    initialize: function (spec, options) {
+      L.GridLayer.prototype.initialize.call(this, Object.assign({ pane: "atlasGrid", maxZoom: 18 }, options));
+      this.spec = spec;
+      this.drawn = {};
+      this.markers = atlas.markers[spec.id] = {};
+      this.on("tileunload", function (e) { this.forget(this._tileCoordsToKey(e.coords)); }, this);
+    },
+    forget: function (key) {
+      var layers = this.drawn[key] || [];
+      var map = this._map;
+      layers.forEach(function (layer) {
+        if (map) map.removeLayer(layer);
+        if (layer.feature) delete this.markers[layer.feature.id];
+      }, this);
+      delete this.drawn[key];
+    },
+    onRemove: function (map) {
+      Object.keys(this.drawn).forEach(this.forget, this);
+      L.GridLayer.prototype.onRemove.call(this, map);
+    },
+    createTile: function (coords, done) {
+      var tile = document.createElement("div");
+      var key = this._tileCoordsToKey(coords), self = this, spec = this.spec;
+      var url = L.Util.template(spec.url, { z: coords.z, x: coords.x, y: coords.y });
+      fetch(url).then(function (r) {
+        if (!r.ok) throw new Error(spec.title + " (HTTP " + r.status + ")");
+        return r.json();
+      }).then(function (body) {
+        if (!self._map) return;
+        var layers = [];
+        body.clusters.forEach(function (c) {
+          var size = c[2] < 100 ? "small" : c[2] < 1000 ? "medium" : "large";
+          var marker = L.marker([c[1], c[0]], {
+            pane: "atlasPoints", keyboard: true, title: String(c[2]),
+            icon: L.divIcon({ className: "marker-cluster marker-cluster-" + size + " atlas-cluster atlas-" + spec.id,
+                              html: "<div><span>" + c[2] + "</span></div>", iconSize: [40, 40] })
+          });
+          marker.on("click", function () { self._map.setView(marker.getLatLng(), Math.min(self._map.getZoom() + 2, 18)); });
+          layers.push(marker);
+        });
+        body.points.forEach(function (p) {
+          var options = Object.assign({ pane: "atlasPoints", className: "atlas-marker atlas-" + spec.id }, body.styles[p[3]]);
+          var marker = L.circleMarker([p[2], p[1]], options);
+          marker.feature = { id: p[0] };
+          marker.bindTooltip(textNode(p[4]));
+          bindPopup(marker, spec, { id: p[0] });
+          self.markers[p[0]] = marker;
+          layers.push(marker);
+        });
+        self.forget(key);
+        self.drawn[key] = layers;
+        layers.forEach(function (layer) { layer.addTo(self._map); });
+        done(null, tile);
+      }).catch(function (error) { atlas.errors.push(String(error)); done(error, tile); });
+      return tile;
+    }
+  });
+  map.createPane("atlasGrid").style.pointerEvents = "none";
+
   config.layers.forEach(function (spec) {
+    if (spec.mode === "tiles") {
+      var grid = new TileClusters(spec);
+      var tiled = atlas.layers[spec.id] = L.layerGroup([grid]);
+      if (spec.show) tiled.addTo(map);
+      if (spec.control) control.addOverlay(tiled, spec.title);
+      if (spec.show) grid.once("load", done); else done();
+      return;
+    }
     var group = spec.cluster
       ? L.markerClusterGroup({ maxClusterRadius: 40, spiderfyOnMaxZoom: true, showCoverageOnHover: false,
                                chunkedLoading: true })
@@ -129,7 +199,13 @@
     list.style.display = "none";
     input.setAttribute("aria-expanded", "false");
     input.value = lang === "en" ? hit.name_en : hit.name_zh;
-    if (!marker) { map.setView([hit.lat, hit.lon], 13); return; }
+    if (!marker) {  // a large layer: go there and open the popup when its tile has drawn it
+      map.setView([hit.lat, hit.lon], 16);
+      var popup = L.popup({ maxWidth: 440 }).setLatLng([hit.lat, hit.lon]).setContent(config.text.loading).openOn(map);
+      fetch(withLang("/map/layers/" + encodeURIComponent(hit.layer) + "/" + encodeURIComponent(hit.id) + "/popup"))
+        .then(function (r) { return r.json(); }).then(function (body) { popup.setContent(body.popup); });
+      return;
+    }
     var open = function () { map.setView(marker.getLatLng(), Math.max(map.getZoom(), 10)); marker.openPopup(); };
     if (group && group.zoomToShowLayer) group.zoomToShowLayer(marker, open); else open();
   }
