@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint check system-deps data bench bench-ogc bench-stats clean
+.PHONY: run test lint check system-deps data bench bench-ogc bench-stats bench-scale clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ data: $(VENV)/.dev
 # Benchmarks print figures (they are not tests). bench-ogc installs pygeoapi into /tmp and nginx.
 bench: $(VENV)/.dev
 	PYTHONPATH=. $(PY) benchmarks/bench_map.py
+
+bench-scale: $(VENV)/.dev system-deps
+	PYTHONPATH=. $(PY) benchmarks/bench_scale.py
 
 bench-ogc: $(VENV)/.dev
 	PYTHONPATH=. $(PY) benchmarks/bench_ogc.py
