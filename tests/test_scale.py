@@ -1,8 +1,6 @@
 """A few thousand synthetic places (benchmarks/synthetic.py, in a temporary data dir): the map page
 stays a frame, the big layer is drawn from server-side clusters per tile, search and the filter
 reach every row. Not timed: speed is measured by `make bench-scale`."""
-import json
-import re
 import threading
 
 import pytest
