@@ -175,3 +175,15 @@ def test_check_names_the_data_dir_it_read(data_copy):
     result = check(data_copy)
     assert result.returncode == 0, result.stderr
     assert "10 layer specs" in result.stdout and "plan tasks" in result.stdout
+
+
+def test_template_syntax_written_with_json_escapes_is_found(data_copy):
+    belt = data_copy / "zones" / "shenyang_dalian_belt.geojson"
+    text = belt.read_text(encoding="utf-8")
+    doc = json.loads(text)
+    doc["features"][0]["properties"]["name_en"] = "{{7*7}}"
+    escaped = json.dumps(doc, ensure_ascii=False).replace("{{7*7}}", "\\u007b\\u007b7*7}}")
+    belt.write_text(escaped, encoding="utf-8")
+    assert "{{" not in belt.read_text(encoding="utf-8")
+    problems = problems_of(data_copy)
+    assert any("shenyang_dalian_belt.geojson, row 1, field 'name_en'" in p for p in problems), problems

@@ -174,3 +174,13 @@ def test_report_cache_is_bounded(app):
         cache.get(Filter(), width, lambda w=width: builds.append(w) or w)
     assert builds == [10.0, 20.0, 30.0, 10.0]  # 10 was dropped when 30 came in
     assert len(cache._reports) == 2
+
+
+def test_page_links_carry_the_parsed_filter_and_width(client):
+    page = client.get("/stats?industry=Biomedicine,marine&half_width_km=12.50&lang=en").get_data(as_text=True)
+    query = "industry=biomedicine,marine&amp;half_width_km=12.5"
+    for name in ("distribution", "coverage", "tasks", "targets", "belt_cities", "belt_places"):
+        assert f'href="/stats/{name}.csv?{query}"' in page, name
+    assert f'href="/api/coverage?{query}"' in page
+    assert f'href="/stats?{query}"' in page  # the other language: Chinese is the default
+    assert 'href="/?lang=en"' in page

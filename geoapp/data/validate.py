@@ -220,6 +220,7 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
 # Template syntax (Jinja and friends): data text is shown literally, never evaluated, and a file
 # carrying it is refused as defence in depth.
 TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#")
+ESCAPED_BRACE = re.compile(r"\\(?:u0*|x)7b", re.IGNORECASE)
 
 
 def _template_problem(name: str, row: int | None, field: str, value: str) -> Problem:
@@ -245,7 +246,17 @@ def check_template_syntax(data_dir: Path, layers_dir: Path | None = None) -> lis
     every layer spec that contains `{{`, `{%` or `{#`. Files that cannot be read are reported by
     the readers, not here."""
     problems: list[Problem] = []
+    def suspect(path: Path) -> bool:
+        """Parse only files whose text has the syntax, or an escaped brace (JSON/YAML \\u007b)."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            return False
+        return bool(TEMPLATE_SYNTAX.search(text) or ESCAPED_BRACE.search(text))
+
     for path in sorted(Path(data_dir).rglob("*.csv")):
+        if not suspect(path):
+            continue
         try:
             table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         except (UnicodeDecodeError, ValueError):
@@ -258,6 +269,8 @@ def check_template_syntax(data_dir: Path, layers_dir: Path | None = None) -> lis
                 value = table[column].iat[row]
                 problems.append(_template_problem(relative(path), int(row) + 1, str(column), value))
     for path in sorted(Path(data_dir).rglob("*.geojson")):
+        if not suspect(path):
+            continue
         try:
             features = json.loads(path.read_text(encoding="utf-8")).get("features") or []
         except (UnicodeDecodeError, ValueError, AttributeError):
@@ -270,6 +283,8 @@ def check_template_syntax(data_dir: Path, layers_dir: Path | None = None) -> lis
     if layers_dir is not None:
         yaml_files += sorted(Path(layers_dir).glob("*.yaml"))
     for path in yaml_files:
+        if not suspect(path):
+            continue
         try:
             document = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, yaml.YAMLError):

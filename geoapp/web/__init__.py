@@ -2,7 +2,8 @@
 
 All start-up happens in create_app, in order: configuration, the registry (every data file and
 layer spec loaded and cross-checked once: a bad file stops the service here with file/row/field
-messages), blueprints, error handlers, per-process caches.
+messages), blueprints (and the stats report cache), the published catalog, error handlers.
+(The map blueprint still sets itself up in a record_once hook: geoapp/web/map_page.py.)
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     init_config(app, config)
     init_registry(app)
     init_blueprints(app)
+    init_catalog(app)
     init_errors(app)
     return app
 
@@ -62,6 +64,13 @@ def init_blueprints(app: Flask) -> None:
 
     from geoapp.web.cors import init_cors
     init_cors(app)
+
+
+def init_catalog(app: Flask) -> None:
+    """Serialize every published feature once when the app is made (before gunicorn forks with
+    --preload), not on the first request of each worker."""
+    from geoapp.web.serving import build_catalog
+    build_catalog(app)
 
 
 def init_errors(app: Flask) -> None:

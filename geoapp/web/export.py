@@ -13,9 +13,9 @@ from flask import Blueprint, jsonify, url_for
 
 from geoapp.export.serialize import (COORDINATE_DECIMALS, feature_collection, to_csv, to_flatgeobuf,
                                      to_geopackage, to_shapefile_zip)
-from geoapp.filters import Filter
+from geoapp.filters import PARAMS, Filter
 from geoapp.web.context import current_filter
-from geoapp.web.serving import build_catalog, cached_body, catalog, send_body
+from geoapp.web.serving import cached_body, catalog, send_body
 
 bp = Blueprint("export", __name__)
 
@@ -29,16 +29,9 @@ FORMATS = {
 ALL_LAYERS = "all"
 
 
-@bp.record_once
-def _build_catalog_at_start_up(state):
-    # Serialize every feature once when the app is made (before gunicorn forks with --preload),
-    # not on the first request of each worker.
-    build_catalog(state.app)
-
-
 def download_name(layer: str, flt: Filter, fmt: str) -> str:
     """ASCII file name that says what is inside, e.g. liaoning_high_tech_zones_city-210100.gpkg."""
-    parts = [f"{p}-{'+'.join(sorted(getattr(flt, p)))}" for p in ("industry", "city", "level", "kind")
+    parts = [f"{p}-{'+'.join(sorted(getattr(flt, p)))}" for p in PARAMS
              if getattr(flt, p)]
     return "_".join(["liaoning", layer, *parts]) + f".{fmt}"
 

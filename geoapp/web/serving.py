@@ -23,7 +23,7 @@ CACHE_CONTROL = "public, max-age=60"
 
 
 def build_catalog(app) -> Catalog:
-    """The published collections, built once per app (at start-up: see export.bp.record_once)."""
+    """The published collections, built once per app (at start-up: geoapp.web.init_catalog)."""
     with _build_lock:
         if "atlas.catalog" not in app.extensions:
             app.extensions["atlas.catalog"] = Catalog(app.extensions["atlas.registry"],

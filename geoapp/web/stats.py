@@ -30,6 +30,7 @@ from geoapp.filters import Filter, FilterError
 from geoapp.web.charts import STATUS_COLOURS, bar_chart, belt_map, heat_map
 from geoapp.web.context import current_filter, current_lang, registry, translator
 from geoapp.web.serving import cached_body, send_body
+from geoapp.web.urls import link
 
 bp = Blueprint("stats", __name__)
 
@@ -238,6 +239,7 @@ def render_page(flt: Filter, width: float, lang: str) -> bytes:
         "stats.html", lang=lang, t=t, flt=flt, selects=selects, query=query,
         width=width, default_width=DEFAULT_HALF_WIDTH_KM,
         other_lang_query={**query, **({} if lang == "en" else {"lang": "en"})},
+        map_query={"lang": lang if lang == "en" else ""}, link=link,
         metrics=[(m, vocab.pick(METRIC_LABELS[m], lang)) for m in METRICS], cities=cities,
         figures=data.figures, statuses=[(k, vocab.pick(v, lang), STATUS_COLOURS[k])
                                         for k, v in STATUSES.items()],
