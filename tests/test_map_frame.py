@@ -197,3 +197,32 @@ def test_payloads_show_literally_in_the_browser_popup(poisoned_app, page):
         assert page.console_errors == [], page.console_errors  # no CSP violation either
     finally:
         server.shutdown()
+
+
+def test_places_sharing_a_seat_are_drawn_apart_but_exported_at_the_seat(client, registry):
+    """Places known only to the same city/district share its seat; the map moves them apart on a
+    small circle (display only), the exports keep the stored anchor."""
+    from collections import Counter
+
+    import shapely
+    layers = ("high_tech_zones", "clusters_bases", "coastal_parks", "platforms_labs")
+    stored = {}
+    for layer in layers:
+        frame = registry.layers[layer]
+        stored.update({i: (round(g.x, 6), round(g.y, 6)) for i, g in zip(frame["id"], frame.geometry)})
+    shared = [p for p, n in Counter(stored.values()).items() if n > 1]
+    assert shared, "the data has places sharing a seat (this test needs them)"
+    drawn = {}
+    for layer in layers:
+        for f in client.get(f"/map/layers/{layer}.geojson").get_json()["features"]:
+            drawn[f["properties"]["id"]] = tuple(f["geometry"]["coordinates"])
+    assert set(drawn) == set(stored)
+    assert max(Counter(drawn.values()).values()) == 1   # no two places on one point
+    for place, where in drawn.items():                    # and each stays near its anchor
+        metres = shapely.Point(where).distance(shapely.Point(stored[place])) * 111_320
+        assert metres < 600, (place, metres)
+    for layer in layers:
+        exported = client.get(f"/export/{layer}.geojson").get_json()["features"]
+        for f in exported:
+            x, y = f["geometry"]["coordinates"]
+            assert (round(x, 6), round(y, 6)) == stored[f["properties"]["id"]]

@@ -126,10 +126,17 @@ def polygon_collection(spec: LayerSpec, frame: gpd.GeoDataFrame, lang: str, name
 
 
 def point_collection(spec: LayerSpec, frame: gpd.GeoDataFrame, lang: str, names: Names,
-                     with_popups: bool = True) -> dict:
-    """Points as GeoJSON; popups embedded for small layers, fetched when opened for large ones."""
-    xs = np.round(frame.geometry.x.to_numpy(), POINT_DECIMALS)
-    ys = np.round(frame.geometry.y.to_numpy(), POINT_DECIMALS)
+                     with_popups: bool = True, positions: dict | None = None) -> dict:
+    """Points as GeoJSON; popups embedded for small layers, fetched when opened for large ones.
+    `positions` (id -> lon, lat; geoapp/layers/offsets.py) moves places that share a point apart
+    on the map only."""
+    xs = frame.geometry.x.to_numpy(dtype=float)
+    ys = frame.geometry.y.to_numpy(dtype=float)
+    if positions:
+        moved = [positions.get(i) for i in frame["id"]]
+        xs = np.array([m[0] if m else x for m, x in zip(moved, xs)], dtype=float)
+        ys = np.array([m[1] if m else y for m, y in zip(moved, ys)], dtype=float)
+    xs, ys = np.round(xs, POINT_DECIMALS), np.round(ys, POINT_DECIMALS)
     features = []
     for record, x, y in zip(frame.drop(columns="geometry").to_dict("records"), xs, ys):
         props = {"id": record["id"], "tip": display_name(record, lang),

@@ -16,6 +16,7 @@ from geoapp.filters import Filter, FilterError
 from geoapp.layers.build import LIAONING_BOUNDS, build_frame, layer_entry
 from geoapp.layers.features import Choropleth, point_collection, polygon_collection
 from geoapp.layers.popup import Names, popup_html
+from geoapp.layers.offsets import display_offsets
 from geoapp.layers.search import SearchIndex
 from geoapp.layers.spec import LayerSpecError, load_specs
 from geoapp.layers.tiles import PointIndex, TileError
@@ -47,9 +48,28 @@ def setup(state):
                                  f"known: {', '.join(sorted(known))}")
     app.extensions["atlas.layer_specs"] = specs
     app.extensions["atlas.search_index"] = SearchIndex.build(specs, reg.layers)
+    app.extensions["atlas.display_positions"] = display_positions(specs, reg)
     # Fail at start-up, not on the first page, when the tile settings are unusable.
     app.extensions["atlas.map_frame"] = build_frame(app.config["ATLAS_TILES"],
                                                      app.config["ATLAS_TILES_ATTRIBUTION"])
+
+
+def display_positions(specs, reg) -> dict[str, dict[str, tuple[float, float]]]:
+    """layer id -> {place id: display (lon, lat)} for places sharing a stored point (offsets.py).
+    Computed once over the whole data, so a place does not jump when the filter changes; a layer
+    that repeats places of other layers (counted: false, member_id) follows its members."""
+    points = [s for s in specs if s.geometry == "point" and len(reg.layers[s.data]) <= TILES_ABOVE]
+    moved = display_offsets([(s.id, reg.layers[s.data]) for s in points if s.counted])
+    by_layer: dict[str, dict] = {}
+    for (layer_id, place_id), where in moved.items():
+        by_layer.setdefault(layer_id, {})[place_id] = where
+    by_place = {place_id: where for (_, place_id), where in moved.items()}
+    for spec in points:
+        frame = reg.layers[spec.data]
+        if not spec.counted and "member_id" in frame.columns:
+            by_layer[spec.id] = {i: by_place[m] for i, m in zip(frame["id"], frame["member_id"])
+                                 if m in by_place}
+    return by_layer
 
 
 def specs() -> list:
@@ -218,7 +238,8 @@ def layer(layer_id: str):
         frame = filtered(spec, flt)
         if spec.geometry == "point":
             body = point_collection(spec, frame, lang, names,
-                                    with_popups=len(frame) <= LAZY_POPUPS_ABOVE)
+                                    with_popups=len(frame) <= LAZY_POPUPS_ABOVE,
+                                    positions=current_app.extensions["atlas.display_positions"].get(spec.id))
         else:
             shade = choropleth(flt, metric, lang) if spec.geometry == "choropleth" else None
             body = polygon_collection(spec, frame, lang, names, shade)
