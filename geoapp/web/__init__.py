@@ -57,7 +57,8 @@ def init_registry(app: Flask) -> None:
 
 
 def init_blueprints(app: Flask) -> None:
-    from geoapp.web import about, api, export, map_page, ogc, stats
+    from geoapp.web import about, api, export, headers, map_page, ogc, stats
+    headers.init_app(app)
     for module in (map_page, api, stats, export, ogc, about):
         app.register_blueprint(module.bp)
     stats.init_stats(app)

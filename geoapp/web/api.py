@@ -12,7 +12,8 @@ bp = Blueprint("api", __name__)
 @bp.get("/health")
 def health():
     registry()  # loaded at start-up; reaching here means the data validated
-    return jsonify(status="ok")
+    # never from a cache: the answer is about this process, now
+    return jsonify(status="ok"), {"Cache-Control": "no-store"}
 
 
 @bp.get("/api/layers")
