@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint check system-deps data bench bench-ogc bench-stats bench-scale clean
+.PHONY: run test lint check system-deps data bench bench-ogc bench-stats bench-scale clean run-deps bench-load
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,20 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.runtime
-	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --preload \
-		--access-logfile - wsgi:app
+# nginx in front (slow clients, /static, gzip, cache) and gunicorn behind it on a unix socket,
+# both started and stopped here; config, socket, logs and cache in $(RUN_DIR). See geoapp/serve.py.
+RUN_DIR ?= .run
+run: run-deps $(VENV)/.runtime
+	$(PY) -m geoapp.serve --host $(HOST) --port $(PORT) --run-dir $(RUN_DIR)
 
-# Debian packages the browser tests and the GIS read-back tests use (root, as in CI).
-system-deps:
+# Debian packages `make run` needs (root): nginx.
+run-deps:
+	@if ! command -v nginx >/dev/null && ! test -x /usr/sbin/nginx; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	fi
+
+# Debian packages the browser tests, the GIS read-back tests and the serving tests use (root, as in CI).
+system-deps: run-deps
 	@if ! command -v chromium >/dev/null || ! command -v ogrinfo >/dev/null || ! fc-list | grep -qi 'Noto Sans CJK'; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk gdal-bin >/dev/null; \
 	fi
