@@ -55,7 +55,7 @@ data: $(VENV)/.dev
 	$(PY) scripts/place_points.py data/parks/*.csv data/platforms/*.csv
 	PYTHONPATH=. $(PY) scripts/build_belt.py
 
-# Benchmarks print figures (they are not tests). bench-ogc installs pygeoapi into /tmp and nginx.
+# Benchmarks print figures (they are not tests). bench-ogc installs pygeoapi into /tmp, nginx and wrk.
 bench: $(VENV)/.dev
 	PYTHONPATH=. $(PY) benchmarks/bench_map.py
 
@@ -67,6 +67,10 @@ bench-ogc: $(VENV)/.dev
 
 bench-stats: $(VENV)/.dev
 	PYTHONPATH=. $(PY) benchmarks/bench_stats.py
+
+# 60 s of wrk at 64 connections over mixed routes against make run's setup: errors, worker memory.
+bench-load: $(VENV)/.dev
+	PYTHONPATH=. $(PY) benchmarks/bench_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache artifacts

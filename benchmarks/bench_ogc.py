@@ -1,18 +1,22 @@
-"""Benchmark (not a test): OGC API – Features items queries on loopback, the atlas beside pygeoapi
-serving the same city layer, with nginx serving the atlas's own response bytes as a ceiling.
+"""Benchmark (not a test): OGC API – Features items and an export on loopback: the atlas as
+`make run` serves it (nginx in front of gunicorn), the app alone (gunicorn), pygeoapi serving the
+same city layer, and nginx serving the documented setup's own response bytes as static files.
 
     .venv/bin/python benchmarks/bench_ogc.py [--seconds 5] [--max-requests 30000] [--connections 16]
 
-- atlas: gunicorn as in `make run` (2 workers x 4 threads, gthread: keep-alive), wsgi:app;
+- atlas, make run: geoapp.serve (nginx from Debian + gunicorn 2 gthread workers x 4 threads on a
+  unix socket, proxy cache keyed by URL and encoding), on a free port;
+- atlas, gunicorn alone: the app without a front (2 workers x 4 threads, gthread, keep-alive);
 - pygeoapi: installed by this script into its own venv (default /tmp/pygeoapi-venv) from PyPI,
   version PYGEOAPI_VERSION, GeoJSON provider over the atlas's cities export written to a temp dir,
-  gunicorn with 2 sync workers (pygeoapi's usual deployment);
-- nginx (Debian; installed with apt-get if missing and --no-nginx not given): the same bytes the
-  atlas answers, as static files, keep-alive on. Without nginx, Python's http.server stands in.
-The load generator is Python (asyncio, raw HTTP/1.1 keep-alive) in 2 processes, 16 connections,
-bounded by --seconds and --max-requests per query. Requests carry no Accept-Encoding (identity),
-so every server sends the same uncompressed JSON. Everything runs on one machine, so the load
-generator takes CPU from the servers; figures are comparable between servers, not absolute.
+  gunicorn with 2 sync workers (pygeoapi's usual deployment); cities queries only;
+- nginx static (Debian; nginx and wrk installed with apt-get if missing and --no-nginx not
+  given): the same bytes, keep-alive on. Without nginx, Python's http.server stands in.
+Two load generators per row: Python (asyncio, raw HTTP/1.1 keep-alive) in 2 processes, 16
+connections, bounded by --seconds and --max-requests; and wrk -t2 -c16 (C, does not cap nginx
+as the Python one does). Requests carry no Accept-Encoding (identity), so every server sends the
+same uncompressed JSON. Everything runs on one machine, so the load generator takes CPU from the
+servers; figures are comparable between servers, not absolute.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import socket
@@ -42,6 +47,9 @@ QUERIES = [
     ("page 5 offset 5", "/ogc/collections/cities/items?limit=5&offset=5",
      "/collections/cities/items?limit=5&offset=5&f=json"),
     ("one feature", "/ogc/collections/cities/items/210200", "/collections/cities/items/210200?f=json"),
+    # atlas only (pygeoapi serves the cities layer only here)
+    ("HTZ items", "/ogc/collections/high_tech_zones/items", None),
+    ("HTZ export", "/export/high_tech_zones.geojson", None),
 ]
 
 
@@ -86,10 +94,30 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def start_atlas(port: int, work: Path):
+    """The app alone: gunicorn on a TCP port, no front (2 workers x 4 threads, gthread)."""
     gunicorn = Path(sys.executable).parent / "gunicorn"
     return start([str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
-                  "--preload", "--keep-alive", "5", "wsgi:app"], cwd=ROOT, log=work / "atlas.log",
-                 env={"ATLAS_TILES": "none"})
+                  "--preload", "--keep-alive", "5", "--no-control-socket", "wsgi:app"], cwd=ROOT,
+                 log=work / "atlas.log", env={"ATLAS_TILES": "none"})
+
+
+def start_documented(port: int, work: Path):
+    """The documented setup, as `make run` starts it: nginx in front of gunicorn (geoapp.serve)."""
+    run_dir = work / "run"
+    return start([sys.executable, "-m", "geoapp.serve", "--port", str(port), "--run-dir", str(run_dir)],
+                 cwd=ROOT, log=work / "make-run.log", env={"ATLAS_TILES": "none"})
+
+
+def wrk_rps(wrk: str, url: str, connections: int, seconds: float) -> tuple[float, int, str]:
+    """requests/s and errors (non-2xx/3xx + socket errors) by wrk -t2 -c<connections>."""
+    result = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", url],
+                            capture_output=True, text=True)
+    out = result.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = sum(int(n) for n in re.findall(r"(?:Non-2xx or 3xx responses|connect|read|write|timeout)"
+                                           r"[: ]\s*(\d+)", out))
+    latency = re.search(r"Latency\s+(\S+)", out)
+    return rps, errors, latency.group(1) if latency else "?"
 
 
 def install_pygeoapi(venv: Path) -> Path:
@@ -183,19 +211,26 @@ http {{
 """
 
 
-def ensure_nginx(allow_install: bool) -> str | None:
-    found = shutil.which("nginx") or (Path("/usr/sbin/nginx").exists() and "/usr/sbin/nginx")
-    if found or not allow_install:
-        return found or None
-    print("installing nginx (apt-get) ...", flush=True)
+def ensure_tool(command: str, package: str, allow_install: bool = True) -> str | None:
+    """Path of a Debian tool (nginx, wrk), installed with apt-get when missing and allowed."""
+    def find():
+        return shutil.which(command) or next((p for p in (f"/usr/sbin/{command}", f"/usr/bin/{command}")
+                                              if Path(p).exists()), None)
+    if find() or not allow_install:
+        return find()
+    print(f"installing {package} (apt-get) ...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     try:
-        subprocess.run(["apt-get", "install", "-y", "-qq", "nginx-light"], check=True, env=env,
-                       timeout=180, stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True, env=env,
+                       timeout=300, stdout=subprocess.DEVNULL)
     except (subprocess.SubprocessError, OSError) as error:
-        print(f"nginx not installed ({error}); falling back to Python's http.server")
+        print(f"{package} not installed ({error})")
         return None
-    return shutil.which("nginx") or "/usr/sbin/nginx"
+    return find()
+
+
+def ensure_nginx(allow_install: bool) -> str | None:
+    return ensure_tool("nginx", "nginx", allow_install)
 
 
 def start_static(port: int, work: Path, root: Path, nginx: str | None):
@@ -284,7 +319,9 @@ def main() -> int:
     parser.add_argument("--max-requests", type=int, default=30000, help="per query and server")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--pygeoapi-venv", type=Path, default=Path("/tmp/pygeoapi-venv"))
-    parser.add_argument("--no-nginx", action="store_true", help="do not install nginx if missing")
+    parser.add_argument("--no-nginx", action="store_true", help="do not install nginx/wrk if missing")
+    parser.add_argument("--no-pygeoapi", action="store_true", help="skip pygeoapi")
+    parser.add_argument("--no-wrk", action="store_true", help="only the Python load generator")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
 
@@ -292,55 +329,82 @@ def main() -> int:
     work.chmod(0o755)  # nginx workers (www-data) read the static files below it
     static_root = work / "static"
     static_root.mkdir()
-    ports = {"atlas": free_port(), "pygeoapi": free_port(), "static": free_port()}
+    ports = {"documented": free_port(), "atlas": free_port(), "pygeoapi": free_port(), "static": free_port()}
+    nginx = ensure_nginx(not args.no_nginx)
+    wrk = None if args.no_wrk else ensure_tool("wrk", "wrk", not args.no_nginx)
     processes = []
     try:
+        if nginx:
+            processes.append(start_documented(ports["documented"], work))
         processes.append(start_atlas(ports["atlas"], work))
-        processes.append(start_pygeoapi(ports["pygeoapi"], work, args.pygeoapi_venv))
-        wait_until_up(f"http://127.0.0.1:{ports['atlas']}/health")
-        wait_until_up(f"http://127.0.0.1:{ports['pygeoapi']}/collections/cities?f=json")
+        if not args.no_pygeoapi:
+            processes.append(start_pygeoapi(ports["pygeoapi"], work, args.pygeoapi_venv))
+            wait_until_up(f"http://127.0.0.1:{ports['pygeoapi']}/collections/cities?f=json")
+        wait_until_up(f"http://127.0.0.1:{ports['atlas']}/health", timeout=240)
+        if nginx:
+            wait_until_up(f"http://127.0.0.1:{ports['documented']}/health", timeout=240)
+        main_port = ports["documented"] if nginx else ports["atlas"]
 
-        # The static server gets the atlas's exact bytes for each query.
+        # The static server gets the documented setup's exact bytes for each query.
         static_paths = []
         for i, (name, atlas_path, pygeoapi_path) in enumerate(QUERIES):
-            atlas_bytes = fetch(f"http://127.0.0.1:{ports['atlas']}{atlas_path}")
-            pygeoapi_bytes = fetch(f"http://127.0.0.1:{ports['pygeoapi']}{pygeoapi_path}")
-            a, b = json.loads(atlas_bytes), json.loads(pygeoapi_bytes)
-            count = lambda doc: len(doc.get("features", [doc]))  # noqa: E731
-            if count(a) != count(b):
-                print(f"warning: '{name}': atlas {count(a)} features, pygeoapi {count(b)}")
+            atlas_bytes = fetch(f"http://127.0.0.1:{main_port}{atlas_path}")
+            if pygeoapi_path and not args.no_pygeoapi:
+                pygeoapi_bytes = fetch(f"http://127.0.0.1:{ports['pygeoapi']}{pygeoapi_path}")
+                a, b = json.loads(atlas_bytes), json.loads(pygeoapi_bytes)
+                count = lambda doc: len(doc.get("features", [doc]))  # noqa: E731
+                if count(a) != count(b):
+                    print(f"warning: '{name}': atlas {count(a)} features, pygeoapi {count(b)}")
             (static_root / f"q{i}.json").write_bytes(atlas_bytes)
             static_paths.append(f"/q{i}.json")
-        static, static_name = start_static(ports["static"], work, static_root, ensure_nginx(not args.no_nginx))
+        static, static_name = start_static(ports["static"], work, static_root, nginx)
         processes.append(static)
         wait_until_up(f"http://127.0.0.1:{ports['static']}/q0.json")
 
         rows = []
         for i, (name, atlas_path, pygeoapi_path) in enumerate(QUERIES):
-            for server, port, path in (("atlas", ports["atlas"], atlas_path),
-                                       ("pygeoapi " + PYGEOAPI_VERSION, ports["pygeoapi"], pygeoapi_path),
-                                       (static_name + " (same bytes)", ports["static"], static_paths[i])):
-                size = len(fetch(f"http://127.0.0.1:{port}{path}"))
+            servers = []
+            if nginx:
+                servers.append(("atlas, make run (nginx + gunicorn)", ports["documented"], atlas_path))
+            servers.append(("atlas, gunicorn alone", ports["atlas"], atlas_path))
+            if pygeoapi_path and not args.no_pygeoapi:
+                servers.append(("pygeoapi " + PYGEOAPI_VERSION, ports["pygeoapi"], pygeoapi_path))
+            servers.append((static_name + " static (same bytes)", ports["static"], static_paths[i]))
+            for server, port, path in servers:
+                url = f"http://127.0.0.1:{port}{path}"
+                size = len(fetch(url))
                 rps, p50, p99, errors, n = load(port, path, args.connections, args.seconds, args.max_requests)
-                rows.append((name, server, rps, p50, p99, errors, n, size))
-                print(f"  {name:<16} {server:<28} {rps:>9.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
-                      flush=True)
+                wrk_figures = wrk_rps(wrk, url, args.connections, args.seconds) if wrk else (None, None, "")
+                rows.append((name, server, rps, p50, p99, errors, n, size, *wrk_figures))
+                print(f"  {name:<16} {server:<36} {rps:>9.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
+                      + (f"   wrk {wrk_figures[0]:>9.0f} req/s" if wrk else ""), flush=True)
     finally:
         for process in processes:
             stop(process)
 
     print(f"\n{args.connections} keep-alive connections, up to {args.seconds:g} s or {args.max_requests} "
-          f"requests per row, {os.cpu_count()} CPUs shared by servers and load generator\n")
-    print("| query | server | req/s | p50 ms | p99 ms | errors | requests | body bytes |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for name, server, rps, p50, p99, errors, n, size in rows:
-        print(f"| {name} | {server} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errors} | {n} | {size:,} |")
-    print("\n| query | atlas / pygeoapi | atlas / static |")
-    print("|---|---:|---:|")
-    for i in range(0, len(rows), 3):
-        atlas, pygeo, stat = rows[i:i + 3]
-        print(f"| {atlas[0]} | {atlas[2] / pygeo[2]:.1f}x | {atlas[2] / stat[2]:.2f} |")
-    print(f"\nlogs and configs: {work}")
+          f"requests per row (Python generator), wrk -t2 -c{args.connections} -d{max(1, round(args.seconds))}s; "
+          f"{os.cpu_count()} CPUs shared by servers and load generators; no Accept-Encoding (identity)\n")
+    print("| query | server | req/s (Python) | p50 ms | p99 ms | errors | requests | body bytes | req/s (wrk) | wrk errors |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, server, rps, p50, p99, errors, n, size, wrk_rps_, wrk_errors, _ in rows:
+        wrk_text = f"{wrk_rps_:,.0f} | {wrk_errors}" if wrk_rps_ is not None else "– | –"
+        print(f"| {name} | {server} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errors} | {n} | {size:,} | {wrk_text} |")
+
+    print("\n| query | server | / static (Python) | / static (wrk) | / pygeoapi (Python) |")
+    print("|---|---|---:|---:|---:|")
+    for name, _, _ in QUERIES:
+        group = [r for r in rows if r[0] == name]
+        stat = next(r for r in group if "static" in r[1])
+        pygeo = next((r for r in group if r[1].startswith("pygeoapi")), None)
+        for row in group:
+            if "static" in row[1] or row[1].startswith("pygeoapi"):
+                continue
+            wrk_ratio = f"{row[8] / stat[8]:.2f}" if row[8] and stat[8] else "–"
+            print(f"| {name} | {row[1]} | {row[2] / stat[2]:.2f} | {wrk_ratio} | "
+                  + (f"{row[2] / pygeo[2]:.1f}x" if pygeo else "–") + " |")
+    print("\ntarget (issue 14): make run at >= 0.50 of nginx static req/s on the same bytes")
+    print(f"logs and configs: {work}")
     return 0
 
 

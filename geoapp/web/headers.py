@@ -38,11 +38,6 @@ GZIP_TYPES = ("text/", "application/json", "application/geo+json", "application/
               "application/schema+json", "text/csv")
 GZIP_CACHE_BYTES = 32 * 1024 * 1024
 
-# Pages that send their own CSP. The map page (folium's inline script) gets a script-hash policy
-# from its own view (issue 14 item 1, the lead's branch); until that lands it must not get the
-# default policy, which blocks its inline script. Remove the entry once map_page sets its CSP.
-OWN_POLICY_ENDPOINTS = {"map.index"}
-
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
@@ -169,7 +164,7 @@ def init_app(app: Flask) -> None:
         headers = response.headers
         for name, value in SECURITY_HEADERS.items():
             headers.setdefault(name, value)
-        if "Content-Security-Policy" not in headers and request.endpoint not in OWN_POLICY_ENDPOINTS:
+        if "Content-Security-Policy" not in headers:  # the map page sends its own (script hash)
             headers["Content-Security-Policy"] = policy
 
         if request.method not in ("GET", "HEAD") or response.status_code != 200:
