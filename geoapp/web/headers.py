@@ -122,9 +122,17 @@ def _compressible(response: Response) -> bool:
 
 def _validate_and_compress(response: Response, gzip_cache: _GzipCache) -> Response:
     """Weak ETag of the identity body, 304 when the client has it, gzip when accepted."""
-    if response.direct_passthrough:  # a file from send_file (static): read it, it is small
+    if response.direct_passthrough:  # a file from send_file (static): read it (small) and close it
+        source = response.response
+        try:
+            data = b"".join(source)
+        finally:
+            if hasattr(source, "close"):
+                source.close()
         response.direct_passthrough = False
-    data = response.get_data()
+        response.set_data(data)
+    else:
+        data = response.get_data()
     tag = hashlib.sha256(data).hexdigest()[:24]
     response.vary.add("Accept-Encoding")
     packed = None
