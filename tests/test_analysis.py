@@ -360,3 +360,17 @@ def test_per_city_with_a_filter_matching_nothing_is_all_zero(registry):
     table = table.drop(columns=["name_zh", "name_en", "industry_names"])
     assert len(table) == 14
     assert table.drop(columns="tasks").to_numpy().sum() == 0
+
+
+def test_belt_from_kept_corridor_figures_equals_a_fresh_belt(world):
+    every = places_of(world[0])
+    figures = belt_mod.corridor_figures(every, world[1], 10, ("htz_a", "base_b"))
+    for flt in (Filter(), Filter(kind=frozenset({"platform"})), Filter(city=frozenset({B}))):
+        view = view_of(world, flt)
+        fresh = belt_mod.belt(view, half_width_km=10, axis_ends=("htz_a", "base_b"))
+        kept = belt_mod.belt(view, half_width_km=10, axis_ends=("htz_a", "base_b"), figures=figures)
+        pd.testing.assert_frame_equal(fresh.places, kept.places)
+        pd.testing.assert_frame_equal(fresh.cities, kept.cities)
+        pd.testing.assert_frame_equal(fresh.groups, kept.groups)
+    only_b = belt_mod.belt(view_of(world, Filter(city=frozenset({B}))), 10, ("htz_a", "base_b"), figures)
+    assert list(only_b.cities.index) == [B] and "plat_far" in set(only_b.places["id"])

@@ -90,20 +90,31 @@ def relation(extent, band) -> str:
     return "inside" if overlap >= extent.area * (1 - INSIDE_TOLERANCE) else "partly"
 
 
-def belt(view: PlaceView, half_width_km: float = DEFAULT_HALF_WIDTH_KM,
-         axis_ends: tuple[str, str] = AXIS_ENDS) -> Belt:
-    """The corridor of `half_width_km` and what of the view lies in it. The axis runs between
-    the two named places whatever the filter (it is read from the unfiltered places)."""
-    boundaries, filter = view.boundaries, view.filter
-    ends = view.every.set_index("id").geometry
+@dataclass(frozen=True)
+class CorridorFigures:
+    """What a corridor width gives regardless of the filter: the corridor, every city's share
+    and every counted place's relation. Computed once per width; belt() selects from it."""
+    half_width_km: float
+    axis_length_km: float
+    area_km2: float
+    province_share: float
+    shape: gpd.GeoDataFrame
+    cities: pd.DataFrame           # every city, in boundary order
+    places: pd.DataFrame           # every counted place but the corridor, in place order
+
+
+def corridor_figures(every: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataFrame],
+                     half_width_km: float = DEFAULT_HALF_WIDTH_KM,
+                     axis_ends: tuple[str, str] = AXIS_ENDS) -> CorridorFigures:
+    """The corridor of `half_width_km` between the two named places, and how every city and every
+    place of `every` (the unfiltered counted places) relates to it."""
+    ends = every.set_index("id").geometry
     shape = corridor(ends[axis_ends[0]], ends[axis_ends[1]], boundaries["province"], half_width_km)
     band = project(shape).geometry.iloc[0]
     province_km2 = project(boundaries["province"]).area.sum() / 1e6
     area_km2 = band.area / 1e6
 
     cities = boundaries["city"]
-    if filter.city:
-        cities = cities[cities["adcode"].isin(filter.city)]
     projected = project(cities)
     city_km2 = projected.area / 1e6
     inside_km2 = projected.geometry.intersection(band).area / 1e6
@@ -115,7 +126,7 @@ def belt(view: PlaceView, half_width_km: float = DEFAULT_HALF_WIDTH_KM,
     }, index=pd.Index(cities["adcode"], name="city_adcode"))
     city_frame["in_belt"] = city_frame["area_in_belt_km2"] > 0
 
-    places = view.places[view.places["kind"] != "corridor"]
+    places = every[every["kind"] != "corridor"]
     extents = project(_extents(places, boundaries))
     points = project(places.geometry)
     group_of = {kind: group for group, kinds in GROUPS.items() for kind in kinds}
@@ -128,9 +139,23 @@ def belt(view: PlaceView, half_width_km: float = DEFAULT_HALF_WIDTH_KM,
         "relation": [relation(e, band) for e in extents],
         "point_inside": [band.covers(p.representative_point()) for p in points],
     })
-    return Belt(half_width_km, round(shape["axis_length_km"].iloc[0], 1), round(area_km2, 1),
-                round(area_km2 / province_km2, 4), shape, city_frame, place_frame,
-                group_figures(place_frame))
+    return CorridorFigures(half_width_km, round(shape["axis_length_km"].iloc[0], 1), round(area_km2, 1),
+                           round(area_km2 / province_km2, 4), shape, city_frame, place_frame)
+
+
+def belt(view: PlaceView, half_width_km: float = DEFAULT_HALF_WIDTH_KM,
+         axis_ends: tuple[str, str] = AXIS_ENDS, figures: CorridorFigures | None = None) -> Belt:
+    """The corridor of `half_width_km` and what of the view lies in it. The axis runs between
+    the two named places whatever the filter (it is read from the unfiltered places).
+    `figures`: corridor_figures for this width and these places, when already computed."""
+    if figures is None:
+        figures = corridor_figures(view.every, view.boundaries, half_width_km, axis_ends)
+    cities = figures.cities
+    if view.filter.city:
+        cities = cities[cities.index.isin(view.filter.city)]
+    places = figures.places[figures.places["id"].isin(view.ids)].reset_index(drop=True)
+    return Belt(figures.half_width_km, figures.axis_length_km, figures.area_km2,
+                figures.province_share, figures.shape, cities, places, group_figures(places))
 
 
 def with_corridor(places: gpd.GeoDataFrame, shape: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

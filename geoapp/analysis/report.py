@@ -3,7 +3,7 @@
     view      the places, filtered once (analysis.view.PlaceView); for a belt width other than
               the stored corridor's, the corridor row carries the corridor of that width, so
               coverage and distribution answer for the same corridor as the belt figures
-    belt      analysis.belt.Belt
+    belt      analysis.belt.Belt (selected by the filter from the width's CorridorFigures)
     coverage  task × city coverage, computed once and handed to what derives from it
     cities    per-city table (distribution.city_table)
     figures   plan-wide figures (coverage.plan_figures)
@@ -38,11 +38,13 @@ class Report:
     targets: pd.DataFrame
 
 
-def build_report(registry, filter: Filter = Filter(),
-                 half_width_km: float = DEFAULT_HALF_WIDTH_KM) -> Report:
+def build_report(registry, filter: Filter = Filter(), half_width_km: float = DEFAULT_HALF_WIDTH_KM,
+                 figures: belt_analysis.CorridorFigures | None = None) -> Report:
+    """`figures`: belt_analysis.corridor_figures for this width, when the caller keeps them
+    (they do not depend on the filter)."""
     every = registry.counted_places()
     view = place_view(every, registry.boundaries, filter)
-    belt = belt_analysis.belt(view, half_width_km)
+    belt = belt_analysis.belt(view, half_width_km, figures=figures)
     if half_width_km != DEFAULT_HALF_WIDTH_KM:  # the stored corridor has the default width
         view = place_view(belt_analysis.with_corridor(every, belt.shape), registry.boundaries, filter)
     result = coverage(view, registry.tasks)

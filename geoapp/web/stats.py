@@ -22,6 +22,7 @@ import pandas as pd
 from flask import Blueprint, current_app, render_template, request
 
 from geoapp import vocab
+from geoapp.analysis.belt import CorridorFigures, corridor_figures
 from geoapp.analysis.corridor import DEFAULT_HALF_WIDTH_KM
 from geoapp.analysis.coverage import STATUSES
 from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRICS
@@ -38,6 +39,7 @@ HALF_WIDTH_RANGE = (1.0, 100.0)
 HALF_WIDTH_STEP = Decimal("0.01")
 HALF_WIDTH_ALLOWED = "a number of km from 1 to 100 with at most two decimals, e.g. 30 or 12.5"
 REPORT_CACHE_SIZE = 64
+CORRIDOR_CACHE_SIZE = 16
 
 GROUP_LABELS = {"high_tech_zones": ("高新区", "High-tech zones"),
                 "clusters_bases": ("集群·基地·园区", "Clusters, bases, parks"),
@@ -69,13 +71,26 @@ def half_width() -> float:
 
 class ReportCache:
     """Reports by (filter key, width), least recently used dropped beyond `size`. One build at
-    a time (a lock per cache): concurrent requests for the same report wait for the one build."""
+    a time (a lock per cache): concurrent requests for the same report wait for the one build.
+    The corridor figures of a width (the filter-independent part of the belt) are kept too, so
+    a new filter at a known width skips the geometry."""
 
-    def __init__(self, size: int = REPORT_CACHE_SIZE):
-        self.size = size
+    def __init__(self, size: int = REPORT_CACHE_SIZE, corridors: int = CORRIDOR_CACHE_SIZE):
+        self.size, self.corridor_size = size, corridors
         self._reports: OrderedDict[tuple, Report] = OrderedDict()
+        self._corridors: OrderedDict[float, CorridorFigures] = OrderedDict()
         self._lock = threading.Lock()      # guards _reports
-        self._build = threading.Lock()     # one build at a time
+        self._build = threading.Lock()     # one build at a time; guards _corridors
+
+    def corridor(self, width: float, compute) -> CorridorFigures:
+        """The corridor figures of a width (call while building: under the build lock)."""
+        if width in self._corridors:
+            self._corridors.move_to_end(width)
+            return self._corridors[width]
+        figures = self._corridors[width] = compute()
+        while len(self._corridors) > self.corridor_size:
+            self._corridors.popitem(last=False)
+        return figures
 
     def get(self, flt: Filter, width: float, build) -> Report:
         key = (flt.key(), width)
@@ -104,7 +119,12 @@ def report(flt: Filter, width: float) -> Report:
     cache = current_app.extensions.get("atlas.report_cache")
     if cache is None:
         cache = current_app.extensions.setdefault("atlas.report_cache", ReportCache())
-    return cache.get(flt, width, lambda: build_report(registry(), flt, width))
+    reg = registry()
+
+    def build() -> Report:
+        figures = cache.corridor(width, lambda: corridor_figures(reg.counted_places(), reg.boundaries, width))
+        return build_report(reg, flt, width, figures)
+    return cache.get(flt, width, build)
 
 
 # --- JSON -----------------------------------------------------------------------------------------
