@@ -315,6 +315,9 @@ def _read_specs(layers_dir: Path | None) -> tuple[list[LayerSpec], list[Problem]
     try:
         return load_specs(Path(layers_dir)), []
     except LayerSpecError as error:
+        name, _, message = str(error).partition(": ")
+        if message and (Path(layers_dir) / name).is_file():  # "<file>: what is wrong"
+            return [], [Problem(relative(Path(layers_dir) / name), None, None, message)]
         return [], [Problem(relative(Path(layers_dir)), None, None, str(error))]
 
 
