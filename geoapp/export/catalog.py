@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -76,11 +77,12 @@ class Collection:
                                 point=self.geometry_type in ("Point", "MultiPoint"), choropleth=choropleth)
 
     def within_bbox(self, ids: pd.Index, boxes: list[tuple[float, float, float, float]]) -> pd.Index:
-        """Those of `ids` whose geometry intersects any of the boxes (lon/lat)."""
-        frame = self.frame.loc[ids]
-        hits = frame.sindex.query(shapely.union_all([shapely.box(*b) for b in boxes]),
-                                  predicate="intersects")
-        return frame.index[sorted(set(hits))]
+        """Those of `ids` whose geometry intersects any of the boxes (lon/lat). Queries the whole
+        collection's spatial index (built once, kept by geopandas), then keeps `ids`' order."""
+        hits = self.frame.sindex.query(shapely.union_all([shapely.box(*b) for b in boxes]),
+                                       predicate="intersects")
+        inside = self.frame.index[np.unique(hits)]
+        return ids[ids.isin(inside)]
 
 
 def _published(frame: gpd.GeoDataFrame, id_column: str) -> gpd.GeoDataFrame:
@@ -122,7 +124,9 @@ def with_labels(frame: gpd.GeoDataFrame, names: dict[str, tuple[str, str]], boun
                 if not codes:
                     return None
                 return ";".join(table[c][index] if c in table else c for c in codes)
-            columns[f"{prefix}_{lang}"] = frame[column].map(label).astype(object)
+            # label each distinct cell once (a 100k-row layer has a few dozen distinct codes)
+            distinct = {cell: label(cell) for cell in frame[column].dropna().unique()}
+            columns[f"{prefix}_{lang}"] = frame[column].map(distinct).astype(object)
     labelled = pd.DataFrame(columns, index=frame.index)
     return gpd.GeoDataFrame(labelled, geometry=frame.geometry.name, crs=frame.crs)
 
