@@ -11,7 +11,8 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from markupsafe import Markup
 
 from geoapp import vocab
-from geoapp.analysis.distribution import METRIC_LABELS, per_city
+from geoapp.analysis.corridor import DEFAULT_HALF_WIDTH_KM
+from geoapp.analysis.distribution import METRIC_LABELS
 from geoapp.filters import Filter, FilterError
 from geoapp.layers.build import LIAONING_BOUNDS, build_frame, layer_entry
 from geoapp.layers.features import Choropleth, point_collection, polygon_collection
@@ -22,6 +23,7 @@ from geoapp.layers.spec import LayerSpecError, load_specs
 from geoapp.layers.tiles import PointIndex, TileError
 from geoapp.web.context import current_filter, current_lang, registry
 from geoapp.web.serving import cached_body, send_body
+from geoapp.web.stats import report as stats_report
 
 bp = Blueprint("map", __name__)
 
@@ -116,8 +118,8 @@ def filtered(spec, flt: Filter):
 
 
 def choropleth(flt: Filter, metric: str, lang: str) -> Choropleth:
-    reg = registry()
-    table = per_city(reg.layers, reg.boundaries["city"], flt)
+    # the /stats report of this filter (same cache): the map shades by the numbers /stats shows
+    table = stats_report(flt, DEFAULT_HALF_WIDTH_KM).cities
     return Choropleth({code: int(v) for code, v in table[metric].items()},
                       vocab.label({metric: METRICS[metric]}, metric, lang))
 
