@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -59,6 +60,11 @@ class Collection:
         if self.is_boundary:
             flt = Filter(city=flt.city)
         return flt.apply(self._match, cities).index
+
+    @cached_property
+    def mercator(self) -> gpd.GeoSeries:
+        """The geometries in EPSG:3857 (vector tiles), projected once on first use."""
+        return self.frame.geometry.to_crs(3857)
 
     def description(self) -> str:
         return styles.description(self.spec) if self.spec else self.title

@@ -8,6 +8,7 @@ JSON = "application/json"
 HTML = "text/html"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
 SCHEMA_JSON = "application/schema+json"
+MVT = "application/vnd.mapbox-vector-tile"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
 
@@ -45,6 +46,12 @@ def openapi_document(server_url: str, collection_ids: list[str], city_codes: lis
         return {"$ref": f"#/components/parameters/{name}"}
 
     collection_id = {"$ref": "#/components/parameters/collectionId"}
+    atlas_filter = [
+        _filter_parameter("industry", list(vocab.INDUSTRIES), "Industry code"),
+        _filter_parameter("city", city_codes, "City adcode (also 沈阳, 沈阳市 or shenyang)"),
+        _filter_parameter("level", list(vocab.LEVELS), "Level code"),
+        _filter_parameter("kind", list(vocab.KINDS), "Kind code"),
+    ]
     return {
         "openapi": "3.0.3",
         "info": {
@@ -74,11 +81,7 @@ def openapi_document(server_url: str, collection_ids: list[str], city_codes: lis
                           "next/prev links", GEOJSON, HTML),
                 [collection_id, ref("bbox"), ref("bbox-crs"), ref("limit"), ref("offset"), ref("datetime"),
                  ref("filter"), ref("filter-lang"), ref("filter-crs"), ref("sortby"), ref("properties"),
-                 ref("crs"),
-                 _filter_parameter("industry", list(vocab.INDUSTRIES), "Industry code"),
-                 _filter_parameter("city", city_codes, "City adcode (also 沈阳, 沈阳市 or shenyang)"),
-                 _filter_parameter("level", list(vocab.LEVELS), "Level code"),
-                 _filter_parameter("kind", list(vocab.KINDS), "Kind code")]),
+                 ref("crs"), *atlas_filter]),
             "/collections/{collectionId}/items/{featureId}": operation(
                 "getFeature", "One feature", _response("Feature", GEOJSON, HTML),
                 [collection_id, {"name": "featureId", "in": "path", "required": True,
@@ -86,6 +89,23 @@ def openapi_document(server_url: str, collection_ids: list[str], city_codes: lis
             "/collections/{collectionId}/queryables": operation(
                 "getQueryables", "Properties usable in filter (JSON Schema)",
                 _response("Queryables", SCHEMA_JSON, HTML), [collection_id]),
+            "/tileMatrixSets": operation(
+                "getTileMatrixSetsList", "Tile matrix sets (WebMercatorQuad)", _response("Tile matrix sets", JSON)),
+            "/tileMatrixSets/{tileMatrixSetId}": operation(
+                "getTileMatrixSet", "A tile matrix set definition (OGC 2DTMS JSON)",
+                _response("Tile matrix set", JSON), [ref("tileMatrixSetId")]),
+            "/collections/{collectionId}/tiles": operation(
+                "getCollectionVectorTileSetsList", "Vector tilesets of a collection",
+                _response("Tilesets", JSON), [collection_id, *atlas_filter]),
+            "/collections/{collectionId}/tiles/{tileMatrixSetId}": operation(
+                "getCollectionVectorTileSet", "Vector tileset metadata (limits, layer, item URL template)",
+                _response("Tileset", JSON), [collection_id, ref("tileMatrixSetId"), *atlas_filter]),
+            "/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}": operation(
+                "getCollectionVectorTile", "A Mapbox Vector Tile of the collection (empty body: no feature)",
+                {"description": "Mapbox Vector Tile", "content": {MVT: {"schema": {"type": "string",
+                                                                                  "format": "binary"}}}},
+                [collection_id, ref("tileMatrixSetId"), ref("tileMatrix"), ref("tileRow"), ref("tileCol"),
+                 *atlas_filter], f=False),
         },
         "components": {
             "parameters": {
@@ -146,6 +166,17 @@ def openapi_document(server_url: str, collection_ids: list[str], city_codes: lis
                                        "(lat, lon). The Content-Crs header says which.",
                         "schema": {"type": "string", "format": "uri", "enum": [CRS84, EPSG4326],
                                    "default": CRS84}},
+                "tileMatrixSetId": {"name": "tileMatrixSetId", "in": "path", "required": True,
+                                    "schema": {"type": "string", "enum": ["WebMercatorQuad"]}},
+                "tileMatrix": {"name": "tileMatrix", "in": "path", "required": True,
+                               "description": "Zoom level, 0 to 18.",
+                               "schema": {"type": "integer", "minimum": 0, "maximum": 18}},
+                "tileRow": {"name": "tileRow", "in": "path", "required": True,
+                            "description": "Row, 0 (north) to 2^tileMatrix - 1.",
+                            "schema": {"type": "integer", "minimum": 0}},
+                "tileCol": {"name": "tileCol", "in": "path", "required": True,
+                            "description": "Column, 0 (west) to 2^tileMatrix - 1.",
+                            "schema": {"type": "integer", "minimum": 0}},
                 "bbox-crs": {"name": "bbox-crs", "in": "query", "required": False,
                              "description": "CRS of bbox: CRS84 (default) or EPSG:4326 "
                                             "(minLat,minLon,maxLat,maxLon).",

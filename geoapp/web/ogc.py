@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 import pandas as pd
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
-from geoapp.export import query
+from geoapp.export import query, tiles
 from geoapp.export.openapi import GEOJSON, HTML, JSON, OPENAPI_JSON, SCHEMA_JSON, openapi_document
 from geoapp.export.query import CRS84, SUPPORTED_CRS, QueryError
 from geoapp.export.serialize import COORDINATE_DECIMALS, feature_collection, feature_texts
@@ -45,7 +45,16 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30",
 ]
+TILESETS_REL = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+TILING_SCHEME_REL = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
+TILING_SCHEMES_REL = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
 QUERY_PARAMS = ("filter", "filter-lang", "filter-crs", "sortby", "properties", "crs", "bbox-crs")
 ITEMS_PARAMS = {"f", "bbox", "limit", "offset", "datetime", *PARAMS, *QUERY_PARAMS}
 MAX_URL_CHARS = 8000  # longer request URIs answer 414 (gunicorn refuses request lines > 4094 itself)
@@ -217,6 +226,8 @@ def landing_document() -> dict:
             _link(url_for("ogc.openapi", _external=True, f="html"), "service-doc", HTML, "API documentation"),
             _link(url_for("ogc.conformance", _external=True), "conformance", JSON, "conformance classes"),
             _link(url_for("ogc.collections", _external=True), "data", JSON, "feature collections"),
+            _link(url_for("ogc.tile_matrix_sets", _external=True), TILING_SCHEMES_REL, JSON,
+                  "tile matrix sets (vector tiles: WebMercatorQuad)"),
         ],
     }
 
@@ -277,6 +288,8 @@ def collection_document(collection) -> dict:
             # the rel name before OGC 19-079r1 final; GDAL < 3.8 looks for it
             _link(url_for("ogc.queryables", collection_id=cid, _external=True), "queryables", SCHEMA_JSON,
                   "queryables"),
+            _link(url_for("ogc.collection_tilesets", collection_id=cid, _external=True), TILESETS_REL, JSON,
+                  "vector tilesets (Mapbox Vector Tiles)"),
             *[_link(url_for("export.download", layer=cid, fmt=fmt, _external=True), "enclosure", media,
                     f"download ({fmt})")
               for fmt, media in (("geojson", GEOJSON), ("gpkg", "application/geopackage+sqlite3"),
@@ -497,6 +510,108 @@ def queryables(collection_id: str):
     accept = request.accept_mimetypes
     media = SCHEMA_JSON if accept[SCHEMA_JSON] > 0 or not accept else JSON
     return _json_body(("queryables", collection_id, media), doc, media)
+
+
+# --- OGC API – Tiles (vector tiles of every collection) --------------------------------------------
+
+def _tileset_id(tile_matrix_set_id: str) -> None:
+    if tile_matrix_set_id != tiles.TMS_ID:
+        raise OGCException(404, "NotFound", f"no tile matrix set '{tile_matrix_set_id}'; available: {tiles.TMS_ID}")
+
+
+def _tms_link(rel: str = TILING_SCHEME_REL) -> dict:
+    return _link(url_for("ogc.tile_matrix_set", tileMatrixSetId=tiles.TMS_ID, _external=True), rel, JSON,
+                 "WebMercatorQuad tile matrix set")
+
+
+@bp.get("/ogc/tileMatrixSets")
+def tile_matrix_sets():
+    _check_params({"f"})
+    doc = lambda: {"tileMatrixSets": [{"id": tiles.TMS_ID, "title": "Google Maps Compatible for the World",  # noqa: E731
+                                       "uri": tiles.TMS_URI, "links": [_tms_link("self")]}]}
+    return _json_body(("tms-list",), doc)
+
+
+@bp.get("/ogc/tileMatrixSets/<tileMatrixSetId>")
+def tile_matrix_set(tileMatrixSetId: str):  # noqa: N803 (the OpenAPI parameter name)
+    _check_params({"f"})
+    _tileset_id(tileMatrixSetId)
+    return _json_body(("tms", tileMatrixSetId), tiles.tile_matrix_set)
+
+
+def _tileset_document(collection, query_args: dict) -> dict:
+    cid = collection.id
+    template = url_for("ogc.collection_tile", collection_id=cid, tileMatrixSetId=tiles.TMS_ID,
+                       tileMatrix="0", tileRow="0", tileCol="0", _external=True, **query_args)
+    template = template.replace("/0/0/0", "/{tileMatrix}/{tileRow}/{tileCol}", 1)
+    west, south, east, north = collection.bbox()
+    return {
+        "title": collection.title,
+        "description": f"Mapbox Vector Tiles of {collection.title_en}: one layer '{cid}', every property "
+                       "(empty ones left out), geometries clipped to the tile plus a 64/4096 buffer.",
+        "dataType": "vector",
+        "crs": tiles.MERCATOR,
+        "tileMatrixSetURI": tiles.TMS_URI,
+        "boundingBox": {"lowerLeft": [west, south], "upperRight": [east, north], "crs": CRS84},
+        "tileMatrixSetLimits": tiles.matrix_limits(collection.bbox()),
+        "layers": [{"id": cid, "title": collection.title, "dataType": "vector",
+                    "geometryDimension": tiles.geometry_dimension(collection.geometry_type),
+                    "minTileMatrix": "0", "maxTileMatrix": str(tiles.MAX_ZOOM),
+                    "propertiesSchema": {"type": "object", "properties": tiles.property_types(collection.frame)}}],
+        "links": [
+            _link(url_for("ogc.collection_tileset", collection_id=cid, tileMatrixSetId=tiles.TMS_ID,
+                          _external=True, **query_args), "self", JSON, "this tileset"),
+            _tms_link(),
+            {**_link(template, "item", tiles.MVT, "Mapbox vector tile"), "templated": True},
+            _link(url_for("ogc.collection", collection_id=cid, _external=True), "collection", JSON, "the collection"),
+        ],
+    }
+
+
+@bp.get("/ogc/collections/<collection_id>/tiles")
+def collection_tilesets(collection_id: str):
+    _check_params({"f", *PARAMS})
+    found = _collection(collection_id)
+    flt = current_filter()
+
+    def doc():
+        tileset = _tileset_document(found, flt.query_items())
+        return {"links": [_link(url_for("ogc.collection_tilesets", collection_id=collection_id, _external=True),
+                                "self", JSON, "tilesets")],
+                "tilesets": [{key: tileset[key] for key in ("title", "dataType", "crs", "tileMatrixSetURI")}
+                             | {"links": [tileset["links"][0], tileset["links"][1]]}]}
+    return _json_body(("tilesets", collection_id, flt.key()), doc)
+
+
+@bp.get("/ogc/collections/<collection_id>/tiles/<tileMatrixSetId>")
+def collection_tileset(collection_id: str, tileMatrixSetId: str):  # noqa: N803
+    _check_params({"f", *PARAMS})
+    found = _collection(collection_id)
+    _tileset_id(tileMatrixSetId)
+    flt = current_filter()
+    return _json_body(("tileset", collection_id, flt.key()), lambda: _tileset_document(found, flt.query_items()))
+
+
+@bp.get("/ogc/collections/<collection_id>/tiles/<tileMatrixSetId>/<tileMatrix>/<tileRow>/<tileCol>")
+def collection_tile(collection_id: str, tileMatrixSetId: str, tileMatrix: str, tileRow: str,  # noqa: N803
+                    tileCol: str):  # noqa: N803
+    _check_params({"f", *PARAMS})
+    if request.args.get("f") not in (None, "mvt"):
+        raise OGCException(400, "InvalidParameterValue", "tiles come as Mapbox Vector Tiles only (f=mvt)")
+    found = _collection(collection_id)
+    _tileset_id(tileMatrixSetId)
+    try:
+        zoom, row, col = tiles.parse_tile(tileMatrix, tileRow, tileCol)
+    except tiles.TileError as error:
+        raise OGCException(error.status, "NotFound" if error.status == 404 else "InvalidParameterValue",
+                           str(error)) from None
+    flt = current_filter()
+
+    def build():
+        ids = found.select(flt, catalog().cities)
+        return tiles.encode_tile(collection_id, found.frame, found.mercator, ids, zoom, row, col), tiles.MVT
+
+    return send_body(cached_body(("tile", collection_id, flt.key(), zoom, row, col), build))
 
 
 @bp.get("/ogc/<path:rest>")
