@@ -189,3 +189,22 @@ def test_template_syntax_written_with_json_escapes_is_found(data_copy):
     assert "{{" not in belt.read_text(encoding="utf-8")
     problems = problems_of(data_copy)
     assert any("shenyang_dalian_belt.geojson, row 1, field 'name_en'" in p for p in problems), problems
+
+
+def test_missing_or_broken_seats_file_is_named_not_a_traceback(data_copy):
+    seats = data_copy / "boundaries" / "seats.csv"
+    text = seats.read_text(encoding="utf-8")
+    seats.unlink()
+    problems = problems_of(data_copy)
+    assert any(p.endswith("data/boundaries/seats.csv: missing; rebuild it with scripts/build_seats.py "
+                          "(make data)") for p in problems), problems
+    lines = text.splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("lon")] = "east"
+    seats.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n", encoding="utf-8")
+    problems = problems_of(data_copy)
+    assert any("data/boundaries/seats.csv, row 1, field 'lon/lat': 'east'" in p for p in problems), problems
+    seats.write_bytes(text.replace("adcode", "代码").encode("gbk"))
+    problems = problems_of(data_copy)
+    assert any("data/boundaries/seats.csv" in p and "not UTF-8" in p for p in problems), problems

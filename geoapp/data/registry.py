@@ -362,7 +362,8 @@ def load_registry(data_dir: Path = DATA_DIR, layers_dir: Path | None = LAYERS_DI
     layers: dict[str, gpd.GeoDataFrame] = {}
     broken: set[str] = set()  # files present but unreadable: reported once, not again as missing
     seen_ids: dict[str, str] = {}
-    seats = read_seats(data_dir / "boundaries")
+    seats, seat_problems = read_seats(data_dir / "boundaries")
+    problems += seat_problems
     for folder in POINT_LAYER_DIRS:
         for path in sorted((data_dir / folder).glob("*.csv")):
             frame, read_problems = read_point_csv(path)
@@ -371,7 +372,7 @@ def load_registry(data_dir: Path = DATA_DIR, layers_dir: Path | None = LAYERS_DI
                 broken.add(path.stem)
                 continue
             if not read_problems:
-                problems += check_places(frame, path, boundaries, seen_ids, seats, sections)
+                problems += check_places(frame, path, boundaries, seen_ids, seats or None, sections)
             layers[path.stem], files[path.stem] = _normalise(frame), path
     zones = data_dir / "zones"
     if (path := zones / "plan_areas.csv").exists():

@@ -72,10 +72,31 @@ def check_crs(frame: gpd.GeoDataFrame, path: Path) -> list[Problem]:
     return []
 
 
-def read_seats(boundaries_dir: Path) -> dict[str, tuple[float, float]]:
-    """adcode -> (lon, lat) of the government seat of every city and county-level unit."""
-    table = pd.read_csv(boundaries_dir / SEATS_FILE, dtype=str, keep_default_na=False)
-    return {code: (float(x), float(y)) for code, x, y in zip(table["adcode"], table["lon"], table["lat"])}
+def read_seats(boundaries_dir: Path) -> tuple[dict[str, tuple[float, float]], list[Problem]]:
+    """adcode -> (lon, lat) of the government seat of every city and county-level unit, and the
+    problems of the file (missing, unreadable, a column or a number wrong) named by file/row/field."""
+    path = boundaries_dir / SEATS_FILE
+    name = relative(path)
+    rebuild = "rebuild it with scripts/build_seats.py (make data)"
+    if not path.exists():
+        return {}, [Problem(name, None, None, f"missing; {rebuild}")]
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        return {}, [Problem(name, None, None, f"not UTF-8 text ({error.reason} at byte {error.start}); {rebuild}")]
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
+        return {}, [Problem(name, None, None, f"not a readable CSV ({error}); {rebuild}")]
+    missing = [c for c in ("adcode", "lon", "lat") if c not in table.columns]
+    if missing:
+        return {}, [Problem(name, None, c, "required column is missing") for c in missing]
+    lon = pd.to_numeric(table["lon"], errors="coerce")
+    lat = pd.to_numeric(table["lat"], errors="coerce")
+    bad = np.flatnonzero((lon.isna() | lat.isna()).to_numpy())
+    problems = [Problem(name, int(i) + 1, "lon/lat", f"'{table['lon'].iat[i]}', '{table['lat'].iat[i]}' "
+                        "are not decimal degrees") for i in bad]
+    good = ~(lon.isna() | lat.isna())
+    return ({code: (float(x), float(y)) for code, x, y in zip(table["adcode"][good], lon[good], lat[good])},
+            problems)
 
 
 def _normalise_text(text: str) -> str:
