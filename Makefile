@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint check system-deps data bench bench-ogc bench-stats bench-scale clean run-deps bench-load
+.PHONY: run test lint check system-deps data bench bench-ogc bench-stats bench-scale bench-gis clean run-deps bench-load
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,9 @@ bench-scale: $(VENV)/.dev system-deps
 
 bench-ogc: $(VENV)/.dev
 	PYTHONPATH=. $(PY) benchmarks/bench_ogc.py
+
+bench-gis: $(VENV)/.dev
+	PYTHONPATH=. $(PY) benchmarks/bench_gis.py
 
 bench-stats: $(VENV)/.dev
 	PYTHONPATH=. $(PY) benchmarks/bench_stats.py
