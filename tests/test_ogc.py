@@ -326,6 +326,8 @@ def test_owslib_reads_queryables_as_json_schema(live_server, registry):
     assert set(schema["properties"]["level"]["enum"]) >= set(frame["level"])
     assert schema["properties"]["geometry"]["format"] == "geometry-point"
     assert schema["properties"]["city_zh"]["type"] == "string"  # label columns are queryable too
+    assert schema["properties"]["id"]["x-ogc-role"] == "id"
+    assert api.collection_queryables("districts")["properties"]["adcode"]["x-ogc-role"] == "id"
     belt = api.collection_queryables("shenyang_dalian_belt")
     assert belt["properties"]["area_km2"]["type"] == "number"
 

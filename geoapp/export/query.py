@@ -108,6 +108,8 @@ def queryables(frame: gpd.GeoDataFrame, geometry_type: str, schema_id: str, titl
                                "x-ogc-role": "primary-geometry"}}
     for column in property_columns(frame):
         properties[column] = _property_schema(frame, column)
+        if column in ("id", "adcode") and list(frame[column].astype(str)) == list(frame.index):
+            properties[column]["x-ogc-role"] = "id"  # the feature id (as pygeoapi marks it)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": schema_id,
             "type": "object", "title": title, "properties": properties,
             "additionalProperties": False}
