@@ -128,3 +128,24 @@ def test_tileset_metadata_describes_the_tiles(client, registry):
     assert any(link["rel"].endswith("tilesets-vector") for link in collection["links"])
     conforms = client.get("/ogc/conformance").get_json()["conformsTo"]
     assert "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt" in conforms
+
+
+def test_dataset_tile_has_a_layer_per_collection_in_it(client, registry):
+    z, (x, y) = 7, tile_of(121.6, 38.95, 7)  # Dalian
+    response = client.get(f"/ogc/tiles/WebMercatorQuad/{z}/{y}/{x}")
+    assert response.status_code == 200 and response.mimetype == MVT
+    layers = decode(response.data)
+    box = tile_box(z, x, y, buffer_units=64)
+    for name, frame in [("high_tech_zones", registry.layers["high_tech_zones"]),
+                        ("clusters_bases", registry.layers["clusters_bases"]),
+                        ("cities", registry.boundaries["city"])]:
+        key = "adcode" if name == "cities" else "id"
+        expected = set(frame[mercator(frame).intersects(box)][key])
+        assert {f["properties"][key] for f in layers.get(name, {"features": []})["features"]} == expected, name
+    assert "high_tech_zones" in layers and "province" in layers
+    tileset = client.get("/ogc/tiles/WebMercatorQuad").get_json()
+    assert {layer["id"] for layer in tileset["layers"]} >= {"high_tech_zones", "districts", "cities"}
+    item = next(link for link in tileset["links"] if link["rel"] == "item")
+    assert item["href"].endswith("/ogc/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}")
+    listing = client.get("/ogc/tiles").get_json()
+    assert listing["tilesets"][0]["dataType"] == "vector"

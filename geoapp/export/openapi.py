@@ -94,6 +94,17 @@ def openapi_document(server_url: str, collection_ids: list[str], city_codes: lis
             "/tileMatrixSets/{tileMatrixSetId}": operation(
                 "getTileMatrixSet", "A tile matrix set definition (OGC 2DTMS JSON)",
                 _response("Tile matrix set", JSON), [ref("tileMatrixSetId")]),
+            "/tiles": operation(
+                "getDatasetVectorTileSetsList", "Vector tilesets of every collection together",
+                _response("Tilesets", JSON), list(atlas_filter)),
+            "/tiles/{tileMatrixSetId}": operation(
+                "getDatasetVectorTileSet", "Vector tileset metadata, one MVT layer per collection",
+                _response("Tileset", JSON), [ref("tileMatrixSetId"), *atlas_filter]),
+            "/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}": operation(
+                "getDatasetVectorTile", "A Mapbox Vector Tile with a layer per collection (empty body: no feature)",
+                {"description": "Mapbox Vector Tile", "content": {MVT: {"schema": {"type": "string",
+                                                                                  "format": "binary"}}}},
+                [ref("tileMatrixSetId"), ref("tileMatrix"), ref("tileRow"), ref("tileCol"), *atlas_filter], f=False),
             "/collections/{collectionId}/tiles": operation(
                 "getCollectionVectorTileSetsList", "Vector tilesets of a collection",
                 _response("Tilesets", JSON), [collection_id, *atlas_filter]),

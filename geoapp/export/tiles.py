@@ -97,12 +97,22 @@ def _quantize(geometry, bounds) -> shapely.Geometry:
 def encode_tile(layer: str, frame: gpd.GeoDataFrame, mercator: gpd.GeoSeries, ids: pd.Index,
                 zoom: int, row: int, col: int) -> bytes:
     """MVT bytes of the features `ids` of `frame` (geometries `mercator`, EPSG:3857) in a tile."""
-    features = _tile_features(frame, mercator, ids, zoom, row, col)
-    if not features:
-        return b""  # an empty tile is a valid MVT of no layers
+    return encode_layers([(layer, frame, mercator, ids)], zoom, row, col)
+
+
+def encode_layers(layers: list[tuple[str, gpd.GeoDataFrame, gpd.GeoSeries, pd.Index]],
+                  zoom: int, row: int, col: int) -> bytes:
+    """One tile with an MVT layer per (name, frame, mercator geometries, ids); layers with no
+    feature in the tile are left out, and a tile with none is empty (a valid MVT)."""
+    encoded = []
+    for name, frame, mercator, ids in layers:
+        features = _tile_features(frame, mercator, ids, zoom, row, col)
+        if features:
+            encoded.append({"name": name, "features": features})
+    if not encoded:
+        return b""
     return mapbox_vector_tile.encode(
-        [{"name": layer, "features": features}],
-        default_options={"extents": EXTENT, "on_invalid_geometry": on_invalid_geometry_make_valid})
+        encoded, default_options={"extents": EXTENT, "on_invalid_geometry": on_invalid_geometry_make_valid})
 
 
 def matrix_limits(bbox: list[float], max_zoom: int = MAX_ZOOM) -> list[dict]:

@@ -49,6 +49,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/dataset-tilesets",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30",
 ]
@@ -228,6 +229,8 @@ def landing_document() -> dict:
             _link(url_for("ogc.collections", _external=True), "data", JSON, "feature collections"),
             _link(url_for("ogc.tile_matrix_sets", _external=True), TILING_SCHEMES_REL, JSON,
                   "tile matrix sets (vector tiles: WebMercatorQuad)"),
+            _link(url_for("ogc.dataset_tilesets", _external=True), TILESETS_REL, JSON,
+                  "vector tiles of every collection together (one MVT layer each)"),
         ],
     }
 
@@ -596,15 +599,9 @@ def collection_tileset(collection_id: str, tileMatrixSetId: str):  # noqa: N803
 def collection_tile(collection_id: str, tileMatrixSetId: str, tileMatrix: str, tileRow: str,  # noqa: N803
                     tileCol: str):  # noqa: N803
     _check_params({"f", *PARAMS})
-    if request.args.get("f") not in (None, "mvt"):
-        raise OGCException(400, "InvalidParameterValue", "tiles come as Mapbox Vector Tiles only (f=mvt)")
     found = _collection(collection_id)
     _tileset_id(tileMatrixSetId)
-    try:
-        zoom, row, col = tiles.parse_tile(tileMatrix, tileRow, tileCol)
-    except tiles.TileError as error:
-        raise OGCException(error.status, "NotFound" if error.status == 404 else "InvalidParameterValue",
-                           str(error)) from None
+    zoom, row, col = _tile_address(tileMatrix, tileRow, tileCol)
     flt = current_filter()
 
     def build():
@@ -612,6 +609,78 @@ def collection_tile(collection_id: str, tileMatrixSetId: str, tileMatrix: str, t
         return tiles.encode_tile(collection_id, found.frame, found.mercator, ids, zoom, row, col), tiles.MVT
 
     return send_body(cached_body(("tile", collection_id, flt.key(), zoom, row, col), build))
+
+
+def _dataset_tileset_document(query_args: dict) -> dict:
+    cat = catalog()
+    template = url_for("ogc.dataset_tile", tileMatrixSetId=tiles.TMS_ID, tileMatrix="0", tileRow="0",
+                       tileCol="0", _external=True, **query_args)
+    template = template.replace("/0/0/0", "/{tileMatrix}/{tileRow}/{tileCol}", 1)
+    bounds = [c.bbox() for c in cat.collections.values()]
+    bbox = [min(b[0] for b in bounds), min(b[1] for b in bounds), max(b[2] for b in bounds),
+            max(b[3] for b in bounds)]
+    return {
+        "title": "辽宁创新地图 / Liaoning Innovation Atlas — every collection",
+        "description": "Mapbox Vector Tiles with one layer per collection (named by its id).",
+        "dataType": "vector", "crs": tiles.MERCATOR, "tileMatrixSetURI": tiles.TMS_URI,
+        "boundingBox": {"lowerLeft": bbox[:2], "upperRight": bbox[2:], "crs": CRS84},
+        "tileMatrixSetLimits": tiles.matrix_limits(bbox),
+        "layers": [{"id": c.id, "title": c.title, "dataType": "vector",
+                    "geometryDimension": tiles.geometry_dimension(c.geometry_type),
+                    "minTileMatrix": "0", "maxTileMatrix": str(tiles.MAX_ZOOM)} for c in cat.collections.values()],
+        "links": [
+            _link(url_for("ogc.dataset_tileset", tileMatrixSetId=tiles.TMS_ID, _external=True, **query_args),
+                  "self", JSON, "this tileset"),
+            _tms_link(),
+            {**_link(template, "item", tiles.MVT, "Mapbox vector tile"), "templated": True},
+        ],
+    }
+
+
+@bp.get("/ogc/tiles")
+def dataset_tilesets():
+    _check_params({"f", *PARAMS})
+    flt = current_filter()
+
+    def doc():
+        tileset = _dataset_tileset_document(flt.query_items())
+        return {"links": [_link(url_for("ogc.dataset_tilesets", _external=True), "self", JSON, "tilesets")],
+                "tilesets": [{key: tileset[key] for key in ("title", "dataType", "crs", "tileMatrixSetURI")}
+                             | {"links": [tileset["links"][0], tileset["links"][1]]}]}
+    return _json_body(("dataset-tilesets", flt.key()), doc)
+
+
+@bp.get("/ogc/tiles/<tileMatrixSetId>")
+def dataset_tileset(tileMatrixSetId: str):  # noqa: N803
+    _check_params({"f", *PARAMS})
+    _tileset_id(tileMatrixSetId)
+    flt = current_filter()
+    return _json_body(("dataset-tileset", flt.key()), lambda: _dataset_tileset_document(flt.query_items()))
+
+
+@bp.get("/ogc/tiles/<tileMatrixSetId>/<tileMatrix>/<tileRow>/<tileCol>")
+def dataset_tile(tileMatrixSetId: str, tileMatrix: str, tileRow: str, tileCol: str):  # noqa: N803
+    _check_params({"f", *PARAMS})
+    _tileset_id(tileMatrixSetId)
+    zoom, row, col = _tile_address(tileMatrix, tileRow, tileCol)
+    flt = current_filter()
+
+    def build():
+        cat = catalog()
+        layers = [(c.id, c.frame, c.mercator, c.select(flt, cat.cities)) for c in cat.collections.values()]
+        return tiles.encode_layers(layers, zoom, row, col), tiles.MVT
+
+    return send_body(cached_body(("dataset-tile", flt.key(), zoom, row, col), build))
+
+
+def _tile_address(tile_matrix: str, tile_row: str, tile_col: str) -> tuple[int, int, int]:
+    if request.args.get("f") not in (None, "mvt"):
+        raise OGCException(400, "InvalidParameterValue", "tiles come as Mapbox Vector Tiles only (f=mvt)")
+    try:
+        return tiles.parse_tile(tile_matrix, tile_row, tile_col)
+    except tiles.TileError as error:
+        raise OGCException(error.status, "NotFound" if error.status == 404 else "InvalidParameterValue",
+                           str(error)) from None
 
 
 @bp.get("/ogc/<path:rest>")
