@@ -384,3 +384,19 @@ def test_shapefile_field_names_are_documented():
     assert all(f"industry_{code}" in SHAPEFILE_FIELDS for code in vocab.INDUSTRIES)
     short = shapefile_names(every)
     assert len(set(short.values())) == len(every) and all(len(f) <= 10 for f in short.values())
+
+
+def test_cities_figures_follow_the_filter_like_stats(client, live_server, tmp_path):
+    query = "industry=biomedicine&level=national"
+    stats = {row["city_adcode"]: row for row in client.get(f"/api/distribution?{query}").get_json()["cities"]}
+    whole = {row["city_adcode"]: row for row in client.get("/api/distribution").get_json()["cities"]}
+    assert any(stats[c]["places"] != whole[c]["places"] for c in stats)  # the filter changes figures
+    _, path = download(client, f"/export/cities.gpkg?{query}", tmp_path, "cities_bio.gpkg")
+    read = pyogrio.read_dataframe(path, layer="cities")
+    geojson = gpd.read_file(f"{live_server}/export/cities.geojson?{query}")
+    items = client.get(f"/ogc/collections/cities/items?{query}").get_json()["features"]
+    for figure in ("places", "htz_national", "industry_biomedicine", "tasks"):
+        expected = {code: row[figure] for code, row in stats.items()}
+        assert dict(zip(read["adcode"], read[figure].astype(int))) == expected, figure
+        assert dict(zip(geojson["adcode"], geojson[figure].astype(int))) == expected, figure
+        assert {f["id"]: f["properties"][figure] for f in items} == expected, figure

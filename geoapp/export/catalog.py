@@ -5,6 +5,7 @@ The same selection serves the downloads, /api/layers and OGC API – Features, s
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,7 +17,8 @@ import pandas as pd
 import shapely
 
 from geoapp import vocab
-from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRICS, per_city
+from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRICS
+from geoapp.analysis.report import city_metrics
 from geoapp.data import Registry
 from geoapp.export import styles
 from geoapp.export.serialize import GPKG_GEOMETRY_COLUMN, feature_texts
@@ -137,10 +139,15 @@ def with_labels(frame: gpd.GeoDataFrame, names: dict[str, tuple[str, str]], boun
     return gpd.GeoDataFrame(labelled, geometry=frame.geometry.name, crs=frame.crs)
 
 
-def with_city_figures(frame: gpd.GeoDataFrame, registry: Registry) -> gpd.GeoDataFrame:
-    """The cities layer with the per-city figures of /stats (analysis.distribution.per_city, no
-    filter) as integer columns after the properties."""
-    figures = per_city(registry.layers, registry.boundaries["city"])[METRICS + INDUSTRY_COLUMNS]
+CITY_FIGURES = METRICS + INDUSTRY_COLUMNS
+
+
+def with_city_figures(frame: gpd.GeoDataFrame, registry: Registry, flt: Filter = Filter()) -> gpd.GeoDataFrame:
+    """The cities layer with the per-city figures of /stats for the filter
+    (analysis.report.city_metrics, the numbers /api/distribution answers) as integer columns
+    after the properties; columns of an earlier filter are replaced."""
+    figures = city_metrics(registry, flt)[CITY_FIGURES]
+    frame = frame.drop(columns=[c for c in CITY_FIGURES if c in frame.columns])
     joined = frame.join(figures, on="adcode")
     geometry = joined.pop(frame.geometry.name)
     return gpd.GeoDataFrame(joined.assign(**{frame.geometry.name: geometry}),
@@ -172,6 +179,7 @@ class Catalog:
         self.specs = layer_specs(layers_dir)
         titles = {i: (spec.title["zh"], spec.title["en"]) for i, spec in self.specs.items()}
         names = _names_by_adcode(registry)
+        self.registry = registry
         self.cities = registry.boundaries["city"]
         self.collections: dict[str, Collection] = {}
         for layer_id, frame in registry.layers.items():
@@ -203,6 +211,24 @@ class Catalog:
             features=pd.Series(feature_texts(published), index=published.index, dtype=object),
             geometry_type=_geometry_type(published), is_boundary=is_boundary, _match=match,
             spec=self.specs.get(collection_id))
+
+    def frame_for(self, collection: Collection, flt: Filter) -> gpd.GeoDataFrame:
+        """The collection's published frame, except the cities' figures follow the filter (the
+        stored frame has the figures of the whole atlas)."""
+        if collection.id != "cities" or flt.empty:
+            return collection.frame
+        return self._filtered_cities(flt)
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 (the catalog lives as long as the process)
+    def _filtered_cities(self, flt: Filter) -> gpd.GeoDataFrame:
+        return with_city_figures(self["cities"].frame, self.registry, flt)
+
+    def feature_texts(self, collection: Collection, flt: Filter, ids: pd.Index) -> list[str]:
+        """GeoJSON Feature texts of `ids`: the precomputed ones unless the filter changes them."""
+        frame = self.frame_for(collection, flt)
+        if frame is collection.frame:
+            return list(collection.features.loc[ids])
+        return feature_texts(frame.loc[ids])
 
     def __contains__(self, collection_id: str) -> bool:
         return collection_id in self.collections

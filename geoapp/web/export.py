@@ -40,18 +40,19 @@ def build_export(layer: str, flt: Filter, fmt: str) -> tuple[bytes, str]:
     cat = catalog()
     collections = list(cat.collections.values()) if layer == ALL_LAYERS else [cat[layer]]
     if fmt == "gpkg":
-        tables = {c.id: (c.frame.loc[c.select(flt, cat.cities)], c.geometry_type) for c in collections}
+        tables = {c.id: (cat.frame_for(c, flt).loc[c.select(flt, cat.cities)], c.geometry_type) for c in collections}
         return to_geopackage(tables, descriptions={c.id: c.description() for c in collections},
                              styles=[row for c in collections if (row := c.style_row())]), FORMATS[fmt]
     collection = collections[0]
     ids = collection.select(flt, cat.cities)
+    frame = cat.frame_for(collection, flt).loc[ids]  # the cities' figures follow the filter
     if fmt == "geojson":
-        return feature_collection(collection.features.loc[ids]), FORMATS[fmt]
+        return feature_collection(cat.feature_texts(collection, flt, ids)), FORMATS[fmt]
     if fmt == "csv":
-        return to_csv(collection.frame.loc[ids]), FORMATS[fmt]
+        return to_csv(frame), FORMATS[fmt]
     if fmt == "fgb":
-        return to_flatgeobuf(collection.frame.loc[ids], collection.geometry_type, layer), FORMATS[fmt]
-    return to_shapefile_zip(collection.frame.loc[ids], collection.geometry_type,
+        return to_flatgeobuf(frame, collection.geometry_type, layer), FORMATS[fmt]
+    return to_shapefile_zip(frame, collection.geometry_type,
                             download_name(layer, flt, "shp").removesuffix(".shp")), FORMATS[fmt]
 
 

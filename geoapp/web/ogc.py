@@ -350,22 +350,23 @@ class ItemsQuery:
         return cls(expression, filter_swap, tuple(query.parse_sortby(args.get("sortby"), collection.frame)),
                    _tuple_or_none(query.parse_properties(args.get("properties"), collection.frame)), crs, swap)
 
-    def select(self, collection, ids: pd.Index) -> pd.Index:
+    def select(self, frame, ids: pd.Index) -> pd.Index:
         if self.expression is not None:
-            mask = query.evaluate(collection.frame.loc[ids], self.expression, self.filter_swap)
+            mask = query.evaluate(frame.loc[ids], self.expression, self.filter_swap)
             ids = ids[mask.to_numpy()]
-        return query.sort_ids(collection.frame, ids, list(self.sortby))
+        return query.sort_ids(frame, ids, list(self.sortby))
 
-    def rows(self, collection, page: pd.Index):
-        frame = collection.frame.loc[page]
+    def rows(self, frame, page: pd.Index):
+        frame = frame.loc[page]
         if self.properties is not None:
             frame = frame[[*self.properties, frame.geometry.name]]
         return frame
 
-    def feature_texts(self, collection, page: pd.Index) -> list[str]:
+    def feature_texts(self, collection, flt: Filter, page: pd.Index) -> list[str]:
+        cat = catalog()
         if self.properties is None and not self.swap:
-            return list(collection.features.loc[page])  # precomputed at start-up
-        return feature_texts(self.rows(collection, page), swap_axes=self.swap)
+            return cat.feature_texts(collection, flt, page)  # precomputed at start-up, mostly
+        return feature_texts(self.rows(cat.frame_for(collection, flt), page), swap_axes=self.swap)
 
 
 def _tuple_or_none(value):
@@ -377,7 +378,7 @@ def _page(collection, flt: Filter, boxes, limit: int, offset: int, extras: Items
     ids = collection.select(flt, cat.cities)
     if boxes:
         ids = collection.within_bbox(ids, list(boxes))
-    ids = extras.select(collection, ids)
+    ids = extras.select(cat.frame_for(collection, flt), ids)  # the cities' figures follow the filter
     return ids, ids[offset:offset + limit]
 
 
@@ -444,7 +445,8 @@ def items(collection_id: str):
 
     if as_html:
         ids, page = _page(found, flt, boxes, limit, offset, extras)
-        return render_template("ogc_items.html", collection=found, rows=extras.rows(found, page),
+        return render_template("ogc_items.html", collection=found,
+                               rows=extras.rows(catalog().frame_for(found, flt), page),
                                matched=len(ids), returned=len(page),
                                map_data=_map_data(found, page),
                                links=_items_links(collection_id, _query_args(flt, boxes), len(ids), len(page),
@@ -457,7 +459,7 @@ def items(collection_id: str):
         # timeStamp: when this page was generated (the data does not change while serving).
         members = {"numberMatched": len(ids), "numberReturned": len(page), "timeStamp": _timestamp(),
                    "links": _items_links(collection_id, args, len(ids), len(page), limit, offset)}
-        return feature_collection(extras.feature_texts(found, page), members), GEOJSON
+        return feature_collection(extras.feature_texts(found, flt, page), members), GEOJSON
 
     # keyed on the parsed selection: spellings of one answer (datetime=…, bbox=1,2,3,4 or
     # 1.0,2.0,3,4, limit=5000 or 1000, city=本溪 or 210500) share one cached body
@@ -605,8 +607,10 @@ def collection_tile(collection_id: str, tileMatrixSetId: str, tileMatrix: str, t
     flt = current_filter()
 
     def build():
-        ids = found.select(flt, catalog().cities)
-        return tiles.encode_tile(collection_id, found.frame, found.mercator, ids, zoom, row, col), tiles.MVT
+        cat = catalog()
+        ids = found.select(flt, cat.cities)
+        return tiles.encode_tile(collection_id, cat.frame_for(found, flt), found.mercator, ids, zoom, row, col), \
+            tiles.MVT
 
     return send_body(cached_body(("tile", collection_id, flt.key(), zoom, row, col), build))
 
@@ -667,7 +671,8 @@ def dataset_tile(tileMatrixSetId: str, tileMatrix: str, tileRow: str, tileCol: s
 
     def build():
         cat = catalog()
-        layers = [(c.id, c.frame, c.mercator, c.select(flt, cat.cities)) for c in cat.collections.values()]
+        layers = [(c.id, cat.frame_for(c, flt), c.mercator, c.select(flt, cat.cities))
+                  for c in cat.collections.values()]
         return tiles.encode_layers(layers, zoom, row, col), tiles.MVT
 
     return send_body(cached_body(("dataset-tile", flt.key(), zoom, row, col), build))
