@@ -315,10 +315,28 @@ def test_gdal_where_is_sent_to_the_server_as_cql2_and_returns_the_national_htzs(
     assert all(query["filter"] == ["level = 'national'"] for query in filtered)
 
 
+def test_gdal_sends_a_like_on_any_queryable_to_the_server(recording_server, registry):
+    base, seen = recording_server
+    result = subprocess.run(["ogrinfo", "-ro", "-al", "-q", "-where", "name_zh LIKE '%大连%'",
+                             f"OAPIF:{base}/ogc", "high_tech_zones"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "ERROR" not in result.stderr, result.stderr
+    got = {line.split("=", 1)[1].strip() for line in result.stdout.splitlines()
+           if line.strip().startswith("id (String)")}
+    frame = registry.layers["high_tech_zones"]
+    assert got == set(frame[frame["name_zh"].str.contains("大连")]["id"]) and got
+    filters = [query["filter"] for path, query in seen
+               if path == "/ogc/collections/high_tech_zones/items" and "filter" in query]
+    assert filters and all(f == ["name_zh LIKE '%大连%'"] for f in filters), seen
+
+
 def test_owslib_reads_queryables_as_json_schema(live_server, registry):
     api = Features(f"{live_server}/ogc")
     schema = api.collection_queryables("high_tech_zones")
     assert schema["$schema"].startswith("https://json-schema.org/draft/2020-12")
+    from jsonschema import Draft202012Validator  # comes with openapi-spec-validator
+    Draft202012Validator.check_schema(schema)
+    feature = api.collection_item("high_tech_zones", "htz_dalian")
+    Draft202012Validator(schema).validate({**feature["properties"], "geometry": feature["geometry"]})
     assert schema["type"] == "object" and schema["$id"].endswith("/collections/high_tech_zones/queryables")
     frame = registry.layers["high_tech_zones"]
     for column in ("id", "name_zh", "name_en", "kind", "level", "city_adcode", "industries"):

@@ -511,10 +511,18 @@ def queryables(collection_id: str):
     if wants_html():
         return render_template("ogc_queryables.html", collection=found, doc=doc())
     # application/schema+json as Part 3 says, unless the client asks for plain JSON only (GDAL
-    # before 3.8 refuses any other type).
+    # before 3.8 refuses any other type). That older client also reads the queryables from the
+    # pre-1.0 draft's `queryables` list (unknown keywords are ignored by JSON Schema), so its
+    # `-where` on any property is sent to the server as a CQL2 filter.
     accept = request.accept_mimetypes
     media = SCHEMA_JSON if accept[SCHEMA_JSON] > 0 or not accept else JSON
-    return _json_body(("queryables", collection_id, media), doc, media)
+
+    def build():
+        schema = doc()
+        if media == JSON:
+            schema["queryables"] = [{"id": name, "title": name} for name in schema["properties"]]
+        return schema
+    return _json_body(("queryables", collection_id, media), build, media)
 
 
 # --- OGC API – Tiles (vector tiles of every collection) --------------------------------------------
