@@ -33,7 +33,7 @@ def test_default_view_shows_cities_and_all_15_zones(page, live_server):
     # 14 city polygons: each city feature is one interactive path in the choropleth layer
     cities = page.evaluate("""Object.keys(atlas.markers.cities).length""")
     assert cities == 14
-    assert count(page, "path.atlas-high_tech_zones") == 15
+    assert count(page, ".leaflet-marker-icon.atlas-high_tech_zones") == 15
     # Chinese labels rendered: title, legend, layer control
     assert "辽宁" in page.inner_text("header h1")
     assert "国家级高新区" in page.inner_text("#atlas-legend")
@@ -48,9 +48,9 @@ def test_industry_filter_biomedicine_shows_benxi_hides_unrelated(page, live_serv
     assert "htz_benxi" in names and "cluster_biomed_benxi" in names and "base_biomed_benxi" in names
     assert "htz_fushun" not in names          # chemicals only
     assert "cluster_laser_anshan" not in names
-    assert count(page, "path.atlas-high_tech_zones") == page.evaluate("atlas.counts.high_tech_zones")
+    assert count(page, ".leaflet-marker-icon.atlas-high_tech_zones") == page.evaluate("atlas.counts.high_tech_zones")
     assert page.evaluate("atlas.counts.high_tech_zones") < 15
-    assert page.locator("select[name=industry]").input_value() == "biomedicine"
+    assert page.locator("#atlas-filter input[name=industry][value=biomedicine]").is_checked()
     shot(page, "map_industry_biomedicine")
     assert_clean(page)
 
@@ -59,16 +59,16 @@ def test_city_filter_narrows_to_benxi(page, live_server):
     open_map(page, live_server, "?city=210500")
     ids = set(loaded_ids(page))
     assert ids and all("benxi" in i for i in ids), ids
-    assert count(page, "path.atlas-high_tech_zones") == 1
+    assert count(page, ".leaflet-marker-icon.atlas-high_tech_zones") == 1
     shot(page, "map_city_benxi")
     assert_clean(page)
 
 
 def test_switching_a_layer_off_hides_it(page, live_server):
     open_map(page, live_server)
-    assert count(page, "path.atlas-high_tech_zones") == 15
+    assert count(page, ".leaflet-marker-icon.atlas-high_tech_zones") == 15
     page.get_by_label("高新技术产业开发区", exact=True).uncheck()
-    assert count(page, "path.atlas-high_tech_zones") == 0
+    assert count(page, ".leaflet-marker-icon.atlas-high_tech_zones") == 0
     # and its legend section goes with it
     assert "国家级高新区" not in page.inner_text("#atlas-legend")
     shot(page, "map_layer_off")
@@ -106,16 +106,17 @@ def test_english_page(page, live_server):
 def test_filter_matching_nothing_shows_message(page, live_server):
     open_map(page, live_server, "?city=211300&industry=marine")
     assert page.is_visible("#atlas-empty")
-    assert count(page, "path.atlas-marker") == 0
+    assert count(page, ".leaflet-marker-icon.atlas-marker") == 0
     shot(page, "map_empty")
     assert_clean(page)
 
 
 def test_filter_form_changes_the_url(page, live_server):
     open_map(page, live_server)
-    page.select_option("select[name=city]", "210200")
+    page.click("details[data-param=city] summary")
+    page.check("#atlas-filter input[name=city][value='210200']")
     page.click("#atlas-filter button[type=submit]")
     page.wait_for_url("**city=210200**")
     page.wait_for_function("() => window.atlas && atlas.loaded")
-    assert count(page, "path.atlas-high_tech_zones") == 1
+    assert count(page, ".leaflet-marker-icon.atlas-high_tech_zones") == 1
     assert_clean(page)

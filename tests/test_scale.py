@@ -113,7 +113,7 @@ def test_browser_draws_the_big_layer_and_search_opens_a_synthetic_place(big, pag
         page.wait_for_selector(f".atlas-cluster.atlas-{LAYER_ID}")
         counts = page.evaluate(f"""Array.from(document.querySelectorAll('.atlas-cluster.atlas-{LAYER_ID} span'))
                                    .map(function (s) {{ return +s.textContent; }})""")
-        singles = page.evaluate(f"document.querySelectorAll('path.atlas-{LAYER_ID}').length")
+        singles = page.evaluate(f"document.querySelectorAll('.leaflet-marker-icon.atlas-marker.atlas-{LAYER_ID}').length")
         assert sum(counts) + singles == N
         shot(page, "map_scale_3000")
         page.fill("#atlas-search", "合成平台 000123")

@@ -29,7 +29,30 @@ POINT_DECIMALS = 5  # ~1 m: display only; exports keep the stored coordinates
 PRECISION_STYLE = {
     "city": {"fill_opacity": 0.15, "dash_array": "3 3"},
 }
-PATH_KEYS = {"color", "weight", "fill_color", "fill_opacity", "dash_array", "radius", "opacity"}
+PATH_KEYS = {"color", "weight", "fill_color", "fill_opacity", "dash_array", "radius", "opacity", "shape"}
+# Marker shapes (layers/*.yaml `shape`): each point category has its own colour *and* shape, so
+# the map reads in greyscale and for colour-blind readers; atlas.js draws them as SVG icons.
+SHAPES = ("circle", "square", "diamond", "triangle", "star", "ring")
+
+
+def _star(points: int = 5, inner: float = 0.45) -> list[tuple[float, float]]:
+    import math
+    return [((1 if i % 2 == 0 else inner) * math.sin(i * math.pi / points),
+             -(1 if i % 2 == 0 else inner) * math.cos(i * math.pi / points)) for i in range(2 * points)]
+
+
+# Outline of each polygonal shape in unit coordinates (centre 0,0, radius 1, y down); the
+# legend (server) and the markers (atlas.js, from the page config) draw the same outlines.
+SHAPE_POINTS = {
+    "square": [(-0.85, -0.85), (0.85, -0.85), (0.85, 0.85), (-0.85, 0.85)],
+    "diamond": [(0, -1.1), (1.1, 0), (0, 1.1), (-1.1, 0)],
+    "triangle": [(0, -1.1), (1.05, 0.8), (-1.05, 0.8)],
+    "star": [(round(x * 1.15, 3), round(y * 1.15, 3)) for x, y in _star()],
+}
+
+
+def shape_svg_points(shape: str, cx: float, cy: float, r: float) -> str:
+    return " ".join(f"{cx + x * r:.2f},{cy + y * r:.2f}" for x, y in SHAPE_POINTS[shape])
 
 
 def leaflet_options(style: dict) -> dict:
@@ -109,9 +132,13 @@ def polygon_collection(spec: LayerSpec, frame: gpd.GeoDataFrame, lang: str, name
     geometries = shapely.set_precision(frame.geometry.values, DISPLAY_GRID)
     records = frame.drop(columns="geometry").to_dict("records")
     features = []
-    for record, geom in zip(records, geometries):
+    labels = shapely.point_on_surface(geometries) if spec.geometry == "choropleth" else None
+    for i, (record, geom) in enumerate(zip(records, geometries)):
         style = leaflet_options(spec.style_for(record))
         props = {"id": record.get("id") or record.get("adcode"), "tip": display_name(record, lang)}
+        if labels is not None:  # where the city's name is written on the map
+            props["label"] = record.get("name_en") if lang == "en" else record.get("name_zh")
+            props["label_at"] = [round(labels[i].y, 4), round(labels[i].x, 4)]
         if choropleth is not None:
             value = choropleth.values.get(record.get("adcode"), 0)
             style["fill_color"] = choropleth.scale(value)

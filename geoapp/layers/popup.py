@@ -33,6 +33,11 @@ class Names:
         zh, en = self.table.get(code, (code, code))
         return f"{en} {zh}" if lang == "en" else f"{zh} {en}"
 
+    def short(self, code: str, lang: str) -> str:
+        """The name in the page's language only (大连市 / Dalian)."""
+        zh, en = self.table.get(code, (code, code))
+        return en if lang == "en" else zh
+
 
 def display_name(record: dict, lang: str) -> str:
     zh, en = record.get("name_zh", ""), record.get("name_en", "")

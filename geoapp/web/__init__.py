@@ -19,9 +19,12 @@ from geoapp.filters import FilterError
 DEFAULTS = {
     "ATLAS_DATA_DIR": DATA_DIR,
     "ATLAS_LAYERS_DIR": LAYERS_DIR,
-    # none | osm | a tile URL template ({z}/{x}/{y}) for an internal tile server
+    # none | osm | tianditu (needs ATLAS_TIANDITU_KEY) | amap (GCJ-02: drawn shifted) | a tile URL
+    # template ({z}/{x}/{y}) for an internal tile server, in ATLAS_TILES_DATUM (wgs84 | gcj02)
     "ATLAS_TILES": "osm",
     "ATLAS_TILES_ATTRIBUTION": "",
+    "ATLAS_TILES_DATUM": "wgs84",
+    "ATLAS_TIANDITU_KEY": "",
     # CORS on /ogc, /export, /api: * or comma-separated origins (see geoapp/web/cors.py)
     "ATLAS_CORS_ORIGINS": "*",
 }
@@ -40,7 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
 def init_config(app: Flask, config: dict | None) -> None:
     app.config.update(DEFAULTS)
     for key in ("ATLAS_TILES", "ATLAS_TILES_ATTRIBUTION", "ATLAS_DATA_DIR", "ATLAS_LAYERS_DIR",
-                "ATLAS_CORS_ORIGINS"):
+                "ATLAS_CORS_ORIGINS", "ATLAS_TILES_DATUM", "ATLAS_TIANDITU_KEY"):
         if os.environ.get(key):
             app.config[key] = os.environ[key]
     app.config.update(config or {})

@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from urllib.parse import urlencode
+
+import numpy as np
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from markupsafe import Markup
 
 from geoapp import vocab
 from geoapp.analysis.corridor import DEFAULT_HALF_WIDTH_KM
+from geoapp.analysis.coverage import STATUSES
 from geoapp.analysis.distribution import METRIC_LABELS
+from geoapp.analysis.facets import facet_counts
 from geoapp.filters import Filter, FilterError
-from geoapp.layers.build import LIAONING_BOUNDS, build_frame, layer_entry
-from geoapp.layers.features import Choropleth, point_collection, polygon_collection
+from geoapp.layers.build import (LIAONING_BOUNDS, build_frame, display_shift, layer_entry,
+                                 shift_geometries)
+from geoapp.layers.features import (SHAPE_POINTS, SHAPES, Choropleth, point_collection, polygon_collection,
+                                    shape_svg_points)
 from geoapp.layers.popup import Names, popup_html
 from geoapp.layers.offsets import display_offsets
 from geoapp.layers.search import SearchIndex
@@ -53,7 +60,14 @@ def setup(state):
     app.extensions["atlas.display_positions"] = display_positions(specs, reg)
     # Fail at start-up, not on the first page, when the tile settings are unusable.
     app.extensions["atlas.map_frame"] = build_frame(app.config["ATLAS_TILES"],
-                                                     app.config["ATLAS_TILES_ATTRIBUTION"])
+                                                     app.config["ATLAS_TILES_ATTRIBUTION"],
+                                                     app.config.get("ATLAS_TILES_DATUM", "wgs84"),
+                                                     app.config.get("ATLAS_TIANDITU_KEY", ""))
+    for spec in specs:
+        for _, style in [("", spec.style), *spec.style.get("values", {}).items()]:
+            shape = style.get("shape")
+            if shape is not None and shape not in SHAPES:
+                raise LayerSpecError(f"{spec.path.name}: shape '{shape}' not one of {', '.join(SHAPES)}")
 
 
 def display_positions(specs, reg) -> dict[str, dict[str, tuple[float, float]]]:
@@ -89,17 +103,22 @@ def spec_or_404(layer_id: str):
 
 
 def swatch(style: dict) -> Markup:
-    """A 16×16 SVG sample of a Leaflet path style, for the legend."""
+    """A 16×16 SVG sample of a Leaflet path style or marker shape, for the legend."""
     stroke = style.get("color", "#3388ff")
     fill = style.get("fill_color", stroke) if style.get("fill", True) else "none"
     opacity = style.get("fill_opacity", 0.2)
     dash = style.get("dash_array", "")
-    shape = (f'<circle cx="8" cy="8" r="{min(style["radius"], 7) - 0.5}"' if "radius" in style
-             else '<rect x="1.5" y="1.5" width="13" height="13"')
-    return Markup('<svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true">'
-                  + shape + ' stroke="{}" stroke-width="{}" fill="{}" fill-opacity="{}" '
-                  'stroke-dasharray="{}"/></svg>').format(stroke, min(style.get("weight", 1), 3), fill,
-                                                          opacity, dash)
+    shape = style.get("shape", "circle" if "radius" in style else "rect")
+    if shape in SHAPE_POINTS:
+        element = Markup('<polygon points="{}"').format(shape_svg_points(shape, 8, 8, 6.2))
+    elif shape in ("circle", "ring"):
+        element = Markup('<circle cx="8" cy="8" r="{}"').format(min(style["radius"], 7) - 0.5)
+    else:
+        element = Markup('<rect x="1.5" y="1.5" width="13" height="13"')
+    attributes = Markup(' stroke="{}" stroke-width="{}" fill="{}" fill-opacity="{}" stroke-dasharray="{}"/>').format(
+        stroke, min(style.get("weight", 1), 3), fill, opacity, dash)
+    return (Markup('<svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true">') + element
+            + attributes + Markup("</svg>"))
 
 
 def link(path: str, **params) -> str:
@@ -115,6 +134,32 @@ def filtered(spec, flt: Filter):
         return reg.display[spec.data.split(":", 1)[1]]
     frame = reg.layers[spec.data]
     return flt.apply(frame, reg.boundaries["city"]) if spec.filterable else frame
+
+
+def datum() -> str:
+    return current_app.extensions["atlas.map_frame"].datum
+
+
+def drawn(frame):
+    """The frame as drawn on the basemap: on a GCJ-02 basemap a copy with shifted geometry
+    (display only: exports, OGC and /stats read the stored coordinates)."""
+    if datum() == "wgs84" or frame.empty:
+        return frame
+    return frame.set_geometry(shift_geometries(frame.geometry.values, datum()), crs=frame.crs)
+
+
+def drawn_lonlat(lon, lat) -> tuple[list[float], list[float]]:
+    shift = display_shift(datum())
+    if shift is None:
+        return list(lon), list(lat)
+    x, y = shift(lon, lat)
+    return list(x), list(y)
+
+
+def drawn_bounds(bounds: list[list[float]]) -> list[list[float]]:
+    (y0, x0), (y1, x1) = bounds
+    xs, ys = drawn_lonlat([x0, x1], [y0, y1])
+    return [[round(ys[0], 5), round(xs[0], 5)], [round(ys[1], 5), round(xs[1], 5)]]
 
 
 def choropleth(flt: Filter, metric: str, lang: str) -> Choropleth:
@@ -135,12 +180,7 @@ def csp_for(script: str) -> str:
     """The page's Content-Security-Policy: scripts only from here plus folium's one inline
     script (by hash); images from here and the configured tile server."""
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
-    tiles = current_app.config["ATLAS_TILES"]
-    img = "'self' data:"
-    if tiles == "osm":
-        img += " https://tile.openstreetmap.org"
-    elif tiles.startswith("http"):
-        img += " " + "/".join(tiles.split("/")[:3]).replace("{s}", "*")
+    img = " ".join(["'self' data: blob:", *current_app.extensions["atlas.map_frame"].hosts])
     return (f"default-src 'self'; script-src 'self' 'sha256-{digest}'; style-src 'self'; "
             f"img-src {img}; connect-src 'self'; object-src 'none'; base-uri 'self'; "
             "form-action 'self'; frame-ancestors 'none'")
@@ -177,30 +217,51 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
     if flt.city:  # a city filter zooms to the chosen cities
         x0, y0, x1, y1 = cities[cities["adcode"].isin(flt.city)].total_bounds
         bounds = [[y0, x0], [y1, x1]]
+    bounds = drawn_bounds(bounds)
     frame = current_app.extensions["atlas.map_frame"]
-    selects = [
+    counts_by = facet_counts(reg.counted_places(), cities, flt)
+    facets = []
+    for name, label, options in (
+        ("city", t("城市", "City"), [(c, names.short(c, lang)) for c in cities["adcode"]]),
         ("industry", t("产业", "Industry"),
          [(c, vocab.label(vocab.INDUSTRIES, c, lang)) for c in vocab.INDUSTRIES]),
-        ("city", t("城市", "City"), [(c, names(c, lang)) for c in cities["adcode"]]),
         ("level", t("级别", "Level"), [(c, vocab.label(vocab.LEVELS, c, lang)) for c in ("national", "provincial")]),
         ("kind", t("类型", "Kind"), [(c, vocab.label(vocab.KINDS, c, lang)) for c in vocab.KINDS]),
-    ]
-    chosen = {p: set(getattr(flt, p)) for p in ("industry", "city", "level", "kind")}
-    chip_parts = []
-    for name, label, options in selects:
-        picked = [text for value, text in options if value in chosen[name]]
-        if picked:
-            chip_parts.append(f"{label}: {'、'.join(picked)}")
+    ):
+        chosen = getattr(flt, name)
+        facets.append({"name": name, "label": label, "chosen": [text for v, text in options if v in chosen],
+                       "options": [{"value": v, "text": text, "count": counts_by[name].get(v, 0),
+                                    "checked": v in chosen} for v, text in options]})
+    chip_parts = [f"{f['label']}: {'、'.join(f['chosen'])}" for f in facets if f["chosen"]]
     config = {
-        "map": frame.map_var, "lang": lang, "bounds": bounds, "layers": layers,
-        "counts": counts, "matched": matched,
+        "map": frame.map_var, "lang": lang, "bounds": bounds, "province": drawn_bounds(LIAONING_BOUNDS),
+        "layers": layers, "counts": counts, "matched": matched, "filter": filter_items,
         "search": link("/map/search", **filter_items, lang=lang if lang == "en" else ""),
+        "places": link("/map/places.json", **filter_items, lang=lang if lang == "en" else ""),
+        "cityUrl": link("/map/cities/{adcode}.json", **filter_items, lang=lang if lang == "en" else ""),
+        "basemap": frame.basemap, "shapes": SHAPE_POINTS,
         "text": {"loading": t("正在加载图层…", "Loading layers…"),
                  "failed": t("图层加载失败：", "A layer failed to load: "),
-                 "noHits": t("没有找到", "Nothing found")},
+                 "noHits": t("没有找到", "Nothing found"),
+                 "tilesFailed": t("底图瓦片无法加载，现仅显示省界和市界轮廓。",
+                                  "Basemap tiles could not be loaded; showing the province and city outlines only."),
+                 "page": t("第 {page} / {pages} 页，共 {total} 处", "Page {page} of {pages}, {total} places"),
+                 "none": t("当前范围内没有地点", "No places in this view"),
+                 "close": t("关闭", "Close"),
+                 "places": t("地点", "Places"), "tasks": t("涉及的规划任务", "Plan tasks naming it"),
+                 "numbers": t("统计（与统计页同一分析）", "Figures (same analysis as Statistics)"),
+                 "mapLink": t("地图上只看该市", "Map of this city"),
+                 "statsLink": t("统计", "Statistics"),
+                 "gpkgLink": t("下载 GeoPackage", "Download GeoPackage"),
+                 "csvLink": t("城市统计 CSV", "City figures CSV"),
+                 "imageTitle": t("辽宁“十三五”科技创新地图", "Liaoning 13th Five-Year S&T Plan Atlas"),
+                 "imageFilter": t("筛选", "Filter"), "imageAll": t("全部地点", "All places"),
+                 "imageSources": t("来源：辽宁省“十三五”科技创新规划；行政区划与地点来源见 /about",
+                                   "Sources: Liaoning 13th Five-Year S&T Plan; boundaries and places: see /about"),
+                 "imageDate": t("制图日期", "Made on")},
     }
     html = render_template(
-        "map.html", lang=lang, t=t, selects=selects, chosen=chosen, metric=metric,
+        "map.html", lang=lang, t=t, facets=facets, metric=metric,
         metrics=[(k, v[1] if lang == "en" else v[0]) for k, v in METRICS.items()],
         chips=" · ".join(chip_parts), legend=layers, swatch=swatch,
         map_body=frame.html, map_script=frame.script, config=config, matched=matched,
@@ -212,11 +273,33 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
     return html.encode("utf-8")
 
 
+AT = re.compile(r"^(\d{1,2})/(-?\d{1,2}(?:\.\d{1,6})?)/(-?\d{1,3}(?:\.\d{1,6})?)$")
+AT_ALLOWED = "zoom/lat/lon with zoom 5–18, e.g. 7/41.2/122.6"
+
+
+def check_view_params() -> None:
+    """`at` (zoom/lat/lon) and `layers` (ids of the layers switched on) are read by the page's
+    script from the URL; the server only refuses values the script would have to ignore."""
+    at = request.args.get("at", "")
+    if at:
+        match = AT.match(at)
+        if not match or not 5 <= int(match.group(1)) <= 18 or abs(float(match.group(2))) > 85 \
+                or abs(float(match.group(3))) > 180:
+            raise FilterError("at", at, [AT_ALLOWED])
+    wanted = request.args.get("layers")
+    if wanted is not None:
+        known = [s.id for s in specs() if s.control]
+        for layer_id in filter(None, wanted.split(",")):
+            if layer_id not in known:
+                raise FilterError("layers", layer_id, known)
+
+
 @bp.get("/")
 def index():
     flt = current_filter()
     lang = current_lang()
     metric = current_metric()
+    check_view_params()
     body = cached_body(("map", flt.key(), lang, metric),
                        lambda: (render_page(flt, lang, metric), "text/html; charset=utf-8"))
     frame = current_app.extensions["atlas.map_frame"]
@@ -237,7 +320,7 @@ def layer(layer_id: str):
     names = Names(reg.boundaries["city"], reg.boundaries["district"])
 
     def build():
-        frame = filtered(spec, flt)
+        frame = drawn(filtered(spec, flt))
         if spec.geometry == "point":
             body = point_collection(spec, frame, lang, names,
                                     with_popups=len(frame) <= LAZY_POPUPS_ABOVE,
@@ -256,7 +339,7 @@ def point_index(spec, flt: Filter, lang: str) -> PointIndex:
     key = (spec.id, flt.key(), lang)
     index = cache.get(key)
     if index is None:
-        index = PointIndex.build(spec, filtered(spec, flt), lang)
+        index = PointIndex.build(spec, drawn(filtered(spec, flt)), lang)
         if len(cache) >= POINT_INDEX_CACHE:
             cache.pop(next(iter(cache)))
         cache[key] = index
@@ -330,9 +413,167 @@ def search():
                        if spec.searchable and spec.geometry == "point"}
         hits = current_app.extensions["atlas.search_index"].search(q, allowed)
         titles = {spec.id: spec.title_in(lang) for spec in specs()}
+        xs, ys = drawn_lonlat(hits["lon"].to_numpy(dtype=float), hits["lat"].to_numpy(dtype=float))
         return _json({"query": q, "hits": [
             {"layer": h.layer, "layer_title": titles[h.layer], "id": h.id, "name_zh": h.name_zh,
-             "name_en": h.name_en, "lon": round(float(h.lon), 6), "lat": round(float(h.lat), 6)}
-            for h in hits.itertuples()]}), "application/json"
+             "name_en": h.name_en, "lon": round(float(x), 6), "lat": round(float(y), 6)}
+            for h, x, y in zip(hits.itertuples(), xs, ys)]}), "application/json"
 
     return send_body(cached_body(("map-search", q.strip().lower(), flt.key(), lang), build))
+
+
+# --- the table of places and the city panel -------------------------------------------------------
+
+SORT_KEYS = ("name", "layer", "kind", "level", "city")
+PER_PAGE_MAX = 500
+PLACE_FRAMES = 16
+
+
+def table_frame(flt: Filter, lang: str):
+    """Every place the map draws for the filter (its point layers, each place once), one row
+    each with what the table shows, in display coordinates. Kept for the most recent filters."""
+    import pandas as pd
+    cache = current_app.extensions.setdefault("atlas.place_tables", {})
+    key = (flt.key(), lang)
+    if key in cache:
+        return cache[key]
+    reg = registry()
+    names = Names(reg.boundaries["city"], reg.boundaries["district"])
+    parts = []
+    for spec in specs():
+        if spec.geometry != "point" or spec.id in NOT_COUNTED:
+            continue
+        frame = filtered(spec, flt)
+        if frame.empty:
+            continue
+        lon, lat = drawn_lonlat(frame.geometry.x.to_numpy(dtype=float), frame.geometry.y.to_numpy(dtype=float))
+        zh, en = frame["name_zh"].fillna("").astype(str), frame["name_en"].fillna("").astype(str)
+        parts.append(pd.DataFrame({
+            "id": frame["id"].astype(str).to_numpy(), "layer": spec.id, "layer_title": spec.title_in(lang),
+            "name": (en.where(en != "", zh) if lang == "en" else zh).to_numpy(),
+            "name_other": (zh if lang == "en" else en).to_numpy(),
+            "kind": [vocab.label(vocab.KINDS, k, lang) for k in frame["kind"].fillna("")],
+            "level": [vocab.label(vocab.LEVELS, k, lang) if k else "" for k in frame["level"].fillna("")],
+            "city_adcode": frame["city_adcode"].fillna("").astype(str).to_numpy(),
+            "city": [names.short(c, lang) if c else "" for c in frame["city_adcode"].fillna("")],
+            "lon": np.round(lon, 5), "lat": np.round(lat, 5),
+        }))
+    columns = ["id", "layer", "layer_title", "name", "name_other", "kind", "level", "city_adcode", "city", "lon", "lat"]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    if len(cache) >= PLACE_FRAMES:
+        cache.pop(next(iter(cache)))
+    cache[key] = table
+    return table
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise FilterError(name, raw, [f"a whole number from {low} to {high}"])
+    return int(raw)
+
+
+def _bbox_arg() -> tuple[float, float, float, float] | None:
+    raw = request.args.get("bbox", "")
+    if not raw:
+        return None
+    try:
+        box = tuple(round(float(v), 4) for v in raw.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not (-180 <= box[0] <= box[2] <= 180 and -90 <= box[1] <= box[3] <= 90):
+        raise FilterError("bbox", raw, ["west,south,east,north in degrees (as drawn), west <= east, south <= north"])
+    return box
+
+
+@bp.get("/map/places.json")
+def places():
+    """The table beside the map: the filter's places, sorted and paged (works for 100k rows:
+    one sort per (filter, sort) on the server, pages of at most 500 rows). `bbox` keeps only
+    places inside the map's view (in the coordinates the map draws)."""
+    flt, lang = current_filter(), current_lang()
+    sort = request.args.get("sort", "name")
+    if sort not in SORT_KEYS:
+        raise FilterError("sort", sort, SORT_KEYS)
+    order = request.args.get("order", "asc")
+    if order not in ("asc", "desc"):
+        raise FilterError("order", order, ["asc", "desc"])
+    page = _int_arg("page", 1, 1, 10**6)
+    per_page = _int_arg("per_page", 50, 1, PER_PAGE_MAX)
+    box = _bbox_arg()
+
+    def build():
+        table = table_frame(flt, lang)
+        if box is not None:
+            table = table[(table["lon"] >= box[0]) & (table["lon"] <= box[2])
+                          & (table["lat"] >= box[1]) & (table["lat"] <= box[3])]
+        keys = [sort, "name"] if sort != "name" else ["name", "id"]
+        table = table.sort_values(keys, ascending=order == "asc", kind="stable")
+        total = len(table)
+        rows = table.iloc[(page - 1) * per_page: page * per_page]
+        return _json({
+            "filter": flt.query_items(), "sort": sort, "order": order, "page": page,
+            "per_page": per_page, "total": total, "pages": max(1, -(-total // per_page)),
+            "rows": rows.drop(columns=["city_adcode"]).to_dict("records"),
+        }), "application/json"
+
+    return send_body(cached_body(("map-places", flt.key(), lang, sort, order, page, per_page, box), build))
+
+
+@bp.get("/map/cities/<adcode>.json")
+def city(adcode: str):
+    """The city panel: the city's places and numbers for the filter (the same analysis.Report
+    /stats shows), the plan tasks that touch it with their status, and links to the filtered
+    map, statistics and downloads."""
+    flt, lang = current_filter(), current_lang()
+    reg = registry()
+    cities = reg.boundaries["city"]
+    if adcode not in set(cities["adcode"]):
+        response = jsonify({"error": "not_found", "message": f"no city with adcode '{adcode}'",
+                            "allowed": list(cities["adcode"])})
+        response.status_code = 404
+        return response
+
+    def build():
+        t = (lambda zh, en: en if lang == "en" else zh)
+        names = Names(cities, reg.boundaries["district"])
+        report = stats_report(flt, DEFAULT_HALF_WIDTH_KM)
+        row = report.cities.loc[adcode]
+        view = report.view
+        ids = set(view.links.loc[view.links["city_adcode"] == adcode, "id"])
+        table = table_frame(flt, lang)
+        shown = table[table["id"].isin(ids)].sort_values(["layer", "name"])
+        other = view.places[view.places["id"].isin(ids) & ~view.places["id"].isin(set(shown["id"]))]
+        tasks = report.coverage.tasks
+        touching = tasks[tasks["cities"].map(lambda c: adcode in c.split(";"))]
+        own = Filter(industry=flt.industry, city=frozenset({adcode}), level=flt.level, kind=flt.kind)
+        items = own.query_items()
+        en = {"lang": "en"} if lang == "en" else {}
+        return _json({
+            "adcode": adcode, "name": names.short(adcode, lang), "name_zh": names.short(adcode, "zh"),
+            "name_en": names.short(adcode, "en"), "filter": flt.query_items(),
+            "numbers": [{"key": m, "label": t(*METRIC_LABELS[m]), "value": int(row[m])}
+                        for m in ("places", "htz_national", "htz_provincial", "clusters_bases",
+                                  "laboratories", "platforms", "designations", "city_precision_places",
+                                  "tasks", "industries_present")],
+            "industries": str(row.get("industry_names", "")),
+            "places": shown.drop(columns=["city_adcode"]).to_dict("records"),
+            # plan areas of the city (counted in its figures), and areas crossing it (the belt)
+            "areas": [{"id": pid, "name": (en_name or zh) if lang == "en" else zh}
+                      for pid, zh, en_name, code in zip(other["id"], other["name_zh"], other["name_en"],
+                                                        other["city_adcode"]) if code],
+            "crossing": [{"id": pid, "name": (en_name or zh) if lang == "en" else zh}
+                         for pid, zh, en_name, code in zip(other["id"], other["name_zh"], other["name_en"],
+                                                           other["city_adcode"]) if not code],
+            "tasks": [{"id": r.id, "title": r.title_en if lang == "en" else r.title_zh, "section": r.section,
+                       "status": r.status, "status_label": t(*STATUSES[r.status]),
+                       "places_in_view": int(r.places_in_view)}
+                      for r in touching.itertuples()],
+            "links": {"map": link("/", **items, **en), "stats": link("/stats", **items, **en),
+                      "gpkg": link("/export/all.gpkg", **items),
+                      "csv": link("/stats/distribution.csv", **flt.query_items(), **en)},
+        }), "application/json"
+
+    return send_body(cached_body(("map-city", adcode, flt.key(), lang), build))

@@ -1,30 +1,184 @@
 // The atlas map page: loads every layer from the app's own endpoints (the page carries no data),
-// draws it with Leaflet, keeps the legend in step with the layer control, and searches on the
-// server. Plain JS, no dependencies beyond Leaflet and Leaflet.markercluster (vendored).
+// draws it with Leaflet, keeps the legend, the table and the URL in step with the map, and
+// searches on the server. Plain JS, no dependencies beyond Leaflet and Leaflet.markercluster.
+// Data text is only ever set with textContent (or is popup HTML the server escaped).
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("atlas-config").textContent);
   var map = window[config.map];
   var lang = config.lang;
+  var T = config.text;
   var status = document.getElementById("atlas-status");
+  var narrow = function () { return window.innerWidth < 700; };
   var atlas = window.atlas = {
     map: map, config: config, counts: config.counts, matched: config.matched,
     layers: {}, markers: {}, loaded: false, errors: []
   };
+  var SVG = "http://www.w3.org/2000/svg";
 
   map.createPane("atlasPolygons").style.zIndex = 410;
+  map.createPane("atlasLabels").style.zIndex = 440;
+  map.getPane("atlasLabels").style.pointerEvents = "none";
   map.createPane("atlasPoints").style.zIndex = 450;
 
-  function textNode(text) {
-    var div = document.createElement("div");
-    div.className = "atlas-tip";
-    div.textContent = text;  // data text is shown literally, never parsed as HTML
-    return div;
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;  // literally, never HTML
+    return node;
   }
+
+  function textNode(text) { return el("div", "atlas-tip", text); }
 
   function withLang(url) {
     return lang === "en" ? url + (url.indexOf("?") < 0 ? "?" : "&") + "lang=en" : url;
   }
+
+  // --- state in the URL: the filter (server), plus the view (`at`) and the layers switched on ---
+  var params = new URLSearchParams(window.location.search);
+  var wanted = params.has("layers") ? params.get("layers").split(",").filter(Boolean) : null;
+
+  function viewParam() {
+    var c = map.getCenter();
+    return map.getZoom() + "/" + c.lat.toFixed(4) + "/" + c.lng.toFixed(4);
+  }
+
+  function layersParam() {
+    return config.layers.filter(function (l) { return l.control && atlas.layers[l.id] && map.hasLayer(atlas.layers[l.id]); })
+      .map(function (l) { return l.id; }).join(",");
+  }
+
+  function withView(href) {
+    var url = new URL(href, window.location.href);
+    url.searchParams.set("at", viewParam());
+    url.searchParams.set("layers", layersParam());
+    return url.pathname + url.search;
+  }
+
+  var ready = false;
+  function syncUrl() {
+    if (!ready) return;
+    var url = new URL(window.location.href);
+    url.searchParams.set("at", viewParam());
+    url.searchParams.set("layers", layersParam());
+    history.replaceState(null, "", url.pathname + url.search.replace(/%2C/g, ",").replace(/%2F/g, "/"));
+    ["atlas-lang-link", "atlas-clear"].forEach(function (id) {
+      var a = document.getElementById(id);
+      if (a) a.setAttribute("href", withView(a.getAttribute("href")));
+    });
+  }
+
+  var form = document.getElementById("atlas-filter");
+  form.addEventListener("submit", function (e) {
+    // every form action keeps the view and the layers; the ticked chips of a parameter are one
+    // comma-separated value (city=210100,210200), as shared links write them
+    e.preventDefault();
+    var query = new URLSearchParams();
+    form.querySelectorAll("details.atlas-facet").forEach(function (facet) {
+      var name = facet.getAttribute("data-param");
+      var values = Array.from(facet.querySelectorAll("input:checked")).map(function (i) { return i.value; });
+      if (values.length) query.set(name, values.join(","));
+    });
+    var metric = form.querySelector("select[name=metric]").value;
+    if (metric !== "places") query.set("metric", metric);
+    if (lang === "en") query.set("lang", "en");
+    query.set("at", viewParam());
+    query.set("layers", layersParam());
+    window.location.assign(form.getAttribute("action") + "?" + query.toString().replace(/%2C/g, ",").replace(/%2F/g, "/"));
+  });
+  form.querySelector("select[name=metric]").addEventListener("change", function () { form.requestSubmit(); });
+
+  // --- markers: an SVG shape per category (colour and shape), focusable for keyboard users ------
+  function shapeIcon(style, spec, tip) {
+    var r = style.radius || 7, w = Math.min(style.weight || 2, 4), shape = style.shape || "circle";
+    var half = Math.ceil(r * 1.2 + w), size = 2 * half;
+    var svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("width", size); svg.setAttribute("height", size);
+    svg.setAttribute("viewBox", "0 0 " + size + " " + size);
+    svg.setAttribute("aria-hidden", "true");
+    var node;
+    if (config.shapes[shape]) {
+      node = document.createElementNS(SVG, "polygon");
+      node.setAttribute("points", config.shapes[shape].map(function (p) {
+        return (half + p[0] * r).toFixed(2) + "," + (half + p[1] * r).toFixed(2);
+      }).join(" "));
+    } else {
+      node = document.createElementNS(SVG, "circle");
+      node.setAttribute("cx", half); node.setAttribute("cy", half); node.setAttribute("r", r);
+    }
+    node.setAttribute("stroke", style.color || "#3388ff");
+    node.setAttribute("stroke-width", w);
+    node.setAttribute("fill", style.fill === false ? "none" : (style.fillColor || style.color || "#3388ff"));
+    node.setAttribute("fill-opacity", style.fillOpacity === undefined ? 0.2 : style.fillOpacity);
+    if (style.dashArray) node.setAttribute("stroke-dasharray", style.dashArray);
+    if (shape === "ring") node.setAttribute("pointer-events", "visibleStroke");
+    svg.appendChild(node);
+    return L.divIcon({ html: svg, className: "atlas-shape atlas-marker atlas-" + spec.id + " atlas-shape-" + shape,
+                       iconSize: [size, size], iconAnchor: [half, half], popupAnchor: [0, -half + 2] });
+  }
+
+  function placeMarker(latlng, style, spec, id, tip) {
+    var ring = (style.shape === "ring");
+    var marker = L.marker(latlng, {
+      icon: shapeIcon(style, spec, tip), pane: "atlasPoints", keyboard: !ring,
+      zIndexOffset: ring ? -1000 : 0, riseOnHover: !ring
+    });
+    marker.feature = marker.feature || { type: "Feature", properties: {} };
+    marker.feature.id = id;
+    marker.on("add", function () {
+      var icon = marker.getElement();
+      if (!icon) return;
+      icon.setAttribute("data-id", id);
+      if (ring) { icon.style.pointerEvents = "none"; return; }
+      icon.setAttribute("role", "button");
+      icon.setAttribute("aria-label", tip);  // an attribute: set literally
+    });
+    return marker;
+  }
+
+  // --- popups: fitted into the map at any size; keyboard: focus moves in, Escape goes back ------
+  function fitPopup(popup) {
+    // below the zoom and layer buttons, inside the map, whatever its size
+    var size = map.getSize();
+    popup.options.maxWidth = Math.max(160, Math.min(440, size.x - 60));
+    popup.options.minWidth = Math.min(220, size.x - 80);
+    popup.options.maxHeight = Math.max(120, Math.min(360, size.y - 150));
+    popup.options.autoPanPaddingTopLeft = L.point(10, 70);
+    popup.options.autoPanPaddingBottomRight = L.point(10, 10);
+    popup.options.keepInView = true;
+  }
+  function overlaps(a, b) {
+    var r = a.getBoundingClientRect(), s = b.getBoundingClientRect();
+    return r.left < s.right && s.left < r.right && r.top < s.bottom && s.top < r.bottom;
+  }
+  var lastFocus = null;
+  map.on("popupopen", function (e) {
+    fitPopup(e.popup);
+    e.popup.update();
+    var container = e.popup.getElement();
+    if (!container) return;
+    if (narrow()) setLegend(false);
+    // the legend floats above the map: fold it when it would hide the popup
+    setTimeout(function () {
+      if (!legendBody.hidden && overlaps(container, document.getElementById("atlas-legend"))) setLegend(false);
+    }, 350);
+    container.setAttribute("role", "dialog");
+    var content = container.querySelector(".leaflet-popup-content");
+    if (content) content.setAttribute("tabindex", "-1");
+    if (document.activeElement && document.activeElement.classList.contains("atlas-shape")) {
+      lastFocus = document.activeElement;
+      if (content) content.focus();
+    }
+    container.addEventListener("keydown", function (k) {
+      if (k.key === "Escape") { map.closePopup(); }
+    });
+    var source = e.popup._source;
+    if (source && source.feature) markRow(source.feature.id);
+  });
+  map.on("popupclose", function () {
+    if (lastFocus && document.body.contains(lastFocus)) lastFocus.focus();
+    lastFocus = null;
+  });
 
   function bindPopup(layer, spec, props) {
     if (props.popup !== undefined) {
@@ -32,7 +186,7 @@
       return;
     }
     // Large layers: the popup is fetched when opened.
-    layer.bindPopup(config.text.loading, { maxWidth: 440 });
+    layer.bindPopup(T.loading, { maxWidth: 440 });
     layer.on("popupopen", function (e) {
       if (layer._atlasPopupLoaded) return;
       fetch(withLang("/map/layers/" + encodeURIComponent(spec.id) + "/" + encodeURIComponent(props.id) + "/popup"))
@@ -41,22 +195,33 @@
     });
   }
 
+  var labels = L.layerGroup().addTo(map);
+
   function makeLayer(spec, data) {
     var index = atlas.markers[spec.id] = {};
     return L.geoJSON(data, {
       pane: spec.geometry === "point" ? "atlasPoints" : "atlasPolygons",
       style: function (feature) { return feature.properties.style; },
       pointToLayer: function (feature, latlng) {
-        var options = Object.assign({ pane: "atlasPoints", className: "atlas-marker atlas-" + spec.id },
-                                    feature.properties.style);
-        return L.circleMarker(latlng, options);
+        var props = feature.properties;
+        return placeMarker(latlng, props.style, spec, props.id, props.tip);
       },
       onEachFeature: function (feature, layer) {
         var props = feature.properties;
         index[props.id] = layer;
         layer.feature.id = props.id;
         layer.bindTooltip(textNode(props.tip), { sticky: spec.geometry !== "point" });
-        bindPopup(layer, spec, props);
+        if (spec.geometry === "choropleth") {
+          // a city: its panel (places, tasks, numbers) instead of a popup
+          layer.on("click", function () { openCity(props.id); });
+          if (props.label) {
+            var label = el("span", null, props.label);
+            L.marker(props.label_at, { pane: "atlasLabels", interactive: false, keyboard: false,
+              icon: L.divIcon({ className: "atlas-city-label", html: label, iconSize: null }) }).addTo(labels);
+          }
+        } else if (props.popup !== undefined || spec.geometry === "point") {
+          bindPopup(layer, spec, props);
+        }
         if (spec.geometry !== "point" && spec.control) {
           layer.on("mouseover", function () { layer.setStyle({ weight: 3, color: "#222" }); });
           layer.on("mouseout", function () { layer.setStyle(props.style); });
@@ -65,9 +230,9 @@
     });
   }
 
-  var control = L.control.layers(null, null, { collapsed: false, position: "topright" }).addTo(map);
+  var control = L.control.layers(null, null, { collapsed: narrow(), position: "topright" }).addTo(map);
   var pending = config.layers.length;
-  status.textContent = config.text.loading;
+  status.textContent = T.loading;
   status.hidden = false;
 
   function done() {
@@ -114,18 +279,18 @@
         var layers = [];
         body.clusters.forEach(function (c) {
           var size = c[2] < 100 ? "small" : c[2] < 1000 ? "medium" : "large";
+          var inner = el("div"), span = el("span", null, String(c[2]));
+          inner.appendChild(span);
           var marker = L.marker([c[1], c[0]], {
             pane: "atlasPoints", keyboard: true, title: String(c[2]),
             icon: L.divIcon({ className: "marker-cluster marker-cluster-" + size + " atlas-cluster atlas-" + spec.id,
-                              html: "<div><span>" + c[2] + "</span></div>", iconSize: [40, 40] })
+                              html: inner, iconSize: [40, 40] })
           });
           marker.on("click", function () { self._map.setView(marker.getLatLng(), Math.min(self._map.getZoom() + 2, 18)); });
           layers.push(marker);
         });
         body.points.forEach(function (p) {
-          var options = Object.assign({ pane: "atlasPoints", className: "atlas-marker atlas-" + spec.id }, body.styles[p[3]]);
-          var marker = L.circleMarker([p[2], p[1]], options);
-          marker.feature = { id: p[0] };
+          var marker = placeMarker([p[2], p[1]], body.styles[p[3]], spec, p[0], p[4]);
           marker.bindTooltip(textNode(p[4]));
           bindPopup(marker, spec, { id: p[0] });
           self.markers[p[0]] = marker;
@@ -141,13 +306,47 @@
   });
   map.createPane("atlasGrid").style.pointerEvents = "none";
 
+  function shown(spec) {
+    return wanted && spec.control ? wanted.indexOf(spec.id) >= 0 : spec.show;
+  }
+
+  // --- legend: collapsible everywhere, collapsed on phones; in step with the layer list ---------
+  var legendToggle = document.getElementById("atlas-legend-toggle");
+  var legendBody = document.getElementById("atlas-legend-body");
+  function setLegend(open) {
+    legendBody.hidden = !open;
+    legendToggle.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  legendToggle.addEventListener("click", function () { setLegend(legendBody.hidden); });
+  setLegend(window.innerWidth >= 1000);
+  L.DomEvent.disableClickPropagation(document.getElementById("atlas-legend"));
+  L.DomEvent.disableScrollPropagation(document.getElementById("atlas-legend"));
+
+  // First view: the `at` of the URL, else the whole province (or the filtered cities) at any size.
+  function fit() {
+    var size = map.getSize(), pad = [Math.round(size.x * 0.03), Math.round(size.y * 0.03)];
+    var legend = document.getElementById("atlas-legend");
+    // an open legend covers the map's lower left: keep the province clear of it
+    var left = legendBody.hidden ? pad[0] : Math.min(legend.offsetWidth + 16, Math.round(size.x * 0.35));
+    map.fitBounds(config.bounds, { paddingTopLeft: [left, pad[1]], paddingBottomRight: pad, animate: false });
+  }
+  map.invalidateSize();
+  var at = (params.get("at") || "").split("/");
+  if (at.length === 3 && at.every(function (v) { return v !== "" && !isNaN(+v); })) {
+    map.setView([+at[1], +at[2]], +at[0], { animate: false });
+  } else {
+    fit();
+  }
+  atlas.fit = fit;
+
   config.layers.forEach(function (spec) {
+    var on = shown(spec);
     if (spec.mode === "tiles") {
       var grid = new TileClusters(spec);
       var tiled = atlas.layers[spec.id] = L.layerGroup([grid]);
-      if (spec.show) tiled.addTo(map);
+      if (on) tiled.addTo(map);
       if (spec.control) control.addOverlay(tiled, spec.title);
-      if (spec.show) grid.once("load", done); else done();
+      if (on) grid.once("load", done); else done();
       return;
     }
     var group = spec.cluster
@@ -155,7 +354,7 @@
                                chunkedLoading: true })
       : L.featureGroup();
     atlas.layers[spec.id] = group;
-    if (spec.show) group.addTo(map);
+    if (on) group.addTo(map);
     if (spec.control) control.addOverlay(group, spec.title);
     fetch(spec.url, { headers: { Accept: "application/geo+json" } })
       .then(function (response) {
@@ -165,74 +364,249 @@
       .then(function (data) { group.addLayer(makeLayer(spec, data)); })
       .catch(function (error) {
         atlas.errors.push(String(error));
-        status.textContent = config.text.failed + error.message;
+        status.textContent = T.failed + error.message;
       })
       .then(done);
   });
 
-  // First view: the whole province (or the filtered cities) at any screen size.
-  function fit() {
-    var size = map.getSize();
-    map.fitBounds(config.bounds, { padding: [Math.round(size.x * 0.03), Math.round(size.y * 0.03)] });
-  }
-  fit();
 
-  // The legend shows a section only while its layer is on the map.
+  // --- basemap: a notice and the outlines alone when its tiles do not load -----------------------
+  var notice = document.getElementById("atlas-notice");
+  (config.basemap.tileLayers || []).forEach(function (name) {
+    var tiles = window[name], loads = 0, errors = 0;
+    if (!tiles) return;
+    tiles.on("tileload", function () { loads += 1; });
+    tiles.on("tileerror", function () {
+      errors += 1;
+      if (errors >= 3 && loads === 0 && map.hasLayer(tiles)) {
+        (config.basemap.tileLayers || []).forEach(function (n) { if (window[n]) map.removeLayer(window[n]); });
+        notice.textContent = T.tilesFailed;
+        notice.hidden = false;
+        atlas.tilesFailed = true;
+      }
+    });
+  });
+
   function syncLegend() {
     document.querySelectorAll("#atlas-legend section[data-layer]").forEach(function (section) {
       var layer = atlas.layers[section.getAttribute("data-layer")];
       section.hidden = !(layer && map.hasLayer(layer));
     });
   }
-  map.on("overlayadd overlayremove", syncLegend);
+  map.on("overlayadd overlayremove", function () { syncLegend(); syncUrl(); loadTable(); });
   syncLegend();
 
-  // --- search (on the server: the page does not carry an index) ---------------------------------
-  var input = document.getElementById("atlas-search");
-  var list = document.getElementById("atlas-search-results");
-  var active = -1, hits = [], timer = null, asked = 0;
+  // --- filter form behind a button on phones ----------------------------------------------------
+  var filterToggle = document.getElementById("atlas-filter-toggle");
+  function setFilter(open) {
+    form.hidden = !open;
+    filterToggle.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  filterToggle.addEventListener("click", function () {
+    setFilter(form.hidden);
+    map.invalidateSize();
+  });
+  setFilter(!narrow());
+  // one facet dropdown open at a time (desktop)
+  form.querySelectorAll("details.atlas-facet").forEach(function (details) {
+    details.addEventListener("toggle", function () {
+      if (!details.open || narrow()) return;
+      form.querySelectorAll("details.atlas-facet[open]").forEach(function (other) { if (other !== details) other.open = false; });
+    });
+  });
+  document.addEventListener("click", function (e) {
+    if (narrow() || e.target.closest("details.atlas-facet")) return;
+    form.querySelectorAll("details.atlas-facet[open]").forEach(function (d) { d.open = false; });
+  });
 
-  function show(hit) {
-    var group = atlas.layers[hit.layer];
+  // --- going to a place (search, table, city panel) ----------------------------------------------
+  function goTo(place) {
+    var group = atlas.layers[place.layer];
     if (group && !map.hasLayer(group)) map.addLayer(group);
-    var marker = (atlas.markers[hit.layer] || {})[hit.id];
-    list.style.display = "none";
-    input.setAttribute("aria-expanded", "false");
-    input.value = lang === "en" ? hit.name_en : hit.name_zh;
+    var marker = (atlas.markers[place.layer] || {})[place.id];
     if (!marker) {  // a large layer: go there and open the popup when its tile has drawn it
-      map.setView([hit.lat, hit.lon], 16);
-      var popup = L.popup({ maxWidth: 440 }).setLatLng([hit.lat, hit.lon]).setContent(config.text.loading).openOn(map);
-      fetch(withLang("/map/layers/" + encodeURIComponent(hit.layer) + "/" + encodeURIComponent(hit.id) + "/popup"))
+      map.setView([place.lat, place.lon], 16);
+      var popup = L.popup({ maxWidth: 440 }).setLatLng([place.lat, place.lon]).setContent(T.loading).openOn(map);
+      fetch(withLang("/map/layers/" + encodeURIComponent(place.layer) + "/" + encodeURIComponent(place.id) + "/popup"))
         .then(function (r) { return r.json(); }).then(function (body) { popup.setContent(body.popup); });
       return;
     }
     var open = function () { map.setView(marker.getLatLng(), Math.max(map.getZoom(), 10)); marker.openPopup(); };
     if (group && group.zoomToShowLayer) group.zoomToShowLayer(marker, open); else open();
   }
+  atlas.goTo = goTo;
+
+  // --- the table of places: the filter's places, sorted and paged on the server -----------------
+  var table = document.getElementById("atlas-table");
+  var tbody = table.querySelector("tbody");
+  var inView = document.getElementById("atlas-table-inview");
+  var pageInfo = document.getElementById("atlas-page-info");
+  var sort = { key: "name", order: "asc", page: 1 }, tableTicket = 0, tableTimer = null;
+
+  function tableUrl() {
+    var url = config.places + (config.places.indexOf("?") < 0 ? "?" : "&") +
+      "sort=" + sort.key + "&order=" + sort.order + "&page=" + sort.page + "&per_page=50";
+    if (inView.checked) {
+      var b = map.getBounds();
+      url += "&bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
+        return Math.max(-180, Math.min(180, v)).toFixed(4);
+      }).join(",");
+    }
+    return url;
+  }
+
+  function visibleLayerIds() {
+    return config.layers.filter(function (l) { return atlas.layers[l.id] && map.hasLayer(atlas.layers[l.id]); })
+      .map(function (l) { return l.id; });
+  }
+
+  function loadTable() {
+    if (!ready) return;
+    var ticket = ++tableTicket;
+    return fetch(tableUrl()).then(function (r) { return r.json(); }).then(function (body) {
+      if (ticket !== tableTicket) return;
+      var on = visibleLayerIds();
+      tbody.textContent = "";
+      body.rows.forEach(function (row) {
+        var tr = el("tr");
+        tr.setAttribute("data-id", row.id);
+        tr.setAttribute("data-layer", row.layer);
+        if (on.indexOf(row.layer) < 0) tr.className = "off";
+        var name = el("td"), button = el("button", null, row.name);
+        button.type = "button";
+        button.addEventListener("click", function () { goTo(row); });
+        name.appendChild(button);
+        if (row.name_other) name.appendChild(el("small", null, row.name_other));
+        tr.appendChild(name);
+        tr.appendChild(el("td", null, row.kind));
+        tr.appendChild(el("td", null, row.city));
+        tr.appendChild(el("td", null, row.level));
+        tr.addEventListener("click", function (e) { if (e.target === tr || e.target.tagName === "TD") goTo(row); });
+        tbody.appendChild(tr);
+      });
+      if (!body.rows.length) {
+        var tr = el("tr"), td = el("td", null, T.none);
+        td.colSpan = 4; tr.appendChild(td); tbody.appendChild(tr);
+      }
+      table.setAttribute("data-total", body.total);
+      pageInfo.textContent = T.page.replace("{page}", body.page).replace("{pages}", body.pages).replace("{total}", body.total);
+      document.getElementById("atlas-prev").disabled = body.page <= 1;
+      document.getElementById("atlas-next").disabled = body.page >= body.pages;
+      table.setAttribute("data-state", tableUrl());
+      var open = map._popup && map._popup._source && map._popup._source.feature;
+      if (open) markRow(open.id);
+    });
+  }
+  atlas.loadTable = loadTable;
+
+  function markRow(id) {
+    tbody.querySelectorAll("tr.selected").forEach(function (tr) { tr.classList.remove("selected"); });
+    tbody.querySelectorAll("tr[data-id]").forEach(function (tr) {
+      if (tr.getAttribute("data-id") === id) tr.classList.add("selected");
+    });
+  }
+
+  table.querySelectorAll("th button").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var key = button.getAttribute("data-sort");
+      sort.order = sort.key === key && sort.order === "asc" ? "desc" : "asc";
+      sort.key = key; sort.page = 1;
+      table.querySelectorAll("th").forEach(function (th) { th.removeAttribute("aria-sort"); });
+      button.parentNode.setAttribute("aria-sort", sort.order === "asc" ? "ascending" : "descending");
+      loadTable();
+    });
+  });
+  document.getElementById("atlas-prev").addEventListener("click", function () { sort.page -= 1; loadTable(); });
+  document.getElementById("atlas-next").addEventListener("click", function () { sort.page += 1; loadTable(); });
+  inView.addEventListener("change", function () { sort.page = 1; loadTable(); });
+  map.on("moveend", function () {
+    syncUrl();
+    if (!inView.checked) return;
+    clearTimeout(tableTimer);
+    tableTimer = setTimeout(function () { sort.page = 1; loadTable(); }, 150);
+  });
+
+  // --- the city panel ---------------------------------------------------------------------------
+  var panel = document.getElementById("atlas-city");
+  function openCity(adcode) {
+    return fetch(config.cityUrl.replace("%7Badcode%7D", adcode).replace("{adcode}", adcode))
+      .then(function (r) { return r.json(); }).then(function (city) {
+        panel.textContent = "";
+        panel.setAttribute("data-adcode", city.adcode);
+        var head = el("header"), close = el("button", "atlas-button", "×");
+        close.type = "button";
+        close.setAttribute("aria-label", T.close);
+        close.addEventListener("click", function () { panel.hidden = true; });
+        head.appendChild(el("h2", null, city.name));
+        head.appendChild(close);
+        panel.appendChild(head);
+        panel.appendChild(el("h3", null, T.numbers));
+        var dl = el("dl");
+        city.numbers.forEach(function (n) { dl.appendChild(el("dt", null, n.label)); dl.appendChild(el("dd", null, String(n.value))); });
+        panel.appendChild(dl);
+        if (city.industries) panel.appendChild(el("p", null, city.industries));
+        panel.appendChild(el("h3", null, T.places + " (" + (city.places.length + city.areas.length) + ")"));
+        var places = el("ul", "places");
+        city.places.forEach(function (p) {
+          var li = el("li"), b = el("button", "placebutton", p.name);
+          b.type = "button";
+          b.addEventListener("click", function () { goTo(p); });
+          li.appendChild(b);
+          li.appendChild(document.createTextNode(" · " + p.kind));
+          places.appendChild(li);
+        });
+        city.areas.concat(city.crossing).forEach(function (a) { places.appendChild(el("li", null, a.name)); });
+        panel.appendChild(places);
+        panel.appendChild(el("h3", null, T.tasks + " (" + city.tasks.length + ")"));
+        var tasks = el("ul", "tasks");
+        city.tasks.forEach(function (task) {
+          var li = el("li", null, task.title + " ");
+          li.appendChild(el("span", "status " + task.status, task.status_label));
+          tasks.appendChild(li);
+        });
+        panel.appendChild(tasks);
+        var links = el("div", "links");
+        [["map", T.mapLink], ["stats", T.statsLink], ["gpkg", T.gpkgLink], ["csv", T.csvLink]].forEach(function (pair) {
+          var a = el("a", null, pair[1]);
+          a.href = city.links[pair[0]];
+          links.appendChild(a);
+        });
+        panel.appendChild(links);
+        panel.hidden = false;
+        if (narrow()) panel.scrollIntoView({ block: "start" });
+      });
+  }
+  atlas.openCity = openCity;
+
+  // --- search (on the server: the page does not carry an index) ---------------------------------
+  var input = document.getElementById("atlas-search");
+  var list = document.getElementById("atlas-search-results");
+  var active = -1, hits = [], timer = null, asked = 0;
+
+  function openList(open) {
+    list.classList.toggle("open", open);
+    input.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  function show(hit) {
+    openList(false);
+    input.value = lang === "en" ? hit.name_en : hit.name_zh;
+    goTo(hit);
+  }
 
   function render() {
-    list.innerHTML = "";
+    list.textContent = "";
     hits.forEach(function (hit, i) {
-      var li = document.createElement("li");
+      var li = el("li", null, lang === "en" ? hit.name_en : hit.name_zh);
       li.setAttribute("role", "option");
       li.id = "atlas-hit-" + i;
-      li.textContent = lang === "en" ? hit.name_en : hit.name_zh;
-      var small = document.createElement("small");
-      small.textContent = (lang === "en" ? hit.name_zh : hit.name_en) + " · " + hit.layer_title;
-      li.appendChild(small);
+      li.appendChild(el("small", null, (lang === "en" ? hit.name_zh : hit.name_en) + " · " + hit.layer_title));
       if (i === active) { li.className = "active"; li.setAttribute("aria-selected", "true"); }
       li.addEventListener("mousedown", function (e) { e.preventDefault(); show(hit); });
       list.appendChild(li);
     });
-    if (!hits.length && input.value.trim()) {
-      var none = document.createElement("li");
-      none.className = "none";
-      none.textContent = config.text.noHits;
-      list.appendChild(none);
-    }
-    var open = list.children.length > 0;
-    list.style.display = open ? "block" : "none";
-    input.setAttribute("aria-expanded", open ? "true" : "false");
+    if (!hits.length && input.value.trim()) list.appendChild(el("li", "none", T.noHits));
+    openList(list.children.length > 0);
   }
 
   function ask() {
@@ -261,7 +635,12 @@
       clearTimeout(timer);
       ask().then(function () { if (hits.length) show(hits[Math.max(active, 0)]); });
     }
-    else if (e.key === "Escape") { list.style.display = "none"; }
+    else if (e.key === "Escape") { openList(false); }
   });
-  input.addEventListener("blur", function () { setTimeout(function () { list.style.display = "none"; }, 150); });
+  input.addEventListener("blur", function () { setTimeout(function () { openList(false); }, 150); });
+
+  // The URL and the table follow the map once the first view is set.
+  ready = true;
+  map.once("atlas:loaded", function () { syncUrl(); loadTable(); });
+  window.addEventListener("resize", function () { map.invalidateSize(); });
 })();
