@@ -57,12 +57,19 @@ def setup(state):
                                  f"known: {', '.join(sorted(known))}")
     app.extensions["atlas.layer_specs"] = specs
     app.extensions["atlas.search_index"] = SearchIndex.build(specs, reg.layers)
-    app.extensions["atlas.display_positions"] = display_positions(specs, reg)
     # Fail at start-up, not on the first page, when the tile settings are unusable.
-    app.extensions["atlas.map_frame"] = build_frame(app.config["ATLAS_TILES"],
-                                                     app.config["ATLAS_TILES_ATTRIBUTION"],
-                                                     app.config.get("ATLAS_TILES_DATUM", "wgs84"),
-                                                     app.config.get("ATLAS_TIANDITU_KEY", ""))
+    frame = app.extensions["atlas.map_frame"] = build_frame(app.config["ATLAS_TILES"],
+                                                             app.config["ATLAS_TILES_ATTRIBUTION"],
+                                                             app.config.get("ATLAS_TILES_DATUM", "wgs84"),
+                                                             app.config.get("ATLAS_TIANDITU_KEY", ""))
+    positions = display_positions(specs, reg)
+    shift = display_shift(frame.datum)
+    if shift is not None:  # the offsets are drawn too: into the basemap's datum with the rest
+        for layer_id, table in positions.items():
+            ids = list(table)
+            xs, ys = shift([table[i][0] for i in ids], [table[i][1] for i in ids])
+            positions[layer_id] = {i: (float(x), float(y)) for i, x, y in zip(ids, xs, ys)}
+    app.extensions["atlas.display_positions"] = positions
     for spec in specs:
         for _, style in [("", spec.style), *spec.style.get("values", {}).items()]:
             shape = style.get("shape")
