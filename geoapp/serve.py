@@ -37,6 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 STATIC = Path(__file__).resolve().parent / "web" / "static"
 TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.in"
 NGINX_USER = "www-data"  # Debian's; nginx's workers drop to it when started as root
+# Request headers the nginx cache key includes (nginx.conf.in, proxy_cache_key): every header an
+# answer of the app may vary on must be one of these, or the cache would mix answers.
+CACHE_KEY_VARY = {"accept-encoding", "accept", "origin"}
 GZIP_SUFFIXES = {".css", ".js", ".json", ".svg", ".txt", ".html", ".geojson", ".map"}
 
 

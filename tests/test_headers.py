@@ -111,3 +111,15 @@ def test_html_pages_have_no_inline_script_or_style(client):
         # executable inline scripts: neither src= nor a data block (type="application/json")
         inline = re.search(r"<script(?![^>]*\b(?:src=|type=\"application/json\"))", text)
         assert "<style" not in text and not inline, url
+
+
+@pytest.mark.parametrize("url", URLS + ["/ogc/collections?f=html", "/map/search?q=大连",
+                                        "/ogc/collections/cities/items/210200"])
+def test_answers_vary_only_on_headers_the_front_cache_keys_on(client, url):
+    """make run's nginx keys its cache on geoapp.serve.CACHE_KEY_VARY: an answer that varied on
+    another request header would be served to clients who did not send it."""
+    from geoapp.serve import CACHE_KEY_VARY
+    for headers in ({}, {"Accept": "text/html", "Origin": "https://gis.example.org", "Accept-Encoding": "gzip"}):
+        response = client.get(url, headers=headers)
+        vary = {v.strip().lower() for line in response.headers.getlist("Vary") for v in line.split(",") if v.strip()}
+        assert vary <= CACHE_KEY_VARY, (url, vary)

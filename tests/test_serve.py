@@ -152,6 +152,16 @@ def test_repeat_requests_come_from_the_front_cache_per_encoding(served):
     assert "HIT" not in {get(served.url + "/health")[1]["X-Cache"] for _ in range(3)}
 
 
+def test_the_front_cache_keeps_html_and_json_answers_apart(served):
+    url = served.url + "/ogc/collections/cities"
+    as_json = get(url, {"Accept": "application/json"})
+    as_html = get(url, {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    again_json = get(url, {"Accept": "application/json"})
+    assert as_json[1]["Content-Type"].startswith("application/json")
+    assert as_html[1]["Content-Type"].startswith("text/html")
+    assert again_json[1]["X-Cache"] == "HIT" and again_json[2] == as_json[2]
+
+
 def test_no_control_socket_in_home(served):
     assert not (served.home / ".gunicorn").exists()
     assert not any(p.suffix == ".ctl" for p in served.run_dir.rglob("*"))
