@@ -35,3 +35,12 @@ def test_about_is_in_the_page_language(client):
     assert "正式名称未查到" in zh and "Official name not sourced" not in zh
     assert "Official name not sourced" in en and "正式名称未查到" not in en
     assert "国函〔2016〕65号" in zh and "国函〔2016〕65号" in en
+
+
+def test_raw_html_in_a_source_file_is_shown_as_text_not_rendered():
+    from geoapp.web.about import markdown_html
+    html = str(markdown_html("A **bold** claim <script>alert(1)</script> and <img src=x onerror=alert(2)>\n\n"
+                             "<div onclick=\"x()\">block</div>\n\n| a | b |\n|---|---|\n| 1 | 2 |"))
+    assert "<strong>bold</strong>" in html and "<table>" in html       # markdown still works
+    assert "<script>" not in html and "<img" not in html and "<div onclick" not in html
+    assert "&lt;script&gt;" in html and "&lt;img" in html and "&lt;div onclick" in html

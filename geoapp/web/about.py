@@ -14,14 +14,27 @@ from geoapp.web.serving import cached_body, send_body
 bp = Blueprint("about", __name__)
 
 
+class LiteralHtml(markdown.Extension):
+    """Markdown without raw HTML: `<tag>` written in a SOURCE.md is shown as text, not rendered
+    (data files are shown literally, never as markup or script)."""
+
+    def extendMarkdown(self, md):
+        md.preprocessors.deregister("html_block")
+        md.inlinePatterns.deregister("html")
+
+
+def markdown_html(text: str) -> Markup:
+    return Markup(markdown.markdown(text, extensions=["tables", LiteralHtml()]))
+
+
 def render_about(lang: str) -> bytes:
     reg = registry()
     t = translator(lang)
     # the data folder's own SOURCE.md files (from the registry), written by the team;
-    # markdown's output is trusted as such
+    # rendered as markdown, any raw HTML in them shown as text (LiteralHtml)
     # (SOURCE.zh.md on the Chinese page where a folder has one)
     documents = [{"title": vocab.pick(doc.title, lang), "file": file,
-                  "html": Markup(markdown.markdown(text, extensions=["tables"]))}
+                  "html": markdown_html(text)}
                  for doc in reg.sources for file, text in [doc.for_lang(lang)]]
     names = Names(reg.boundaries["city"], reg.boundaries["district"])
     places = reg.counted_places()  # each place once
