@@ -31,10 +31,14 @@ run-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
 	fi
 
-# Debian packages the browser tests, the GIS read-back tests and the serving tests use (root, as in CI).
+# Debian packages the browser tests, the GIS read-back tests, the serving tests and the PostGIS
+# store tests use (root, as in CI). The tests start their own throwaway PostGIS cluster as the
+# postgres user (benchmarks/pgcluster.py).
 system-deps: run-deps
-	@if ! command -v chromium >/dev/null || ! command -v ogrinfo >/dev/null || ! fc-list | grep -qi 'Noto Sans CJK'; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk gdal-bin >/dev/null; \
+	@if ! command -v chromium >/dev/null || ! command -v ogrinfo >/dev/null || ! fc-list | grep -qi 'Noto Sans CJK' \
+			|| [ ! -f /usr/share/postgresql/15/extension/postgis.control ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk gdal-bin \
+			postgresql postgresql-15-postgis-3 >/dev/null; \
 	fi
 
 check: $(VENV)/.runtime

@@ -49,7 +49,9 @@ class Filter:
         city filter when their geometry intersects one of the chosen cities (needs `cities`)."""
         mask = pd.Series(True, index=frame.index)
         if self.industry and "industries" in frame:
-            mask &= frame["industries"].map(lambda v: bool(self.industry.intersection(vocab.split_codes(v))))
+            # astype(bool): on an empty layer (an imported layer before its first import) map
+            # keeps the str dtype, and bool & str is deprecated
+            mask &= frame["industries"].map(lambda v: bool(self.industry.intersection(vocab.split_codes(v)))).astype(bool)
         if self.level and "level" in frame:
             mask &= frame["level"].isin(self.level)
         if self.kind and "kind" in frame:

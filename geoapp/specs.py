@@ -6,7 +6,10 @@ default true), filterable (the page filter applies), searchable (in the search b
 (marker clustering), counted (default true; false for a layer that only repeats places of other
 layers, e.g. the demo-zone core: its rows are not counted again), style (base Leaflet path
 options; optional `by: <field>` with `values: {code: {options..., label: {zh, en}}}`), legend
-{zh, en} (for a single-style layer), popup (field names, see geoapp/layers/popup.py).
+{zh, en} (for a single-style layer), popup (field names, see geoapp/layers/popup.py), imported
+(the layer is filled by `python -m geoapp.data import FILE --layer ID` or /admin/import into the
+versioned store, not by a file in data/; its value gives the kind/level used when the imported file
+has no such column; its `data` is its own id).
 
 Every problem is a LayerSpecError naming the file.
 """
@@ -19,7 +22,7 @@ import yaml
 
 GEOMETRIES = ("point", "polygon", "choropleth")
 KEYS = {"id", "data", "title", "geometry", "show", "control", "filterable", "searchable",
-        "cluster", "counted", "style", "legend", "popup"}
+        "cluster", "counted", "style", "legend", "popup", "imported"}
 
 
 class LayerSpecError(ValueError):
@@ -41,6 +44,7 @@ class LayerSpec:
     style: dict = field(default_factory=dict)
     legend: dict | None = None
     popup: tuple = ()
+    imported: dict | None = None
     path: Path | None = None
 
     def title_in(self, lang: str) -> str:
@@ -114,6 +118,12 @@ def load_specs(directory: Path) -> list[LayerSpec]:
             if not isinstance(raw["popup"], list):
                 raise LayerSpecError(f"{path.name}: popup must be a list of field names")
             raw["popup"] = tuple(raw["popup"])
+        if "imported" in raw:
+            imported = raw["imported"] or {}
+            if not isinstance(imported, dict) or set(imported) - {"kind", "level"} or raw["data"] != raw["id"]:
+                raise LayerSpecError(f"{path.name}: imported takes optional kind and level defaults "
+                                     "(e.g. imported: {kind: platform}), and an imported layer's data is its own id")
+            raw["imported"] = imported
         specs.append(LayerSpec(path=path, **raw))
     ids = [s.id for s in specs]
     if len(ids) != len(set(ids)):

@@ -29,6 +29,10 @@ KINDS: dict[str, tuple[str, str]] = {
     "pilot_zone": ("改革创新试验区", "Reform and innovation pilot zone"),
     "health_intervention": ("区域性疾病综合干预", "Regional disease intervention"),
     "corridor": ("产业带", "Industrial belt (corridor)"),
+    # Kinds of the lists the data office imports (layers with `imported:` in layers/*.yaml).
+    "key_laboratory": ("重点实验室", "Key laboratory"),
+    "enterprise": ("企业", "Enterprise"),
+    "incubator": ("孵化器与众创空间", "Incubator or maker space"),
 }
 
 LEVELS: dict[str, tuple[str, str]] = {

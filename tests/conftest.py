@@ -30,9 +30,11 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
 @pytest.fixture(scope="session")
-def app():
+def app(tmp_path_factory):
     from geoapp.web import create_app
-    return create_app({"TESTING": True, "ATLAS_TILES": "none"})
+    # Its own empty store: never the developer's instance/atlas-store.sqlite.
+    store = tmp_path_factory.mktemp("store") / "atlas-store.sqlite"
+    return create_app({"TESTING": True, "ATLAS_TILES": "none", "ATLAS_DATABASE_URL": f"sqlite:///{store}"})
 
 
 @pytest.fixture
@@ -81,3 +83,20 @@ def shot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     return path
+
+
+# --- a throwaway PostGIS cluster (Debian postgresql-15 + postgresql-15-postgis-3) -------------
+@pytest.fixture(scope="session")
+def postgis_url():
+    """A PostgreSQL 15 cluster with PostGIS on a free loopback port, as the postgres user (initdb
+    refuses root). Missing packages FAIL the tests that need it (`make system-deps` installs them)."""
+    from benchmarks.pgcluster import MissingPostGIS, postgis_cluster
+    try:
+        cluster = postgis_cluster()
+        url = cluster.__enter__()
+    except MissingPostGIS as error:
+        pytest.fail(str(error))
+    try:
+        yield url
+    finally:
+        cluster.__exit__(None, None, None)

@@ -1,7 +1,7 @@
 """layers/*.yaml: adding a layer is adding a file; a malformed spec fails with its file name."""
 import pytest
 
-from geoapp import LAYERS_DIR
+from geoapp import LAYERS_DIR, vocab
 from geoapp.layers.spec import LayerSpecError, load_specs
 
 
@@ -10,6 +10,8 @@ def test_bundled_specs_load_and_point_at_existing_data(registry):
     for spec in specs:
         if spec.data.startswith("boundaries:"):
             assert spec.data.split(":")[1] in registry.boundaries
+        elif spec.imported is not None:     # filled by `python -m geoapp.data import`, not data/
+            assert spec.data == spec.id and len(registry.layers[spec.data]) == 0   # empty placeholder
         else:
             assert spec.data in registry.layers, spec.id
         assert spec.title["zh"] and spec.title["en"]
@@ -20,6 +22,10 @@ def test_every_styled_value_is_a_real_code_with_bilingual_label(registry):
     for spec in load_specs(LAYERS_DIR):
         by = spec.style.get("by")
         if not by:
+            continue
+        if spec.imported is not None:       # no rows shipped: every styled value is a real code
+            assert set(spec.style["values"]) <= set(vocab.VOCABULARIES[by]), spec.id
+            assert all(set(v["label"]) == {"zh", "en"} for v in spec.style["values"].values())
             continue
         frame = registry.layers[spec.data]
         for code, style in spec.style["values"].items():

@@ -1,4 +1,5 @@
-"""`python -m geoapp.data check`: validate every data file and print a per-layer summary."""
+"""`python -m geoapp.data check`: validate every data file and print a per-layer summary.
+`import`, `history`, `revert`: imported lists in the versioned store (geoapp.ingest.cli)."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +12,10 @@ from geoapp.data import DataValidationError, load_registry
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if {"import", "history", "revert"} & set(argv):
+        from geoapp.ingest.cli import main as ingest_main  # imported lists: see geoapp/ingest
+        return ingest_main(argv)
     parser = argparse.ArgumentParser(prog="python -m geoapp.data")
     parser.add_argument("command", choices=["check"])
     parser.add_argument("--data-dir", type=Path, default=None,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -103,6 +103,12 @@ class Registry:
     def uncounted(self) -> set[str]:
         """Layers whose spec says `counted: false` (their rows repeat other layers' places)."""
         return {spec.data for spec in self.specs if not spec.counted}
+
+    def with_layers(self, layers: dict[str, gpd.GeoDataFrame], source: Path) -> Registry:
+        """This registry plus layers held elsewhere (imported lists from the store, already
+        validated on import); `source` names where they come from in `summary`."""
+        return replace(self, layers={**self.layers, **{k: _normalise(f) for k, f in layers.items()}},
+                       files={**self.files, **{k: source for k in layers}}, _counted=None)
 
     def places(self) -> gpd.GeoDataFrame:
         """All point/area layers in one frame, with a `layer` column (a place listed by a
@@ -258,6 +264,11 @@ def _members_layer(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> tuple[gpd
     return frame, problems
 
 
+def _empty_layer() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({c: pd.Series(dtype=str) for c in TEXT_COLUMNS},
+                            geometry=gpd.GeoSeries([], crs=4326), crs=4326)
+
+
 def _normalise(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     for column in TEXT_COLUMNS:
         if column not in frame.columns:
@@ -404,6 +415,10 @@ def load_registry(data_dir: Path = DATA_DIR, layers_dir: Path | None = LAYERS_DI
             else:
                 broken.add(path.stem)
     specs, spec_problems = _read_specs(layers_dir)
+    for spec in specs:
+        if spec.imported is not None and spec.data not in layers:
+            # Filled from the versioned store (geoapp.ingest, Registry.with_layers); empty here.
+            layers[spec.data], files[spec.data] = _empty_layer(), spec.path
     tasks, task_problems = _read_tasks(data_dir)
     sources, source_problems = _read_sources(data_dir)
     problems += spec_problems + task_problems + source_problems

@@ -97,7 +97,8 @@ def _published(frame: gpd.GeoDataFrame, id_column: str) -> gpd.GeoDataFrame:
     """Columns published for a layer: lon/lat are in the geometry, and all-empty columns left by
     joining layers (e.g. in demo_zone_core) are dropped."""
     frame = frame.drop(columns=[c for c in ("lon", "lat") if c in frame.columns])
-    empty = [c for c in frame.columns if c != frame.geometry.name and frame[c].isna().all()]
+    empty = [c for c in frame.columns if c != frame.geometry.name and frame[c].isna().all()] \
+        if len(frame) else []   # an imported layer before its first import keeps its columns
     frame = frame.drop(columns=empty)
     frame.index = pd.Index(frame[id_column].astype(str), name="fid")
     if not frame.index.is_unique:

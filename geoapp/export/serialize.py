@@ -69,9 +69,21 @@ def feature_collection(features: Iterable[str], members: Mapping | None = None) 
     return (head + ',"features":[' + ",".join(features) + "]}").encode("utf-8")
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value):
+    """A text cell a spreadsheet would run as a formula (=HYPERLINK(...), +, -, @ first) gets a
+    leading apostrophe, so Excel/WPS show it as text (OWASP CSV injection); others unchanged."""
+    if isinstance(value, str) and value[:1] in FORMULA_START:
+        return "'" + value
+    return value
+
+
 def to_csv(frame: gpd.GeoDataFrame) -> bytes:
     """UTF-8 CSV with a BOM (so Excel reads Chinese): points as `lon`,`lat` columns, other
-    geometries as a `WKT` column (the name GDAL's CSV driver and QGIS recognise)."""
+    geometries as a `WKT` column (the name GDAL's CSV driver and QGIS recognise). Text that a
+    spreadsheet would evaluate as a formula is neutralised (see `neutralise`)."""
     records = property_records(frame)
     columns = [c for c in frame.columns if c != frame.geometry.name]
     geometries = rfc7946_geometries(frame.geometry.values)
@@ -80,7 +92,7 @@ def to_csv(frame: gpd.GeoDataFrame) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(columns + (["lon", "lat"] if points else ["WKT"]))
     for record, geometry in zip(records, geometries):
-        row = ["" if record[c] is None else record[c] for c in columns]
+        row = ["" if record[c] is None else neutralise(record[c]) for c in columns]
         if points:
             row += [repr(round(geometry.x, COORDINATE_DECIMALS)), repr(round(geometry.y, COORDINATE_DECIMALS))]
         else:

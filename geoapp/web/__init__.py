@@ -27,6 +27,12 @@ DEFAULTS = {
     "ATLAS_TIANDITU_KEY": "",
     # CORS on /ogc, /export, /api: * or comma-separated origins (see geoapp/web/cors.py)
     "ATLAS_CORS_ORIGINS": "*",
+    # Imported layers: postgresql://... (PostGIS) or sqlite:///path; empty = SQLite file
+    # atlas-store.sqlite in the instance folder. Workers look for a new version every POLL s.
+    "ATLAS_DATABASE_URL": "",
+    "ATLAS_STORE_POLL": 1.0,
+    # /admin/import is enabled only when this is set (and then requires it).
+    "ATLAS_ADMIN_TOKEN": "",
 }
 
 
@@ -43,7 +49,8 @@ def create_app(config: dict | None = None) -> Flask:
 def init_config(app: Flask, config: dict | None) -> None:
     app.config.update(DEFAULTS)
     for key in ("ATLAS_TILES", "ATLAS_TILES_ATTRIBUTION", "ATLAS_DATA_DIR", "ATLAS_LAYERS_DIR",
-                "ATLAS_CORS_ORIGINS", "ATLAS_TILES_DATUM", "ATLAS_TIANDITU_KEY"):
+                "ATLAS_CORS_ORIGINS", "ATLAS_TILES_DATUM", "ATLAS_TIANDITU_KEY", "ATLAS_DATABASE_URL",
+                "ATLAS_STORE_POLL", "ATLAS_ADMIN_TOKEN"):
         if os.environ.get(key):
             app.config[key] = os.environ[key]
     app.config.update(config or {})
@@ -57,12 +64,15 @@ def init_registry(app: Flask) -> None:
         Path(app.config["ATLAS_DATA_DIR"]), Path(app.config["ATLAS_LAYERS_DIR"]),
         # tests of the root fix (data text never reaches a template engine) load poisoned data
         check_text=not app.config.get("ATLAS_SKIP_TEXT_CHECK", False))
+    # ... plus the imported layers of the store's current version (switched live, no restart).
+    from geoapp.ingest import live
+    live.init_app(app)
 
 
 def init_blueprints(app: Flask) -> None:
-    from geoapp.web import about, api, export, headers, map_page, ogc, stats
+    from geoapp.web import about, admin, api, export, headers, map_page, ogc, stats
     headers.init_app(app)
-    for module in (map_page, api, stats, export, ogc, about):
+    for module in (map_page, api, stats, export, ogc, about, admin):
         app.register_blueprint(module.bp)
     stats.init_stats(app)
 

@@ -1,0 +1,131 @@
+"""`python -m geoapp.data import FILE --layer ID [--crs ...] [--dry-run] [--skip-invalid]`,
+`python -m geoapp.data history`, `python -m geoapp.data revert VERSION`.
+
+The store is ATLAS_DATABASE_URL (postgresql://… or sqlite:///path) or, without it, the SQLite file
+instance/atlas-store.sqlite that the web app reads. Exit status: 0 written (or dry run clean),
+1 problems found (nothing written), 2 bad usage.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from geoapp import DATA_DIR, LAYERS_DIR
+from geoapp.ingest.coords import CRS_CHOICES
+
+
+def _store(args):
+    from geoapp.ingest.store import open_store
+    return open_store(args.database_url)
+
+
+def _who(args) -> str:
+    if args.who:
+        return args.who
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def cmd_import(args) -> int:
+    from geoapp.data import load_registry
+    from geoapp.ingest import service
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"{path}: no such file", file=sys.stderr)
+        return 2
+    base = load_registry(args.data_dir, args.layers_dir)
+    store = _store(args)
+    who = _who(args)
+    try:
+        check = service.check_file(path.read_bytes(), path.name, args.layer, args.crs, base, store,
+                                   who, skip_invalid=args.skip_invalid)
+    except service.ImportRefused as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    prepared = check.prepared
+    for note in prepared.notes:
+        print(f"note: {note}")
+    if prepared.problems:
+        print(f"{len(prepared.problems)} problem(s) in {len(prepared.bad_rows)} row(s) of {path.name}:",
+              file=sys.stderr)
+        for problem in prepared.problems:
+            print(f"  - {problem}", file=sys.stderr)
+    if check.diff is None:
+        print("nothing written: fix the rows above (or pass --skip-invalid to write the good rows "
+              "and a rejects file)", file=sys.stderr)
+        return 1
+    summary = (f"layer {args.layer}: {check.diff.rows} rows; against the current version "
+               f"{check.diff.added} added, {check.diff.changed} changed, {check.diff.removed} removed")
+    if prepared.problems:
+        summary += f"; {len(prepared.bad_rows)} rejected"
+    if args.dry_run:
+        print(f"dry run, nothing written. {summary}")
+        return 1 if prepared.problems else 0
+    if prepared.problems:
+        from geoapp.ingest.service import rejects_csv
+        rejects = Path(args.rejects or path.with_name(path.stem + ".rejects.csv"))
+        rejects.write_bytes(rejects_csv(prepared))
+        print(f"rejected rows and reasons: {rejects}")
+
+    def progress(written: int) -> None:
+        print(f"writing: {written}/{check.diff.rows} rows", file=sys.stderr, flush=True)
+
+    version, change = service.commit(check, store, who, skip_invalid=args.skip_invalid, progress=progress)
+    print(f"version {version} written by {who}: layer {args.layer}: {change.rows} rows; "
+          f"{change.added} added, {change.changed} changed, {change.removed} removed")
+    return 0
+
+
+def cmd_history(args) -> int:
+    rows = _store(args).history()
+    if not rows:
+        print("no versions yet: the store is empty (import a file to create version 1)")
+        return 0
+    print(f"{'version':>7}  {'time (UTC)':<20} {'who':<12} {'action':<7} {'layer':<24} "
+          f"{'rows':>6} {'+':>6} {'~':>6} {'-':>6} {'rej':>5}  file")
+    for r in rows:
+        what = r["file"] if r["action"] == "import" else f"(= version {r['reverted_to']})"
+        print(f"{r['id']:>7}  {r['time']:<20} {r['who']:<12} {r['action']:<7} {r['layer']:<24} "
+              f"{r['rows']:>6} {r['added']:>6} {r['changed']:>6} {r['removed']:>6} {r['rejected']:>5}  {what}")
+    return 0
+
+
+def cmd_revert(args) -> int:
+    from geoapp.ingest.store import StoreError
+    try:
+        version = _store(args).revert(args.version, _who(args))
+    except StoreError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    print(f"version {version}: the data of version {args.version} is served again")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--database-url", default=os.environ.get("ATLAS_DATABASE_URL", ""),
+                        help="postgresql://… or sqlite:///path (default: instance/atlas-store.sqlite)")
+    common.add_argument("--who", default="", help="recorded in the version (default: login name)")
+    parser = argparse.ArgumentParser(prog="python -m geoapp.data")
+    sub = parser.add_subparsers(dest="command", required=True)
+    imp = sub.add_parser("import", parents=[common], help="check a CSV/XLSX/GeoJSON/GeoPackage and write it as a new version")
+    imp.add_argument("file")
+    imp.add_argument("--layer", required=True, help="an imported layer id (layers/*.yaml with imported:)")
+    imp.add_argument("--crs", choices=CRS_CHOICES, default="wgs84",
+                     help="coordinate system of 经度/纬度: gcj02 for Amap/Tencent, bd09 for Baidu")
+    imp.add_argument("--dry-run", action="store_true", help="check and show the diff; write nothing")
+    imp.add_argument("--skip-invalid", action="store_true",
+                     help="write the good rows and a rejects file instead of refusing the file")
+    imp.add_argument("--rejects", help="where to write the rejects CSV (default FILE.rejects.csv)")
+    imp.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    imp.add_argument("--layers-dir", type=Path, default=LAYERS_DIR)
+    sub.add_parser("history", parents=[common], help="list the versions, newest first")
+    rev = sub.add_parser("revert", parents=[common], help="serve the data of an earlier version again (as a new version)")
+    rev.add_argument("version", type=int)
+    args = parser.parse_args(argv)
+    return {"import": cmd_import, "history": cmd_history, "revert": cmd_revert}[args.command](args)

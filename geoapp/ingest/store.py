@@ -1,0 +1,430 @@
+"""The versioned store of imported layers: SQLite (embedded default) or PostGIS.
+
+Tables (prefix atlas_):
+    versions        one row per accepted import or revert: id, time, who, file, layer, counts
+    version_layers  for each version, which import's rows each layer shows (data_version)
+    features        the rows of each import (data_version, position, fid, props JSON, geometry)
+
+A version is written in one transaction: the features, the version row and its layer map commit
+together or not at all, so a process killed midway leaves the previous version current (SQLite
+rolls the journal back on next open; PostgreSQL aborts the open transaction when the connection
+drops). Writers are serialised (SQLite BEGIN IMMEDIATE, a PostgreSQL advisory lock), so the diff
+counted against the current version is the diff that is committed. Nothing is ever deleted:
+`revert V` writes a new version whose layer map is V's.
+
+The current version is max(versions.id): a primary-key lookup, cheap enough to ask per request.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geoapp.ingest.rows import COLUMNS, empty_frame
+
+BATCH = 1000
+STAGED_SECONDS = 24 * 3600   # an upload checked on the web page can be committed for a day
+ADVISORY_LOCK = 0x41746C73  # 'Atls'
+
+
+class StoreError(ValueError):
+    pass
+
+
+@dataclass
+class Diff:
+    added: int
+    changed: int
+    removed: int
+    rows: int
+
+    def as_dict(self) -> dict:
+        return {"rows": self.rows, "added": self.added, "changed": self.changed, "removed": self.removed}
+
+
+def _props(frame: gpd.GeoDataFrame) -> list[str]:
+    columns = [c for c in COLUMNS if c in frame.columns]
+    return [json.dumps(dict(zip(columns, values)), ensure_ascii=False)
+            for values in frame[columns].itertuples(index=False, name=None)]
+
+
+def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame) -> Diff:
+    """Rows added, changed (any property or the geometry) and removed, matched by id."""
+    old_rows = dict(zip(old["id"], zip(_props(old), shapely.to_wkb(old.geometry.values))))
+    new_rows = dict(zip(new["id"], zip(_props(new), shapely.to_wkb(new.geometry.values))))
+    added = sum(1 for k in new_rows if k not in old_rows)
+    removed = sum(1 for k in old_rows if k not in new_rows)
+    changed = sum(1 for k, v in new_rows.items() if k in old_rows and old_rows[k] != v)
+    return Diff(added, changed, removed, len(new_rows))
+
+
+def _frame(records: list[tuple[str, bytes]]) -> gpd.GeoDataFrame:
+    if not records:
+        return empty_frame()
+    props = [json.loads(p) for p, _ in records]
+    table = pd.DataFrame(props, dtype=str).reindex(columns=COLUMNS).fillna("")
+    geoms = shapely.from_wkb(np.array([bytes(g) for _, g in records], dtype=object))
+    return gpd.GeoDataFrame(table, geometry=geoms, crs=4326)
+
+
+class Store:
+    """Common logic; subclasses give connections, SQL dialect and bulk insert."""
+    kind = "?"
+    param = "?"
+
+    def __init__(self, url: str):
+        self.url = url
+        self._ready = False
+        self._ready_lock = threading.Lock()
+
+    # -- dialect hooks ---------------------------------------------------------------------
+    def connect(self):
+        raise NotImplementedError
+
+    def _schema(self) -> list[str]:
+        raise NotImplementedError
+
+    def _begin_write(self, cur) -> None:
+        raise NotImplementedError
+
+    def _insert_features(self, cur, data_version: int, frame: gpd.GeoDataFrame,
+                         progress: Callable[[int], None] | None) -> None:
+        raise NotImplementedError
+
+    def _geometry_select(self) -> str:
+        return "geom"
+
+    # -- helpers ---------------------------------------------------------------------------
+    def sql(self, text: str) -> str:
+        return text.replace("?", self.param)
+
+    def ensure_schema(self) -> None:
+        if self._ready:
+            return
+        with self._ready_lock:
+            if self._ready:
+                return
+            conn = self.connect()
+            try:
+                cur = conn.cursor()
+                for statement in self._schema():
+                    cur.execute(statement)
+                conn.commit()
+            finally:
+                conn.close()
+            self._ready = True
+
+    def _rows(self, cur, data_version: int) -> gpd.GeoDataFrame:
+        cur.execute(self.sql(f"SELECT props, {self._geometry_select()} FROM atlas_features "
+                             "WHERE data_version = ? ORDER BY position"), (data_version,))
+        return _frame(cur.fetchall())
+
+    def _layer_map(self, cur, version: int) -> dict[str, int]:
+        cur.execute(self.sql("SELECT layer, data_version FROM atlas_version_layers WHERE version_id = ?"),
+                    (version,))
+        return dict(cur.fetchall())
+
+    def _current(self, cur) -> int:
+        cur.execute("SELECT coalesce(max(id), 0) FROM atlas_versions")
+        return int(cur.fetchone()[0])
+
+    # -- public API ------------------------------------------------------------------------
+    def current_version(self) -> int:
+        self.ensure_schema()
+        conn = self.connect()
+        try:
+            return self._current(conn.cursor())
+        finally:
+            conn.close()
+
+    def snapshot(self, version: int | None = None) -> tuple[int, dict[str, gpd.GeoDataFrame]]:
+        """(version, layer -> rows) as of `version` (default: the current one), read in one
+        transaction so the layers agree with the version number."""
+        self.ensure_schema()
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            self._begin_read(cur)
+            current = self._current(cur)
+            version = current if version is None else version
+            if version and not self._exists(cur, version):
+                raise StoreError(f"version {version} does not exist; see `history`")
+            layers = {layer: self._rows(cur, dv) for layer, dv in self._layer_map(cur, version).items()}
+            conn.rollback()
+            return version, layers
+        finally:
+            conn.close()
+
+    def _begin_read(self, cur) -> None:
+        pass
+
+    def _exists(self, cur, version: int) -> bool:
+        cur.execute(self.sql("SELECT 1 FROM atlas_versions WHERE id = ?"), (version,))
+        return cur.fetchone() is not None
+
+    def layer(self, layer: str) -> gpd.GeoDataFrame:
+        return self.snapshot()[1].get(layer, empty_frame())
+
+    def history(self) -> list[dict]:
+        self.ensure_schema()
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            cur.execute("SELECT id, created_at, who, file_name, layer, action, rows_total, added, "
+                        "changed, removed, rejected, reverted_to FROM atlas_versions ORDER BY id DESC")
+            keys = ["id", "time", "who", "file", "layer", "action", "rows", "added", "changed",
+                    "removed", "rejected", "reverted_to"]
+            return [dict(zip(keys, row)) for row in cur.fetchall()]
+        finally:
+            conn.close()
+
+    def preview(self, layer: str, frame: gpd.GeoDataFrame) -> Diff:
+        """What committing `frame` as `layer` would change against the current version."""
+        return diff(self.layer(layer), frame)
+
+    def commit(self, layer: str, frame: gpd.GeoDataFrame, who: str, file_name: str,
+               rejected: int = 0, progress: Callable[[int], None] | None = None) -> tuple[int, Diff]:
+        """Write `frame` as the new rows of `layer`: one new version, all or nothing."""
+        self.ensure_schema()
+        frame = frame.reset_index(drop=True)
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            self._begin_write(cur)
+            current = self._current(cur)
+            layer_map = self._layer_map(cur, current)
+            old = self._rows(cur, layer_map[layer]) if layer in layer_map else empty_frame()
+            change = diff(old, frame)
+            version = self._insert_version(cur, who, file_name, layer, "import", change, rejected, None)
+            self._insert_features(cur, version, frame, progress)
+            layer_map[layer] = version
+            self._insert_layer_map(cur, version, layer_map)
+            conn.commit()
+            return version, change
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+
+    def revert(self, target: int, who: str) -> int:
+        """A new version showing exactly what version `target` showed."""
+        self.ensure_schema()
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            self._begin_write(cur)
+            if not self._exists(cur, target):
+                raise StoreError(f"version {target} does not exist; see `history`")
+            layer_map = self._layer_map(cur, target)
+            total = 0
+            for dv in layer_map.values():
+                cur.execute(self.sql("SELECT count(*) FROM atlas_features WHERE data_version = ?"), (dv,))
+                total += int(cur.fetchone()[0])
+            version = self._insert_version(cur, who, "", ",".join(sorted(layer_map)), "revert",
+                                           Diff(0, 0, 0, total), 0, target)
+            self._insert_layer_map(cur, version, layer_map)
+            conn.commit()
+            return version
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+
+    # -- uploads waiting between the web page's preview and its commit -----------------------
+    # Kept in the store (not on one host's disk) so any app host can commit what another checked.
+    def stage(self, token: str, meta: dict, data: bytes) -> None:
+        self.ensure_schema()
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            self._begin_write(cur)
+            now = datetime.now(timezone.utc)
+            cur.execute(self.sql("DELETE FROM atlas_uploads WHERE created_at < ?"),
+                        ((now.timestamp() - STAGED_SECONDS),))
+            cur.execute(self.sql("INSERT INTO atlas_uploads (token, created_at, meta, data) VALUES (?, ?, ?, ?)"),
+                        (token, now.timestamp(), json.dumps(meta, ensure_ascii=False), data))
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+
+    def staged(self, token: str) -> tuple[dict, bytes] | None:
+        self.ensure_schema()
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            cur.execute(self.sql("SELECT meta, data FROM atlas_uploads WHERE token = ?"), (token,))
+            row = cur.fetchone()
+            conn.rollback()
+            return (json.loads(row[0]), bytes(row[1])) if row else None
+        finally:
+            conn.close()
+
+    def _insert_version(self, cur, who, file_name, layer, action, change: Diff, rejected, reverted_to) -> int:
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cur.execute(self.sql(
+            "INSERT INTO atlas_versions (created_at, who, file_name, layer, action, rows_total, added, "
+            "changed, removed, rejected, reverted_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"),
+            (now, who, file_name, layer, action, change.rows, change.added, change.changed,
+             change.removed, rejected, reverted_to))
+        return int(cur.fetchone()[0])
+
+    def _insert_layer_map(self, cur, version: int, layer_map: dict[str, int]) -> None:
+        cur.executemany(self.sql("INSERT INTO atlas_version_layers (version_id, layer, data_version) "
+                                 "VALUES (?, ?, ?)"),
+                        [(version, layer, dv) for layer, dv in sorted(layer_map.items())])
+
+
+def _batches(frame: gpd.GeoDataFrame) -> Iterator[tuple[int, list[str], list[str], np.ndarray]]:
+    props = _props(frame)
+    ids = frame["id"].tolist()
+    for start in range(0, len(frame), BATCH):
+        stop = min(start + BATCH, len(frame))
+        yield start, ids[start:stop], props[start:stop], frame.geometry.values[start:stop]
+
+
+class SQLiteStore(Store):
+    """A single SQLite file (WAL mode: readers never wait for an import)."""
+    kind = "sqlite"
+    param = "?"
+
+    def __init__(self, path: Path):
+        super().__init__(f"sqlite:///{path}")
+        self.path = Path(path)
+
+    def connect(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 60000")
+        return _SQLiteConn(conn)
+
+    def _schema(self) -> list[str]:
+        return [
+            "PRAGMA journal_mode = WAL",
+            "CREATE TABLE IF NOT EXISTS atlas_versions (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "created_at TEXT NOT NULL, who TEXT NOT NULL, file_name TEXT NOT NULL, layer TEXT NOT NULL, "
+            "action TEXT NOT NULL, rows_total INTEGER NOT NULL, added INTEGER NOT NULL, "
+            "changed INTEGER NOT NULL, removed INTEGER NOT NULL, rejected INTEGER NOT NULL, "
+            "reverted_to INTEGER)",
+            "CREATE TABLE IF NOT EXISTS atlas_version_layers (version_id INTEGER NOT NULL, "
+            "layer TEXT NOT NULL, data_version INTEGER NOT NULL, PRIMARY KEY (version_id, layer))",
+            "CREATE TABLE IF NOT EXISTS atlas_features (data_version INTEGER NOT NULL, "
+            "position INTEGER NOT NULL, fid TEXT NOT NULL, props TEXT NOT NULL, geom BLOB NOT NULL, "
+            "PRIMARY KEY (data_version, position))",
+            "CREATE TABLE IF NOT EXISTS atlas_uploads (token TEXT PRIMARY KEY, created_at REAL NOT NULL, "
+            "meta TEXT NOT NULL, data BLOB NOT NULL)",
+        ]
+
+    def _begin_write(self, cur) -> None:
+        cur.execute("BEGIN IMMEDIATE")
+
+    def _begin_read(self, cur) -> None:
+        cur.execute("BEGIN")
+
+    def _insert_features(self, cur, data_version, frame, progress) -> None:
+        for start, ids, props, geoms in _batches(frame):
+            cur.executemany(
+                "INSERT INTO atlas_features (data_version, position, fid, props, geom) VALUES (?, ?, ?, ?, ?)",
+                [(data_version, start + k, fid, p, g) for k, (fid, p, g)
+                 in enumerate(zip(ids, props, shapely.to_wkb(geoms)))])
+            if progress:
+                progress(start + len(ids))
+
+
+class _SQLiteConn:
+    """sqlite3 in autocommit mode with explicit BEGIN, behind the commit/rollback/cursor API."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def cursor(self):
+        return self.conn.cursor()
+
+    def commit(self):
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
+
+    def rollback(self):
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def close(self):
+        self.conn.close()
+
+
+class PostGISStore(Store):
+    """PostgreSQL + PostGIS via psycopg 3: geometry(Geometry, 4326) with a GiST index, COPY for
+    bulk rows, one transaction per version. Several app hosts can share it (and read replicas
+    can serve the reads: the version check and snapshot are plain SELECTs)."""
+    kind = "postgis"
+    param = "%s"
+
+    def connect(self):
+        import psycopg
+        return psycopg.connect(self.url, connect_timeout=10)
+
+    def _schema(self) -> list[str]:
+        return [
+            "CREATE EXTENSION IF NOT EXISTS postgis",
+            "CREATE TABLE IF NOT EXISTS atlas_versions (id bigserial PRIMARY KEY, "
+            "created_at text NOT NULL, who text NOT NULL, file_name text NOT NULL, layer text NOT NULL, "
+            "action text NOT NULL, rows_total integer NOT NULL, added integer NOT NULL, "
+            "changed integer NOT NULL, removed integer NOT NULL, rejected integer NOT NULL, "
+            "reverted_to bigint)",
+            "CREATE TABLE IF NOT EXISTS atlas_version_layers (version_id bigint NOT NULL, "
+            "layer text NOT NULL, data_version bigint NOT NULL, PRIMARY KEY (version_id, layer))",
+            "CREATE TABLE IF NOT EXISTS atlas_features (data_version bigint NOT NULL, "
+            "position integer NOT NULL, fid text NOT NULL, props text NOT NULL, "
+            "geom geometry(Geometry, 4326) NOT NULL, PRIMARY KEY (data_version, position))",
+            "CREATE INDEX IF NOT EXISTS atlas_features_geom ON atlas_features USING gist (geom)",
+            "CREATE TABLE IF NOT EXISTS atlas_uploads (token text PRIMARY KEY, "
+            "created_at double precision NOT NULL, meta text NOT NULL, data bytea NOT NULL)",
+        ]
+
+    def _begin_write(self, cur) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK,))
+
+    def _begin_read(self, cur) -> None:
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+    def _geometry_select(self) -> str:
+        return "ST_AsBinary(geom)"
+
+    def _insert_features(self, cur, data_version, frame, progress) -> None:
+        with cur.copy("COPY atlas_features (data_version, position, fid, props, geom) FROM STDIN") as copy:
+            for start, ids, props, geoms in _batches(frame):
+                ewkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=True, include_srid=True)
+                for k, (fid, p, g) in enumerate(zip(ids, props, ewkb)):
+                    copy.write_row((data_version, start + k, fid, p, g))
+                if progress:
+                    progress(start + len(ids))
+
+
+def open_store(url: str | None = None, instance_path: str | Path | None = None) -> Store:
+    """The store named by `url` (ATLAS_DATABASE_URL): postgresql://... or sqlite:///path; without
+    one, the SQLite file atlas-store.sqlite in the instance folder."""
+    url = url or os.environ.get("ATLAS_DATABASE_URL") or ""
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostGISStore(url)
+    if url.startswith("sqlite:///"):
+        return SQLiteStore(Path(url.removeprefix("sqlite:///")))
+    if url:
+        raise StoreError(f"ATLAS_DATABASE_URL '{url}' is not postgresql://… or sqlite:///path")
+    if instance_path is None:
+        from geoapp import PROJECT_ROOT
+        instance_path = PROJECT_ROOT / "instance"
+    return SQLiteStore(Path(instance_path) / "atlas-store.sqlite")

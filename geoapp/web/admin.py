@@ -1,0 +1,260 @@
+"""/admin/import: the data office's import page (upload, preview of problems and diff, commit,
+history, revert). The same checks and store as `python -m geoapp.data import`.
+
+Enabled only when ATLAS_ADMIN_TOKEN is set (otherwise 404: the page does not exist). Access:
+the token once through the login form (then a signed, HttpOnly, SameSite=Strict session cookie)
+or an `Authorization: Bearer <token>` header; no or a bad token -> 401 / 403 and nothing changes.
+Every form POST carries a CSRF token (Flask-WTF) unless the request authenticates by header.
+Uploads are limited to ATLAS_ADMIN_MAX_UPLOAD bytes (413 beyond). Responses are never cached.
+Uploaded text reaches the page only through Jinja's autoescaping: shown literally.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
+                   session, url_for)
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms.validators import ValidationError
+
+from geoapp.ingest import service
+from geoapp.ingest.coords import CRS_CHOICES, CRS_LABELS
+from geoapp.ingest.read import FORMATS
+from geoapp.ingest.store import StoreError
+
+bp = Blueprint("admin", __name__)
+MAX_UPLOAD = 20 * 1024 * 1024
+PREVIEW_ROWS = 20
+
+
+@bp.record_once
+def setup(state):
+    app = state.app
+    token = app.config.get("ATLAS_ADMIN_TOKEN") or ""
+    if token and not app.config.get("SECRET_KEY"):
+        # Same key in every worker and host that shares the token; never the token itself.
+        app.config["SECRET_KEY"] = hmac.new(token.encode(), b"atlas-admin-session", hashlib.sha256).hexdigest()
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Strict")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
+
+
+def _token() -> str:
+    return current_app.config.get("ATLAS_ADMIN_TOKEN") or ""
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+def _valid(given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(given.encode(), _token().encode())
+
+
+@bp.before_request
+def guard():
+    if not _token():
+        abort(404)
+    limit = int(current_app.config.get("ATLAS_ADMIN_MAX_UPLOAD", MAX_UPLOAD))
+    if request.content_length is not None and request.content_length > limit:
+        abort(413)              # before anything reads (and spools) the body
+    request.max_content_length = limit
+    if request.endpoint == "admin.login":
+        return None
+    bearer = _bearer()
+    if bearer is not None:
+        if not _valid(bearer):
+            return _deny(403, "wrong admin token")
+        request.environ["atlas.admin_by_header"] = True
+        return None
+    if not session.get("admin") or session.get("admin") != _session_mark():
+        return _deny(401, "sign in with the admin token")
+    if request.method == "POST":
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError as error:
+            return _deny(403, f"CSRF check failed ({error}); reload the page and try again")
+    return None
+
+
+def _session_mark() -> str:
+    """Changes when the token changes, so rotating the token signs everyone out."""
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), b"admin", hashlib.sha256).hexdigest()[:32]
+
+
+def _deny(status: int, message: str) -> Response:
+    response = Response(render_template("admin_login.html", message=message, status=status,
+                                        csrf_token=generate_csrf()), status=status,
+                        content_type="text/html; charset=utf-8")
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="atlas-admin"'
+    return response
+
+
+@bp.after_request
+def never_cache(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store, private"
+    response.headers["Pragma"] = "no-cache"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.errorhandler(413)
+def too_large(_error):
+    limit = int(current_app.config.get("ATLAS_ADMIN_MAX_UPLOAD", MAX_UPLOAD))
+    return Response(f"upload too large: at most {limit // (1024 * 1024)} MB; split the list or use "
+                    "`python -m geoapp.data import`", status=413, content_type="text/plain; charset=utf-8")
+
+
+@bp.post("/admin/login")
+def login():
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError as error:
+        return _deny(403, f"CSRF check failed ({error}); reload the page and try again")
+    if not _valid(request.form.get("token")):
+        return _deny(403, "wrong admin token")
+    session.clear()
+    session["admin"] = _session_mark()
+    return redirect(url_for("admin.page"), code=303)
+
+
+@bp.post("/admin/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("admin.page"), code=303)
+
+
+def _context(**extra):
+    store = current_app.extensions["atlas.store"]
+    live = current_app.extensions["atlas.live"]
+    return dict(layers=list(live.imported), crs_choices=[(c, CRS_LABELS[c]) for c in CRS_CHOICES],
+                formats=", ".join(sorted(FORMATS)), history=store.history()[:50],
+                version=store.current_version(), store_kind=store.kind,
+                csrf_token=generate_csrf(), **extra)
+
+
+@bp.get("/admin/import")
+def page():
+    return render_template("admin_import.html", **_context())
+
+
+def _check_staged(token: str):
+    store = current_app.extensions["atlas.store"]
+    staged = store.staged(token)
+    if staged is None:
+        abort(Response("this upload is unknown or older than a day; upload the file again",
+                       status=404, content_type="text/plain; charset=utf-8"))
+    meta, data = staged
+    base = current_app.extensions["atlas.base_registry"]
+    check = service.check_file(data, meta["file"], meta["layer"], meta["crs"], base, store,
+                               meta["who"], skip_invalid=meta["skip_invalid"])
+    return meta, check
+
+
+def _form_value(name: str, allowed=None, default: str = "") -> str:
+    value = (request.form.get(name) or default).strip()
+    if allowed is not None and value not in allowed:
+        abort(Response(f"{name}: '{value}' is not allowed; allowed: {', '.join(allowed)}",
+                       status=400, content_type="text/plain; charset=utf-8"))
+    return value
+
+
+@bp.post("/admin/import")
+def upload():
+    live = current_app.extensions["atlas.live"]
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        abort(Response("no file: choose a " + ", ".join(sorted(FORMATS)) + " file", status=400,
+                       content_type="text/plain; charset=utf-8"))
+    meta = {"file": upload.filename.replace("\\", "/").rsplit("/", 1)[-1][:200],
+            "layer": _form_value("layer", list(live.imported)),
+            "crs": _form_value("crs", CRS_CHOICES, "wgs84"),
+            "who": _form_value("who")[:80] or "admin",
+            "skip_invalid": request.form.get("skip_invalid") == "1"}
+    data = upload.read()
+    upload.close()
+    try:
+        base = current_app.extensions["atlas.base_registry"]
+        store = current_app.extensions["atlas.store"]
+        check = service.check_file(data, meta["file"], meta["layer"], meta["crs"], base, store,
+                                   meta["who"], skip_invalid=meta["skip_invalid"])
+    except service.ImportRefused as error:
+        return render_template("admin_import.html", **_context(refused=str(error))), 400
+    token = secrets.token_urlsafe(18)
+    meta["base_version"] = store.current_version()
+    store.stage(token, meta, data)
+    return render_template("admin_import.html", **_context(
+        check=check, meta=meta, token=token, samples=_samples(check, store))), (200 if check.diff else 422)
+
+
+def _samples(check, store) -> dict:
+    """A few rows of each kind of change, for the preview."""
+    if check.diff is None:
+        return {}
+    frame = check.prepared.frame if check.prepared.ok else check.prepared.good()
+    old = store.layer(check.prepared.layer)
+    old_by_id = {r["id"]: r for r in old.drop(columns="geometry").to_dict("records")}
+    new_by_id = {r["id"]: r for r in frame.drop(columns="geometry").to_dict("records")}
+    added = [new_by_id[k] for k in new_by_id if k not in old_by_id][:PREVIEW_ROWS]
+    removed = [old_by_id[k] for k in old_by_id if k not in new_by_id][:PREVIEW_ROWS]
+    changed = []
+    old_geom = dict(zip(old["id"], old.geometry))
+    for k, rec in zip(frame["id"], frame.geometry):
+        if k in old_by_id:
+            fields = [c for c, v in new_by_id[k].items() if old_by_id[k].get(c) != v]
+            if fields or not rec.equals_exact(old_geom[k], 1e-9):
+                changed.append((new_by_id[k], fields + ([] if rec.equals_exact(old_geom[k], 1e-9) else ["geometry"])))
+            if len(changed) >= PREVIEW_ROWS:
+                break
+    return {"added": added, "removed": removed, "changed": changed}
+
+
+@bp.post("/admin/import/commit")
+def commit():
+    store = current_app.extensions["atlas.store"]
+    token = _form_value("token")
+    meta, check = _check_staged(token)
+    current = store.current_version()
+    if current != meta["base_version"]:
+        flash(f"数据已在预览后变化（版本 {meta['base_version']} → {current}），请重新检查 / The data changed "
+              f"since the preview (version {meta['base_version']} → {current}); check the file again.")
+        return redirect(url_for("admin.page"), code=303)
+    try:
+        version, change = service.commit(check, store, meta["who"], skip_invalid=meta["skip_invalid"])
+    except service.ImportRefused as error:
+        flash(str(error))
+        return redirect(url_for("admin.page"), code=303)
+    current_app.extensions["atlas.live"].refresh(force=True)
+    flash(f"版本 {version} 已写入 / Version {version} written: {change.rows} rows; {change.added} added, "
+          f"{change.changed} changed, {change.removed} removed.")
+    return redirect(url_for("admin.page"), code=303)
+
+
+@bp.get("/admin/import/<token>/rejects.csv")
+def rejects(token: str):
+    _meta, check = _check_staged(token)
+    return Response(service.rejects_csv(check.prepared), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="rejects.csv"'})
+
+
+@bp.post("/admin/revert")
+def revert():
+    store = current_app.extensions["atlas.store"]
+    raw = _form_value("version")
+    if not raw.isascii() or not raw.isdigit():
+        abort(Response(f"version: '{raw}' is not a version number", status=400,
+                       content_type="text/plain; charset=utf-8"))
+    who = _form_value("who")[:80] or "admin"
+    try:
+        version = store.revert(int(raw), who)
+    except StoreError as error:
+        flash(str(error))
+        return redirect(url_for("admin.page"), code=303)
+    current_app.extensions["atlas.live"].refresh(force=True)
+    flash(f"版本 {version}：恢复为版本 {raw} 的数据 / Version {version}: the data of version {raw} is served again.")
+    return redirect(url_for("admin.page"), code=303)
