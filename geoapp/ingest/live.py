@@ -5,7 +5,8 @@ store's current version. Before a request, at most once every ATLAS_STORE_POLL s
 1; 0 = every request), a worker asks the store for its current version (SELECT max(id): a
 primary-key lookup, ~20 µs on SQLite, one round trip on PostgreSQL). When it changed, that worker
 reads the new version, builds the new registry and catalog, and swaps them in with the data caches
-emptied (bodies, filters, stats); requests already running finish on the old ones. ETags include
+emptied (bodies, filters, stats); requests already running, and requests arriving while it
+reloads, are served from the old ones. ETags include
 the catalog's content hash, so they change exactly when published bytes change. So a new version
 is served by every worker at most ATLAS_STORE_POLL seconds plus one reload (measured in
 docs/deploy.md) after its commit.
@@ -16,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, g
 
 from geoapp.ingest.rows import empty_frame
 from geoapp.ingest.service import importable_layers
@@ -32,6 +33,40 @@ STATIC_EXTENSIONS = ("atlas.base_registry", "atlas.store", "atlas.live", "atlas.
                      "atlas.map_frame")
 
 
+class Gate:
+    """Requests pass through while no swap is under way; a swap waits for the requests in flight
+    to finish and holds new ones back for the few dictionary assignments it makes. So no request
+    ever mixes data of two versions (nor stores a body built from the old one in a new cache)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._inside = 0
+        self._swapping = False
+
+    def enter(self) -> None:
+        with self._cond:
+            while self._swapping:
+                self._cond.wait()
+            self._inside += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self._inside -= 1
+            if self._inside == 0:
+                self._cond.notify_all()
+
+    def swap(self, apply) -> None:
+        with self._cond:
+            self._swapping = True
+            try:
+                while self._inside:
+                    self._cond.wait()
+                apply()
+            finally:
+                self._swapping = False
+                self._cond.notify_all()
+
+
 class Live:
     def __init__(self, app: Flask, store: Store, poll: float):
         self.app = app
@@ -41,6 +76,7 @@ class Live:
         self.checked_at = 0.0
         self.reloads = 0
         self._lock = threading.Lock()
+        self.gate = Gate()
         self.imported = importable_layers(app.extensions["atlas.base_registry"].specs)
 
     def registry_for(self, frames: dict):
@@ -64,10 +100,19 @@ class Live:
         if "atlas.search_index" in extensions:
             from geoapp.layers.search import SearchIndex
             rebuilt["atlas.search_index"] = SearchIndex.build(extensions["atlas.layer_specs"], registry.layers)
-        for key in DATA_EXTENSIONS:
-            extensions.pop(key, None)
-        extensions.update(rebuilt)
-        self.version = version
+
+        def apply() -> None:
+            for key in DATA_EXTENSIONS:
+                if key not in rebuilt:
+                    extensions.pop(key, None)
+            extensions.update(rebuilt)
+            self.version = version
+
+        self.gate.swap(apply)
+
+    def check_soon(self) -> None:
+        """Look for a new version on the next request (after this process wrote one)."""
+        self.checked_at = 0.0
 
     def refresh(self, force: bool = False) -> bool:
         """Switch to the store's current version if it changed; True if it did."""
@@ -77,12 +122,17 @@ class Live:
         self.checked_at = now
         if self.store.current_version() == self.version:
             return False
-        with self._lock:
+        # One thread reloads; the others keep serving the current data meanwhile (no queue).
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
             if self.store.current_version() == self.version:
                 return False
             self.load()
             self.reloads += 1
             return True
+        finally:
+            self._lock.release()
 
 
 def init_app(app: Flask) -> Live:
@@ -97,6 +147,13 @@ def init_app(app: Flask) -> Live:
 
     @app.before_request
     def _switch_to_current_version():
-        live.refresh()
+        live.refresh()          # outside the gate: may wait for the requests in flight
+        live.gate.enter()
+        g.atlas_in_gate = True
+
+    @app.teardown_request
+    def _leave(_error=None):
+        if g.pop("atlas_in_gate", False):
+            live.gate.leave()
 
     return live

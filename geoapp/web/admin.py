@@ -229,7 +229,7 @@ def commit():
     except service.ImportRefused as error:
         flash(str(error))
         return redirect(url_for("admin.page"), code=303)
-    current_app.extensions["atlas.live"].refresh(force=True)
+    current_app.extensions["atlas.live"].check_soon()  # the redirect serves it
     flash(f"版本 {version} 已写入 / Version {version} written: {change.rows} rows; {change.added} added, "
           f"{change.changed} changed, {change.removed} removed.")
     return redirect(url_for("admin.page"), code=303)
@@ -255,6 +255,6 @@ def revert():
     except StoreError as error:
         flash(str(error))
         return redirect(url_for("admin.page"), code=303)
-    current_app.extensions["atlas.live"].refresh(force=True)
+    current_app.extensions["atlas.live"].check_soon()  # the redirect serves it
     flash(f"版本 {version}：恢复为版本 {raw} 的数据 / Version {version}: the data of version {raw} is served again.")
     return redirect(url_for("admin.page"), code=303)
