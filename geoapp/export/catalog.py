@@ -48,13 +48,17 @@ class Collection:
     is_boundary: bool
     _match: gpd.GeoDataFrame       # the columns Filter.apply reads
     spec: LayerSpec | None = None  # the map's layer spec (styles for GIS files), if there is one
+    region: tuple | None = None    # bounds of the province: the extent of a collection with no rows
 
     @property
     def title(self) -> str:
         return f"{self.title_zh} / {self.title_en}"
 
     def bbox(self) -> list[float]:
-        return [round(float(v), 6) for v in self.frame.total_bounds]
+        """The features' bounds; for an empty collection (an imported layer before its first
+        import, whose rows can only lie in Liaoning) the province's, never NaN."""
+        bounds = self.frame.total_bounds if len(self.frame) else self.region
+        return [round(float(v), 6) for v in bounds]
 
     def select(self, flt: Filter, cities: gpd.GeoDataFrame) -> pd.Index:
         """Feature ids matching the filter, in layer order. Boundaries have no industry, level
@@ -182,6 +186,7 @@ class Catalog:
         names = _names_by_adcode(registry)
         self.registry = registry
         self.cities = registry.boundaries["city"]
+        self.region = tuple(registry.boundaries["province"].total_bounds)
         self.collections: dict[str, Collection] = {}
         for layer_id, frame in registry.layers.items():
             published = with_labels(_published(frame, "id"), names, boundary=False)
@@ -211,7 +216,7 @@ class Catalog:
             id=collection_id, title_zh=zh, title_en=en, frame=published,
             features=pd.Series(feature_texts(published), index=published.index, dtype=object),
             geometry_type=_geometry_type(published), is_boundary=is_boundary, _match=match,
-            spec=self.specs.get(collection_id))
+            spec=self.specs.get(collection_id), region=self.region)
 
     def frame_for(self, collection: Collection, flt: Filter) -> gpd.GeoDataFrame:
         """The collection's published frame, except the cities' figures follow the filter (the

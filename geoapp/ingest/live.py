@@ -27,7 +27,8 @@ from geoapp.ingest.store import Store, open_store
 # version changes. A new per-data cache must be listed here (tests/test_living.py checks that every
 # atlas.* entry is in one of these two lists).
 DATA_EXTENSIONS = ("atlas.registry", "atlas.catalog", "atlas.search_index", "atlas.body_cache",
-                   "atlas.filter_memo", "atlas.report_cache")
+                   "atlas.filter_memo", "atlas.report_cache", "atlas.display_positions",
+                   "atlas.point_index")
 # Entries that do not depend on the data version (kept across a switch).
 STATIC_EXTENSIONS = ("atlas.base_registry", "atlas.store", "atlas.live", "atlas.layer_specs",
                      "atlas.map_frame")
@@ -100,6 +101,9 @@ class Live:
         if "atlas.search_index" in extensions:
             from geoapp.layers.search import SearchIndex
             rebuilt["atlas.search_index"] = SearchIndex.build(extensions["atlas.layer_specs"], registry.layers)
+        if "atlas.display_positions" in extensions:
+            from geoapp.web.map_page import display_positions
+            rebuilt["atlas.display_positions"] = display_positions(extensions["atlas.layer_specs"], registry)
 
         def apply() -> None:
             for key in DATA_EXTENSIONS:
