@@ -28,7 +28,7 @@ from geoapp.ingest.store import Store, open_store
 # atlas.* entry is in one of these two lists).
 DATA_EXTENSIONS = ("atlas.registry", "atlas.catalog", "atlas.search_index", "atlas.body_cache",
                    "atlas.filter_memo", "atlas.report_cache", "atlas.display_positions",
-                   "atlas.point_index")
+                   "atlas.point_index", "atlas.place_tables")
 # Entries that do not depend on the data version (kept across a switch).
 STATIC_EXTENSIONS = ("atlas.base_registry", "atlas.store", "atlas.live", "atlas.layer_specs",
                      "atlas.map_frame")
