@@ -20,6 +20,8 @@ def seat_points(boundaries: dict[str, gpd.GeoDataFrame], data_dir: Path | None =
         frame = boundaries[level]
         for code, point in zip(frame["adcode"], frame.geometry.representative_point()):
             points[str(code)] = (round(point.x, 6), round(point.y, 6))
-    if data_dir is not None and (Path(data_dir) / "boundaries" / "seats.csv").exists():
-        points.update(read_seats(Path(data_dir) / "boundaries"))
+    if data_dir is not None:
+        # The registry has already validated the file (its problems stop the app and the import).
+        seats, _problems = read_seats(Path(data_dir) / "boundaries")
+        points.update(seats)
     return points
