@@ -17,3 +17,5 @@ vendor() {  # package version files...
 }
 vendor leaflet 1.9.4 dist/leaflet.js dist/leaflet.css dist/images
 vendor leaflet.markercluster 1.5.3 dist/leaflet.markercluster.js dist/MarkerCluster.css dist/MarkerCluster.Default.css
+# save-as-image on the map page (MIT): renders the map and legend DOM to a canvas, no CDN
+vendor html-to-image 1.11.13 dist/html-to-image.js

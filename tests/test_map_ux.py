@@ -8,7 +8,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import shot
+from tests.conftest import ARTIFACTS, shot
 
 SIZES = {"phone": (390, 844), "tablet": (768, 1024), "desktop": (1440, 900)}
 
@@ -174,9 +174,12 @@ def test_clicking_dalian_opens_its_city_panel(browser, live_server, client, size
     try:
         open_map(page, live_server)
         page.evaluate("atlas.map.setView([39.65, 122.65], 8, {animate: false})")   # 大连's mainland, north
-        page.wait_for_timeout(300)
+        page.wait_for_function("() => document.querySelector('#atlas-table').getAttribute('data-state').indexOf('bbox=121') >= 0")
+        page.wait_for_timeout(800)
         point = page.evaluate("""() => { var p = atlas.map.latLngToContainerPoint([39.65, 122.65]);
             var r = atlas.map.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }""")
+        target = page.evaluate("(p) => { var e = document.elementFromPoint(p[0], p[1]); return e.tagName + '.' + e.getAttribute('class'); }", point)
+        assert target.startswith("path."), target      # the city's shape is what is there
         page.mouse.click(*point)
         page.wait_for_selector("#atlas-city[data-adcode='210200']")
         panel = page.inner_text("#atlas-city")
@@ -379,3 +382,30 @@ def test_failing_tiles_show_a_notice_and_the_outlines(browser):
     finally:
         context.close()
         server.shutdown()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_save_as_image_has_map_legend_title_filter_and_date(browser, live_server, size, tmp_path):
+    import struct
+    context, page = sized(browser, size)
+    try:
+        open_map(page, live_server, "?industry=biomedicine")
+        with page.expect_download() as download:
+            page.click("#atlas-save-image")
+        path = tmp_path / "map.png"
+        download.value.save_as(path)
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = struct.unpack(">II", data[16:24])
+        made = page.evaluate("atlas.lastImage")
+        mapbox = page.evaluate("[atlas.map.getSize().x, atlas.map.getSize().y]")
+        assert made["map"] == mapbox                      # the map as it is on screen
+        assert (width, height) == (made["width"], made["height"])
+        assert width > mapbox[0] + made["legend"][0] and height > mapbox[1] + 100   # title, filter, sources, date
+        assert made["legend"][1] > 100                    # the legend, opened for the image
+        assert page.get_attribute("#atlas-legend-toggle", "aria-expanded") == ("true" if size == "desktop" else "false")
+        (ARTIFACTS / f"ux_saved_image_{size}.png").write_bytes(data)
+        assert page.failed == [] and page.console_errors == []
+    finally:
+        context.close()

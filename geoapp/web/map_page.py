@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 from markupsafe import Markup
 
 from geoapp import vocab
@@ -247,6 +247,7 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
         "places": link("/map/places.json", **filter_items, lang=lang if lang == "en" else ""),
         "cityUrl": link("/map/cities/{adcode}.json", **filter_items, lang=lang if lang == "en" else ""),
         "basemap": frame.basemap, "shapes": SHAPE_POINTS,
+        "imageLibrary": url_for("static", filename="vendor/html-to-image-1.11.13/html-to-image.js"),
         "text": {"loading": t("正在加载图层…", "Loading layers…"),
                  "failed": t("图层加载失败：", "A layer failed to load: "),
                  "noHits": t("没有找到", "Nothing found"),

@@ -230,7 +230,7 @@
     });
   }
 
-  var control = L.control.layers(null, null, { collapsed: narrow(), position: "topright" }).addTo(map);
+  var control = L.control.layers(null, null, { collapsed: window.innerWidth < 1000, position: "topright" }).addTo(map);
   var pending = config.layers.length;
   status.textContent = T.loading;
   status.hidden = false;
@@ -577,6 +577,84 @@
       });
   }
   atlas.openCity = openCity;
+
+  // --- save as image: the map as drawn (outlines, shading, markers, labels) with the title, the
+  // legend, the filter, the sources and the date, as one PNG. html-to-image (vendored) renders the
+  // DOM; basemap tiles are left out (other origins: the page's connect-src is 'self', and their
+  // licences differ). -------------------------------------------------------------------------
+  var saveButton = document.getElementById("atlas-save-image");
+  var imageLibrary = null;
+  function loadImageLibrary() {  // fetched on the first click only
+    if (!imageLibrary) {
+      imageLibrary = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        script.src = config.imageLibrary;
+        script.onload = resolve;
+        script.onerror = function () { imageLibrary = null; reject(new Error(config.imageLibrary)); };
+        document.head.appendChild(script);
+      });
+    }
+    return imageLibrary;
+  }
+  function saveImage() {
+    var mapEl = map.getContainer();
+    var legendEl = document.getElementById("atlas-legend");
+    var legendWasOpen = !legendBody.hidden;
+    setLegend(true);
+    legendEl.classList.add("atlas-capturing");
+    var keep = function (node) {
+      var c = node.classList;
+      return !(c && (c.contains("leaflet-control-zoom") || c.contains("leaflet-control-layers") ||
+                     c.contains("leaflet-tile-pane") || c.contains("leaflet-popup-pane") ||
+                     c.contains("leaflet-tooltip-pane") || c.contains("atlas-legend-toggle")));
+    };
+    var blank = "data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw==";
+    saveButton.disabled = true;
+    return loadImageLibrary().then(function () { return Promise.all([
+      htmlToImage.toCanvas(mapEl, { pixelRatio: 1, backgroundColor: "#dfe6e9", filter: keep, imagePlaceholder: blank, skipFonts: true }),
+      htmlToImage.toCanvas(document.getElementById("atlas-legend-body"), { pixelRatio: 1, backgroundColor: "#ffffff", skipFonts: true })
+    ]); }).then(function (parts) {
+      var m = parts[0], lg = parts[1], pad = 16, head = 70, foot = 52;
+      var canvas = document.createElement("canvas");
+      canvas.width = m.width + lg.width + 3 * pad;
+      canvas.height = Math.max(m.height, lg.height) + head + foot;
+      var ctx = canvas.getContext("2d");
+      var font = '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif';
+      ctx.fillStyle = "#ffffff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
+      ctx.fillStyle = "#1b2631"; ctx.font = "bold 22px " + font; ctx.textBaseline = "top";
+      ctx.fillText(T.imageTitle, pad, 12);
+      var chips = document.getElementById("atlas-chips");
+      ctx.font = "14px " + font; ctx.fillStyle = "#7e5109";
+      ctx.fillText(chips ? chips.textContent.trim() : T.imageFilter + ": " + T.imageAll, pad, 44);
+      ctx.drawImage(m, pad, head);
+      ctx.strokeStyle = "#aab7c4"; ctx.strokeRect(pad - 0.5, head - 0.5, m.width + 1, m.height + 1);
+      ctx.drawImage(lg, m.width + 2 * pad, head);
+      ctx.fillStyle = "#566573"; ctx.font = "12px " + font;
+      ctx.fillText(T.imageSources, pad, head + Math.max(m.height, lg.height) + 10);
+      var line = T.imageDate + ": " + new Date().toISOString().slice(0, 10) + " · " + window.location.href;
+      while (line.length > 20 && ctx.measureText(line).width > canvas.width - 2 * pad) line = line.slice(0, -2);
+      ctx.fillText(line, pad, head + Math.max(m.height, lg.height) + 28);
+      atlas.lastImage = { width: canvas.width, height: canvas.height, map: [m.width, m.height], legend: [lg.width, lg.height] };
+      return new Promise(function (resolve) { canvas.toBlob(resolve, "image/png"); });
+    }).then(function (blob) {
+      var a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = "liaoning-atlas-" + new Date().toISOString().slice(0, 10) + ".png";
+      document.body.appendChild(a);
+      a.click();
+      setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    }).catch(function (error) {
+      atlas.errors.push(String(error));
+      status.textContent = String(error);
+      status.hidden = false;
+    }).then(function () {
+      legendEl.classList.remove("atlas-capturing");
+      setLegend(legendWasOpen);
+      saveButton.disabled = false;
+    });
+  }
+  saveButton.addEventListener("click", saveImage);
+  atlas.saveImage = saveImage;
 
   // --- search (on the server: the page does not carry an index) ---------------------------------
   var input = document.getElementById("atlas-search");
