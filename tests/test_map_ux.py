@@ -174,7 +174,7 @@ def test_clicking_dalian_opens_its_city_panel(browser, live_server, client, size
     try:
         open_map(page, live_server)
         page.evaluate("atlas.map.setView([39.65, 122.65], 8, {animate: false})")   # 大连's mainland, north
-        page.wait_for_function("() => document.querySelector('#atlas-table').getAttribute('data-state').indexOf('bbox=121') >= 0")
+        page.wait_for_function("() => document.querySelector('#atlas-table').getAttribute('data-state') === atlas.tableUrl()")
         page.wait_for_timeout(800)
         point = page.evaluate("""() => { var p = atlas.map.latLngToContainerPoint([39.65, 122.65]);
             var r = atlas.map.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }""")

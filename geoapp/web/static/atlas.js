@@ -498,6 +498,7 @@
     });
   }
   atlas.loadTable = loadTable;
+  atlas.tableUrl = tableUrl;
 
   function markRow(id) {
     tbody.querySelectorAll("tr.selected").forEach(function (tr) { tr.classList.remove("selected"); });
