@@ -29,7 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 from geoapp.analysis.corridor import AXIS_ENDS, DEFAULT_HALF_WIDTH_KM, corridor
 from geoapp.analysis.places import GROUPS
@@ -61,33 +63,74 @@ class Belt:
         }
 
 
-def _extents(places: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataFrame]) -> gpd.GeoSeries:
-    districts = boundaries["district"].set_index("adcode").geometry
-    cities = boundaries["city"].set_index("adcode").geometry
-    shapes = []
-    for geom, precision, district, city in zip(places.geometry, places["location_precision"],
-                                               places["district_adcode"], places["city_adcode"]):
-        if geom.geom_type != "Point" or precision == "source_coordinate":
-            shapes.append(geom)
-        elif precision in ("district", "subdistrict") and district in districts.index:
-            shapes.append(districts[district])
-        elif precision == "city" and city in cities.index:
-            shapes.append(cities[city])
-        else:
-            shapes.append(geom)
-    return gpd.GeoSeries(shapes, index=places.index, crs=4326)
+def _extent_source(places: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataFrame]
+                   ) -> tuple[pd.Series, pd.Series]:
+    """Where each place's known extent comes from: ('district' | 'city' | 'own', adcode).
+    A point stands for its district ('district' and 'subdistrict' precision) or its city
+    ('city') when that boundary exists; anything else (a source coordinate, a polygon row, a
+    code without a boundary) is its own extent."""
+    districts = pd.Index(boundaries["district"]["adcode"])
+    cities = pd.Index(boundaries["city"]["adcode"])
+    precision = places["location_precision"]
+    point = pd.Series(shapely.get_type_id(places.geometry.values) == 0, index=places.index)
+    by_district = point & precision.isin(("district", "subdistrict")) & places["district_adcode"].isin(districts)
+    by_city = point & (precision == "city") & places["city_adcode"].isin(cities)
+    source = pd.Series("own", index=places.index, dtype=object)
+    source[by_city] = "city"
+    source[by_district] = "district"
+    code = pd.Series("", index=places.index, dtype=object)
+    code[by_district] = places.loc[by_district, "district_adcode"]
+    code[by_city] = places.loc[by_city, "city_adcode"]
+    return source, code
 
 
 def relation(extent, band) -> str:
     """'inside', 'partly' or 'outside' for one extent against the corridor (both projected)."""
-    if not extent.intersects(band):
-        return "outside"
-    if extent.geom_type == "Point":
-        return "inside" if band.covers(extent) else "outside"
-    overlap = extent.intersection(band).area
-    if overlap <= 0:
-        return "outside"
-    return "inside" if overlap >= extent.area * (1 - INSIDE_TOLERANCE) else "partly"
+    return str(relations(np.array([extent], dtype=object), band)[0])
+
+
+def relations(extents, band) -> np.ndarray:
+    """`relation` of every extent of an array (projected) against the corridor, vectorised:
+    one intersects/covers test per extent against the prepared band, and the overlap area only
+    for the polygons that touch it."""
+    extents = np.asarray(extents, dtype=object)
+    out = np.full(len(extents), "outside", dtype=object)
+    if not len(extents):
+        return out
+    shapely.prepare(band)
+    hits = shapely.intersects(band, extents)
+    point = shapely.get_type_id(extents) == 0
+    covered = point & hits
+    covered[covered] = shapely.covers(band, extents[covered])
+    out[covered] = "inside"
+    areal = hits & ~point
+    if areal.any():
+        chosen = extents[areal]
+        overlap = shapely.area(shapely.intersection(chosen, band))
+        whole = shapely.area(chosen)
+        verdict = np.where(overlap <= 0, "outside",
+                           np.where(overlap >= whole * (1 - INSIDE_TOLERANCE), "inside", "partly"))
+        out[areal] = verdict
+    return out
+
+
+def place_relations(places: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataFrame], band) -> np.ndarray:
+    """`relation` of every place's known extent to the (projected) corridor. A district or city
+    extent is compared once per boundary, not once per place standing for it."""
+    source, code = _extent_source(places, boundaries)
+    out = np.empty(len(places), dtype=object)
+    own = (source == "own").to_numpy()
+    if own.any():
+        out[own] = relations(project(places.geometry[own]).values, band)
+    for level in ("district", "city"):
+        chosen = (source == level).to_numpy()
+        if not chosen.any():
+            continue
+        frame = boundaries[level].drop_duplicates("adcode", keep="first")
+        frame = frame[frame["adcode"].isin(set(code[chosen]))]
+        verdicts = pd.Series(relations(project(frame.geometry).values, band), index=frame["adcode"].values)
+        out[chosen] = verdicts.reindex(code[chosen]).values
+    return out
 
 
 @dataclass(frozen=True)
@@ -127,8 +170,7 @@ def corridor_figures(every: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataF
     city_frame["in_belt"] = city_frame["area_in_belt_km2"] > 0
 
     places = every[every["kind"] != "corridor"]
-    extents = project(_extents(places, boundaries))
-    points = project(places.geometry)
+    points = project(places.geometry).values
     group_of = {kind: group for group, kinds in GROUPS.items() for kind in kinds}
     place_frame = pd.DataFrame({
         "id": places["id"].values, "name_zh": places["name_zh"].values,
@@ -136,8 +178,9 @@ def corridor_figures(every: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataF
         "group": places["kind"].map(group_of).fillna("designations").values,
         "city_adcode": places["city_adcode"].values,
         "precision": places["location_precision"].values,
-        "relation": [relation(e, band) for e in extents],
-        "point_inside": [band.covers(p.representative_point()) for p in points],
+        "relation": place_relations(places, boundaries, band),
+        "point_inside": shapely.covers(band, shapely.point_on_surface(points)) if len(points)
+                        else np.array([], dtype=bool),
     })
     return CorridorFigures(half_width_km, round(shape["axis_length_km"].iloc[0], 1), round(area_km2, 1),
                            round(area_km2 / province_km2, 4), shape, city_frame, place_frame)

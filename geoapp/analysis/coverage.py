@@ -43,11 +43,15 @@ def _placing(task: Task, places: pd.DataFrame, present: set[str]) -> tuple[list[
     places it names that are not there). Each layer filter is applied once."""
     ids = [pid for pid in task.places if pid in present]
     missing = [pid for pid in task.places if pid not in present]
+    seen = set(ids)
     for layer_filter in task.layers:
         selected = layer_filter.select(places)["id"]
         if selected.empty:
             missing.append(f"[{layer_filter.describe()}]")
-        ids += [pid for pid in selected if pid not in ids]
+        for pid in selected:
+            if pid not in seen:
+                seen.add(pid)
+                ids.append(pid)
     return ids, missing + [m.name_zh for m in task.missing_places]
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geoapp import vocab
@@ -27,6 +28,17 @@ METRIC_LABELS = {
 }
 METRICS = list(METRIC_LABELS)
 INDUSTRY_COLUMNS = [f"industry_{code}" for code in vocab.INDUSTRIES]
+
+
+def industry_flags(cells: pd.Series) -> pd.DataFrame:
+    """One boolean column per industry code of vocab.INDUSTRIES: is the code in the cell's
+    ';'-separated list. Each distinct cell is split once (a large layer has few distinct cells)."""
+    positions, distinct = pd.factorize(cells, use_na_sentinel=True)
+    # one row per distinct cell, and a last row for empty/NaN cells (position -1)
+    tags = [set(industry_codes(cell)) for cell in distinct] + [set()]
+    table = np.array([[code in cs for code in vocab.INDUSTRIES] for cs in tags], dtype=bool)
+    table = table.reshape(len(tags), len(vocab.INDUSTRIES))
+    return pd.DataFrame(table[positions], index=cells.index, columns=list(vocab.INDUSTRIES))
 
 
 def city_counts(view: PlaceView, result: Coverage) -> pd.DataFrame:
@@ -56,7 +68,7 @@ def city_counts(view: PlaceView, result: Coverage) -> pd.DataFrame:
     links = view.links.merge(places.drop(columns="city_adcode"), on="id")
     kind, level = links["kind"], links["level"]
     htz = kind.isin(HTZ_KINDS)
-    tagged = links["industries"].map(lambda v: set(industry_codes(v)))
+    tagged = industry_flags(links["industries"])
     flags = pd.DataFrame({
         "htz_national": htz & (level == "national"),
         "htz_provincial": htz & (level == "provincial"),
@@ -67,8 +79,7 @@ def city_counts(view: PlaceView, result: Coverage) -> pd.DataFrame:
         "designations": kind.isin(DESIGNATION_KINDS),
         "places": pd.Series(True, index=links.index),
         "city_precision_places": links["location_precision"] == "city",
-        **{column: tagged.map(lambda cs, c=code: c in cs)
-           for code, column in zip(vocab.INDUSTRIES, INDUSTRY_COLUMNS)},
+        **{column: tagged[code] for code, column in zip(vocab.INDUSTRIES, INDUSTRY_COLUMNS)},
     }, index=links.index).astype("int64")
     table = flags.groupby(links["city_adcode"]).sum().reindex(codes, fill_value=0)
     table.index.name = "city_adcode"

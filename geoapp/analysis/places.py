@@ -48,7 +48,10 @@ def counted_places(layers: Mapping[str, gpd.GeoDataFrame],
 
 def place_cities(places: gpd.GeoDataFrame, cities: gpd.GeoDataFrame) -> pd.DataFrame:
     """Long table (id, city_adcode): a place's own city, or every city its area overlaps."""
-    rows = [(pid, code) for pid, code in zip(places["id"], places["city_adcode"]) if code]
+    coded = places["city_adcode"].astype(bool)  # truthy codes, as `if code` would
+    own = pd.DataFrame({"id": places.loc[coded, "id"].values,
+                        "city_adcode": places.loc[coded, "city_adcode"].values})
+    rows = []
     cityless = places[places["city_adcode"] == ""]
     if len(cityless):
         shapes = project(cityless)
@@ -56,7 +59,9 @@ def place_cities(places: gpd.GeoDataFrame, cities: gpd.GeoDataFrame) -> pd.DataF
         for pid, geom in zip(shapes["id"], shapes.geometry):
             overlap = city_shapes.geometry.intersection(geom).area
             rows += [(pid, code) for code, area in zip(city_shapes["adcode"], overlap) if area > 0]
-    return pd.DataFrame(rows, columns=["id", "city_adcode"])
+    if not rows:
+        return own.reset_index(drop=True)
+    return pd.concat([own, pd.DataFrame(rows, columns=["id", "city_adcode"])], ignore_index=True)
 
 
 industry_codes = vocab.split_codes

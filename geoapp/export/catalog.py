@@ -21,7 +21,7 @@ from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRIC
 from geoapp.analysis.report import city_metrics
 from geoapp.data import Registry
 from geoapp.export import styles
-from geoapp.export.serialize import GPKG_GEOMETRY_COLUMN, feature_texts
+from geoapp.export.serialize import GPKG_GEOMETRY_COLUMN, feature_texts, plain
 from geoapp.filters import Filter
 from geoapp.layers.features import color_scale
 from geoapp.layers.spec import LayerSpec, load_specs
@@ -37,13 +37,74 @@ LABELLED_CODES = {"kind": "kind", "level": "level", "city_adcode": "city", "dist
                   "area_adcode": "area", "parent_adcode": "parent", "industries": "industries",
                   "location_precision": "location_precision"}
 
+class FeatureTexts:
+    """The GeoJSON Feature text of every feature of a published frame, by feature id, written
+    when first asked for instead of all at start-up (a 100k-row layer took most of start-up and
+    hundreds of MB to hold as text). Reads like the Series it replaces: `index`, `loc[id]` (one
+    text; KeyError for an unknown id), `loc[ids]` (a list, in the order asked), iteration.
+    Texts of small selections (pages, single items) are kept; a large selection (a whole-layer
+    export, whose body is cached anyway) is written in bulk and not kept."""
+
+    KEEP_AT_MOST = 1000  # texts written at once that are kept for next time
+
+    def __init__(self, frame: gpd.GeoDataFrame):
+        self.frame = frame
+        self.index = frame.index
+        self._texts = np.full(len(frame), None, dtype=object)
+
+    @property
+    def loc(self) -> "FeatureTexts":
+        return self
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __iter__(self):
+        return iter(self._at(np.arange(len(self.index))))
+
+    def __getitem__(self, key):
+        if isinstance(key, (str, bytes)) or np.isscalar(key):
+            return self._at(np.array([self.index.get_loc(key)]))[0]
+        positions = self.index.get_indexer(pd.Index(key))
+        if (positions < 0).any():
+            raise KeyError([k for k, p in zip(key, positions) if p < 0])
+        return self._at(positions)
+
+    def _at(self, positions: np.ndarray) -> list[str]:
+        texts = self._texts[positions]
+        todo = np.flatnonzero(pd.isna(texts))
+        if len(todo):
+            written = np.empty(len(todo), dtype=object)
+            written[:] = feature_texts(self.frame.iloc[positions[todo]])
+            texts[todo] = written
+            if len(todo) <= self.KEEP_AT_MOST:
+                self._texts[positions[todo]] = written
+        return list(texts)
+
+
+def frame_digest(frame: gpd.GeoDataFrame) -> bytes:
+    """A hash of everything published of a frame: column names and types, every cell, the feature
+    ids and the geometries (WKB), so the catalog version changes whenever a published byte does."""
+    digest = hashlib.sha256()
+    digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+    properties = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    for column in properties.columns:
+        cells = properties[column]
+        if cells.dtype == object:  # mixed Python values: hash their JSON-ready text
+            cells = cells.map(lambda v: repr(plain(v)))
+        digest.update(pd.util.hash_pandas_object(cells, index=False).to_numpy().tobytes())
+    digest.update(pd.util.hash_pandas_object(frame.index.to_series(), index=False).to_numpy().tobytes())
+    digest.update(b"".join(w or b"" for w in shapely.to_wkb(frame.geometry.values)))
+    return digest.digest()
+
+
 @dataclass
 class Collection:
     id: str
     title_zh: str
     title_en: str
     frame: gpd.GeoDataFrame        # published properties + geometry; index = feature id (str)
-    features: pd.Series            # GeoJSON Feature text per feature id
+    features: FeatureTexts         # GeoJSON Feature text per feature id, written on demand
     geometry_type: str             # Point, Polygon, MultiPolygon, or Unknown if mixed
     is_boundary: bool
     _match: gpd.GeoDataFrame       # the columns Filter.apply reads
@@ -203,8 +264,9 @@ class Catalog:
         digest = hashlib.sha256()
         for collection in self.collections.values():
             digest.update(collection.id.encode())
-            for text in collection.features:
-                digest.update(text.encode())
+            digest.update(frame_digest(collection.frame))
+            # the writer's output too: a change in how features are written changes the version
+            digest.update("".join(collection.features.loc[collection.frame.index[:1]]).encode())
         # Changes whenever any published byte changes: part of every ETag.
         self.version = digest.hexdigest()[:16]
 
@@ -214,7 +276,7 @@ class Catalog:
         zh, en = titles.get(collection_id, (collection_id, collection_id))
         self.collections[collection_id] = Collection(
             id=collection_id, title_zh=zh, title_en=en, frame=published,
-            features=pd.Series(feature_texts(published), index=published.index, dtype=object),
+            features=FeatureTexts(published),
             geometry_type=_geometry_type(published), is_boundary=is_boundary, _match=match,
             spec=self.specs.get(collection_id), region=self.region)
 

@@ -40,10 +40,20 @@ def plain(value):
     return value
 
 
+def plain_column(series: pd.Series) -> list:
+    """`plain` of every cell of a column, column at a time: integer and boolean columns hold no
+    NaN, and `tolist` already gives Python scalars for them."""
+    values = series.tolist()
+    if pd.api.types.is_integer_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        if isinstance(series.dtype, np.dtype):
+            return values
+    return [plain(v) for v in values]
+
+
 def property_records(frame: gpd.GeoDataFrame) -> list[dict]:
     columns = [c for c in frame.columns if c != frame.geometry.name]
-    rows = frame[columns].to_dict("records")
-    return [{k: plain(v) for k, v in row.items()} for row in rows]
+    values = [plain_column(frame[c]) for c in columns]
+    return [dict(zip(columns, row)) for row in zip(*values)] if columns else [{} for _ in range(len(frame))]
 
 
 def feature_texts(frame: gpd.GeoDataFrame, swap_axes: bool = False) -> list[str]:

@@ -1,0 +1,76 @@
+"""The vectorised forms of per-row code, on cases worked out by hand: the corridor relation of
+many extents at once, industry flags from ';'-lists, and feature texts written on demand."""
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from shapely.geometry import MultiPoint, Point, box
+
+from geoapp.analysis import belt as belt_mod
+from geoapp.analysis.distribution import industry_flags
+from geoapp.export.catalog import FeatureTexts
+from geoapp.export.serialize import feature_texts
+
+
+def test_relations_of_many_extents_at_once_match_the_hand_worked_answers():
+    band = box(0, 0, 10, 10)
+    extents = [
+        Point(5, 5),            # inside the band
+        Point(10, 5),           # on its edge: covered, so inside
+        Point(20, 5),           # far away
+        box(2, 2, 4, 4),        # wholly inside
+        box(8, 2, 12, 4),       # half in, half out
+        box(10, 0, 12, 2),      # touches the edge only: no overlap area
+        box(30, 30, 31, 31),    # far away
+        MultiPoint([(1, 1), (2, 2)]),  # not a Point and no area: never inside
+    ]
+    expected = ["inside", "inside", "outside", "inside", "partly", "outside", "outside", "outside"]
+    assert list(belt_mod.relations(np.array(extents, dtype=object), band)) == expected
+    # and one at a time, as before
+    assert [belt_mod.relation(e, band) for e in extents] == expected
+    assert list(belt_mod.relations(np.array([], dtype=object), band)) == []
+
+
+def test_an_extent_within_the_tolerance_counts_as_inside():
+    band = box(0, 0, 10, 10)
+    # 1/100,000 of the area outside (less than INSIDE_TOLERANCE = 1/10,000): inside
+    almost = box(0, 0, 10, 10.0001)
+    # 1/1,000 outside: partly
+    straddling = box(0, 0, 10, 10.01)
+    assert list(belt_mod.relations(np.array([almost, straddling], dtype=object), band)) == ["inside", "partly"]
+
+
+def test_industry_flags_split_each_list_cell():
+    cells = pd.Series(["electronics;biomedicine", None, "", "biomedicine", " marine ; electronics",
+                       float("nan"), "biomedicine"], index=[10, 11, 12, 13, 14, 15, 16])
+    flags = industry_flags(cells)
+    assert list(flags.index) == [10, 11, 12, 13, 14, 15, 16]
+    assert flags["electronics"].tolist() == [True, False, False, False, True, False, False]
+    assert flags["biomedicine"].tolist() == [True, False, False, True, False, False, True]
+    assert flags["marine"].tolist() == [False, False, False, False, True, False, False]
+    assert not flags["equipment"].any()
+    assert industry_flags(pd.Series([], dtype=object)).shape == (0, len(flags.columns))
+
+
+def test_feature_texts_written_on_demand_equal_the_bulk_texts():
+    frame = gpd.GeoDataFrame({"name_zh": ["甲", "乙", None], "n": [1, 2, 3], "x": [0.5, float("nan"), 2.0]},
+                             geometry=[Point(123.1234567, 41.5), Point(122, 40), Point(121, 39)],
+                             index=pd.Index(["a", "b", "c"], name="fid"), crs=4326)
+    bulk = feature_texts(frame)
+    lazy = FeatureTexts(frame)
+    assert lazy.loc["b"] == bulk[1]
+    assert lazy.loc[pd.Index(["c", "a"])] == [bulk[2], bulk[0]]
+    assert list(lazy) == bulk
+    assert "b" in lazy.index and "z" not in lazy.index
+    assert json.loads(bulk[0]) == {"type": "Feature", "id": "a",
+                                   "geometry": {"type": "Point", "coordinates": [123.123457, 41.5]},
+                                   "properties": {"name_zh": "甲", "n": 1, "x": 0.5}}
+    assert json.loads(bulk[1])["properties"] == {"name_zh": "乙", "n": 2, "x": None}
+    assert json.loads(bulk[2])["properties"] == {"name_zh": None, "n": 3, "x": 2.0}
+    try:
+        lazy.loc["z"]
+    except KeyError:
+        pass
+    else:
+        raise AssertionError("an unknown id must raise KeyError")
