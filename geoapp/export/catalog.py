@@ -292,7 +292,7 @@ class Catalog:
         return with_city_figures(self["cities"].frame, self.registry, flt)
 
     def feature_texts(self, collection: Collection, flt: Filter, ids: pd.Index) -> list[str]:
-        """GeoJSON Feature texts of `ids`: the precomputed ones unless the filter changes them."""
+        """GeoJSON Feature texts of `ids`: the collection's own (FeatureTexts) unless the filter changes them."""
         frame = self.frame_for(collection, flt)
         if frame is collection.frame:
             return list(collection.features.loc[ids])
