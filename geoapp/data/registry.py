@@ -273,7 +273,9 @@ def _normalise(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     for column in TEXT_COLUMNS:
         if column not in frame.columns:
             frame[column] = ""
-        frame[column] = frame[column].fillna("").astype(str).str.strip()
+        text = frame[column].fillna("").astype(str)
+        # str.strip per cell in plain Python: pandas' .str.strip on this dtype is ~10x slower
+        frame[column] = pd.Series([cell.strip() for cell in text.tolist()], index=text.index, dtype=text.dtype)
     return frame
 
 

@@ -60,6 +60,19 @@ def relative(path: Path) -> str:
 _split = vocab.split_codes
 
 
+def _split_each(cells: pd.Series) -> pd.Series:
+    """`_split` of every cell (a list per row), each distinct cell split once. Rows with the
+    same cell share one list: read them, never change them."""
+    positions, distinct = pd.factorize(cells, use_na_sentinel=True)
+    splits = [_split(cell) for cell in distinct] + [[]]  # the last: empty / NaN cells (-1)
+    return pd.Series([splits[p] for p in positions], index=cells.index, dtype=object)
+
+
+def _stripped(cells: pd.Series) -> pd.Series:
+    """Cells as stripped text ('' for NaN), object dtype."""
+    return pd.Series([str(v).strip() for v in cells.fillna("").tolist()], index=cells.index, dtype=object)
+
+
 def _blank(value) -> bool:
     return value is None or (isinstance(value, float) and pd.isna(value)) or not str(value).strip()
 
@@ -134,8 +147,7 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
         found.extend((int(i) + 1, order, field, message) for i in rows)
 
     frame = frame.reset_index(drop=True)
-    text = {c: frame[c].fillna("").astype(str).str.strip().astype(object)
-            for c in REQUIRED + ["district_adcode"] if c in frame.columns}
+    text = {c: _stripped(frame[c]) for c in REQUIRED + ["district_adcode"] if c in frame.columns}
     cities = boundaries["city"].set_index("adcode")
     districts = boundaries["district"].set_index("adcode")
     province = boundaries["province"].geometry.union_all()
@@ -163,20 +175,24 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
     for field in ("industries", "plan_role"):
         if field not in frame.columns:
             continue
-        codes = frame[field].map(_split).explode().dropna()
+        codes = _split_each(frame[field]).explode().dropna()
         for i, code in codes[~codes.isin(list(vocab.INDUSTRIES))].items():
             found.append((int(i) + 1, 7, field,
                           f"unknown industry code '{code}'; allowed: {', '.join(vocab.INDUSTRIES)}"))
-    refs = text["plan_refs"].map(_split)
+    refs = _split_each(text["plan_refs"])
     add(refs.map(len) == 0, 8, "plan_refs", "empty; name the plan section(s), e.g. 三（二）2 or 专栏5")
     exploded = refs.explode().dropna()
     for i, ref in exploded[~exploded.isin(list(sections))].items():
         found.append((int(i) + 1, 9, "plan_refs", f"section '{ref}' does not exist in the plan text"))
     section_text = {ref: _normalise_text(sections[ref].text) for ref in set(exploded) if ref in sections}
-    aliases = frame["plan_names"].map(_split) if "plan_names" in frame.columns else None
-    for i, ref in exploded[exploded.isin(list(section_text))].items():
-        names = ([text["name_zh"][i]] if text["name_zh"][i] else []) + (aliases[i] if aliases is not None else [])
-        if not any(_normalise_text(n) in section_text[ref] for n in names):
+    aliases = _split_each(frame["plan_names"]).tolist() if "plan_names" in frame.columns else None
+    names_zh = text["name_zh"].tolist()
+    normalised: dict[str, str] = {}  # each distinct name normalised once
+    cited = exploded[exploded.isin(list(section_text))]
+    for i, ref in zip(cited.index.tolist(), cited.tolist()):
+        names = ([names_zh[i]] if names_zh[i] else []) + (aliases[i] if aliases is not None else [])
+        if not any((normalised.get(n) or normalised.setdefault(n, _normalise_text(n))) in section_text[ref]
+                   for n in names):
             found.append((int(i) + 1, 9, "plan_refs", f"section '{ref}' does not mention this place "
                           f"under any of its names ({' / '.join(names)}); cite a section that names it, "
                           "or add the name the plan uses there to plan_names"))
