@@ -41,13 +41,16 @@ def plain(value):
 
 
 def plain_column(series: pd.Series) -> list:
-    """`plain` of every cell of a column, column at a time: integer and boolean columns hold no
-    NaN, and `tolist` already gives Python scalars for them."""
+    """`plain` of every cell of a column, column at a time: `tolist` gives Python scalars for
+    numpy and text dtypes, missing cells become None by one vectorised isna, and only object
+    columns are looked at cell by cell (for numpy scalars and NaN in them)."""
     values = series.tolist()
-    if pd.api.types.is_integer_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
-        if isinstance(series.dtype, np.dtype):
-            return values
-    return [plain(v) for v in values]
+    if series.dtype == object:
+        return [plain(v) for v in values]
+    missing = np.flatnonzero(series.isna().to_numpy())
+    for i in missing:
+        values[i] = None
+    return values
 
 
 def property_records(frame: gpd.GeoDataFrame) -> list[dict]:
