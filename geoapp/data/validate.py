@@ -212,10 +212,8 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
     add(outside, 12, "lon/lat", lambda i: f"({geoms[i].x:.5f}, {geoms[i].y:.5f}) lies outside Liaoning; "
         "coordinates are lon, lat in WGS84" if geoms[i].geom_type == "Point" else "outside Liaoning")
     placed &= ~outside
-    for code, rows in _groups(city, placed).items():
-        polygon = cities.loc[code].geometry
-        shapely.prepare(polygon)
-        add_rows(rows[~shapely.covers(polygon, geoms[rows])], 13, "lon/lat",
+    for code, rows in _outside(city, placed, cities, geoms):
+        add_rows(rows, 13, "lon/lat",
                  f"point lies outside its declared city {code} ({cities.loc[code, 'name_zh']})")
     district = text["district_adcode"] if "district_adcode" in text else pd.Series("", index=frame.index)
     needs = placed & np.array((text["location_precision"] != "city") | (district != ""), dtype=bool)
@@ -228,10 +226,8 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
     add(wrong_city, 14, "district_adcode", lambda i: f"district {district[i]} "
         f"({districts.loc[district[i], 'name_zh']}) is not in city {city[i]}")
     needs &= ~wrong_city
-    for code, rows in _groups(district, needs).items():
-        polygon = districts.loc[code].geometry
-        shapely.prepare(polygon)
-        add_rows(rows[~shapely.covers(polygon, geoms[rows])], 15, "lon/lat",
+    for code, rows in _outside(district, needs, districts, geoms):
+        add_rows(rows, 15, "lon/lat",
                  f"point lies outside its declared district {code} ({districts.loc[code, 'name_zh']})")
     if seats is not None:
         precision = text["location_precision"]
@@ -330,6 +326,15 @@ def check_template_syntax(data_dir: Path, layers_dir: Path | None = None) -> lis
             if TEMPLATE_SYNTAX.search(value):
                 problems.append(_template_problem(relative(path), None, field, value))
     return problems
+
+
+def _outside(codes: pd.Series, mask: np.ndarray, units: gpd.GeoDataFrame, geoms):
+    """(code, positions) of the masked rows not covered by their declared unit's polygon: one
+    prepared covers() per unit, not one per row."""
+    for code, rows in _groups(codes, mask).items():
+        polygon = units.loc[code].geometry
+        shapely.prepare(polygon)
+        yield code, rows[~shapely.covers(polygon, geoms[rows])]
 
 
 def _groups(codes: pd.Series, mask: np.ndarray) -> dict[str, np.ndarray]:
