@@ -168,6 +168,36 @@ def test_multi_value_url_survives_metric_change_and_keeps_view_and_layers(browse
 
 
 @pytest.mark.browser
+def test_layers_stack_in_spec_order_whatever_order_they_arrive(browser, live_server):
+    """The province fill arriving last (slow network, busy server) must not cover the cities and
+    take their clicks: the layers stack by their spec order, not by which fetch finished first."""
+    context, page = sized(browser, "desktop")
+    try:
+        held = []
+        page.route(re.compile(r".*/map/layers/province\.geojson.*"), lambda route: held.append(route))
+        page.goto(f"{live_server}/")
+        page.wait_for_function("() => window.atlas && atlas.markers.cities && atlas.markers.plan_areas")
+        assert len(held) == 1 and not page.evaluate("'province' in atlas.markers")
+        held[0].continue_()                     # the province arrives after the cities
+        page.wait_for_function("() => atlas.loaded")
+        order = page.evaluate("""() => atlas.config.layers.filter(function (l) { return atlas.markers[l.id] && l.geometry !== 'point'; })
+            .map(function (l) {
+                var drawn = Object.values(atlas.markers[l.id]).filter(function (m) { return m._path && m._path.isConnected; });
+                return drawn.length ? [l.id, +getComputedStyle(drawn[0]._path.closest('.leaflet-pane')).zIndex] : null; })
+            .filter(function (x) { return x; })""")
+        ids = [i for i, _ in order]
+        assert ids[:2] == ["province", "cities"]
+        assert [z for _, z in order] == sorted(z for _, z in order) and len({z for _, z in order}) == len(order)
+        hit = page.evaluate("""() => { var p = atlas.map.latLngToContainerPoint([39.65, 122.65]);
+            var r = atlas.map.getContainer().getBoundingClientRect();
+            return document.elementFromPoint(r.left + p.x, r.top + p.y) === atlas.markers.cities['210200']._path; }""")
+        assert hit
+        assert page.failed == [] and page.console_errors == []
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_clicking_dalian_opens_its_city_panel(browser, live_server, client, size):
     context, page = sized(browser, size)
@@ -178,8 +208,8 @@ def test_clicking_dalian_opens_its_city_panel(browser, live_server, client, size
         page.wait_for_timeout(800)
         point = page.evaluate("""() => { var p = atlas.map.latLngToContainerPoint([39.65, 122.65]);
             var r = atlas.map.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }""")
-        target = page.evaluate("(p) => { var e = document.elementFromPoint(p[0], p[1]); return e.tagName + '.' + e.getAttribute('class'); }", point)
-        assert target.startswith("path."), target      # the city's shape is what is there
+        target = page.evaluate("(p) => document.elementFromPoint(p[0], p[1]) === atlas.markers.cities['210200']._path", point)
+        assert target, "大连's shape is not what is under the pointer"
         page.mouse.click(*point)
         page.wait_for_selector("#atlas-city[data-adcode='210200']")
         panel = page.inner_text("#atlas-city")

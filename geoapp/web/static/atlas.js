@@ -16,7 +16,16 @@
   };
   var SVG = "http://www.w3.org/2000/svg";
 
-  map.createPane("atlasPolygons").style.zIndex = 410;
+  // Each outline/area layer has its own pane, stacked in the order of the layer specs: the
+  // layers arrive in whatever order their fetches finish, and a province fill that lands last
+  // must not cover (and take the clicks of) the cities. 401-439, under the labels and points.
+  function polygonPane(spec) {
+    var name = "atlasPolygons-" + spec.id;
+    if (!map.getPane(name)) {
+      map.createPane(name).style.zIndex = 401 + Math.min(38, config.layers.indexOf(spec));
+    }
+    return name;
+  }
   map.createPane("atlasLabels").style.zIndex = 440;
   map.getPane("atlasLabels").style.pointerEvents = "none";
   map.createPane("atlasPoints").style.zIndex = 450;
@@ -200,7 +209,7 @@
   function makeLayer(spec, data) {
     var index = atlas.markers[spec.id] = {};
     return L.geoJSON(data, {
-      pane: spec.geometry === "point" ? "atlasPoints" : "atlasPolygons",
+      pane: spec.geometry === "point" ? "atlasPoints" : polygonPane(spec),
       style: function (feature) { return feature.properties.style; },
       pointToLayer: function (feature, latlng) {
         var props = feature.properties;
