@@ -7,9 +7,12 @@ what the reprojection broke, never with a bare `to_crs`.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import geopandas as gpd
+import numpy as np
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 
 WGS84 = CRS.from_epsg(4326)
 # Liaoning-centred Albers equal-area on GRS80 (the CGCS2000 ellipsoid): areas in m² are true to
@@ -44,3 +47,15 @@ def project(data: gpd.GeoDataFrame | gpd.GeoSeries, crs=EQUAL_AREA):
 
 def area_km2(frame: gpd.GeoDataFrame | gpd.GeoSeries):
     return project(frame).area / 1e6
+
+
+@lru_cache(maxsize=8)
+def _transformer(crs) -> Transformer:
+    return Transformer.from_crs(WGS84, crs, always_xy=True)
+
+
+def project_xy(lon, lat, crs=EQUAL_AREA) -> tuple[np.ndarray, np.ndarray]:
+    """Lon/lat arrays (EPSG:4326) as x/y arrays in `crs`: what `to_crs` does to points (the same
+    pyproj transformation), without building geometries. Points need no repair."""
+    x, y = _transformer(crs).transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)

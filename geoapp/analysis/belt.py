@@ -36,7 +36,7 @@ import shapely
 from geoapp.analysis.corridor import AXIS_ENDS, DEFAULT_HALF_WIDTH_KM, corridor
 from geoapp.analysis.places import GROUPS
 from geoapp.analysis.view import PlaceView
-from geoapp.geo import project
+from geoapp.geo import project, project_xy
 
 RELATIONS = ("inside", "partly", "outside")
 # An extent counts as wholly inside when at most this share of its area lies outside (it absorbs
@@ -54,6 +54,8 @@ class Belt:
     cities: pd.DataFrame           # per city: area_km2, area_in_belt_km2, share_of_city, in_belt
     places: pd.DataFrame           # per place: group, precision, relation, point_inside
     groups: pd.DataFrame           # per group: total, inside, partly, outside, by_point, shares
+    # per row of `places`: its map point in the equal-area CRS (x, y in m); NaN for an area
+    xy: np.ndarray | None = None
 
     def summary(self) -> dict:
         return {
@@ -114,12 +116,22 @@ def relations(extents, band) -> np.ndarray:
     return out
 
 
-def place_relations(places: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataFrame], band) -> np.ndarray:
+def place_relations(places: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataFrame], band,
+                    xy: np.ndarray | None = None) -> np.ndarray:
     """`relation` of every place's known extent to the (projected) corridor. A district or city
-    extent is compared once per boundary, not once per place standing for it."""
+    extent is compared once per boundary, not once per place standing for it. `xy`: the places'
+    points projected (point_xy), when the caller has them: a point that is its own extent is
+    then tested by its coordinates (the same answer as `relations` gives a projected point)."""
     source, code = _extent_source(places, boundaries)
     out = np.empty(len(places), dtype=object)
-    own = (source == "own").to_numpy()
+    own = (source == "own").to_numpy().copy()
+    if xy is not None:
+        by_xy = own & ~np.isnan(xy[:, 0])
+        if by_xy.any():
+            shapely.prepare(band)
+            hit = shapely.intersects_xy(band, xy[by_xy, 0], xy[by_xy, 1])
+            out[by_xy] = np.where(hit, "inside", "outside")
+        own &= ~by_xy
     if own.any():
         out[own] = relations(project(places.geometry[own]).values, band)
     for level in ("district", "city"):
@@ -130,6 +142,18 @@ def place_relations(places: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataF
         frame = frame[frame["adcode"].isin(set(code[chosen]))]
         verdicts = pd.Series(relations(project(frame.geometry).values, band), index=frame["adcode"].values)
         out[chosen] = verdicts.reindex(code[chosen]).values
+    return out
+
+
+def point_xy(places: gpd.GeoDataFrame) -> np.ndarray:
+    """(n, 2) array: each point row's coordinates in the equal-area CRS; NaN for other
+    geometries. Projected by coordinates (geo.project_xy), not geometry by geometry."""
+    geometry = places.geometry.values
+    out = np.full((len(places), 2), np.nan)
+    point = shapely.get_type_id(geometry) == 0
+    if point.any():
+        x, y = project_xy(shapely.get_x(geometry[point]), shapely.get_y(geometry[point]))
+        out[point, 0], out[point, 1] = x, y
     return out
 
 
@@ -144,6 +168,7 @@ class CorridorFigures:
     shape: gpd.GeoDataFrame
     cities: pd.DataFrame           # every city, in boundary order
     places: pd.DataFrame           # every counted place but the corridor, in place order
+    xy: np.ndarray | None = None   # per row of `places`: point_xy
 
 
 def corridor_figures(every: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataFrame],
@@ -170,7 +195,15 @@ def corridor_figures(every: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataF
     city_frame["in_belt"] = city_frame["area_in_belt_km2"] > 0
 
     places = every[every["kind"] != "corridor"]
-    points = project(places.geometry).values
+    xy = point_xy(places)
+    areal = np.isnan(xy[:, 0])
+    shapely.prepare(band)
+    point_inside = np.zeros(len(places), dtype=bool)
+    if (~areal).any():  # a point is its own point on surface
+        point_inside[~areal] = shapely.intersects_xy(band, xy[~areal, 0], xy[~areal, 1])
+    if areal.any():
+        surface = shapely.point_on_surface(project(places.geometry[areal]).values)
+        point_inside[areal] = shapely.covers(band, surface)
     group_of = {kind: group for group, kinds in GROUPS.items() for kind in kinds}
     place_frame = pd.DataFrame({
         "id": places["id"].values, "name_zh": places["name_zh"].values,
@@ -178,12 +211,11 @@ def corridor_figures(every: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataF
         "group": places["kind"].map(group_of).fillna("designations").values,
         "city_adcode": places["city_adcode"].values,
         "precision": places["location_precision"].values,
-        "relation": place_relations(places, boundaries, band),
-        "point_inside": shapely.covers(band, shapely.point_on_surface(points)) if len(points)
-                        else np.array([], dtype=bool),
+        "relation": place_relations(places, boundaries, band, xy),
+        "point_inside": point_inside,
     })
     return CorridorFigures(half_width_km, round(shape["axis_length_km"].iloc[0], 1), round(area_km2, 1),
-                           round(area_km2 / province_km2, 4), shape, city_frame, place_frame)
+                           round(area_km2 / province_km2, 4), shape, city_frame, place_frame, xy)
 
 
 def belt(view: PlaceView, half_width_km: float = DEFAULT_HALF_WIDTH_KM,
@@ -196,9 +228,11 @@ def belt(view: PlaceView, half_width_km: float = DEFAULT_HALF_WIDTH_KM,
     cities = figures.cities
     if view.filter.city:
         cities = cities[cities.index.isin(view.filter.city)]
-    places = figures.places[figures.places["id"].isin(view.ids)].reset_index(drop=True)
+    kept = figures.places["id"].isin(view.places["id"]).to_numpy()
+    places = figures.places[kept].reset_index(drop=True)
     return Belt(figures.half_width_km, figures.axis_length_km, figures.area_km2,
-                figures.province_share, figures.shape, cities, places, group_figures(places))
+                figures.province_share, figures.shape, cities, places, group_figures(places),
+                None if figures.xy is None else figures.xy[kept])
 
 
 def with_corridor(places: gpd.GeoDataFrame, shape: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -214,14 +248,27 @@ def with_corridor(places: gpd.GeoDataFrame, shape: gpd.GeoDataFrame) -> gpd.GeoD
 
 
 def group_figures(place_frame: pd.DataFrame) -> pd.DataFrame:
-    """Per group (and 'all'): total, inside, partly, outside, by_point, share_min, share_max."""
+    """Per group (and 'all'): total, inside, partly, outside, by_point, share_min, share_max.
+    One pass over the rows: counts by (group, relation) code, not a scan per group."""
+    names = list(GROUPS) + ["designations"]
+    group = pd.Index(names).get_indexer(place_frame["group"].to_numpy(dtype=object))
+    relation = pd.Index(RELATIONS).get_indexer(place_frame["relation"].to_numpy(dtype=object))
+    known = (group >= 0) & (relation >= 0)
+    table = np.bincount(group[known] * len(RELATIONS) + relation[known],
+                        minlength=len(names) * len(RELATIONS)).reshape(len(names), len(RELATIONS))
+    point = place_frame["point_inside"].to_numpy(dtype=bool)
+    by_point = np.bincount(group[(group >= 0) & point], minlength=len(names))
+    totals = np.bincount(group[group >= 0], minlength=len(names))
     rows = {}
-    for group in list(GROUPS) + ["designations", "all"]:
-        part = place_frame if group == "all" else place_frame[place_frame["group"] == group]
-        total = len(part)
-        counts = {r: int((part["relation"] == r).sum()) for r in RELATIONS}
-        rows[group] = {
-            "total": total, **counts, "by_point": int(part["point_inside"].sum()),
+    for i, name in enumerate(names + ["all"]):
+        if name == "all":
+            total, counts = len(place_frame), table.sum(axis=0)
+            points = int(point.sum())
+        else:
+            total, counts, points = int(totals[i]), table[i], int(by_point[i])
+        counts = {r: int(n) for r, n in zip(RELATIONS, counts)}
+        rows[name] = {
+            "total": total, **counts, "by_point": points,
             "share_min": round(counts["inside"] / total, 4) if total else None,
             "share_max": round((counts["inside"] + counts["partly"]) / total, 4) if total else None,
         }

@@ -19,9 +19,9 @@ and `coverage` runs once per report; plan_figures and targets_vs_mapped take its
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from geoapp.data.tasks import Task
@@ -55,8 +55,8 @@ def _placing(task: Task, places: pd.DataFrame, present: set[str]) -> tuple[list[
     return ids, missing + [m.name_zh for m in task.missing_places]
 
 
-def _status(task: Task, mapped: list[str], missing: list[str]) -> str:
-    if mapped:
+def _status(task: Task, mapped, missing: list[str]) -> str:
+    if len(mapped):
         return "partly_located" if missing else "located"
     if missing:
         return "not_located"
@@ -102,45 +102,73 @@ class Coverage:
         return (self.counts > 0) | self.named
 
 
+def _task_rows(task: Task, index, masks: dict) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The task's places as rows of the view's `every` (PlaceIndex): (named rows present, in
+    the task's order; rows its layer filters add that it does not name; what it names that is
+    not there) — `_placing` as arrays. `masks` keeps each layer filter's mask for the report."""
+    named = index.position.get_indexer(list(task.places)) if task.places else np.array([], dtype=np.intp)
+    missing = [pid for pid, row in zip(task.places, named) if row < 0]
+    named = named[named >= 0]
+    added = np.array([], dtype=np.intp)
+    if task.layers:
+        selected = np.zeros(len(index.position), dtype=bool)
+        for layer_filter in task.layers:
+            if layer_filter not in masks:
+                masks[layer_filter] = index.matching(layer=layer_filter.layer, level=layer_filter.level,
+                                                     kind=layer_filter.kind)
+            mask = masks[layer_filter]
+            if not mask.any():
+                missing.append(f"[{layer_filter.describe()}]")
+            selected |= mask
+        selected[named] = False
+        added = np.flatnonzero(selected)
+    return named, added, missing + [m.name_zh for m in task.missing_places]
+
+
+RANKED = sorted(PRECISION_RANK, key=PRECISION_RANK.get)
+
+
 def coverage(view: PlaceView, tasks: tuple[Task, ...]) -> Coverage:
-    every_place = pd.DataFrame(view.every.drop(columns=view.every.geometry.name))  # no geometry needed
-    present = set(every_place["id"])
-    precision = dict(zip(every_place["id"], every_place["location_precision"]))
-    view_ids = view.ids
+    """Task × city coverage of the view, each task's places taken as rows of `every` and
+    counted with array operations (PlaceIndex), never place by place."""
+    index = view.index
     filter = view.filter
     city_codes = view.city_codes
-    cities_of: dict[str, list[str]] = {}
-    for pid, code in zip(view.links["id"], view.links["city_adcode"]):
-        cities_of.setdefault(pid, []).append(code)
+    rank = (view.every["location_precision"].map(PRECISION_RANK).fillna(-1).to_numpy(dtype=np.int64)
+            if len(view.every) else np.array([], dtype=np.int64))
+    masks: dict = {}
     counts, named, rows = {}, {}, []
     for task in tasks:
-        mapped, missing = _placing(task, every_place, present)
-        if not task_selected(task, mapped, view_ids, filter):
-            continue
-        shown = [pid for pid in mapped if pid in view_ids and pid in cities_of]
-        per_city = Counter(code for pid in shown for code in cities_of[pid])
-        counts[task.id] = [per_city.get(code, 0) for code in city_codes]
+        named_rows, added, missing = _task_rows(task, index, masks)
+        mapped = np.concatenate([named_rows, added])
+        status = _status(task, mapped, missing)
+        if not (filter.empty or index.in_view[mapped].any()):
+            if not task_selected(task, [], set(), filter):
+                continue
+        shown = np.unique(mapped[index.linked[mapped]])
+        counts[task.id] = index.city_counts(shown, len(city_codes)).tolist()
         scope = set(task.cities) & (filter.city or set(city_codes))
         named[task.id] = [code in scope for code in city_codes]
         touched = [c for c, n, s in zip(city_codes, counts[task.id], named[task.id]) if n or s]
+        ranks = rank[mapped]
+        ranks = ranks[ranks >= 0]
         rows.append({
             "id": task.id, "title_zh": task.title_zh, "title_en": task.title_en,
             "section": task.section, "quote": task.quote,
-            "status": _status(task, mapped, missing),
-            "places_named": len(task.places) + len(task.missing_places)
-                            + len([pid for pid in mapped if pid not in task.places]),
+            "status": status,
+            "places_named": len(task.places) + len(task.missing_places) + len(added),
             "places_mapped": len(mapped),
             "places_in_view": len(shown),
             "missing": "; ".join(missing),
-            "precision": _coarsest_precision(mapped, precision),
+            "precision": RANKED[ranks.max()] if len(ranks) else "",
             "cities": ";".join(touched),
             "n_cities": len(touched),
             "targets": len(task.targets),
         })
     columns = pd.Index(city_codes, name="city_adcode")
-    index = pd.Index(list(counts), name="task_id")
-    count_frame = pd.DataFrame(list(counts.values()), index=index, columns=columns, dtype="int64")
-    named_frame = pd.DataFrame(list(named.values()), index=index, columns=columns, dtype=bool)
+    index_ = pd.Index(list(counts), name="task_id")
+    count_frame = pd.DataFrame(list(counts.values()), index=index_, columns=columns, dtype="int64")
+    named_frame = pd.DataFrame(list(named.values()), index=index_, columns=columns, dtype=bool)
     task_frame = pd.DataFrame(rows, columns=TASK_COLUMNS)
     return Coverage(count_frame, named_frame, task_frame)
 
@@ -170,6 +198,8 @@ def targets_vs_mapped(view: PlaceView, result: Coverage, tasks: tuple[Task, ...]
     places on the map (passing the filter) the number counts, for targets that say what they
     count (`counts`); empty where the plan's number has no place on the map."""
     kept = set(result.tasks["id"])
+    index = view.index
+    masks: dict = {}
     rows = []
     for task in tasks:
         if task.id not in kept:
@@ -177,7 +207,12 @@ def targets_vs_mapped(view: PlaceView, result: Coverage, tasks: tuple[Task, ...]
         for target in task.targets:
             if view.filter.industry and target.industry and target.industry not in view.filter.industry:
                 continue
-            mapped = len(target.counts.select(view.places)) if target.counts else None
+            mapped = None
+            if target.counts:
+                counted = target.counts
+                if counted not in masks:
+                    masks[counted] = index.matching(layer=counted.layer, level=counted.level, kind=counted.kind)
+                mapped = int((masks[counted] & index.in_view).sum())
             rows.append({
                 "task_id": task.id, "section": task.section, "industry": target.industry,
                 "metric_zh": target.metric_zh, "metric_en": target.metric_en,

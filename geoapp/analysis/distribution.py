@@ -62,27 +62,36 @@ def city_counts(view: PlaceView, result: Coverage) -> pd.DataFrame:
     city keeps its row with zeros.
     """
     codes = view.city_codes
-    places = pd.DataFrame(view.places.drop(columns=view.places.geometry.name))
-    places = places[places["city_adcode"] != ""]  # the belt corridor: see geoapp.analysis.belt
-    # one row per (place, city): a place counts once in each city it belongs to
-    links = view.links.merge(places.drop(columns="city_adcode"), on="id")
-    kind, level = links["kind"], links["level"]
-    htz = kind.isin(HTZ_KINDS)
-    tagged = industry_flags(links["industries"])
-    flags = pd.DataFrame({
+    index = view.index
+    every = view.every
+    # one entry per (place, city) link: a place counts once in each city it belongs to; the
+    # belt corridor (no city of its own, see geoapp.analysis.belt) is not counted here
+    rows, cols = index.link_rows, index.link_cols
+    keep = (rows >= 0) & (cols >= 0)
+    rows, cols = rows[keep], cols[keep]
+    if len(rows):
+        own_city = every["city_adcode"].to_numpy(dtype=object)[rows]
+        keep = own_city != ""
+        rows, cols = rows[keep], cols[keep]
+    kind = every["kind"].to_numpy(dtype=object)[rows]
+    level = every["level"].to_numpy(dtype=object)[rows]
+    htz = np.isin(kind, HTZ_KINDS)
+    tagged = industry_flags(pd.Series(every["industries"].to_numpy(dtype=object)[rows]))
+    flags = {
         "htz_national": htz & (level == "national"),
         "htz_provincial": htz & (level == "provincial"),
         "htz_total": htz,
-        "clusters_bases": kind.isin(CLUSTER_BASE_KINDS),
-        "laboratories": kind.isin(LAB_KINDS),
-        "platforms": kind.isin(PLATFORM_KINDS),
-        "designations": kind.isin(DESIGNATION_KINDS),
-        "places": pd.Series(True, index=links.index),
-        "city_precision_places": links["location_precision"] == "city",
-        **{column: tagged[code] for code, column in zip(vocab.INDUSTRIES, INDUSTRY_COLUMNS)},
-    }, index=links.index).astype("int64")
-    table = flags.groupby(links["city_adcode"]).sum().reindex(codes, fill_value=0)
-    table.index.name = "city_adcode"
+        "clusters_bases": np.isin(kind, CLUSTER_BASE_KINDS),
+        "laboratories": np.isin(kind, LAB_KINDS),
+        "platforms": np.isin(kind, PLATFORM_KINDS),
+        "designations": np.isin(kind, DESIGNATION_KINDS),
+        "places": np.ones(len(rows), dtype=bool),
+        "city_precision_places": every["location_precision"].to_numpy(dtype=object)[rows] == "city",
+        **{column: tagged[code].to_numpy(dtype=bool) for code, column in zip(vocab.INDUSTRIES, INDUSTRY_COLUMNS)},
+    }
+    table = pd.DataFrame({name: np.bincount(cols[flag], minlength=len(codes))[:len(codes)]
+                          for name, flag in flags.items()},
+                         index=pd.Index(codes, name="city_adcode"))
     table["industries_present"] = (table[INDUSTRY_COLUMNS] > 0).sum(axis=1)
     table["tasks"] = result.touches.sum(axis=0).reindex(codes, fill_value=0).astype("int64")
     return table[METRICS + INDUSTRY_COLUMNS].astype("int64")

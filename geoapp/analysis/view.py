@@ -8,6 +8,10 @@
 
 Task status and the belt's axis read `every` (they say what the atlas holds, whatever the
 filter); counts read `places` and `links`.
+
+`index` (PlaceIndex) holds the same as arrays over the rows of `every`, for the vectorised
+analysis (coverage, targets): row positions by id, which rows are in the view, each view row's
+cities as column positions, and the layer/level/kind columns as integer codes.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geoapp.analysis.places import place_cities
@@ -40,7 +45,68 @@ class PlaceView:
 
     @cached_property
     def ids(self) -> frozenset[str]:
-        return frozenset(self.places["id"])
+        return frozenset(self.places["id"].to_numpy(dtype=object))
+
+    @cached_property
+    def index(self) -> PlaceIndex:
+        return PlaceIndex.build(self)
+
+
+@dataclass(frozen=True)
+class PlaceIndex:
+    """The view as arrays over the rows of `every` (positions 0..n-1):
+
+        position    pd.Index of the ids: id -> row (get_indexer gives -1 for an unknown id)
+        in_view     bool per row: passes the filter
+        link_rows   row of each link (view.links), and link_cols its city's position in
+        link_cols   view.city_codes (-1 for a code that is not one of the cities)
+        linked      bool per row: in the view and linked to at least one city
+    """
+    position: pd.Index
+    in_view: np.ndarray
+    link_rows: np.ndarray
+    link_cols: np.ndarray
+    linked: np.ndarray
+    codes: dict[str, tuple[np.ndarray, pd.Index]]
+
+    @classmethod
+    def build(cls, view: PlaceView) -> PlaceIndex:
+        position = pd.Index(view.every["id"].to_numpy(dtype=object))
+        in_view = position.isin(view.places["id"].to_numpy(dtype=object))
+        link_rows = position.get_indexer(view.links["id"].to_numpy(dtype=object))
+        link_cols = pd.Index(view.city_codes).get_indexer(view.links["city_adcode"].to_numpy(dtype=object))
+        linked = np.zeros(len(position), dtype=bool)
+        linked[link_rows[link_rows >= 0]] = True
+        codes = {}
+        for column in ("layer", "level", "kind"):
+            if column in view.every:
+                values, uniques = pd.factorize(view.every[column].to_numpy(dtype=object))
+                codes[column] = (values, pd.Index(uniques))
+        return cls(position, in_view, link_rows, link_cols, linked & in_view, codes)
+
+    def matching(self, **values: str) -> np.ndarray:
+        """bool per row of `every`: the column equals the value, for every non-empty value given
+        (LayerFilter.select as a mask)."""
+        mask = np.ones(len(self.position), dtype=bool)
+        for column, value in values.items():
+            if not value:
+                continue
+            if column not in self.codes:
+                return np.zeros(len(self.position), dtype=bool)
+            codes, uniques = self.codes[column]
+            found = uniques.get_indexer([value])[0] if len(uniques) else -1
+            if found < 0:
+                return np.zeros(len(self.position), dtype=bool)
+            mask &= codes == found
+        return mask
+
+    def city_counts(self, rows: np.ndarray, n_cities: int) -> np.ndarray:
+        """Per city (view.city_codes order): how many of `rows` (distinct rows of `every`) are
+        linked to it; a place in several cities counts in each."""
+        chosen = np.zeros(len(self.position), dtype=bool)
+        chosen[rows] = True
+        picked = chosen[np.maximum(self.link_rows, 0)] & (self.link_rows >= 0) & (self.link_cols >= 0)
+        return np.bincount(self.link_cols[picked], minlength=n_cities)[:n_cities]
 
 
 def place_view(every: gpd.GeoDataFrame, boundaries: Mapping[str, gpd.GeoDataFrame],
