@@ -69,6 +69,9 @@ def test_first_view_is_the_whole_province_and_phone_controls_are_collapsed(brows
         open_map(page, live_server)
         assert province_on_screen(page) == [True] * 4
         assert page.evaluate("atlas.map.getZoom()") >= 6          # not a dot, not zoom 18
+        # Leaflet measured the map as it is (on phones the filter form folds away before the fit)
+        assert page.evaluate("""(() => { var s = atlas.map.getSize(), c = atlas.map.getContainer();
+            return s.x === c.clientWidth && s.y === c.clientHeight; })()""")
         expanded = page.evaluate("!!document.querySelector('.leaflet-control-layers-expanded')")
         legend_open = page.get_attribute("#atlas-legend-toggle", "aria-expanded") == "true"
         if size == "phone":
@@ -245,6 +248,10 @@ def test_table_is_in_step_with_the_filter_and_the_map(browser, live_server, clie
         open_map(page, live_server, "?industry=biomedicine")
         # the whole province in view: every place the map draws is a row
         assert int(page.get_attribute("#atlas-table", "data-total")) == len(drawn_ids(page))
+        if size == "phone":   # the table is in the bottom sheet: its handle says how many, a tap opens it
+            assert page.inner_text("#atlas-sheet-label") == f"地点列表 · {len(drawn_ids(page))} 处"
+            page.click("#atlas-sheet-handle")
+            page.wait_for_selector("#atlas-side[data-sheet=half]")
         names = page.eval_on_selector_all("#atlas-table tbody td:first-child button", "els => els.map(e => e.textContent)")
         assert names == sorted(names)
         page.click("#atlas-table th button[data-sort=city]")
@@ -257,11 +264,120 @@ def test_table_is_in_step_with_the_filter_and_the_map(browser, live_server, clie
         page.wait_for_selector(".leaflet-popup-content")
         assert "本溪" in page.inner_text(".leaflet-popup-content")
         assert page.evaluate("atlas.map.getZoom()") >= 10
-        page.wait_for_selector("#atlas-table tbody tr.selected[data-id='htz_benxi']")
+        # (on the phone the list folds away for the popup: the row is marked, out of sight)
+        page.wait_for_selector("#atlas-table tbody tr.selected[data-id='htz_benxi']", state="attached")
+        if size == "phone":
+            assert page.get_attribute("#atlas-side", "data-sheet") == "peek"
         # zoomed in, the table holds only what is in view
         page.wait_for_function("() => document.querySelector('#atlas-table').getAttribute('data-state').indexOf('bbox') >= 0 && +document.querySelector('#atlas-table').getAttribute('data-total') < %d" % len(drawn_ids(page)))
         shot(page, f"ux_table_{size}")
         assert page.failed == [] and page.console_errors == []
+    finally:
+        context.close()
+
+
+def box_of(page, selector):
+    return page.evaluate("""(sel) => { var r = document.querySelector(sel).getBoundingClientRect();
+        return {left: r.left, top: r.top, right: r.right, bottom: r.bottom, height: r.height}; }""", selector)
+
+
+def page_does_not_scroll(page):
+    return page.evaluate("window.scrollY === 0 && document.scrollingElement.scrollHeight <= window.innerHeight")
+
+
+@pytest.mark.browser
+def test_phone_city_panel_and_popups_are_a_bottom_sheet_over_the_map(browser, live_server):
+    """At 390×844 the city panel, the table and a long popup sit in a sheet over the lower part of
+    the map: the map stays in sight above it, the page never scrolls away, the sheet is dragged,
+    tapped or closed."""
+    context, page = sized(browser, "phone")
+    try:
+        open_map(page, live_server)
+        width, height = SIZES["phone"]
+        assert page_does_not_scroll(page)
+        # closed: only the handle shows, along the bottom; the map ends where it starts
+        sheet, mapbox = box_of(page, "#atlas-side"), box_of(page, ".atlas-mapbox")
+        assert page.get_attribute("#atlas-side", "data-sheet") == "peek"
+        assert height - 60 <= sheet["top"] and sheet["bottom"] == height
+        assert abs(mapbox["bottom"] - sheet["top"]) <= 1 and mapbox["height"] > height * 0.6
+        assert page.is_visible("#atlas-sheet-handle") and not page.is_visible("#atlas-table")
+        # a city opens the sheet half-way, its name on the handle, the map above it
+        page.evaluate("atlas.openCity('210200')")
+        page.wait_for_selector("#atlas-side[data-sheet=half] #atlas-city[data-adcode='210200']")
+        sheet = box_of(page, "#atlas-side")
+        assert height * 0.3 < sheet["top"] < height * 0.65
+        assert sheet["top"] - mapbox["top"] > 200                       # map still in sight
+        assert page_does_not_scroll(page)
+        assert page.inner_text("#atlas-sheet-label") == "大连市"
+        title = box_of(page, "#atlas-city h2")
+        assert sheet["top"] < title["top"] < title["bottom"] < height   # the panel's head is on screen
+        assert page.get_attribute("#atlas-sheet-handle", "aria-expanded") == "true"
+        shot(page, "ux_sheet_city_phone")
+        # dragged up it fills most of the map, dragged down it closes
+        grip = box_of(page, "#atlas-sheet-handle")
+        x, y = width / 2, grip["top"] + 20
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x, 150, steps=8)
+        page.mouse.up()
+        page.wait_for_selector("#atlas-side[data-sheet=full]")
+        assert mapbox["top"] < box_of(page, "#atlas-side")["top"] < 200
+        grip = box_of(page, "#atlas-sheet-handle")
+        page.mouse.move(x, grip["top"] + 20)
+        page.mouse.down()
+        page.mouse.move(x, height - 10, steps=8)
+        page.mouse.up()
+        page.wait_for_selector("#atlas-side[data-sheet=peek]")
+        assert box_of(page, "#atlas-side")["top"] >= height - 60
+        # a tap opens it again, Escape closes it; the × closes the panel and the sheet
+        page.click("#atlas-sheet-handle")
+        page.wait_for_selector("#atlas-side[data-sheet=half]")
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#atlas-side[data-sheet=peek]")
+        page.click("#atlas-sheet-handle")
+        page.click("#atlas-city header button")
+        page.wait_for_selector("#atlas-side[data-sheet=peek]")
+        assert page.is_hidden("#atlas-city") and page.inner_text("#atlas-sheet-label").startswith("地点列表")
+        # a long popup: a sheet along the bottom of the map, the place above it in sight
+        page.evaluate("atlas.goTo({layer: 'platforms_labs', id: 'lab_clean_energy_dalian', lat: 38.9, lon: 121.6})")
+        page.wait_for_selector("#atlas-popup-host .leaflet-popup-content")
+        page.wait_for_function("() => !atlas.map._panAnim || !atlas.map._panAnim._inProgress")
+        popup, mapbox = box_of(page, "#atlas-popup-host .leaflet-popup"), box_of(page, ".atlas-mapbox")
+        assert popup["left"] == 0 and popup["right"] == width
+        assert abs(popup["bottom"] - mapbox["bottom"]) <= 1 and popup["top"] > mapbox["top"] + 150
+        marker = box_of(page, ".atlas-shape[data-id='lab_clean_energy_dalian']")
+        assert mapbox["top"] < marker["top"] and marker["bottom"] < popup["top"]
+        assert "大连洁净能源国家实验室" in page.inner_text("#atlas-popup-host .leaflet-popup-content")
+        assert page.get_attribute("#atlas-side", "data-sheet") == "peek" and page_does_not_scroll(page)
+        shot(page, "ux_sheet_popup_phone")
+        # its grip makes it taller (still inside the map), × closes it
+        page.click(".atlas-popup-grip")
+        page.wait_for_selector(".atlas-popup-grip[aria-expanded=true]")
+        taller = box_of(page, "#atlas-popup-host .leaflet-popup")
+        assert taller["height"] > popup["height"] and taller["top"] >= mapbox["top"]
+        page.click("#atlas-popup-host .leaflet-popup-close-button")
+        page.wait_for_selector("#atlas-popup-host .leaflet-popup", state="detached")
+        assert page.failed == [] and page.console_errors == []
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_phone_filter_form_scrolls_inside_itself(browser, live_server):
+    """Every facet open on a phone: the form scrolls within the screen and Apply stays reachable
+    (the page itself does not scroll)."""
+    context, page = sized(browser, "phone")
+    try:
+        open_map(page, live_server)
+        page.click("#atlas-filter-toggle")
+        page.eval_on_selector_all("details.atlas-facet", "els => els.forEach(d => { d.open = true; })")
+        form = box_of(page, "#atlas-filter")
+        assert form["bottom"] <= SIZES["phone"][1] and page_does_not_scroll(page)
+        assert page.evaluate("(f => f.scrollHeight > f.clientHeight)(document.querySelector('#atlas-filter'))")
+        page.click("label.chip:has(input[value='marine'])")
+        page.click("#atlas-filter button[type=submit]")
+        page.wait_for_url(re.compile(r".*industry=marine.*"))
+        page.wait_for_function("() => window.atlas && atlas.loaded")
     finally:
         context.close()
 

@@ -9,7 +9,8 @@
   var lang = config.lang;
   var T = config.text;
   var status = document.getElementById("atlas-status");
-  var narrow = function () { return window.innerWidth < 700; };
+  var narrow = function () { return window.innerWidth < 700; };        // phones: popups are a sheet
+  var sheetLayout = function () { return window.innerWidth < 1000; };  // the side is a bottom sheet
   var atlas = window.atlas = {
     map: map, config: config, counts: config.counts, matched: config.matched,
     layers: {}, markers: {}, loaded: false, errors: []
@@ -146,9 +147,25 @@
   }
 
   // --- popups: fitted into the map at any size; keyboard: focus moves in, Escape goes back ------
+  // On phones a popup is a sheet along the bottom of the map (a long popup floating over a
+  // 390 px map hides the place it belongs to): Leaflet's popup element is moved into a host at
+  // the bottom of the map container and the map pans the place into the part left above it.
+  var popupHost = el("div", "atlas-popup-host");
+  popupHost.id = "atlas-popup-host";
+  map.getContainer().appendChild(popupHost);
+  L.DomEvent.disableClickPropagation(popupHost);   // dragging the sheet must not drag the map
+  L.DomEvent.disableScrollPropagation(popupHost);
+
   function fitPopup(popup) {
     // below the zoom and layer buttons, inside the map, whatever its size
     var size = map.getSize();
+    if (narrow()) {
+      popup.options.maxWidth = size.x;
+      popup.options.minWidth = size.x;
+      popup.options.maxHeight = Math.round(size.y * (popup._atlasExpanded ? 0.85 : 0.42));
+      popup.options.keepInView = false;
+      return;
+    }
     popup.options.maxWidth = Math.max(160, Math.min(440, size.x - 60));
     popup.options.minWidth = Math.min(220, size.x - 80);
     popup.options.maxHeight = Math.max(120, Math.min(360, size.y - 150));
@@ -156,17 +173,59 @@
     popup.options.autoPanPaddingBottomRight = L.point(10, 10);
     popup.options.keepInView = true;
   }
+
+  function placeInSheet(popup) {
+    var container = popup.getElement();
+    if (!container) return;
+    if (container.parentNode !== popupHost) popupHost.appendChild(container);
+    if (!container.querySelector(".atlas-popup-grip")) {
+      var grip = el("button", "atlas-popup-grip");
+      grip.type = "button";
+      grip.title = T.more;
+      grip.setAttribute("aria-label", T.more);
+      grip.setAttribute("aria-expanded", "false");
+      grip.appendChild(el("span"));
+      grip.addEventListener("click", function () {
+        var open = map._popup;
+        if (!open) return;
+        open._atlasExpanded = !open._atlasExpanded;
+        grip.setAttribute("aria-expanded", open._atlasExpanded ? "true" : "false");
+        fitPopup(open);
+        open.update();
+      });
+      container.insertBefore(grip, container.firstChild);
+    }
+    // the place stays in sight, in the part of the map above the sheet
+    var at = popup.getLatLng();
+    if (!at) return;
+    var p = map.latLngToContainerPoint(at), size = map.getSize();
+    var top = 60, bottom = Math.max(top + 10, size.y - container.offsetHeight - 16);
+    var dy = p.y > bottom ? p.y - bottom : p.y < top ? p.y - top : 0;
+    var dx = p.x < 16 ? p.x - 16 : p.x > size.x - 16 ? p.x - size.x + 16 : 0;
+    if (dx || dy) map.panBy([dx, dy], { animate: false });
+  }
+  // Leaflet lays a popup out and pans for it in one step (update -> _adjustPan, in onAdd and on
+  // every setContent): on phones that step places the popup in the sheet instead.
+  var leafletAdjustPan = L.Popup.prototype._adjustPan;
+  L.Popup.include({
+    _adjustPan: function () {
+      if (this._map && narrow()) return placeInSheet(this);
+      return leafletAdjustPan.apply(this, arguments);
+    }
+  });
   function overlaps(a, b) {
     var r = a.getBoundingClientRect(), s = b.getBoundingClientRect();
     return r.left < s.right && s.left < r.right && r.top < s.bottom && s.top < r.bottom;
   }
   var lastFocus = null;
   map.on("popupopen", function (e) {
+    e.popup._atlasExpanded = false;
     fitPopup(e.popup);
     e.popup.update();
     var container = e.popup.getElement();
     if (!container) return;
     if (narrow()) setLegend(false);
+    if (sheetLayout()) setSheet("peek");   // the place and its popup, not the list, in front
     // the legend floats above the map: fold it when it would hide the popup
     setTimeout(function () {
       if (!legendBody.hidden && overlaps(container, document.getElementById("atlas-legend"))) setLegend(false);
@@ -331,6 +390,17 @@
   L.DomEvent.disableClickPropagation(document.getElementById("atlas-legend"));
   L.DomEvent.disableScrollPropagation(document.getElementById("atlas-legend"));
 
+  // --- filter form behind a button on phones ----------------------------------------------------
+  var filterToggle = document.getElementById("atlas-filter-toggle");
+  function setFilter(open) {
+    form.hidden = !open;
+    filterToggle.setAttribute("aria-expanded", open ? "true" : "false");
+    map.invalidateSize();   // the form takes its height from the map's
+  }
+  filterToggle.addEventListener("click", function () {
+    setFilter(form.hidden);
+  });
+  setFilter(!narrow());   // before the first view is fitted: the map's height depends on it
   // First view: the `at` of the URL, else the whole province (or the filtered cities) at any size.
   function fit() {
     var size = map.getSize(), pad = [Math.round(size.x * 0.03), Math.round(size.y * 0.03)];
@@ -405,17 +475,6 @@
   map.on("overlayadd overlayremove", function () { syncLegend(); syncUrl(); loadTable(); });
   syncLegend();
 
-  // --- filter form behind a button on phones ----------------------------------------------------
-  var filterToggle = document.getElementById("atlas-filter-toggle");
-  function setFilter(open) {
-    form.hidden = !open;
-    filterToggle.setAttribute("aria-expanded", open ? "true" : "false");
-  }
-  filterToggle.addEventListener("click", function () {
-    setFilter(form.hidden);
-    map.invalidateSize();
-  });
-  setFilter(!narrow());
   // one facet dropdown open at a time (desktop)
   form.querySelectorAll("details.atlas-facet").forEach(function (details) {
     details.addEventListener("toggle", function () {
@@ -499,6 +558,7 @@
       }
       table.setAttribute("data-total", body.total);
       pageInfo.textContent = T.page.replace("{page}", body.page).replace("{pages}", body.pages).replace("{total}", body.total);
+      sheetLabel();
       document.getElementById("atlas-prev").disabled = body.page <= 1;
       document.getElementById("atlas-next").disabled = body.page >= body.pages;
       table.setAttribute("data-state", tableUrl());
@@ -536,8 +596,60 @@
     tableTimer = setTimeout(function () { sort.page = 1; loadTable(); }, 150);
   });
 
-  // --- the city panel ---------------------------------------------------------------------------
+  // --- the bottom sheet (screens under 1000 px): the city panel and the table over the map ------
+  // States peek (the handle only), half and full, in data-sheet; the handle toggles peek <-> half
+  // (full -> peek) when tapped and follows the finger when dragged, snapping to the nearest state.
+  var side = document.getElementById("atlas-side");
+  var sheetBody = document.getElementById("atlas-sheet-body");
+  var handle = document.getElementById("atlas-sheet-handle");
   var panel = document.getElementById("atlas-city");
+  function setSheet(state) {
+    side.setAttribute("data-sheet", state);
+    side.style.height = "";
+    handle.setAttribute("aria-expanded", state === "peek" ? "false" : "true");
+  }
+  function sheetLabel() {
+    var label = document.getElementById("atlas-sheet-label");
+    if (!panel.hidden && panel.querySelector("h2")) label.textContent = panel.querySelector("h2").textContent;
+    else label.textContent = T.sheetPlaces.replace("{total}", table.getAttribute("data-total") || "…");
+  }
+  atlas.setSheet = setSheet;
+  var drag = null;
+  handle.addEventListener("pointerdown", function (e) {
+    drag = { y: e.clientY, height: side.getBoundingClientRect().height, moved: false };
+    handle.setPointerCapture(e.pointerId);
+  });
+  handle.addEventListener("pointermove", function (e) {
+    if (!drag) return;
+    var dy = drag.y - e.clientY;
+    if (Math.abs(dy) > 6) drag.moved = true;
+    if (!drag.moved) return;
+    var room = side.parentNode.getBoundingClientRect().height;
+    side.style.height = Math.max(handle.offsetHeight, Math.min(room - 48, drag.height + dy)) + "px";
+  });
+  function endDrag() {
+    if (!drag || !drag.moved) return;
+    var room = side.parentNode.getBoundingClientRect().height, h = side.getBoundingClientRect().height;
+    var states = [["peek", handle.offsetHeight], ["half", room * 0.55], ["full", room - 48]];
+    states.sort(function (a, b) { return Math.abs(a[1] - h) - Math.abs(b[1] - h); });
+    setSheet(states[0][0]);
+  }
+  handle.addEventListener("pointerup", endDrag);
+  handle.addEventListener("pointercancel", function () { endDrag(); drag = null; });
+  handle.addEventListener("click", function () {
+    // a tap (or Enter / Space on the focused handle), not the end of a drag
+    if (drag && drag.moved) { drag = null; return; }
+    drag = null;
+    setSheet(side.getAttribute("data-sheet") === "peek" ? "half" : "peek");
+  });
+  side.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && sheetLayout() && side.getAttribute("data-sheet") !== "peek") {
+      setSheet("peek");
+      handle.focus();
+    }
+  });
+
+  // --- the city panel ---------------------------------------------------------------------------
   function openCity(adcode) {
     return fetch(config.cityUrl.replace("%7Badcode%7D", adcode).replace("{adcode}", adcode))
       .then(function (r) { return r.json(); }).then(function (city) {
@@ -546,7 +658,11 @@
         var head = el("header"), close = el("button", "atlas-button", "×");
         close.type = "button";
         close.setAttribute("aria-label", T.close);
-        close.addEventListener("click", function () { panel.hidden = true; });
+        close.addEventListener("click", function () {
+          panel.hidden = true;
+          if (sheetLayout()) setSheet("peek");
+          sheetLabel();
+        });
         head.appendChild(el("h2", null, city.name));
         head.appendChild(close);
         panel.appendChild(head);
@@ -583,7 +699,10 @@
         });
         panel.appendChild(links);
         panel.hidden = false;
-        if (narrow()) panel.scrollIntoView({ block: "start" });
+        if (narrow()) map.closePopup();
+        if (sheetLayout()) setSheet("half");
+        sheetBody.scrollTop = 0;   // the sheet scrolls, never the page
+        sheetLabel();
       });
   }
   atlas.openCity = openCity;
