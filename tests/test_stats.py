@@ -184,3 +184,24 @@ def test_page_links_carry_the_parsed_filter_and_width(client):
     assert f'href="/api/coverage?{query}"' in page
     assert f'href="/stats?{query}"' in page  # the other language: Chinese is the default
     assert 'href="/?lang=en"' in page
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_headings_say_what_the_filter_shows(client, lang):
+    """No "全规划概况" over filtered numbers: the heading says the figures are the filter's, and
+    the filter is spelt out (in the page's language) under every heading."""
+    en = "&lang=en" if lang == "en" else ""
+    page = client.get("/stats?city=大连,沈阳&industry=biomedicine" + en).get_data(as_text=True)
+    whole = client.get("/stats" + ("?lang=en" if en else "")).get_data(as_text=True)
+    if lang == "zh":
+        words = "产业：生物医药 · 城市：沈阳市、大连市"
+        assert "<h2>全规划概况</h2>" in whole and "全规划概况" not in page
+        assert "<h2>筛选结果概况</h2>" in page
+    else:
+        words = "Industry: Biomedicine · City: Shenyang, Dalian"
+        assert "<h2>Plan-wide figures</h2>" in whole and "Plan-wide" not in page
+        assert "<h2>Figures for the filter</h2>" in page
+    assert f'id="scope">{"筛选：" if lang == "zh" else "Filter: "}{words}' in page
+    scopes = re.findall(r'<small class="scope">([^<]*)</small>', page)
+    assert len(scopes) == 6 and set(scopes) == {("筛选：" if lang == "zh" else "Filter: ") + words}
+    assert 'class="scope"' not in whole

@@ -38,7 +38,7 @@ def bar_chart(cities: pd.DataFrame, lang: str) -> dict:
         rows.append({"y": top + i * row_h, "name": rec[vocab.pick(("name_zh", "name_en"), lang)],
                      "segments": segments, "total": int(totals[code]), "end": x})
     return {"rows": rows, "width": label_w + bar_max + 40, "height": top + len(rows) * row_h + 8,
-            "row_h": row_h, "label_w": label_w,
+            "row_h": row_h, "label_w": label_w, "bar_max": bar_max,
             "legend": [(vocab.pick(METRIC_LABELS[s], lang), c) for s, c in BAR_SERIES]}
 
 
