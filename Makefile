@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint check system-deps data bench bench-ogc bench-stats bench-scale bench-gis clean run-deps bench-load
+.PHONY: run reload test lint check system-deps data bench bench-ogc bench-stats bench-scale bench-gis clean run-deps bench-load
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,15 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 # nginx in front (slow clients, /static, gzip, cache) and gunicorn behind it on a unix socket,
 # both started and stopped here; config, socket, logs and cache in $(RUN_DIR). See geoapp/serve.py.
+# --die-with-parent: if make is killed, the servers stop too (nothing is left listening).
 RUN_DIR ?= .run
 run: run-deps $(VENV)/.runtime
-	$(PY) -m geoapp.serve --host $(HOST) --port $(PORT) --run-dir $(RUN_DIR)
+	$(PY) -m geoapp.serve --host $(HOST) --port $(PORT) --run-dir $(RUN_DIR) --die-with-parent
+
+# New data without a pause: check it, then the running `make run` (same RUN_DIR) starts a second
+# gunicorn, switches nginx to it once it has loaded the data and stops the old one.
+reload: check
+	$(PY) -m geoapp.serve --reload --run-dir $(RUN_DIR)
 
 # Debian packages `make run` needs (root): nginx.
 run-deps:

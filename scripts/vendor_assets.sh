@@ -16,6 +16,8 @@ vendor() {  # package version files...
   echo "$out"
 }
 vendor leaflet 1.9.4 dist/leaflet.js dist/leaflet.css dist/images
+# the images leaflet.css loads get ?v=<content hash> like every static URL (cached for a year)
+python3 scripts/version_css_urls.py "$dest"/leaflet-1.9.4/leaflet.css
 vendor leaflet.markercluster 1.5.3 dist/leaflet.markercluster.js dist/MarkerCluster.css dist/MarkerCluster.Default.css
 # save-as-image on the map page (MIT): renders the map and legend DOM to a canvas, no CDN
 vendor html-to-image 1.11.13 dist/html-to-image.js

@@ -3,6 +3,7 @@ alone and admits the configured tile host, validators and gzip on every body, lo
 versioned static assets."""
 import gzip
 import re
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +124,27 @@ def test_answers_vary_only_on_headers_the_front_cache_keys_on(client, url):
         response = client.get(url, headers=headers)
         vary = {v.strip().lower() for line in response.headers.getlist("Vary") for v in line.split(",") if v.strip()}
         assert vary <= CACHE_KEY_VARY, (url, vary)
+
+
+def test_files_a_stylesheet_loads_are_versioned_like_it(app, client):
+    """Leaflet's CSS names its images relative to itself (url(images/layers.png)): without a
+    version they were cached for five minutes while the CSS was cached for a year. Every local
+    url() in a static stylesheet carries ?v=<the file's content hash> (scripts/version_css_urls.py,
+    run by scripts/vendor_assets.sh), so the image is cached for a year and a changed image
+    changes the stylesheet's text, hence its version."""
+    from geoapp.web.headers import static_version
+    static = Path(app.static_folder)
+    checked = 0
+    for css in sorted(static.rglob("*.css")):
+        for ref in re.findall(r"""url\(\s*['"]?([^'")\s]+)""", css.read_text(encoding="utf-8")):
+            if ref.startswith(("data:", "#", "/", "http:", "https:")) or "//" in ref:
+                continue
+            path, _, query = ref.partition("?")
+            filename = (css.parent / path).resolve().relative_to(static.resolve()).as_posix()
+            with app.app_context():
+                assert query == f"v={static_version(filename)}", (css.name, ref)
+            with client.get(f"/static/{filename}?{query}") as response:
+                assert response.status_code == 200
+                assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+            checked += 1
+    assert checked >= 3  # leaflet.css: layers.png, layers-2x.png, marker-icon.png

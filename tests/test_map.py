@@ -22,7 +22,7 @@ def test_page_loads_nothing_from_outside(client):
     external = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?:)?//', html)
     assert external == []
     # Leaflet's images (layer-control icon) are served too
-    paths = re.findall(r'(?:src|href)="(/static/[^"]+)"', html) + ["/static/vendor/leaflet-1.9.4/images/layers.png"]
+    paths = re.findall(r'(?:src|href)="(/static/[^"]+)"', html) + ["/static/vendor/leaflet-1.9.4/images/layers.png?v=1dbbe9d028e2"]
     for path in paths:
         with client.get(path) as response:  # closes the file a static response streams
             assert response.status_code == 200, path
