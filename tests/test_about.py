@@ -1,6 +1,8 @@
 """/about lists where facts come from and what is missing."""
 import re
 
+import pytest
+
 
 def test_about_lists_sources_precision_and_what_is_missing(client, registry):
     html = client.get("/about").get_data(as_text=True)
@@ -44,3 +46,23 @@ def test_raw_html_in_a_source_file_is_shown_as_text_not_rendered():
     assert "<strong>bold</strong>" in html and "<table>" in html       # markdown still works
     assert "<script>" not in html and "<img" not in html and "<div onclick" not in html
     assert "&lt;script&gt;" in html and "&lt;img" in html and "&lt;div onclick" in html
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_about_fits_a_phone(browser, live_server, lang):
+    """/about at 390×844: laid out for the phone's width (a viewport meta), long file paths and
+    URLs wrap, the page never scrolls sideways."""
+    from tests.conftest import shot
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server}/about" + ("?lang=en" if lang == "en" else ""))
+        assert page.evaluate("window.innerWidth") == 390          # not a 980 px page zoomed out
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+        wider = page.evaluate("""() => Array.from(document.querySelectorAll('main *'))
+            .filter(e => e.getBoundingClientRect().right > 391).map(e => e.tagName)""")
+        assert wider == []
+        shot(page, f"about_phone_{lang}")
+    finally:
+        context.close()

@@ -555,3 +555,16 @@ def test_save_as_image_has_map_legend_title_filter_and_date(browser, live_server
         assert page.failed == [] and page.console_errors == []
     finally:
         context.close()
+
+
+def test_city_panel_speaks_the_page_language(client):
+    """The English city panel said its industries in Chinese (生物医药)."""
+    en = client.get("/map/cities/211300.json?lang=en").get_json()
+    zh = client.get("/map/cities/211300.json").get_json()
+    distribution = {r["city_adcode"]: r for r in client.get("/api/distribution").get_json()["cities"]}
+    present = [code.removeprefix("industry_") for code, n in distribution["211300"].items()
+               if code.startswith("industry_") and isinstance(n, int) and n > 0]
+    from geoapp import vocab
+    assert en["industries"] == ", ".join(vocab.INDUSTRIES[c][1] for c in present)
+    assert zh["industries"] == "、".join(vocab.INDUSTRIES[c][0] for c in present)
+    assert not re.search(r"[\u4e00-\u9fff]", en["industries"]) and en["industries"]

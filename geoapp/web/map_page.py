@@ -16,7 +16,7 @@ from markupsafe import Markup
 from geoapp import vocab
 from geoapp.analysis.corridor import DEFAULT_HALF_WIDTH_KM
 from geoapp.analysis.coverage import STATUSES
-from geoapp.analysis.distribution import METRIC_LABELS
+from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS
 from geoapp.analysis.facets import facet_counts
 from geoapp.filters import Filter, FilterError
 from geoapp.layers.build import (LIAONING_BOUNDS, build_frame, display_shift, layer_entry,
@@ -568,7 +568,9 @@ def city(adcode: str):
                         for m in ("places", "htz_national", "htz_provincial", "clusters_bases",
                                   "laboratories", "platforms", "designations", "city_precision_places",
                                   "tasks", "industries_present")],
-            "industries": str(row.get("industry_names", "")),
+            # in the page's language (the report's industry_names column is Chinese)
+            "industries": t("、", ", ").join(vocab.label(vocab.INDUSTRIES, c.removeprefix("industry_"), lang)
+                                           for c in INDUSTRY_COLUMNS if row[c] > 0),
             "places": shown.drop(columns=["city_adcode"]).to_dict("records"),
             # plan areas of the city (counted in its figures), and areas crossing it (the belt)
             "areas": [{"id": pid, "name": (en_name or zh) if lang == "en" else zh}
