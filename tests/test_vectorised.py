@@ -74,3 +74,29 @@ def test_feature_texts_written_on_demand_equal_the_bulk_texts():
         pass
     else:
         raise AssertionError("an unknown id must raise KeyError")
+
+
+def test_search_index_is_built_on_first_search_and_rows_sharing_a_name_share_its_keys():
+    from types import SimpleNamespace
+
+    from geoapp.layers.search import SearchIndex
+    frame = gpd.GeoDataFrame(
+        {"id": ["a", "b", "c", "d"],
+         "name_zh": ["沈阳高新技术产业开发区", "沈阳高新技术产业开发区", "大连高新技术产业园区", None],
+         "name_en": ["Shenyang HTZ", "Shenyang HTZ (east)", "Dalian HTZ", "Nameless"]},
+        geometry=[Point(123.4, 41.8), Point(123.5, 41.8), Point(121.6, 38.9), Point(122, 40)], crs=4326)
+    spec = SimpleNamespace(id="zones", data="zones_data", searchable=True, geometry="point")
+    hidden = SimpleNamespace(id="other", data="zones_data", searchable=False, geometry="point")
+    index = SearchIndex.build([spec, hidden], {"zones_data": frame})
+    assert not index.built  # nothing computed at start-up
+    ids = lambda hits: list(hits["id"])  # noqa: E731
+    assert ids(index.search("沈阳高新区")) == ["a", "b"]  # the short form, both rows of the name
+    assert index.built
+    assert ids(index.search("sygxq")) == ["a", "b"] and ids(index.search("dalian")) == ["c"]
+    assert ids(index.search("east")) == ["b"] and ids(index.search("nameless")) == ["d"]
+    assert ids(index.search("高新", allowed={"zones": {"b", "c"}})) == ["b", "c"]
+    assert ids(index.search("shenyang", allowed={"zones": set()})) == [] and ids(index.search("  ")) == []
+    assert list(index.search("大连").columns) == ["layer", "id", "name_zh", "name_en", "lon", "lat"]
+    table = index.table
+    assert list(table["id"]) == ["a", "b", "c", "d"] and set(table["layer"]) == {"zones"}
+    assert table["pinyin"][0] == table["pinyin"][1] and "shenyanggaoxinqu" in table["pinyin"][0]

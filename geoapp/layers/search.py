@@ -8,17 +8,17 @@ name that merely contains s…h…e…n…y…a…n…g in order.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import threading
+from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from functools import lru_cache
-
-from pypinyin import Style, lazy_pinyin
-from pypinyin.seg.mmseg import seg
 
 from geoapp.layers.spec import LayerSpec
+
+# pypinyin is imported when the index is first built, not with this module: its dictionaries are
+# ~55 MB of every worker's memory, needed only once someone searches.
 
 # The plan and everyday usage shorten zone names: 大连高新技术产业园区 -> 大连高新区.
 SHORT_FORMS = (("高新技术产业开发区", "高新区"), ("高新技术产业园区", "高新区"),
@@ -39,6 +39,7 @@ def short_names(name_zh: str) -> list[str]:
 
 @lru_cache(maxsize=200_000)
 def _word_pinyin(word: str) -> tuple[str, ...]:
+    from pypinyin import Style, lazy_pinyin
     return tuple(lazy_pinyin(word, style=Style.NORMAL, errors="ignore"))
 
 
@@ -62,6 +63,7 @@ def pinyin_keys(name_zh: str) -> tuple[str, str]:
 
 @lru_cache(maxsize=200_000)
 def _pinyin_keys(chars: str) -> tuple[str, str]:
+    from pypinyin.seg.mmseg import seg
     # pypinyin's own word segmentation, each word's pinyin remembered: the same output as
     # lazy_pinyin(name) (phrases keep their readings: 长兴岛 chang-xing-dao) at ~8x the speed on
     # long lists, whose names share most words (有限公司, 科技, city names).
@@ -70,62 +72,116 @@ def _pinyin_keys(chars: str) -> tuple[str, str]:
     return suffixes, "".join(p[0] for p in syllables)
 
 
-@dataclass
 class SearchIndex:
-    """One row per searchable place (all searchable layers), in the registry's order."""
-    table: pd.DataFrame  # layer, id, name_zh, name_en, lon, lat, cjk, latin, pinyin, initials
+    """One row per searchable place (all searchable layers), in the registry's order.
+
+    Built on the first search, not at start-up (for 100,000 names that took seconds of every
+    worker's start), once per process and thread-safe. The Chinese-name keys (CJK text with short
+    forms, pinyin, initials) are computed and held once per distinct name_zh: rows point at them
+    by a code, so a list with repeated names neither computes nor stores them again."""
+
+    def __init__(self, parts: list[tuple[str, gpd.GeoDataFrame]]):
+        self._parts = parts          # (layer id, frame) of the searchable point layers
+        self._built: tuple[pd.DataFrame, pd.DataFrame] | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def build(cls, specs: list[LayerSpec], frames: dict[str, gpd.GeoDataFrame]) -> "SearchIndex":
-        parts = []
-        for spec in specs:
-            if not spec.searchable or spec.geometry != "point":
-                continue
-            frame = frames[spec.data]
-            zh = frame["name_zh"].fillna("").astype(str)
-            en = frame["name_en"].fillna("").astype(str)
-            alias = zh.map(lambda n: SEP.join(short_names(n)))
-            names = [[z, *filter(None, a.split(SEP))] for z, a in zip(zh, alias)]
-            keys = [[pinyin_keys(n) for n in row] for row in names]
-            parts.append(pd.DataFrame({
-                "layer": spec.id, "id": frame["id"].astype(str).to_numpy(),
-                "name_zh": zh.to_numpy(), "name_en": en.to_numpy(),
-                "lon": frame.geometry.x.to_numpy(), "lat": frame.geometry.y.to_numpy(),
-                "cjk": (zh + SEP + alias).map(_norm).to_numpy(),
-                "latin": (" " + en.map(_words) + " " + frame["id"].astype(str).map(_words) + " ").to_numpy(),
-                "pinyin": [" " + " ".join(k[0] for k in row) for row in keys],
-                "initials": [" " + " ".join(k[1] for k in row) for row in keys],
-            }))
-        table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-            columns=["layer", "id", "name_zh", "name_en", "lon", "lat", "cjk", "latin", "pinyin", "initials"])
-        return cls(table)
+        """The index of the searchable point layers of `frames` (computed on first use)."""
+        return cls([(spec.id, frames[spec.data]) for spec in specs
+                    if spec.searchable and spec.geometry == "point"])
+
+    @property
+    def built(self) -> bool:
+        return self._built is not None
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """layer, id, name_zh, name_en, lon, lat, latin, cjk, pinyin, initials per row."""
+        rows, keys = self._index()
+        return rows.join(keys.iloc[rows["key"].to_numpy()].reset_index(drop=True)).drop(columns="key")
+
+    def _index(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if self._built is None:
+            with self._lock:
+                if self._built is None:
+                    self._built = _build(self._parts)
+        return self._built
 
     def search(self, query: str, allowed: dict[str, set[str]] | None = None,
                limit: int = MAX_HITS) -> pd.DataFrame:
-        """Hits for `query`, best first. `allowed` maps layer id -> ids that pass the filter."""
-        table = self.table
+        """Hits for `query`, best first (columns layer, id, name_zh, name_en, lon, lat).
+        `allowed` maps layer id -> ids that pass the filter."""
+        rows, keys = self._index()
+        keep = np.ones(len(rows), dtype=bool)
         if allowed is not None:
-            keep = np.zeros(len(table), dtype=bool)
+            keep[:] = False
             for layer, ids in allowed.items():
-                keep |= (table["layer"] == layer).to_numpy() & table["id"].isin(ids).to_numpy()
-            table = table[keep]
+                keep |= (rows["layer"] == layer).to_numpy() & rows["id"].isin(ids).to_numpy()
         q = _norm(query)
-        if not q or table.empty:
-            return table.iloc[0:0]
+        if not q or not keep.any():
+            return rows.iloc[0:0].drop(columns=["key", "latin"])
+        key = rows["key"].to_numpy()
         if CJK.search(q):
-            exact = table["cjk"].str.contains(q, regex=False).to_numpy()
-            loose = np.zeros(len(table), dtype=bool)
+            # each distinct name tested once, then spread over its rows
+            exact = _contains(keys["cjk"], q)[key] & keep
+            loose = np.zeros(len(rows), dtype=bool)
             if len(q) >= 4 and exact.sum() < limit:  # looser matches only when exact ones run short
-                in_order = ".*".join(re.escape(c) for c in q)
-                loose = ~exact & table["cjk"].str.contains(in_order, regex=True).to_numpy()
+                in_order = re.compile(".*".join(re.escape(c) for c in q))
+                loose = np.fromiter((in_order.search(t) is not None for t in keys["cjk"]),
+                                    dtype=bool, count=len(keys))[key] & keep & ~exact
             rank = np.where(exact, 0, np.where(loose, 1, 9))
         else:
             words, squashed = _words(query), re.sub(r"[^0-9a-z]", "", q)
             if not squashed:
-                return table.iloc[0:0]
-            starts_word = table["latin"].str.contains(" " + words, regex=False)
-            pinyin = table["pinyin"].str.contains(" " + squashed, regex=False)
-            initials = table["initials"].str.contains(" " + squashed, regex=False)
+                return rows.iloc[0:0].drop(columns=["key", "latin"])
+            starts_word = _contains(rows["latin"], " " + words)
+            pinyin = _contains(keys["pinyin"], " " + squashed)[key]
+            initials = _contains(keys["initials"], " " + squashed)[key]
             rank = np.where(starts_word, 0, np.where(pinyin, 1, np.where(initials, 2, 9)))
-        table = table.assign(_rank=rank)
-        return table[table["_rank"] < 9].sort_values("_rank", kind="stable").head(limit)
+            rank[~keep] = 9
+        hits = np.flatnonzero(rank < 9)
+        order = hits[np.argsort(rank[hits], kind="stable")][:limit]
+        return rows.iloc[order].drop(columns=["key", "latin"])
+
+
+def _contains(texts: pd.Series, part: str) -> np.ndarray:
+    """`part in text` for every text (plain Python: faster than .str.contains on this dtype)."""
+    return np.fromiter((part in t for t in texts.tolist()), dtype=bool, count=len(texts))
+
+
+WORDS = re.compile(r"[0-9a-z]+")
+SPACES = re.compile(r"\s+")
+
+
+def _build(parts: list[tuple[str, gpd.GeoDataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows, keys): a row per place with the code of its name_zh's keys, and the keys
+    (cjk, pinyin, initials) of each distinct name_zh."""
+    tables = []
+    for layer, frame in parts:
+        ids = frame["id"].fillna("").astype(str).tolist()
+        en = frame["name_en"].fillna("").astype(str).tolist()
+        tables.append(pd.DataFrame({
+            "layer": layer, "id": ids, "name_zh": frame["name_zh"].fillna("").astype(str).tolist(),
+            "name_en": en, "lon": frame.geometry.x.to_numpy(), "lat": frame.geometry.y.to_numpy(),
+            # whole words of the English name and of the id, for word-prefix matching
+            "latin": [" " + " ".join(WORDS.findall(e.lower())) + " " + " ".join(WORDS.findall(i.lower())) + " "
+                      for e, i in zip(en, ids)],
+        }))
+    columns = ["layer", "id", "name_zh", "name_en", "lon", "lat", "latin"]
+    rows = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
+    codes, distinct = pd.factorize(rows["name_zh"].astype(object))
+    cjk, pinyin, initials = [], [], []
+    one: dict[str, str] = {}  # one object per distinct key text (names differing only in digits share pinyin)
+    for name in distinct.tolist():
+        alias = short_names(name)
+        text = SPACES.sub("", (name + SEP + SEP.join(alias)).lower())
+        cjk.append(name if text == name else text)
+        keys = [pinyin_keys(n) for n in [name, *filter(None, alias)]]
+        for column, text in ((pinyin, " " + " ".join(k[0] for k in keys)),
+                             (initials, " " + " ".join(k[1] for k in keys))):
+            column.append(one.setdefault(text, text))
+    rows["key"] = codes.astype(np.int32)
+    rows = rows[["key", *columns]]
+    keys = pd.DataFrame({"cjk": cjk, "pinyin": pinyin, "initials": initials}, dtype=object)
+    return rows, keys
