@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geoapp import vocab
@@ -47,23 +48,36 @@ class Filter:
     def apply(self, frame: gpd.GeoDataFrame, cities: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
         """Rows of a place layer that match. Rows without a city (e.g. the belt corridor) match a
         city filter when their geometry intersects one of the chosen cities (needs `cities`)."""
-        mask = pd.Series(True, index=frame.index)
+        if self.empty:
+            return frame[np.ones(len(frame), dtype=bool)]
+        return frame[self.mask(frame, cities)]
+
+    def mask(self, frame: gpd.GeoDataFrame, cities: gpd.GeoDataFrame | None = None) -> np.ndarray:
+        """`apply` as a bool array over the rows of `frame`."""
+        mask = np.ones(len(frame), dtype=bool)
         if self.industry and "industries" in frame:
-            # astype(bool): on an empty layer (an imported layer before its first import) map
-            # keeps the str dtype, and bool & str is deprecated
-            mask &= frame["industries"].map(lambda v: bool(self.industry.intersection(vocab.split_codes(v)))).astype(bool)
+            mask &= self.industry_mask(frame["industries"])
         if self.level and "level" in frame:
-            mask &= frame["level"].isin(self.level)
+            mask &= frame["level"].isin(self.level).to_numpy(dtype=bool)
         if self.kind and "kind" in frame:
-            mask &= frame["kind"].isin(self.kind)
+            mask &= frame["kind"].isin(self.kind).to_numpy(dtype=bool)
         if self.city and "city_adcode" in frame:
-            in_city = frame["city_adcode"].isin(self.city)
-            no_city = frame["city_adcode"].fillna("") == ""
+            in_city = frame["city_adcode"].isin(self.city).to_numpy(dtype=bool, copy=True)
+            no_city = (frame["city_adcode"].fillna("") == "").to_numpy(dtype=bool)
             if cities is not None and no_city.any():
                 chosen = cities[cities["adcode"].isin(self.city)].union_all()
-                in_city |= no_city & frame.geometry.intersects(chosen)
+                in_city |= no_city & frame.geometry.intersects(chosen).to_numpy(dtype=bool)
             mask &= in_city
-        return frame[mask]
+        return mask
+
+    def industry_mask(self, cells: pd.Series) -> np.ndarray:
+        """bool per ';'-separated industries cell: does it name one of the filter's industries.
+        Each distinct cell is split once (a large layer has few distinct cells)."""
+        positions, distinct = pd.factorize(cells.to_numpy(dtype=object), use_na_sentinel=True)
+        # one entry per distinct cell, and a last one for empty/NaN cells (position -1)
+        hit = np.array([bool(self.industry.intersection(vocab.split_codes(cell))) for cell in distinct]
+                       + [False], dtype=bool)
+        return hit[positions]
 
 
 # Lists may be written as Chinese users type them: 本溪，大连 or 本溪、大连.

@@ -11,26 +11,25 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 
-from geoapp import vocab
+from geoapp.analysis.distribution import industry_flags
 from geoapp.filters import PARAMS, Filter
 
 
 def facet_counts(every: gpd.GeoDataFrame, cities: gpd.GeoDataFrame, flt: Filter) -> dict[str, dict[str, int]]:
     """{param: {value: places}} for industry, city, level and kind."""
-    places = every[every["city_adcode"].fillna("") != ""]
+    places = every[(every["city_adcode"].fillna("") != "").to_numpy(dtype=bool)]
     # rows matching each parameter alone (all rows where the filter leaves it open)
-    alone = {p: places.index.isin(Filter(**{p: getattr(flt, p)}).apply(places, cities).index)
-             for p in PARAMS}
+    alone = {p: Filter(**{p: getattr(flt, p)}).mask(places, cities) for p in PARAMS}
     out: dict[str, dict[str, int]] = {}
     for param in PARAMS:
         keep = np.ones(len(places), dtype=bool)
         for other in PARAMS:
             if other != param:
                 keep &= alone[other]
-        rows = places[keep]
-        if param == "industry":
-            values = rows["industries"].map(vocab.split_codes).explode().dropna()
-        else:
-            values = rows[{"city": "city_adcode", "level": "level", "kind": "kind"}[param]]
+        if param == "industry":  # a place counts once per industry it names
+            flags = industry_flags(places["industries"][keep])
+            out[param] = {code: int(n) for code, n in flags.sum().items() if n}
+            continue
+        values = places[{"city": "city_adcode", "level": "level", "kind": "kind"}[param]][keep]
         out[param] = {str(k): int(v) for k, v in values.value_counts().items()}
     return out

@@ -4,10 +4,11 @@ Flask). The template draws what they return; nothing here reads a request or the
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geoapp import vocab
-from geoapp.analysis.belt import Belt
+from geoapp.analysis.belt import RELATIONS, Belt
 from geoapp.analysis.coverage import Coverage
 from geoapp.analysis.distribution import METRIC_LABELS
 from geoapp.geo import project
@@ -74,10 +75,18 @@ def heat_map(result: Coverage, cities: pd.DataFrame, lang: str) -> dict:
             "max": top_count}
 
 
-def belt_map(belt: Belt, display_cities: gpd.GeoDataFrame, places: pd.DataFrame,
-             lang: str) -> dict:
+# Above this many points the belt map draws grid cells (counts per cell and relation) instead of
+# one circle per place: the page stays the same size whatever the data (the CSV/JSON have every row).
+BELT_POINTS_MAX = 2000
+BELT_CELL_PX = 8
+
+
+def belt_map(belt: Belt, display_cities: gpd.GeoDataFrame, lang: str) -> dict:
     """City outlines, the corridor and the places' map points, projected to the equal-area CRS
-    and scaled into an SVG box (north up)."""
+    and scaled into an SVG box (north up). Up to BELT_POINTS_MAX points each place is a circle
+    (`points`); above, the points are counted in square cells of BELT_CELL_PX pixels (`cells`:
+    per cell the count per relation, coloured by the relation of most of its places, darker
+    with more places), so the page does not grow with the data."""
     width = 420
     cities = project(display_cities)
     corridor = project(belt.shape)
@@ -102,12 +111,49 @@ def belt_map(belt: Belt, display_cities: gpd.GeoDataFrame, places: pd.DataFrame,
                  "label_y": (maxy - g.representative_point().y) * scale}
                 for code, name_zh, name_en, g in zip(cities["adcode"], cities["name_zh"],
                                                      cities["name_en"], cities.geometry)]
-    relation = belt.places.set_index("id")["relation"].to_dict()
-    points = []
-    projected = project(places)
-    for pid, geom in zip(projected["id"], projected.geometry):
-        if pid in relation and geom.geom_type == "Point":
-            points.append({"x": (geom.x - minx) * scale, "y": (maxy - geom.y) * scale,
-                           "colour": RELATION_COLOURS[relation[pid]], "id": pid})
-    return {"width": width, "height": height, "cities": outlines,
-            "corridor": path(corridor.geometry.iloc[0]), "points": points}
+    xy = belt.xy if belt.xy is not None else np.full((len(belt.places), 2), np.nan)
+    point = ~np.isnan(xy[:, 0])
+    sx, sy = (xy[point, 0] - minx) * scale, (maxy - xy[point, 1]) * scale
+    relation = belt.places["relation"].to_numpy(dtype=object)[point]
+    ids = belt.places["id"].to_numpy(dtype=object)[point]
+    drawing = {"width": width, "height": height, "cities": outlines,
+               "corridor": path(corridor.geometry.iloc[0]), "points": [], "cells": [],
+               "n_points": int(point.sum()), "cell_km": round(BELT_CELL_PX / scale / 1000, 1)}
+    if len(ids) <= BELT_POINTS_MAX:
+        drawing["points"] = [{"x": x, "y": y, "colour": RELATION_COLOURS[r], "id": pid}
+                             for x, y, r, pid in zip(sx.tolist(), sy.tolist(), relation, ids)]
+        return drawing
+    drawing["cells"] = grid_cells(sx, sy, relation, BELT_CELL_PX)
+    return drawing
+
+
+def grid_cells(sx: np.ndarray, sy: np.ndarray, relation: np.ndarray, cell: float) -> list[dict]:
+    """Points (SVG pixels) counted in square cells of `cell` pixels: one dict per non-empty cell
+    with its corner, count, count per relation (RELATIONS order, zeros left out), the colour of
+    the relation with most points (ties: the first in RELATIONS) and an opacity growing with
+    the log of the count."""
+    col = np.floor(sx / cell).astype(np.int64)
+    row = np.floor(sy / cell).astype(np.int64)
+    col0, row0 = int(col.min()), int(row.min())  # a point just outside the outlines' box
+    col, row = col - col0, row - row0
+    width = int(col.max()) + 1
+    rel = pd.Index(RELATIONS).get_indexer(relation)
+    known = rel >= 0
+    keys = (row[known] * width + col[known]) * len(RELATIONS) + rel[known]
+    unique, counts = np.unique(keys, return_counts=True)
+    cell_key, rel_of = np.divmod(unique, len(RELATIONS))
+    per_cell: dict[int, list[int]] = {}
+    for key, r, n in zip(cell_key.tolist(), rel_of.tolist(), counts.tolist()):
+        per_cell.setdefault(key, [0] * len(RELATIONS))[r] = n
+    most = max(sum(v) for v in per_cell.values())
+    span = float(np.log1p(most)) or 1.0
+    out = []
+    for key, by_relation in per_cell.items():
+        r, c = divmod(key, width)
+        total = sum(by_relation)
+        top = max(range(len(RELATIONS)), key=lambda i: (by_relation[i], -i))
+        out.append({"x": (c + col0) * cell, "y": (r + row0) * cell, "size": cell, "n": total,
+                    "counts": [(RELATIONS[i], n) for i, n in enumerate(by_relation) if n],
+                    "colour": RELATION_COLOURS[RELATIONS[top]],
+                    "opacity": round(0.15 + 0.6 * float(np.log1p(total)) / span, 2)})
+    return out

@@ -30,6 +30,7 @@ from geoapp.layers.spec import LayerSpecError, load_specs
 from geoapp.layers.tiles import PointIndex, TileError
 from geoapp.web.context import current_filter, current_lang, registry
 from geoapp.web.serving import cached_body, send_body
+from geoapp.web.stats import city_metrics as stats_city_metrics
 from geoapp.web.stats import report as stats_report
 
 bp = Blueprint("map", __name__)
@@ -170,8 +171,9 @@ def drawn_bounds(bounds: list[list[float]]) -> list[list[float]]:
 
 
 def choropleth(flt: Filter, metric: str, lang: str) -> Choropleth:
-    # the /stats report of this filter (same cache): the map shades by the numbers /stats shows
-    table = stats_report(flt, DEFAULT_HALF_WIDTH_KM).cities
+    # the per-city numbers /stats shows for this filter (the report's table when it is cached,
+    # else the same functions without the belt): a new filter does not build a whole report
+    table = stats_city_metrics(flt)
     return Choropleth({code: int(v) for code, v in table[metric].items()},
                       vocab.label({metric: METRICS[metric]}, metric, lang))
 

@@ -27,6 +27,7 @@ from geoapp.analysis.corridor import DEFAULT_HALF_WIDTH_KM
 from geoapp.analysis.coverage import STATUSES
 from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRICS
 from geoapp.analysis.report import Report, build_report
+from geoapp.analysis.report import city_metrics as analysis_city_metrics
 from geoapp.filters import Filter, FilterError
 from geoapp.web.charts import STATUS_COLOURS, bar_chart, belt_map, heat_map
 from geoapp.web.context import current_filter, current_lang, registry, translator
@@ -78,6 +79,7 @@ class ReportCache:
     def __init__(self, size: int = REPORT_CACHE_SIZE, corridors: int = CORRIDOR_CACHE_SIZE):
         self.size, self.corridor_size = size, corridors
         self._reports: OrderedDict[tuple, Report] = OrderedDict()
+        self._metrics: OrderedDict[str, pd.DataFrame] = OrderedDict()
         self._corridors: OrderedDict[float, CorridorFigures] = OrderedDict()
         self._lock = threading.Lock()      # guards _reports
         self._build = threading.Lock()     # one build at a time; guards _corridors
@@ -110,6 +112,30 @@ class ReportCache:
             return built
 
 
+    def metrics(self, flt: Filter, build) -> pd.DataFrame:
+        """The per-city metric table of a filter with the stored corridor (what the map's
+        choropleth shades by): the cached report's own table when there is one, else `build()`
+        (analysis.report.city_metrics: the same functions without the belt), kept like a report."""
+        key = flt.key()
+        with self._lock:
+            cached = self._reports.get((key, DEFAULT_HALF_WIDTH_KM))
+            if cached is not None:
+                return cached.cities
+            if key in self._metrics:
+                self._metrics.move_to_end(key)
+                return self._metrics[key]
+        with self._build:
+            with self._lock:
+                if key in self._metrics:
+                    return self._metrics[key]
+            built = build()
+            with self._lock:
+                self._metrics[key] = built
+                while len(self._metrics) > self.size:
+                    self._metrics.popitem(last=False)
+            return built
+
+
 def init_stats(app) -> None:
     app.extensions["atlas.report_cache"] = ReportCache()
 
@@ -125,6 +151,16 @@ def report(flt: Filter, width: float) -> Report:
         figures = cache.corridor(width, lambda: corridor_figures(reg.counted_places(), reg.boundaries, width))
         return build_report(reg, flt, width, figures)
     return cache.get(flt, width, build)
+
+
+def city_metrics(flt: Filter) -> pd.DataFrame:
+    """Per-city metrics for the filter (index: city adcode; distribution.METRICS columns), the
+    numbers /stats shows for it, without building the belt (the map's choropleth)."""
+    cache = current_app.extensions.get("atlas.report_cache")
+    if cache is None:
+        cache = current_app.extensions.setdefault("atlas.report_cache", ReportCache())
+    reg = registry()
+    return cache.metrics(flt, lambda: analysis_city_metrics(reg, flt))
 
 
 # --- JSON -----------------------------------------------------------------------------------------
@@ -265,7 +301,7 @@ def render_page(flt: Filter, width: float, lang: str) -> bytes:
                                         for k, v in STATUSES.items()],
         bars=bar_chart(cities, lang), heat=heat_map(data.coverage, cities, lang),
         tasks=tasks.to_dict("records"), targets=_records(targets),
-        belt=data.belt, belt_svg=belt_map(data.belt, reg.display["city"], data.view.places, lang),
+        belt=data.belt, belt_svg=belt_map(data.belt, reg.display["city"], lang),
         belt_cities=data.belt.cities.reset_index().to_dict("records"),
         belt_groups=[{**rec, "label": vocab.pick(GROUP_LABELS[rec["group"]], lang)}
                      for rec in data.belt.groups.reset_index().to_dict("records")],
