@@ -117,7 +117,7 @@ def test_popup_stays_inside_the_viewport(browser, live_server, size):
         open_map(page, live_server)
         page.evaluate("atlas.goTo({layer: 'platforms_labs', id: 'lab_clean_energy_dalian', lat: 38.9, lon: 121.6})")
         page.wait_for_selector(".leaflet-popup-content")
-        page.wait_for_timeout(600)   # autopan
+        page.wait_for_function("() => !atlas.moving")   # the pan that brings the popup into view is over
         box = visible_box(page, ".leaflet-popup-content-wrapper")
         width, height = SIZES[size]
         assert box and box["left"] >= 0 and box["top"] >= 0 and box["right"] <= width and box["bottom"] <= height, box
@@ -208,11 +208,11 @@ def test_clicking_dalian_opens_its_city_panel(browser, live_server, client, size
         open_map(page, live_server)
         page.evaluate("atlas.map.setView([39.65, 122.65], 8, {animate: false})")   # 大连's mainland, north
         page.wait_for_function("() => document.querySelector('#atlas-table').getAttribute('data-state') === atlas.tableUrl()")
-        page.wait_for_timeout(800)
         point = page.evaluate("""() => { var p = atlas.map.latLngToContainerPoint([39.65, 122.65]);
             var r = atlas.map.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }""")
-        target = page.evaluate("(p) => document.elementFromPoint(p[0], p[1]) === atlas.markers.cities['210200']._path", point)
-        assert target, "大连's shape is not what is under the pointer"
+        # state, not a timer: wait until 大连's shape is what is under the pointer (nothing animating over it)
+        page.wait_for_function("(p) => !atlas.moving && document.elementFromPoint(p[0], p[1]) === atlas.markers.cities['210200']._path",
+                               arg=point, timeout=10000)
         page.mouse.click(*point)
         page.wait_for_selector("#atlas-city[data-adcode='210200']")
         panel = page.inner_text("#atlas-city")
@@ -341,7 +341,7 @@ def test_phone_city_panel_and_popups_are_a_bottom_sheet_over_the_map(browser, li
         # a long popup: a sheet along the bottom of the map, the place above it in sight
         page.evaluate("atlas.goTo({layer: 'platforms_labs', id: 'lab_clean_energy_dalian', lat: 38.9, lon: 121.6})")
         page.wait_for_selector("#atlas-popup-host .leaflet-popup-content")
-        page.wait_for_function("() => !atlas.map._panAnim || !atlas.map._panAnim._inProgress")
+        page.wait_for_function("() => !atlas.moving")
         popup, mapbox = box_of(page, "#atlas-popup-host .leaflet-popup"), box_of(page, ".atlas-mapbox")
         assert popup["left"] == 0 and popup["right"] == width
         assert abs(popup["bottom"] - mapbox["bottom"]) <= 1 and popup["top"] > mapbox["top"] + 150

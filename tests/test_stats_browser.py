@@ -118,7 +118,9 @@ def test_stats_form_keeps_several_values_of_a_shared_link(page, live_server):
     assert sorted(checked) == ["210100", "210200", "biomedicine"]
     assert "大连市" in page.inner_text("#scope") and "沈阳市" in page.inner_text("#scope")
     before = page.inner_text("#figures .figures")
-    page.click("details[data-param=level] summary")
+    page.click("details[data-param=city] summary")
+    page.click("details[data-param=level] summary")     # one dropdown open at a time (no script)
+    assert page.eval_on_selector_all("details[open]", "els => els.map(e => e.dataset.param)") == ["level"]
     page.click("label.chip:has(input[name=level][value=national])")
     page.click("form.filter button[type=submit]")
     page.wait_for_url("**level=national**")

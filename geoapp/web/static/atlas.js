@@ -589,7 +589,10 @@
   document.getElementById("atlas-prev").addEventListener("click", function () { sort.page -= 1; loadTable(); });
   document.getElementById("atlas-next").addEventListener("click", function () { sort.page += 1; loadTable(); });
   inView.addEventListener("change", function () { sort.page = 1; loadTable(); });
+  // whether the map is moving (a pan for a popup, a zoom): tests wait on it, not on timers
+  map.on("movestart", function () { atlas.moving = true; });
   map.on("moveend", function () {
+    atlas.moving = false;
     syncUrl();
     if (!inView.checked) return;
     clearTimeout(tableTimer);
