@@ -2,7 +2,9 @@
 
 All start-up happens in create_app, in order: configuration, the registry (every data file and
 layer spec loaded and cross-checked once: a bad file stops the service here with file/row/field
-messages), blueprints (and the stats report cache), the published catalog, error handlers.
+messages), blueprints (and the stats report cache), the published catalog, error handlers, and
+last the C heap's freed pages handed back (geoapp/web/memory.py). The place search index is built
+on the first search (geoapp/layers/search.py).
 (The map blueprint still sets itself up in a record_once hook: geoapp/web/map_page.py.)
 """
 from __future__ import annotations
@@ -43,6 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
     init_blueprints(app)
     init_catalog(app)
     init_errors(app)
+    init_memory(app)
     return app
 
 
@@ -85,6 +88,12 @@ def init_catalog(app: Flask) -> None:
     --preload), not on the first request of each worker."""
     from geoapp.web.serving import build_catalog
     build_catalog(app)
+
+
+def init_memory(app: Flask) -> None:
+    """Give back the memory start-up freed, and later what large responses freed (web/memory.py)."""
+    from geoapp.web import memory
+    memory.init_app(app)
 
 
 def init_errors(app: Flask) -> None:
