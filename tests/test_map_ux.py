@@ -347,6 +347,8 @@ def test_phone_city_panel_and_popups_are_a_bottom_sheet_over_the_map(browser, li
         assert abs(popup["bottom"] - mapbox["bottom"]) <= 1 and popup["top"] > mapbox["top"] + 150
         marker = box_of(page, ".atlas-shape[data-id='lab_clean_energy_dalian']")
         assert mapbox["top"] < marker["top"] and marker["bottom"] < popup["top"]
+        # no tip points at it: the place's marker is marked instead (only that one)
+        assert page.eval_on_selector_all(".atlas-selected", "els => els.map(e => e.getAttribute('data-id'))") == ["lab_clean_energy_dalian"]
         assert "大连洁净能源国家实验室" in page.inner_text("#atlas-popup-host .leaflet-popup-content")
         assert page.get_attribute("#atlas-side", "data-sheet") == "peek" and page_does_not_scroll(page)
         shot(page, "ux_sheet_popup_phone")
@@ -357,6 +359,7 @@ def test_phone_city_panel_and_popups_are_a_bottom_sheet_over_the_map(browser, li
         assert taller["height"] > popup["height"] and taller["top"] >= mapbox["top"]
         page.click("#atlas-popup-host .leaflet-popup-close-button")
         page.wait_for_selector("#atlas-popup-host .leaflet-popup", state="detached")
+        assert page.locator(".atlas-selected").count() == 0
         assert page.failed == [] and page.console_errors == []
     finally:
         context.close()

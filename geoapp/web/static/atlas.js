@@ -199,8 +199,8 @@
     var at = popup.getLatLng();
     if (!at) return;
     var p = map.latLngToContainerPoint(at), size = map.getSize();
-    var top = 60, bottom = Math.max(top + 10, size.y - container.offsetHeight - 16);
-    var dy = p.y > bottom ? p.y - bottom : p.y < top ? p.y - top : 0;
+    var top = 60, bottom = Math.max(top + 10, size.y - container.offsetHeight - 40);
+    var dy = p.y > bottom || p.y < top ? p.y - (top + bottom) / 2 : 0;   // to the middle of the free part
     var dx = p.x < 16 ? p.x - 16 : p.x > size.x - 16 ? p.x - size.x + 16 : 0;
     if (dx || dy) map.panBy([dx, dy], { animate: false });
   }
@@ -242,8 +242,13 @@
     });
     var source = e.popup._source;
     if (source && source.feature) markRow(source.feature.id);
+    // the popup's own marker stands out (on phones the sheet has no tip pointing at it)
+    var icon = source && source.getElement && source.getElement();
+    if (icon && icon.classList.contains("atlas-shape")) icon.classList.add("atlas-selected");
   });
-  map.on("popupclose", function () {
+  map.on("popupclose", function (e) {
+    var source = e.popup._source, icon = source && source.getElement && source.getElement();
+    if (icon) icon.classList.remove("atlas-selected");
     if (lastFocus && document.body.contains(lastFocus)) lastFocus.focus();
     lastFocus = null;
   });
