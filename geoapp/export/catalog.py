@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pandas.api.types import infer_dtype
 
 from geoapp import vocab
 from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRICS
@@ -36,6 +37,10 @@ BOUNDARY_LEVELS = {"province": ("省", "Province"), "city": ("地级市", "Prefe
 LABELLED_CODES = {"kind": "kind", "level": "level", "city_adcode": "city", "district_adcode": "district",
                   "area_adcode": "area", "parent_adcode": "parent", "industries": "industries",
                   "location_precision": "location_precision"}
+
+# The columns Filter.apply reads (Collection._match).
+FILTER_COLUMNS = ("industries", "level", "kind", "city_adcode")
+
 
 class FeatureTexts:
     """The GeoJSON Feature text of every feature of a published frame, by feature id, written
@@ -90,7 +95,9 @@ def frame_digest(frame: gpd.GeoDataFrame) -> bytes:
     properties = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     for column in properties.columns:
         cells = properties[column]
-        if cells.dtype == object:  # mixed Python values: hash their JSON-ready text
+        # mixed Python values: hash their JSON-ready text; text and empty cells (the label
+        # columns) as they are (hashing 1.2M repr() texts was a third of start-up at 100k)
+        if cells.dtype == object and infer_dtype(cells, skipna=True) not in ("string", "empty"):
             cells = cells.map(lambda v: repr(plain(v)))
         digest.update(pd.util.hash_pandas_object(cells, index=False).to_numpy().tobytes())
     digest.update(pd.util.hash_pandas_object(frame.index.to_series(), index=False).to_numpy().tobytes())
@@ -271,7 +278,8 @@ class Catalog:
         self.version = digest.hexdigest()[:16]
 
     def _add(self, collection_id, published, titles, match, is_boundary):
-        match = match.copy()
+        # only what the filter reads, not a second copy of the layer's frame
+        match = match[[c for c in (*FILTER_COLUMNS, match.geometry.name) if c in match.columns]].copy()
         match.index = published.index
         zh, en = titles.get(collection_id, (collection_id, collection_id))
         self.collections[collection_id] = Collection(
