@@ -367,3 +367,22 @@ def test_web_revert(web, live_app):
 def test_admin_disabled_without_token(client):
     assert client.get("/admin/import").status_code == 404
     assert client.post("/admin/login", data={"token": ""}).status_code == 404
+
+
+def test_remembered_filter_selections_follow_a_new_version(web, live_app, store_url, registry, tmp_path):
+    """OGC items remember the rows each filter selects (per catalog): after an import the same
+    filter and bbox answer from the new rows, not the remembered positions of the old ones."""
+    items = f"/ogc/collections/{LAYER}/items?level=national&limit=1000"
+    for n in (40, 80):
+        table = synthetic_rows(registry.boundaries, n, seed=n, crs="wgs84")
+        path = tmp_path / f"list{n}.csv"
+        path.write_bytes(to_csv(table))
+        web.get(items)  # remembered for the version served before the import
+        result = run_cli(store_url, "import", str(path), "--layer", LAYER, "--crs", "wgs84")
+        assert result.returncode == 0, result.stderr
+        page = web.get(items).get_json()
+        national = sorted(table.loc[table["级别"] == "国家级", "编号"])
+        assert page["numberMatched"] == len(national) == n // 4
+        assert sorted(f["id"] for f in page["features"]) == national
+        boxed = web.get(items + "&bbox=118,38,126,44").get_json()
+        assert boxed["numberMatched"] == sum(f["geometry"] is not None for f in page["features"])

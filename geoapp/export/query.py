@@ -270,13 +270,14 @@ def parse_sortby(raw: str | None, frame: gpd.GeoDataFrame) -> list[tuple[str, bo
     return keys
 
 
-def sort_ids(frame: gpd.GeoDataFrame, ids: pd.Index, keys: list[tuple[str, bool]]) -> pd.Index:
+def sort_positions(frame: gpd.GeoDataFrame, positions: np.ndarray, keys: list[tuple[str, bool]]) -> np.ndarray:
+    """Row positions of `frame` ordered by the sortby keys (stable: ties keep their order)."""
     if not keys:
-        return ids
-    part = frame.loc[ids, [name for name, _ in keys]]
+        return positions
+    part = pd.DataFrame({name: frame[name].iloc[positions].reset_index(drop=True) for name, _ in keys})
     ordered = part.sort_values([n for n, _ in keys], ascending=[a for _, a in keys], kind="stable",
                                na_position="last")
-    return ordered.index
+    return positions[ordered.index.to_numpy()]
 
 
 def parse_properties(raw: str | None, frame: gpd.GeoDataFrame) -> list[str] | None:

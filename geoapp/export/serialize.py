@@ -12,7 +12,7 @@ import json
 import math
 import tempfile
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -62,24 +62,93 @@ def property_records(frame: gpd.GeoDataFrame) -> list[dict]:
 def feature_texts(frame: gpd.GeoDataFrame, swap_axes: bool = False) -> list[str]:
     """One GeoJSON Feature (text) per row; the frame's index is the feature id. `swap_axes` writes
     latitude first (OGC API – Features Part 2 output in EPSG:4326; not RFC 7946 then)."""
-    geometries = rfc7946_geometries(frame.geometry.values)
+    return _feature_texts(frame.index, frame.geometry.values, property_records(frame), swap_axes)
+
+
+def _feature_texts(ids, geometries, records: list[dict], swap_axes: bool = False) -> list[str]:
+    geometries = rfc7946_geometries(geometries)
     if swap_axes:
         geometries = shapely.transform(geometries, lambda xy: xy[:, ::-1])
     geometries = shapely.to_geojson(geometries)
     texts = []
-    for feature_id, geometry, properties in zip(frame.index, geometries, property_records(frame)):
+    for feature_id, geometry, properties in zip(ids, geometries, records):
         texts.append('{"type":"Feature","id":' + json.dumps(str(feature_id), ensure_ascii=False)
                      + ',"geometry":' + (geometry or "null")
                      + ',"properties":' + json.dumps(properties, ensure_ascii=False, separators=(",", ":")) + "}")
     return texts
 
 
-def feature_collection(features: Iterable[str], members: Mapping | None = None) -> bytes:
-    """A FeatureCollection from Feature texts; `members` (links, numberMatched, ...) go first."""
+class Columns:
+    """A frame's feature ids, geometries and property columns as numpy arrays, read once, so that
+    writing the Features of a few rows does no pandas indexing (per column, that was most of an
+    OGC items page at 100k rows): `feature_texts(positions)` equals
+    feature_texts(frame.iloc[positions]). Numeric columns are the frame's own arrays; other
+    columns are object arrays (cells made `plain` when written)."""
+
+    def __init__(self, frame: gpd.GeoDataFrame):
+        self.ids = frame.index.to_numpy()
+        self.geometries = np.asarray(frame.geometry.values, dtype=object)
+        self.names = [c for c in frame.columns if c != frame.geometry.name]
+        self.columns = []
+        for name in self.names:
+            series = frame[name]
+            numeric = isinstance(series.dtype, np.dtype) and series.dtype.kind in "biuf"
+            values = series.to_numpy() if numeric else series.astype(object).to_numpy()
+            missing = series.isna().to_numpy()
+            self.columns.append((values, missing if missing.any() else None, numeric))
+
+    def records(self, positions: np.ndarray) -> list[dict]:
+        cells = []
+        for values, missing, numeric in self.columns:
+            column = values[positions].tolist()
+            if missing is not None:
+                for i in np.flatnonzero(missing[positions]):
+                    column[i] = None
+            # text is most cells of object columns: only the others go through plain()
+            cells.append(column if numeric else [v if type(v) is str else plain(v) for v in column])
+        if not self.names:
+            return [{} for _ in range(len(positions))]
+        return [dict(zip(self.names, row)) for row in zip(*cells)]
+
+    def feature_texts(self, positions: np.ndarray) -> list[str]:
+        return _feature_texts(self.ids[positions], self.geometries[positions], self.records(positions))
+
+
+def _collection_head(members: Mapping | None) -> str:
     head = '{"type":"FeatureCollection"'
     for key, value in (members or {}).items():
         head += "," + json.dumps(key) + ":" + json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return (head + ',"features":[' + ",".join(features) + "]}").encode("utf-8")
+    return head + ',"features":['
+
+
+def feature_collection(features: Iterable[str], members: Mapping | None = None) -> bytes:
+    """A FeatureCollection from Feature texts; `members` (links, numberMatched, ...) go first."""
+    return (_collection_head(members) + ",".join(features) + "]}").encode("utf-8")
+
+
+# Rows written per piece of a streamed download (a few MB of text at most).
+BATCH_ROWS = 2000
+
+
+def row_batches(frame: gpd.GeoDataFrame, positions: np.ndarray | None = None,
+                size: int = BATCH_ROWS) -> Iterator[gpd.GeoDataFrame]:
+    """The rows at `positions` (all rows by default), in order, as frames of at most `size` rows."""
+    positions = np.arange(len(frame)) if positions is None else positions
+    for start in range(0, len(positions), size):
+        yield frame.iloc[positions[start:start + size]]
+
+
+def feature_collection_chunks(write: Callable[[np.ndarray], list[str]], positions: np.ndarray,
+                              size: int = BATCH_ROWS) -> Iterator[bytes]:
+    """The bytes of feature_collection(write(positions)) in pieces of `size` features, so a
+    whole layer is never held as one text. `write` gives the Feature texts of row positions
+    (Columns.feature_texts, or feature_texts of frame.iloc[positions])."""
+    yield _collection_head(None).encode("utf-8")
+    separator = ""
+    for start in range(0, len(positions), size):
+        yield (separator + ",".join(write(positions[start:start + size]))).encode("utf-8")
+        separator = ","
+    yield b"]}"
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -97,21 +166,30 @@ def to_csv(frame: gpd.GeoDataFrame) -> bytes:
     """UTF-8 CSV with a BOM (so Excel reads Chinese): points as `lon`,`lat` columns, other
     geometries as a `WKT` column (the name GDAL's CSV driver and QGIS recognise). Text that a
     spreadsheet would evaluate as a formula is neutralised (see `neutralise`)."""
-    records = property_records(frame)
+    return b"".join(csv_chunks(frame))
+
+
+def csv_chunks(frame: gpd.GeoDataFrame, positions: np.ndarray | None = None,
+               size: int = BATCH_ROWS) -> Iterator[bytes]:
+    """to_csv(frame.iloc[positions]) in pieces: the BOM and header, then `size` rows at a time."""
     columns = [c for c in frame.columns if c != frame.geometry.name]
-    geometries = rfc7946_geometries(frame.geometry.values)
-    points = len(frame) > 0 and bool((shapely.get_type_id(geometries) == 0).all())
+    chosen = frame.geometry.values if positions is None else frame.geometry.values[positions]
+    points = len(chosen) > 0 and bool((shapely.get_type_id(chosen) == 0).all())
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(columns + (["lon", "lat"] if points else ["WKT"]))
-    for record, geometry in zip(records, geometries):
-        row = ["" if record[c] is None else neutralise(record[c]) for c in columns]
-        if points:
-            row += [repr(round(geometry.x, COORDINATE_DECIMALS)), repr(round(geometry.y, COORDINATE_DECIMALS))]
-        else:
-            row.append(shapely.to_wkt(geometry, rounding_precision=COORDINATE_DECIMALS))
-        writer.writerow(row)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    yield ("\ufeff" + out.getvalue()).encode("utf-8")
+    for batch in row_batches(frame, positions, size):
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        for record, geometry in zip(property_records(batch), rfc7946_geometries(batch.geometry.values)):
+            row = ["" if record[c] is None else neutralise(record[c]) for c in columns]
+            if points:
+                row += [repr(round(geometry.x, COORDINATE_DECIMALS)), repr(round(geometry.y, COORDINATE_DECIMALS))]
+            else:
+                row.append(shapely.to_wkt(geometry, rounding_precision=COORDINATE_DECIMALS))
+            writer.writerow(row)
+        yield out.getvalue().encode("utf-8")
 
 
 GPKG_GEOMETRY_COLUMN = "geom"
@@ -124,50 +202,59 @@ def to_geopackage(layers: Mapping[str, tuple[gpd.GeoDataFrame, str]],
     `descriptions` go to gpkg_contents.description; `styles` are rows of the `layer_styles`
     table QGIS reads (see geoapp.export.styles.style_row), written as an attributes table."""
     with tempfile.TemporaryDirectory(prefix="atlas-gpkg-") as folder:
-        path = Path(folder) / "export.gpkg"
-        for name, (frame, geometry_type) in layers.items():
-            table = frame.reset_index(drop=True)
-            table[table.geometry.name] = gpd.GeoSeries(rfc7946_geometries(table.geometry.values),
-                                                       index=table.index, crs=4326)
-            options = {"IDENTIFIER": name, "GEOMETRY_NAME": GPKG_GEOMETRY_COLUMN}
-            if descriptions and descriptions.get(name):
-                options["DESCRIPTION"] = descriptions[name]
-            pyogrio.write_dataframe(table, path, layer=name, driver="GPKG",
-                                    geometry_type=geometry_type, append=path.exists(),
-                                    layer_options=options,
-                                    # 1.2: the newest version older GDAL/QGIS/ArcGIS open without a
-                                    # warning (GDAL 3.6 warns on pyogrio's default 1.4).
-                                    dataset_options=None if path.exists() else {"VERSION": "1.2"})
-        rows = list(styles)
-        if rows:
-            # The schema QGIS creates (FID `id`, update_time): its loadStyle query orders by it.
-            table = pd.DataFrame(rows, columns=list(rows[0]))
-            table["update_time"] = pd.Timestamp.now(tz="UTC").floor("s").tz_localize(None)
-            pyogrio.write_dataframe(table, path, layer="layer_styles", driver="GPKG", append=True,
-                                    layer_options={"FID": "id",
-                                                   "DESCRIPTION": "QGIS layer styles (QML and SLD) "
-                                                                  "generated from the atlas's map specs"})
-        return path.read_bytes()
+        return write_geopackage(Path(folder), layers, descriptions, styles).read_bytes()
 
 
-def _write_to_bytes(frame: gpd.GeoDataFrame, geometry_type: str, driver: str, suffix: str, layer: str,
-                    **options) -> tuple[Path, tempfile.TemporaryDirectory]:
-    folder = tempfile.TemporaryDirectory(prefix="atlas-export-")
-    path = Path(folder.name) / f"{layer}{suffix}"
+def write_geopackage(folder: Path, layers: Mapping[str, tuple[gpd.GeoDataFrame, str]],
+                     descriptions: Mapping[str, str] | None = None, styles: Iterable[dict] = ()) -> Path:
+    """to_geopackage written as a file in `folder`; returns its path."""
+    path = Path(folder) / "export.gpkg"
+    for name, (frame, geometry_type) in layers.items():
+        table = frame.reset_index(drop=True)
+        table[table.geometry.name] = gpd.GeoSeries(rfc7946_geometries(table.geometry.values),
+                                                   index=table.index, crs=4326)
+        options = {"IDENTIFIER": name, "GEOMETRY_NAME": GPKG_GEOMETRY_COLUMN}
+        if descriptions and descriptions.get(name):
+            options["DESCRIPTION"] = descriptions[name]
+        pyogrio.write_dataframe(table, path, layer=name, driver="GPKG",
+                                geometry_type=geometry_type, append=path.exists(),
+                                layer_options=options,
+                                # 1.2: the newest version older GDAL/QGIS/ArcGIS open without a
+                                # warning (GDAL 3.6 warns on pyogrio's default 1.4).
+                                dataset_options=None if path.exists() else {"VERSION": "1.2"})
+    rows = list(styles)
+    if rows:
+        # The schema QGIS creates (FID `id`, update_time): its loadStyle query orders by it.
+        table = pd.DataFrame(rows, columns=list(rows[0]))
+        table["update_time"] = pd.Timestamp.now(tz="UTC").floor("s").tz_localize(None)
+        pyogrio.write_dataframe(table, path, layer="layer_styles", driver="GPKG", append=True,
+                                layer_options={"FID": "id",
+                                               "DESCRIPTION": "QGIS layer styles (QML and SLD) "
+                                                              "generated from the atlas's map specs"})
+    return path
+
+
+def _write_file(folder: Path, frame: gpd.GeoDataFrame, geometry_type: str, driver: str, suffix: str,
+                layer: str, **options) -> Path:
+    path = Path(folder) / f"{layer}{suffix}"
     table = frame.reset_index(drop=True)
     table[table.geometry.name] = gpd.GeoSeries(rfc7946_geometries(table.geometry.values), index=table.index,
                                                crs=4326)
     pyogrio.write_dataframe(table, path, layer=layer, driver=driver, geometry_type=geometry_type, **options)
-    return path, folder
+    return path
 
 
 def to_flatgeobuf(frame: gpd.GeoDataFrame, geometry_type: str, layer: str) -> bytes:
     """FlatGeobuf (EPSG:4326) with its packed Hilbert R-tree index, so clients can read a bbox of
     it over HTTP range requests. UTF-8 text."""
-    path, folder = _write_to_bytes(frame, geometry_type, "FlatGeobuf", ".fgb", layer,
-                                   layer_options={"SPATIAL_INDEX": "YES"})
-    with folder:
-        return path.read_bytes()
+    with tempfile.TemporaryDirectory(prefix="atlas-export-") as folder:
+        return write_flatgeobuf(Path(folder), frame, geometry_type, layer).read_bytes()
+
+
+def write_flatgeobuf(folder: Path, frame: gpd.GeoDataFrame, geometry_type: str, layer: str) -> Path:
+    """to_flatgeobuf written as a file in `folder`; returns its path."""
+    return _write_file(folder, frame, geometry_type, "FlatGeobuf", ".fgb", layer,
+                       layer_options={"SPATIAL_INDEX": "YES"})
 
 
 # Shapefile (dBASE) field names are at most 10 characters. Every published column has a fixed
@@ -260,25 +347,40 @@ def shapefile_table(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[tup
 def to_shapefile_zip(frame: gpd.GeoDataFrame, geometry_type: str, name: str) -> bytes:
     """A zipped ESRI Shapefile (EPSG:4326): .shp .shx .dbf .prj and a .cpg saying UTF-8, plus
     fields.csv mapping the short dBASE field names to the full column names."""
+    with tempfile.TemporaryDirectory(prefix="atlas-export-") as folder:
+        return write_shapefile_zip(Path(folder), frame, geometry_type, name).read_bytes()
+
+
+def write_shapefile_zip(folder: Path, frame: gpd.GeoDataFrame, geometry_type: str, name: str) -> Path:
+    """to_shapefile_zip written as `<name>.shp.zip` in `folder` (next to the Shapefile's parts);
+    returns its path."""
     import zipfile
 
     table, mapping = shapefile_table(frame)
-    path, folder = _write_to_bytes(table, "Polygon" if geometry_type == "MultiPolygon" else geometry_type,
-                                   "ESRI Shapefile", ".shp", name, layer_options={"ENCODING": "UTF-8"})
-    with folder:
-        stem = path.with_suffix("")
-        cpg = stem.with_suffix(".cpg")
-        if not cpg.exists():
-            cpg.write_text("UTF-8", encoding="ascii")
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for suffix in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
-                part = stem.with_suffix(suffix)
-                if part.exists():
-                    archive.write(part, arcname=f"{name}{suffix}")
-            fields = io.StringIO()
-            writer = csv.writer(fields, lineterminator="\r\n")
-            writer.writerow(["field", "column"])
-            writer.writerows(mapping)
-            archive.writestr("fields.csv", "\ufeff" + fields.getvalue())
-        return buffer.getvalue()
+    path = _write_file(folder, table, "Polygon" if geometry_type == "MultiPolygon" else geometry_type,
+                       "ESRI Shapefile", ".shp", name, layer_options={"ENCODING": "UTF-8"})
+    stem = path.with_suffix("")
+    cpg = stem.with_suffix(".cpg")
+    if not cpg.exists():
+        cpg.write_text("UTF-8", encoding="ascii")
+    archive_path = Path(folder) / f"{name}.shp.zip"
+    with zipfile.ZipFile(archive_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for suffix in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
+            part = stem.with_suffix(suffix)
+            if part.exists():
+                archive.write(part, arcname=f"{name}{suffix}")
+        fields = io.StringIO()
+        writer = csv.writer(fields, lineterminator="\r\n")
+        writer.writerow(["field", "column"])
+        writer.writerows(mapping)
+        archive.writestr("fields.csv", "\ufeff" + fields.getvalue())
+    return archive_path
+
+
+def file_chunks(write, size: int = 1 << 20) -> Iterator[bytes]:
+    """Bytes of the file `write(folder)` makes (and returns the path of) in a temporary folder,
+    read `size` bytes at a time; the folder is removed when the reading ends or is abandoned."""
+    with tempfile.TemporaryDirectory(prefix="atlas-export-") as folder:
+        with open(write(Path(folder)), "rb") as file:
+            while chunk := file.read(size):
+                yield chunk

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import numpy as np
 import pandas as pd
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
@@ -350,11 +351,12 @@ class ItemsQuery:
         return cls(expression, filter_swap, tuple(query.parse_sortby(args.get("sortby"), collection.frame)),
                    _tuple_or_none(query.parse_properties(args.get("properties"), collection.frame)), crs, swap)
 
-    def select(self, frame, ids: pd.Index) -> pd.Index:
+    def select(self, frame, positions: np.ndarray) -> np.ndarray:
+        """Those of the row `positions` matching the CQL2 filter, ordered by sortby."""
         if self.expression is not None:
-            mask = query.evaluate(frame.loc[ids], self.expression, self.filter_swap)
-            ids = ids[mask.to_numpy()]
-        return query.sort_ids(frame, ids, list(self.sortby))
+            mask = query.evaluate(frame.iloc[positions], self.expression, self.filter_swap)
+            positions = positions[mask.to_numpy()]
+        return query.sort_positions(frame, positions, list(self.sortby))
 
     def rows(self, frame, page: pd.Index):
         frame = frame.loc[page]
@@ -373,13 +375,17 @@ def _tuple_or_none(value):
     return None if value is None else tuple(value)
 
 
-def _page(collection, flt: Filter, boxes, limit: int, offset: int, extras: ItemsQuery = ItemsQuery()):
+def _page(collection, flt: Filter, boxes, limit: int, offset: int,
+          extras: ItemsQuery = ItemsQuery()) -> tuple[int, pd.Index]:
+    """(number matched, feature ids of the page). Works on row positions: the filter's are
+    remembered by the collection, bbox comes from its spatial index, and only the page's
+    positions become feature ids."""
     cat = catalog()
-    ids = collection.select(flt, cat.cities)
+    positions = collection.positions(flt, cat.cities)
     if boxes:
-        ids = collection.within_bbox(ids, list(boxes))
-    ids = extras.select(cat.frame_for(collection, flt), ids)  # the cities' figures follow the filter
-    return ids, ids[offset:offset + limit]
+        positions = collection.within_bbox(positions, list(boxes))
+    positions = extras.select(cat.frame_for(collection, flt), positions)  # the cities' figures follow the filter
+    return len(positions), collection.frame.index[positions[offset:offset + limit]]
 
 
 def _query_args(flt: Filter, boxes) -> dict[str, str]:
@@ -444,21 +450,21 @@ def items(collection_id: str):
     extras = ItemsQuery.from_request(found)  # QueryError -> OGC 400
 
     if as_html:
-        ids, page = _page(found, flt, boxes, limit, offset, extras)
+        matched, page = _page(found, flt, boxes, limit, offset, extras)
         return render_template("ogc_items.html", collection=found,
                                rows=extras.rows(catalog().frame_for(found, flt), page),
-                               matched=len(ids), returned=len(page),
+                               matched=matched, returned=len(page),
                                map_data=_map_data(found, page),
-                               links=_items_links(collection_id, _query_args(flt, boxes), len(ids), len(page),
+                               links=_items_links(collection_id, _query_args(flt, boxes), matched, len(page),
                                                    limit, offset))
 
     args = _query_args(flt, boxes)
 
     def build():
-        ids, page = _page(found, flt, boxes, limit, offset, extras)
+        matched, page = _page(found, flt, boxes, limit, offset, extras)
         # timeStamp: when this page was generated (the data does not change while serving).
-        members = {"numberMatched": len(ids), "numberReturned": len(page), "timeStamp": _timestamp(),
-                   "links": _items_links(collection_id, args, len(ids), len(page), limit, offset)}
+        members = {"numberMatched": matched, "numberReturned": len(page), "timeStamp": _timestamp(),
+                   "links": _items_links(collection_id, args, matched, len(page), limit, offset)}
         return feature_collection(extras.feature_texts(found, flt, page), members), GEOJSON
 
     # keyed on the parsed selection: spellings of one answer (datetime=…, bbox=1,2,3,4 or

@@ -9,15 +9,15 @@ import gzip
 import hashlib
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from flask import Response, current_app, request
 
 from geoapp.export.catalog import Catalog
 
-GZIP_MIN_BYTES = 1024
 CACHE_MAX_BYTES = 96 * 1024 * 1024
 CACHE_CONTROL = "public, max-age=60"
 
@@ -58,6 +58,13 @@ class Body:
         return len(self.data) + len(self._gzipped or b"")
 
 
+def body_tag(version: str, key: tuple) -> str:
+    """The ETag of a body: from what defines it, not its bytes, so every worker process agrees
+    even where bytes carry a build time (OGC timeStamp, GeoPackage metadata) — hence weak — and
+    a streamed body has one before it is written."""
+    return hashlib.sha256(repr((version, key)).encode()).hexdigest()[:24]
+
+
 class BodyCache:
     """A thread-safe LRU of Bodies, bounded in bytes. The data is immutable while the process
     runs (loaded at start-up), so entries never go stale; ETags include the catalog version."""
@@ -76,12 +83,8 @@ class BodyCache:
                 self.hits += 1
                 return body
         data, content_type = build()
-        # Tag from what defines the body, not its bytes: every worker process then agrees even
-        # where bytes carry a build time (OGC timeStamp, GeoPackage metadata). So weak.
-        tag = hashlib.sha256(repr((version, key)).encode()).hexdigest()[:24]
-        body = Body(data, content_type, tag)
-        if body.data and len(body.data) >= GZIP_MIN_BYTES:
-            body.gzipped()
+        # gzip is made by the first request that accepts it (Body.gzipped), not for every body
+        body = Body(data, content_type, body_tag(version, key))
         with self._lock:
             self.misses += 1
             self._entries[key] = body
@@ -104,12 +107,20 @@ def _wants_gzip() -> bool:
     return request.accept_encodings["gzip"] > 0
 
 
-def _etag_matches(body: Body) -> bool:
+def _etag_matches(etag: str) -> bool:
     if not request.if_none_match:
         return False
     if request.if_none_match.star_tag:
         return True
-    return any(request.if_none_match.contains_weak(tag) for tag in (body.etag, body.etag + "-gz"))
+    return any(request.if_none_match.contains_weak(tag) for tag in (etag, etag + "-gz"))
+
+
+def _headers(tag: str, download_name: str | None, headers: dict | None) -> dict:
+    response_headers = {"ETag": f'W/"{tag}"', "Vary": "Accept-Encoding", "Cache-Control": CACHE_CONTROL}
+    if download_name:
+        response_headers["Content-Disposition"] = f'attachment; filename="{download_name}"'
+    response_headers.update(headers or {})
+    return response_headers
 
 
 def send_body(body: Body, status: int = 200, download_name: str | None = None,
@@ -117,14 +128,38 @@ def send_body(body: Body, status: int = 200, download_name: str | None = None,
     """The body with ETag (weak), Vary, gzip when the client accepts it, 304 when it has it."""
     packed = body.gzipped() if _wants_gzip() else None
     tag = body.etag + ("-gz" if packed else "")
-    response_headers = {"ETag": f'W/"{tag}"', "Vary": "Accept-Encoding", "Cache-Control": CACHE_CONTROL}
-    if download_name:
-        response_headers["Content-Disposition"] = f'attachment; filename="{download_name}"'
-    response_headers.update(headers or {})
-    if status == 200 and _etag_matches(body):
+    response_headers = _headers(tag, download_name, headers)
+    if status == 200 and _etag_matches(body.etag):
         return Response(status=304, headers=response_headers)
     if packed:
         response_headers["Content-Encoding"] = "gzip"
     response = Response(packed or body.data, status=status, headers=response_headers,
                         content_type=body.content_type)
     return response
+
+
+def send_stream(key: tuple, chunks: Callable[[], Iterator[bytes]], content_type: str,
+                download_name: str | None = None, compressible: bool = True) -> Response:
+    """A body too large to build and keep in the BodyCache, written while it is sent: `chunks()`
+    yields its bytes and is only called when the client does not have them (same weak ETag as a
+    cached body of this key, so 304s and nginx's revalidation work alike). gzip'ed piece by
+    piece when the client accepts it and `compressible`. `chunks` must not need the request
+    context: the pieces are written after the view has returned."""
+    etag = body_tag(catalog().version, key)
+    packed = compressible and _wants_gzip()
+    response_headers = _headers(etag + ("-gz" if packed else ""), download_name, None)
+    if _etag_matches(etag):
+        return Response(status=304, headers=response_headers)
+    if packed:
+        response_headers["Content-Encoding"] = "gzip"
+    return Response(gzip_chunks(chunks()) if packed else chunks(), headers=response_headers,
+                    content_type=content_type)
+
+
+def gzip_chunks(chunks: Iterator[bytes], level: int = 6) -> Iterator[bytes]:
+    """One gzip stream (as gzip.compress would write) of the concatenated chunks."""
+    packer = zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: gzip header and trailer
+    for chunk in chunks:
+        if packed := packer.compress(chunk):
+            yield packed
+    yield packer.flush()
