@@ -109,6 +109,8 @@ def test_bad_rows_among_thousands_of_synthetic_rows_are_named_by_file_row_and_fi
     table.loc[1199, "kind"] = "lab"                                          # row 1200
     table.loc[1999, ["lon", "lat"]] = table.loc[other_city, ["lon", "lat"]].to_numpy()  # row 2000
     table.loc[2499, "city_adcode"] = "219999"                                # row 2500
+    table.loc[2799, "plan_names"] = "不存在 之名;不存在的名称"                    # row 2800
+    table.loc[2800, "plan_names"] = "不存在的名称; 产业技术 创新平台"            # row 2801: named (spaces aside)
     table.loc[2999, "plan_refs"] = "九（九）9"                                 # row 3000
     table.to_csv(path, index=False)
     with pytest.raises(DataValidationError) as info:
@@ -124,5 +126,8 @@ def test_bad_rows_among_thousands_of_synthetic_rows_are_named_by_file_row_and_fi
         f"{row2000['district_adcode']} ({districts[row2000['district_adcode']]})",
         f"{name}, row 2500, field 'city_adcode': '219999' is not one of Liaoning's 14 city adcodes "
         f"({', '.join(cities.index)})",
+        f"{name}, row 2800, field 'plan_refs': section '{table.at[2799, 'plan_refs']}' does not mention "
+        f"this place under any of its names ({table.at[2799, 'name_zh']} / 不存在 之名 / 不存在的名称); "
+        "cite a section that names it, or add the name the plan uses there to plan_names",
         f"{name}, row 3000, field 'plan_refs': section '九（九）9' does not exist in the plan text",
     ]
