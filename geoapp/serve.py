@@ -219,7 +219,7 @@ class AppServer:
 
     def ready(self) -> bool:
         """Every worker has loaded the app, and the socket answers /health with 200."""
-        if sum(1 for _ in self.ready_dir.iterdir()) < self.workers:
+        if sum(1 for p in self.ready_dir.iterdir() if p.name.isdigit()) < self.workers:
             return False
         try:
             return _get(self.connect, "/health") == 200
@@ -234,6 +234,9 @@ class AppServer:
                                  f"(code {self.process.returncode}; its messages are above)")
             if cancelled():
                 raise ServeError(f"gunicorn {self.generation}: stopped while loading")
+            if any(self.ready_dir.glob("failed-*")):
+                raise ServeError(f"gunicorn {self.generation}: a worker exited before it had loaded the "
+                                 "app (the data's problems are in the messages above)")
             if self.ready():
                 return
             time.sleep(0.2)
@@ -298,13 +301,13 @@ class Service:
         _write_atomic(upstream, upstream_config(self.app.socket))
         self.check_front()
         self.app.wait_ready(READY_TIMEOUT, lambda: self.stopping)
+        self.write_state()  # before nginx answers: whoever sees the service up finds it
         self.front = subprocess.Popen([self.nginx, "-c", str(self.conf), "-p", str(self.run_dir), "-e",
                                        str(self.run_dir / "nginx-error.log"), "-g", "daemon off;"],
                                       preexec_fn=die_with_parent)
         connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
         _wait_for(lambda t: http.client.HTTPConnection(connect_host, port, timeout=t), "nginx",
                   [self.app.process, self.front], 30)
-        self.write_state()
 
     def switch_front(self, new: AppServer) -> None:
         """Point nginx at new's socket: rewrite upstream.conf, check, reload nginx (graceful) and
