@@ -134,8 +134,8 @@ def coverage(view: PlaceView, tasks: tuple[Task, ...]) -> Coverage:
     index = view.index
     filter = view.filter
     city_codes = view.city_codes
-    rank = (view.every["location_precision"].map(PRECISION_RANK).fillna(-1).to_numpy(dtype=np.int64)
-            if len(view.every) else np.array([], dtype=np.int64))
+    positions, distinct = pd.factorize(view.every["location_precision"].to_numpy(dtype=object))
+    rank = np.array([PRECISION_RANK.get(p, -1) for p in distinct] + [-1], dtype=np.int64)[positions]
     masks: dict = {}
     counts, named, rows = {}, {}, []
     for task in tasks:

@@ -73,20 +73,21 @@ def city_counts(view: PlaceView, result: Coverage) -> pd.DataFrame:
         own_city = every["city_adcode"].to_numpy(dtype=object)[rows]
         keep = own_city != ""
         rows, cols = rows[keep], cols[keep]
-    kind = every["kind"].to_numpy(dtype=object)[rows]
-    level = every["level"].to_numpy(dtype=object)[rows]
-    htz = np.isin(kind, HTZ_KINDS)
+    def one_of(column: str, values) -> np.ndarray:  # column in values, by its integer codes
+        return index.matching_any(column, values)[rows]
+
+    htz = one_of("kind", HTZ_KINDS)
     tagged = industry_flags(pd.Series(every["industries"].to_numpy(dtype=object)[rows]))
     flags = {
-        "htz_national": htz & (level == "national"),
-        "htz_provincial": htz & (level == "provincial"),
+        "htz_national": htz & one_of("level", ("national",)),
+        "htz_provincial": htz & one_of("level", ("provincial",)),
         "htz_total": htz,
-        "clusters_bases": np.isin(kind, CLUSTER_BASE_KINDS),
-        "laboratories": np.isin(kind, LAB_KINDS),
-        "platforms": np.isin(kind, PLATFORM_KINDS),
-        "designations": np.isin(kind, DESIGNATION_KINDS),
+        "clusters_bases": one_of("kind", CLUSTER_BASE_KINDS),
+        "laboratories": one_of("kind", LAB_KINDS),
+        "platforms": one_of("kind", PLATFORM_KINDS),
+        "designations": one_of("kind", DESIGNATION_KINDS),
         "places": np.ones(len(rows), dtype=bool),
-        "city_precision_places": every["location_precision"].to_numpy(dtype=object)[rows] == "city",
+        "city_precision_places": one_of("location_precision", ("city",)),
         **{column: tagged[code].to_numpy(dtype=bool) for code, column in zip(vocab.INDUSTRIES, INDUSTRY_COLUMNS)},
     }
     table = pd.DataFrame({name: np.bincount(cols[flag], minlength=len(codes))[:len(codes)]

@@ -9,7 +9,7 @@ belt figures instead). So "大连 (12)" next to the city option is the number /s
 from __future__ import annotations
 
 import geopandas as gpd
-import numpy as np
+import pandas as pd
 
 from geoapp.analysis.distribution import industry_flags
 from geoapp.filters import PARAMS, Filter
@@ -17,19 +17,20 @@ from geoapp.filters import PARAMS, Filter
 
 def facet_counts(every: gpd.GeoDataFrame, cities: gpd.GeoDataFrame, flt: Filter) -> dict[str, dict[str, int]]:
     """{param: {value: places}} for industry, city, level and kind."""
-    places = every[(every["city_adcode"].fillna("") != "").to_numpy(dtype=bool)]
-    # rows matching each parameter alone (all rows where the filter leaves it open)
-    alone = {p: Filter(**{p: getattr(flt, p)}).mask(places, cities) for p in PARAMS}
+    counted = (every["city_adcode"].fillna("") != "").to_numpy(dtype=bool)
+    # rows matching each parameter alone (all rows where the filter leaves it open); a row
+    # without a city is never counted, so the city test on such rows does not matter
+    alone = {p: Filter(**{p: getattr(flt, p)}).mask(every, None) for p in PARAMS}
     out: dict[str, dict[str, int]] = {}
     for param in PARAMS:
-        keep = np.ones(len(places), dtype=bool)
+        keep = counted.copy()
         for other in PARAMS:
             if other != param:
                 keep &= alone[other]
         if param == "industry":  # a place counts once per industry it names
-            flags = industry_flags(places["industries"][keep])
+            flags = industry_flags(every["industries"][keep])
             out[param] = {code: int(n) for code, n in flags.sum().items() if n}
             continue
-        values = places[{"city": "city_adcode", "level": "level", "kind": "kind"}[param]][keep]
-        out[param] = {str(k): int(v) for k, v in values.value_counts().items()}
+        column = every[{"city": "city_adcode", "level": "level", "kind": "kind"}[param]].to_numpy(dtype=object)
+        out[param] = {str(k): int(v) for k, v in pd.Series(column[keep]).value_counts().items()}
     return out

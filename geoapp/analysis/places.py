@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geoapp import vocab
@@ -48,20 +49,28 @@ def counted_places(layers: Mapping[str, gpd.GeoDataFrame],
 
 def place_cities(places: gpd.GeoDataFrame, cities: gpd.GeoDataFrame) -> pd.DataFrame:
     """Long table (id, city_adcode): a place's own city, or every city its area overlaps."""
-    coded = places["city_adcode"].astype(bool)  # truthy codes, as `if code` would
-    own = pd.DataFrame({"id": places.loc[coded, "id"].values,
-                        "city_adcode": places.loc[coded, "city_adcode"].values})
-    rows = []
-    cityless = places[places["city_adcode"] == ""]
+    positions, codes = place_city_positions(places, cities)
+    ids = places["id"].to_numpy(dtype=object)[positions]
+    return pd.DataFrame({"id": pd.array(ids, dtype=places["id"].dtype),
+                         "city_adcode": pd.array(codes, dtype=places["city_adcode"].dtype)})
+
+
+def place_city_positions(places: gpd.GeoDataFrame, cities: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """`place_cities` as (row position in `places`, city adcode) arrays, in the same order:
+    the rows with a city of their own first, then each city-less row's overlapped cities."""
+    coded = places["city_adcode"].astype(bool).to_numpy(dtype=bool)  # truthy codes, as `if code` would
+    own = np.flatnonzero(coded)
+    positions, codes = [own], [places["city_adcode"].to_numpy(dtype=object)[own]]
+    cityless = np.flatnonzero((places["city_adcode"] == "").to_numpy(dtype=bool))
     if len(cityless):
-        shapes = project(cityless)
+        shapes = project(places.iloc[cityless])
         city_shapes = project(cities)
-        for pid, geom in zip(shapes["id"], shapes.geometry):
-            overlap = city_shapes.geometry.intersection(geom).area
-            rows += [(pid, code) for code, area in zip(city_shapes["adcode"], overlap) if area > 0]
-    if not rows:
-        return own.reset_index(drop=True)
-    return pd.concat([own, pd.DataFrame(rows, columns=["id", "city_adcode"])], ignore_index=True)
+        for position, geom in zip(cityless, shapes.geometry):
+            overlap = city_shapes.geometry.intersection(geom).area.to_numpy()
+            hit = overlap > 0
+            positions.append(np.full(int(hit.sum()), position, dtype=np.intp))
+            codes.append(city_shapes["adcode"].to_numpy(dtype=object)[hit])
+    return np.concatenate(positions).astype(np.intp), np.concatenate(codes).astype(object)
 
 
 industry_codes = vocab.split_codes

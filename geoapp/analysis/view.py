@@ -23,7 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geoapp.analysis.places import place_cities
+from geoapp.analysis.places import place_city_positions
 from geoapp.filters import Filter
 
 
@@ -34,6 +34,7 @@ class PlaceView:
     filter: Filter
     places: gpd.GeoDataFrame
     links: pd.DataFrame
+    link_positions: np.ndarray | None = None  # per link: its place's row position in `places`
 
     @property
     def cities(self) -> gpd.GeoDataFrame:
@@ -61,6 +62,7 @@ class PlaceIndex:
         link_rows   row of each link (view.links), and link_cols its city's position in
         link_cols   view.city_codes (-1 for a code that is not one of the cities)
         linked      bool per row: in the view and linked to at least one city
+        codes       layer, level, kind and location_precision as (integer codes, uniques)
     """
     position: pd.Index
     in_view: np.ndarray
@@ -72,13 +74,21 @@ class PlaceIndex:
     @classmethod
     def build(cls, view: PlaceView) -> PlaceIndex:
         position = pd.Index(view.every["id"].to_numpy(dtype=object))
-        in_view = position.isin(view.places["id"].to_numpy(dtype=object))
-        link_rows = position.get_indexer(view.links["id"].to_numpy(dtype=object))
+        if view.every.index.is_unique:  # the view's rows are rows of `every`: by their labels
+            rows = view.every.index.get_indexer(view.places.index)
+        else:
+            rows = position.get_indexer(view.places["id"].to_numpy(dtype=object))
+        in_view = np.zeros(len(position), dtype=bool)
+        in_view[rows[rows >= 0]] = True
+        if view.link_positions is not None:
+            link_rows = rows[view.link_positions]
+        else:
+            link_rows = position.get_indexer(view.links["id"].to_numpy(dtype=object))
         link_cols = pd.Index(view.city_codes).get_indexer(view.links["city_adcode"].to_numpy(dtype=object))
         linked = np.zeros(len(position), dtype=bool)
         linked[link_rows[link_rows >= 0]] = True
         codes = {}
-        for column in ("layer", "level", "kind"):
+        for column in ("layer", "level", "kind", "location_precision"):
             if column in view.every:
                 values, uniques = pd.factorize(view.every[column].to_numpy(dtype=object))
                 codes[column] = (values, pd.Index(uniques))
@@ -100,6 +110,16 @@ class PlaceIndex:
             mask &= codes == found
         return mask
 
+    def matching_any(self, column: str, values) -> np.ndarray:
+        """bool per row of `every`: the column is one of `values`."""
+        if column not in self.codes:
+            return np.zeros(len(self.position), dtype=bool)
+        codes, uniques = self.codes[column]
+        wanted = uniques.get_indexer(list(values)) if len(uniques) else np.array([], dtype=np.intp)
+        hit = np.zeros(len(uniques) + 1, dtype=bool)  # the last entry: missing values (-1)
+        hit[wanted[wanted >= 0]] = True
+        return hit[codes]
+
     def city_counts(self, rows: np.ndarray, n_cities: int) -> np.ndarray:
         """Per city (view.city_codes order): how many of `rows` (distinct rows of `every`) are
         linked to it; a place in several cities counts in each."""
@@ -114,7 +134,10 @@ def place_view(every: gpd.GeoDataFrame, boundaries: Mapping[str, gpd.GeoDataFram
     """Apply the filter to the counted places once and link the survivors to their cities."""
     cities = boundaries["city"]
     places = filter.apply(every, cities)
-    links = place_cities(places, cities)
+    positions, codes = place_city_positions(places, cities)
     if filter.city:  # a place spanning several cities counts only in the chosen ones
-        links = links[links["city_adcode"].isin(filter.city)]
-    return PlaceView(every, boundaries, filter, places, links.reset_index(drop=True))
+        chosen = np.isin(codes, list(filter.city))
+        positions, codes = positions[chosen], codes[chosen]
+    links = pd.DataFrame({"id": pd.array(places["id"].to_numpy(dtype=object)[positions], dtype=places["id"].dtype),
+                          "city_adcode": pd.array(codes, dtype=places["city_adcode"].dtype)})
+    return PlaceView(every, boundaries, filter, places, links, positions)

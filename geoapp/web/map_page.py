@@ -144,6 +144,14 @@ def filtered(spec, flt: Filter):
     return flt.apply(frame, reg.boundaries["city"]) if spec.filterable else frame
 
 
+def filtered_count(spec, flt: Filter) -> int:
+    """len(filtered(spec, flt)) without copying the rows."""
+    reg = registry()
+    if spec.data.startswith("boundaries:") or not spec.filterable:
+        return len(filtered(spec, flt))
+    return int(flt.mask(reg.layers[spec.data], reg.boundaries["city"]).sum())
+
+
 def datum() -> str:
     return current_app.extensions["atlas.map_frame"].datum
 
@@ -203,7 +211,7 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
     filter_items = flt.query_items()
     layers, counts, matched = [], {}, 0
     for spec in specs():
-        count = len(filtered(spec, flt))
+        count = filtered_count(spec, flt)
         counts[spec.id] = count
         if spec.geometry == "polygon" and spec.filterable and count == 0:
             continue
