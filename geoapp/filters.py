@@ -15,6 +15,7 @@ from typing import Iterable, Mapping
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geoapp import vocab
 
@@ -64,9 +65,10 @@ class Filter:
         if self.city and "city_adcode" in frame:
             in_city = frame["city_adcode"].isin(self.city).to_numpy(dtype=bool, copy=True)
             no_city = (frame["city_adcode"].fillna("") == "").to_numpy(dtype=bool)
-            if cities is not None and no_city.any():
+            if cities is not None and no_city.any():  # only the rows without a city are tested
                 chosen = cities[cities["adcode"].isin(self.city)].union_all()
-                in_city |= no_city & frame.geometry.intersects(chosen).to_numpy(dtype=bool)
+                rows = np.flatnonzero(no_city)
+                in_city[rows] = shapely.intersects(frame.geometry.values[rows], chosen)
             mask &= in_city
         return mask
 
