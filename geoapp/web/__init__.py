@@ -45,6 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
     init_blueprints(app)
     init_catalog(app)
     init_errors(app)
+    init_templates(app)
     init_memory(app)
     return app
 
@@ -88,6 +89,13 @@ def init_catalog(app: Flask) -> None:
     --preload), not on the first request of each worker."""
     from geoapp.web.serving import build_catalog
     build_catalog(app)
+
+
+def init_templates(app: Flask) -> None:
+    """Compile every page template now, not in a worker's first request (/stats spent ~0.3 s CPU
+    compiling stats.html there); a broken template stops start-up instead of failing a user."""
+    for name in app.jinja_env.list_templates(filter_func=lambda n: n.endswith(".html")):
+        app.jinja_env.get_template(name)
 
 
 def init_memory(app: Flask) -> None:
