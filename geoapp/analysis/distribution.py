@@ -27,6 +27,9 @@ METRIC_LABELS = {
     "industries_present": ("产业数", "Industries present"),
 }
 METRICS = list(METRIC_LABELS)
+# The metrics the map can shade its cities by (choropleth), in the order its menu lists them.
+MAP_METRICS = ("places", "htz_total", "htz_national", "clusters_bases", "laboratories", "platforms",
+               "tasks", "industries_present")
 INDUSTRY_COLUMNS = [f"industry_{code}" for code in vocab.INDUSTRIES]
 
 

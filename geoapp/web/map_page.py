@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from urllib.parse import urlencode
 
 import numpy as np
 
@@ -16,7 +15,7 @@ from markupsafe import Markup
 from geoapp import vocab
 from geoapp.analysis.corridor import DEFAULT_HALF_WIDTH_KM
 from geoapp.analysis.coverage import STATUSES
-from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS
+from geoapp.analysis.distribution import INDUSTRY_COLUMNS, MAP_METRICS, METRIC_LABELS
 from geoapp.analysis.facets import facet_counts
 from geoapp.filters import Filter, FilterError
 from geoapp.layers.build import (LIAONING_BOUNDS, build_frame, display_shift, layer_entry,
@@ -32,18 +31,15 @@ from geoapp.web.context import current_filter, current_lang, registry
 from geoapp.web.serving import cached_body, send_body
 from geoapp.web.stats import city_metrics as stats_city_metrics
 from geoapp.web.stats import report as stats_report
+from geoapp.web.urls import link
 
 bp = Blueprint("map", __name__)
 
-# Choropleth metrics: columns of analysis.distribution.per_city, the same numbers /stats shows.
-METRICS = {m: METRIC_LABELS[m] for m in ("places", "htz_total", "htz_national", "clusters_bases",
-                                         "laboratories", "platforms", "tasks", "industries_present")}
 # Above this many features (after the filter) a point layer is not sent whole: the browser loads
 # server-side clusters per tile and fetches popups when opened. (Search is always on the server.)
 TILES_ABOVE = 2000
 LAZY_POPUPS_ABOVE = 2000
 POINT_INDEX_CACHE = 32
-NOT_COUNTED = {"demo_zone_core"}  # a view of rows of other layers: counting it would count twice
 
 
 @bp.record_once
@@ -129,13 +125,6 @@ def swatch(style: dict) -> Markup:
             + attributes + Markup("</svg>"))
 
 
-def link(path: str, **params) -> str:
-    """A URL with only the given non-empty parameters. Built from the parsed filter, never from
-    the raw request: bodies are cached per filter, so they must not carry one visitor's query."""
-    query = urlencode({k: v for k, v in params.items() if v}, safe=",")
-    return f"{path}?{query}" if query else path
-
-
 def filtered(spec, flt: Filter):
     reg = registry()
     if spec.data.startswith("boundaries:"):
@@ -183,13 +172,13 @@ def choropleth(flt: Filter, metric: str, lang: str) -> Choropleth:
     # else the same functions without the belt): a new filter does not build a whole report
     table = stats_city_metrics(flt)
     return Choropleth({code: int(v) for code, v in table[metric].items()},
-                      vocab.label({metric: METRICS[metric]}, metric, lang))
+                      vocab.label({metric: METRIC_LABELS[metric]}, metric, lang))
 
 
 def current_metric() -> str:
     metric = request.args.get("metric", "places")
-    if metric not in METRICS:
-        raise FilterError("metric", metric, METRICS)
+    if metric not in MAP_METRICS:
+        raise FilterError("metric", metric, MAP_METRICS)
     return metric
 
 
@@ -228,7 +217,7 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
         else:
             layers.append(layer_entry(spec, lang, link(f"/map/layers/{spec.id}.geojson", **params),
                                       count, shade))
-        if spec.geometry == "point" and spec.id not in NOT_COUNTED:
+        if spec.geometry == "point" and spec.counted:
             matched += count
     bounds = LIAONING_BOUNDS
     if flt.city:  # a city filter zooms to the chosen cities
@@ -282,7 +271,7 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
     }
     html = render_template(
         "map.html", lang=lang, t=t, facets=facets, metric=metric,
-        metrics=[(k, v[1] if lang == "en" else v[0]) for k, v in METRICS.items()],
+        metrics=[(m, vocab.pick(METRIC_LABELS[m], lang)) for m in MAP_METRICS],
         chips=" · ".join(chip_parts), legend=layers, swatch=swatch,
         map_body=frame.html, map_script=frame.script, config=config, matched=matched,
         download_url=link("/export/all.gpkg", **filter_items),
@@ -461,7 +450,7 @@ def table_frame(flt: Filter, lang: str):
     names = Names(reg.boundaries["city"], reg.boundaries["district"])
     parts = []
     for spec in specs():
-        if spec.geometry != "point" or spec.id in NOT_COUNTED:
+        if spec.geometry != "point" or not spec.counted:
             continue
         frame = filtered(spec, flt)
         if frame.empty:
