@@ -193,3 +193,70 @@ def test_grid_cells_by_hand():
     assert cells[(0, 0)]["colour"] == "#b2182b"  # most of its places are wholly inside
     assert cells[(8, 0)]["counts"] == [("partly", 1)] and cells[(8, 0)]["colour"] == "#d6a100"
     assert cells[(0, 0)]["opacity"] > cells[(8, 0)]["opacity"]
+
+
+def old_coverage_body(app, query: str) -> bytes:
+    """/api/coverage as it was built before the belt places were turned into JSON from their
+    columns: every table through to_json → json.loads, then the app's json.dumps."""
+    import json
+
+    from geoapp.analysis.coverage import STATUSES
+    from geoapp.web import stats
+    from geoapp.web.context import current_filter
+
+    def records(frame):
+        return json.loads(frame.to_json(orient="records", force_ascii=False))
+
+    with app.test_request_context(f"/api/coverage{query}"):
+        flt, width = current_filter(), stats.half_width()
+        data = stats.report(flt, width)
+        tasks = data.coverage.tasks.copy()
+        tasks["cells"] = [data.coverage.counts.loc[i].to_dict() for i in tasks["id"]]
+        tasks["cities_named"] = [data.coverage.named.columns[data.coverage.named.loc[i]].tolist()
+                                 for i in tasks["id"]]
+        belt = data.belt
+        document = {
+            "filter": flt.query_items(),
+            "statuses": {k: {"zh": v[0], "en": v[1]} for k, v in STATUSES.items()},
+            "figures": data.figures, "tasks": records(tasks), "targets": records(data.targets),
+            "belt": {**belt.summary(), "cities": records(belt.cities.reset_index()),
+                     "groups": records(belt.groups.reset_index()), "places": records(belt.places)},
+        }
+        return (app.json.dumps(document) + "\n").encode("utf-8")
+
+
+COVERAGE_QUERIES = ["", "?city=210200", "?industry=biomedicine", "?half_width_km=12.5", "?lang=en"]
+
+
+@pytest.mark.parametrize("query", COVERAGE_QUERIES)
+def test_coverage_json_is_the_old_document_on_synthetic_rows(big, query):
+    app, _ = big
+    response = app.test_client().get(f"/api/coverage{query}")
+    assert response.status_code == 200
+    assert len(response.get_json()["belt"]["places"]) >= (N if query in ("", "?lang=en", "?half_width_km=12.5") else 1)
+    assert response.data == old_coverage_body(app, query)
+
+
+@pytest.mark.parametrize("query", COVERAGE_QUERIES + ["?city=阜新"])
+def test_coverage_json_is_the_old_document_on_todays_data(app, client, query):
+    response = client.get(f"/api/coverage{query}")
+    assert response.status_code == 200
+    assert response.data == old_coverage_body(app, query)
+
+
+def test_rows_are_the_records_of_to_json():
+    """Missing text (None, NaN, pd.NA in object and str columns), non-ASCII and escapes, bools,
+    ints; a float column takes the to_json way (pandas writes floats at 10 digits)."""
+    import json
+
+    from geoapp.web.stats import _rows
+    frame = pd.DataFrame({
+        "id": ["a", "b/c", "d\"e\n", "沈阳"], "name": pd.array(["x", None, "é", "z"], dtype="str"),
+        "obj": pd.Series(["p", None, float("nan"), pd.NA], dtype=object),
+        "flag": [True, False, True, False], "n": [1, -2, 3, 2**40],
+    })
+    want = json.loads(frame.to_json(orient="records", force_ascii=False))
+    assert _rows(frame) == want
+    assert json.dumps(_rows(frame)) == json.dumps(want)
+    floats = frame.assign(share=[0.1, 1 / 3, float("nan"), 2.0])
+    assert _rows(floats) == json.loads(floats.to_json(orient="records", force_ascii=False))

@@ -169,6 +169,29 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return json.loads(frame.to_json(orient="records", force_ascii=False))
 
 
+def _column(values: pd.Series) -> list:
+    """A column's cells as JSON takes them: missing (None, NaN, pd.NA) is null."""
+    if pd.api.types.is_bool_dtype(values.dtype) and not values.hasnans:
+        return values.to_numpy(dtype=bool).tolist()
+    if values.dtype.kind in "iu":
+        return values.to_numpy().tolist()
+    cells = values.to_numpy(dtype=object, copy=True)
+    cells[values.isna().to_numpy()] = None
+    return cells.tolist()
+
+
+def _rows(frame: pd.DataFrame) -> list[dict]:
+    """The rows of a frame of text, bool and int columns as JSON records, built from the columns
+    (the same records as _records, without writing and re-reading the whole frame as JSON: the
+    belt's places are one row per place, 100k at scale). Any other column dtype (floats: pandas
+    writes them at 10 digits) goes the _records way."""
+    if not all(pd.api.types.is_bool_dtype(t) or t.kind in "iu" or pd.api.types.is_string_dtype(t)
+               for t in frame.dtypes) or not frame.columns.is_unique:
+        return _records(frame)
+    names = [str(c) for c in frame.columns]
+    return [dict(zip(names, row)) for row in zip(*(_column(frame[c]) for c in frame.columns))]
+
+
 def _json(key: tuple, document) -> object:
     """A JSON document (built by `document()` on a cache miss) through the body cache."""
     def build():
@@ -192,28 +215,30 @@ def api_distribution():
     return _json(("distribution", flt.key()), document)
 
 
+def coverage_document(flt: Filter, width: float) -> dict:
+    """The /api/coverage document for the filter and belt half-width."""
+    data = report(flt, width)
+    tasks = data.coverage.tasks.copy()
+    tasks["cells"] = [data.coverage.counts.loc[i].to_dict() for i in tasks["id"]]
+    tasks["cities_named"] = [data.coverage.named.columns[data.coverage.named.loc[i]].tolist()
+                             for i in tasks["id"]]
+    belt = data.belt
+    return {
+        "filter": flt.query_items(),
+        "statuses": {k: {"zh": v[0], "en": v[1]} for k, v in STATUSES.items()},
+        "figures": data.figures,
+        "tasks": _records(tasks),
+        "targets": _records(data.targets),
+        "belt": {**belt.summary(), "cities": _records(belt.cities.reset_index()),
+                 "groups": _records(belt.groups.reset_index()),
+                 "places": _rows(belt.places)},
+    }
+
+
 @bp.get("/api/coverage")
 def api_coverage():
     flt, width = current_filter(), half_width()
-
-    def document():
-        data = report(flt, width)
-        tasks = data.coverage.tasks.copy()
-        tasks["cells"] = [data.coverage.counts.loc[i].to_dict() for i in tasks["id"]]
-        tasks["cities_named"] = [data.coverage.named.columns[data.coverage.named.loc[i]].tolist()
-                                 for i in tasks["id"]]
-        belt = data.belt
-        return {
-            "filter": flt.query_items(),
-            "statuses": {k: {"zh": v[0], "en": v[1]} for k, v in STATUSES.items()},
-            "figures": data.figures,
-            "tasks": _records(tasks),
-            "targets": _records(data.targets),
-            "belt": {**belt.summary(), "cities": _records(belt.cities.reset_index()),
-                     "groups": _records(belt.groups.reset_index()),
-                     "places": _records(belt.places)},
-        }
-    return _json(("coverage", flt.key(), width), document)
+    return _json(("coverage", flt.key(), width), lambda: coverage_document(flt, width))
 
 
 # --- CSV ------------------------------------------------------------------------------------------
