@@ -30,8 +30,8 @@ DATA_EXTENSIONS = ("atlas.registry", "atlas.catalog", "atlas.search_index", "atl
                    "atlas.filter_memo", "atlas.report_cache", "atlas.display_positions",
                    "atlas.point_index", "atlas.place_tables")
 # Entries that do not depend on the data version (kept across a switch).
-STATIC_EXTENSIONS = ("atlas.base_registry", "atlas.store", "atlas.live", "atlas.layer_specs",
-                     "atlas.map_frame", "atlas.memory_trimmer")
+STATIC_EXTENSIONS = ("atlas.base_registry", "atlas.store", "atlas.live", "atlas.map_frame",
+                     "atlas.memory_trimmer")
 
 
 class Gate:
@@ -100,10 +100,10 @@ class Live:
             rebuilt["atlas.report_cache"] = ReportCache()
         if "atlas.search_index" in extensions:
             from geoapp.layers.search import SearchIndex
-            rebuilt["atlas.search_index"] = SearchIndex.build(extensions["atlas.layer_specs"], registry.layers)
+            rebuilt["atlas.search_index"] = SearchIndex.build(registry.specs, registry.layers)
         if "atlas.display_positions" in extensions:
             from geoapp.web.map_page import display_positions
-            rebuilt["atlas.display_positions"] = display_positions(extensions["atlas.layer_specs"], registry)
+            rebuilt["atlas.display_positions"] = display_positions(registry.specs, registry)
 
         def apply() -> None:
             for key in DATA_EXTENSIONS:

@@ -2,10 +2,10 @@
 
 All start-up happens in create_app, in order: configuration, the registry (every data file and
 layer spec loaded and cross-checked once: a bad file stops the service here with file/row/field
-messages), blueprints (and the stats report cache), the published catalog, error handlers, and
-last the C heap's freed pages handed back (geoapp/web/memory.py). The place search index is built
-on the first search (geoapp/layers/search.py).
-(The map blueprint still sets itself up in a record_once hook: geoapp/web/map_page.py.)
+messages), blueprints (and the stats report cache; the map page's basemap frame and display
+positions, from the registry's specs and data: map_page.init_map), the published catalog, error
+handlers, and last the C heap's freed pages handed back (geoapp/web/memory.py). The place search
+index is built on the first search (geoapp/layers/search.py).
 """
 from __future__ import annotations
 
@@ -79,6 +79,7 @@ def init_blueprints(app: Flask) -> None:
     for module in (map_page, api, stats, export, ogc, about, admin):
         app.register_blueprint(module.bp)
     stats.init_stats(app)
+    map_page.init_map(app)
 
     from geoapp.web.cors import init_cors
     init_cors(app)

@@ -25,8 +25,8 @@ from geoapp.layers.features import (SHAPE_POINTS, SHAPES, Choropleth, point_coll
 from geoapp.layers.popup import Names, popup_html
 from geoapp.layers.offsets import display_offsets
 from geoapp.layers.search import SearchIndex
-from geoapp.layers.spec import LayerSpecError, load_specs
 from geoapp.layers.tiles import PointIndex, TileError
+from geoapp.specs import LayerSpecError
 from geoapp.web.context import current_filter, current_lang, registry
 from geoapp.web.serving import cached_body, send_body
 from geoapp.web.stats import city_metrics as stats_city_metrics
@@ -42,19 +42,19 @@ LAZY_POPUPS_ABOVE = 2000
 POINT_INDEX_CACHE = 32
 
 
-@bp.record_once
-def setup(state):
-    app = state.app
-    specs = load_specs(app.config["ATLAS_LAYERS_DIR"])
+def init_map(app) -> None:
+    """The map's start-up state, from the specs and data the registry loaded and cross-checked
+    (called by create_app): the search index (filled on first use), the basemap frame (unusable
+    tile settings stop start-up, not the first page) and the display positions of places sharing
+    a point. A spec naming data that is not loaded was already refused by the registry."""
     reg = app.extensions["atlas.registry"]
-    known = set(reg.layers) | {f"boundaries:{level}" for level in reg.boundaries}
+    specs = reg.specs
     for spec in specs:
-        if spec.data not in known:
-            raise LayerSpecError(f"{spec.path.name}: data '{spec.data}' is not a loaded layer; "
-                                 f"known: {', '.join(sorted(known))}")
-    app.extensions["atlas.layer_specs"] = specs
+        for _, style in [("", spec.style), *spec.style.get("values", {}).items()]:
+            shape = style.get("shape")
+            if shape is not None and shape not in SHAPES:
+                raise LayerSpecError(f"{spec.path.name}: shape '{shape}' not one of {', '.join(SHAPES)}")
     app.extensions["atlas.search_index"] = SearchIndex.build(specs, reg.layers)
-    # Fail at start-up, not on the first page, when the tile settings are unusable.
     frame = app.extensions["atlas.map_frame"] = build_frame(app.config["ATLAS_TILES"],
                                                              app.config["ATLAS_TILES_ATTRIBUTION"],
                                                              app.config.get("ATLAS_TILES_DATUM", "wgs84"),
@@ -67,11 +67,6 @@ def setup(state):
             xs, ys = shift([table[i][0] for i in ids], [table[i][1] for i in ids])
             positions[layer_id] = {i: (float(x), float(y)) for i, x, y in zip(ids, xs, ys)}
     app.extensions["atlas.display_positions"] = positions
-    for spec in specs:
-        for _, style in [("", spec.style), *spec.style.get("values", {}).items()]:
-            shape = style.get("shape")
-            if shape is not None and shape not in SHAPES:
-                raise LayerSpecError(f"{spec.path.name}: shape '{shape}' not one of {', '.join(SHAPES)}")
 
 
 def display_positions(specs, reg) -> dict[str, dict[str, tuple[float, float]]]:
@@ -93,7 +88,7 @@ def display_positions(specs, reg) -> dict[str, dict[str, tuple[float, float]]]:
 
 
 def specs() -> list:
-    return current_app.extensions["atlas.layer_specs"]
+    return registry().specs
 
 
 def spec_or_404(layer_id: str):
