@@ -80,6 +80,7 @@ def init_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
     stats.init_stats(app)
     map_page.init_map(app)
+    admin.init_admin(app)
 
     from geoapp.web.cors import init_cors
     init_cors(app)

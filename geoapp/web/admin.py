@@ -29,9 +29,8 @@ MAX_UPLOAD = 20 * 1024 * 1024
 PREVIEW_ROWS = 20
 
 
-@bp.record_once
-def setup(state):
-    app = state.app
+def init_admin(app) -> None:
+    """Session settings for the admin forms (called by create_app)."""
     token = app.config.get("ATLAS_ADMIN_TOKEN") or ""
     if token and not app.config.get("SECRET_KEY"):
         # Same key in every worker and host that shares the token; never the token itself.
