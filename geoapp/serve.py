@@ -37,6 +37,7 @@ import socket
 import stat
 import subprocess
 import sys
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -105,11 +106,37 @@ def prepare_run_dir(run_dir: Path, as_root: bool) -> Path:
     return run_dir
 
 
-def nginx_config(run_dir: Path, host: str, port: int, tiles: str, as_root: bool) -> str:
+# An allow-listed origin written into nginx.conf as a map key: scheme://host[:port] and nothing
+# that nginx or flask-cors would read otherwise (quotes, spaces, `;`, regex characters)
+_LITERAL_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9.-]+(:[0-9]+)?")
+
+
+def origin_map(setting: str | None) -> str:
+    """The nginx map from the Origin header to the cache key's Origin part, for the app's
+    ATLAS_CORS_ORIGINS: with `*` every origin gets the same answer, so the key only tells an
+    Origin from none; with an allow-list, an allowed origin (as sent: the app echoes it) keys
+    itself and every other origin shares one key ("other": no CORS header for any of them). An
+    entry that is not a plain origin (flask-cors would take it as a regex) keeps the raw header."""
+    from geoapp.web.cors import allowed_origins
+    origins = allowed_origins(setting)
+    lines = ['map $http_origin $atlas_origin {', '        ""      "";']
+    if origins == "*":
+        lines.append('        default "some";')
+    elif all(_LITERAL_ORIGIN.fullmatch(o) for o in origins):
+        lines += [f'        "{o}" $http_origin;' for o in dict.fromkeys(origins)]
+        lines.append('        default "other";')
+    else:
+        lines.append("        default $http_origin;")
+    return "\n".join(lines + ["    }"])
+
+
+def nginx_config(run_dir: Path, host: str, port: int, tiles: str, as_root: bool,
+                 cors_origins: str | None = None) -> str:
     from geoapp.web.headers import content_security_policy
     listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     values = {"RUN": str(run_dir), "LISTEN": listen, "CSP": content_security_policy(tiles),
-              "USER": f"user {NGINX_USER} {NGINX_USER};" if as_root else ""}
+              "USER": f"user {NGINX_USER} {NGINX_USER};" if as_root else "",
+              "ORIGIN_MAP": origin_map(cors_origins)}
     text = TEMPLATE.read_text(encoding="utf-8")
     for name, value in values.items():
         text = text.replace(f"@{name}@", value)
@@ -411,8 +438,8 @@ def serve(host: str, port: int, run_dir: Path, workers: int, threads: int) -> in
         requested.mkdir(parents=True, exist_ok=True)
         state_dirs.append(requested)
     conf = run_dir / "nginx.conf"
-    conf.write_text(nginx_config(run_dir, host, port, os.environ.get("ATLAS_TILES", "osm"), as_root),
-                    encoding="utf-8")
+    conf.write_text(nginx_config(run_dir, host, port, os.environ.get("ATLAS_TILES", "osm"), as_root,
+                                 os.environ.get("ATLAS_CORS_ORIGINS")), encoding="utf-8")
     service = Service(nginx, run_dir, conf, workers, threads, state_dirs)
 
     def stop(*_):

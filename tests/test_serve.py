@@ -209,6 +209,21 @@ def test_the_front_cache_keeps_html_and_json_answers_apart(served):
     assert again_json[1]["X-Cache"] == "HIT" and again_json[2] == as_json[2]
 
 
+def test_origins_share_one_front_cache_entry_with_cors_for_every_origin(served):
+    """ATLAS_CORS_ORIGINS=* (make run's default): every Origin gets the same answer (Allow-Origin *),
+    so the cache key tells only an Origin from none (geoapp.serve.origin_map), not one per origin."""
+    url = served.url + "/ogc/collections/cities/items?limit=2&offset=4"
+    answers = [get(url, {"Origin": origin}) for origin in
+               ("https://gis.example.org", "http://localhost:8080", "null")]
+    assert [a[1]["X-Cache"] for a in answers] == ["MISS", "HIT", "HIT"]
+    assert {a[1]["Access-Control-Allow-Origin"] for a in answers} == {"*"}
+    assert len({a[2] for a in answers}) == 1
+    plain = [get(url), get(url)]  # no Origin: its own entry, without CORS headers
+    assert [p[1]["X-Cache"] for p in plain] == ["MISS", "HIT"]
+    assert all("Access-Control-Allow-Origin" not in p[1] for p in plain)
+    assert plain[0][2] == answers[0][2]
+
+
 def test_no_control_socket_in_home(served):
     assert not (served.home / ".gunicorn").exists()
     assert not any(p.suffix == ".ctl" for p in served.run_dir.rglob("*"))
