@@ -174,10 +174,25 @@
     popup.options.keepInView = true;
   }
 
+  // The sheet's height can change after it was placed (a web font arriving late, content fetched
+  // when opened, the grip): the place is kept in sight above it whenever it does.
+  var sheetSize = window.ResizeObserver ? new ResizeObserver(function () {
+    var open = map._popup, container = open && open.getElement();
+    if (container && container.parentNode === popupHost && narrow()) placeInSheet(open);
+  }) : null;
+
+  map.on("resize", function () {   // the map's box changed under an open sheet
+    var open = map._popup, container = open && open.getElement();
+    if (container && container.parentNode === popupHost && narrow()) placeInSheet(open);
+  });
+
   function placeInSheet(popup) {
     var container = popup.getElement();
     if (!container) return;
-    if (container.parentNode !== popupHost) popupHost.appendChild(container);
+    if (container.parentNode !== popupHost) {
+      popupHost.appendChild(container);
+      if (sheetSize) sheetSize.observe(container);
+    }
     if (!container.querySelector(".atlas-popup-grip")) {
       var grip = el("button", "atlas-popup-grip");
       grip.type = "button";
@@ -504,7 +519,11 @@
         .then(function (r) { return r.json(); }).then(function (body) { popup.setContent(body.popup); });
       return;
     }
-    var open = function () { map.setView(marker.getLatLng(), Math.max(map.getZoom(), 10)); marker.openPopup(); };
+    // on phones without animation: the popup sheet is placed against where the map ends up
+    var open = function () {
+      map.setView(marker.getLatLng(), Math.max(map.getZoom(), 10), { animate: !narrow() });
+      marker.openPopup();
+    };
     if (group && group.zoomToShowLayer) group.zoomToShowLayer(marker, open); else open();
   }
   atlas.goTo = goTo;
