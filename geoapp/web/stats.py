@@ -95,44 +95,34 @@ class ReportCache:
         return figures
 
     def get(self, flt: Filter, width: float, build) -> Report:
-        key = (flt.key(), width)
-        with self._lock:
-            if key in self._reports:
-                self._reports.move_to_end(key)
-                return self._reports[key]
-        with self._build:
-            with self._lock:
-                if key in self._reports:  # built by another thread while this one waited
-                    return self._reports[key]
-            built = build()
-            with self._lock:
-                self._reports[key] = built
-                while len(self._reports) > self.size:
-                    self._reports.popitem(last=False)
-            return built
-
+        return self._cached(self._reports, (flt.key(), width), build)
 
     def metrics(self, flt: Filter, build) -> pd.DataFrame:
         """The per-city metric table of a filter with the stored corridor (what the map's
         choropleth shades by): the cached report's own table when there is one, else `build()`
         (analysis.report.city_metrics: the same functions without the belt), kept like a report."""
-        key = flt.key()
         with self._lock:
-            cached = self._reports.get((key, DEFAULT_HALF_WIDTH_KM))
-            if cached is not None:
-                return cached.cities
-            if key in self._metrics:
-                self._metrics.move_to_end(key)
-                return self._metrics[key]
+            cached = self._reports.get((flt.key(), DEFAULT_HALF_WIDTH_KM))
+        if cached is not None:
+            return cached.cities
+        return self._cached(self._metrics, flt.key(), build)
+
+    def _cached(self, store: OrderedDict, key, build):
+        """`store[key]`, built once by `build()` when missing (under the build lock, checked again
+        there: another thread may have built it meanwhile); least recently used dropped."""
+        with self._lock:
+            if key in store:
+                store.move_to_end(key)
+                return store[key]
         with self._build:
             with self._lock:
-                if key in self._metrics:
-                    return self._metrics[key]
+                if key in store:
+                    return store[key]
             built = build()
             with self._lock:
-                self._metrics[key] = built
-                while len(self._metrics) > self.size:
-                    self._metrics.popitem(last=False)
+                store[key] = built
+                while len(store) > self.size:
+                    store.popitem(last=False)
             return built
 
 
