@@ -25,6 +25,7 @@ from geoapp.analysis.report import city_metrics
 from geoapp.data import Registry
 from geoapp.export import styles
 from geoapp.export.serialize import GPKG_GEOMETRY_COLUMN, Columns, feature_texts, plain
+from geoapp.export.tiles import Source, point_xy
 from geoapp.filters import Filter
 from geoapp.layers.features import color_scale
 from geoapp.layers.spec import LayerSpec, load_specs
@@ -191,6 +192,16 @@ class Collection:
     def mercator(self) -> gpd.GeoSeries:
         """The geometries in EPSG:3857 (vector tiles), projected once on first use."""
         return self.frame.geometry.to_crs(3857)
+
+    @cached_property
+    def mercator_points(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """x/y arrays of `mercator` when every geometry is a point (vector tiles of large point
+        layers compare numbers instead of querying geometries), else None."""
+        return point_xy(self.mercator)
+
+    def tile_source(self, frame: gpd.GeoDataFrame, flt: Filter, cities: gpd.GeoDataFrame) -> Source:
+        """What export.tiles encodes for this collection under a filter (`frame`: Catalog.frame_for)."""
+        return Source(self.id, frame, self.mercator, self.positions(flt, cities), self.mercator_points)
 
     def description(self) -> str:
         return styles.description(self.spec) if self.spec else self.title

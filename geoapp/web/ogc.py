@@ -72,7 +72,10 @@ class OGCException(Exception):
 
 @bp.errorhandler(OGCException)
 def ogc_exception(error: OGCException):
-    return jsonify(code=error.code, description=error.description), error.status
+    response = jsonify(code=error.code, description=error.description)
+    if error.status == 503:
+        response.headers["Retry-After"] = "5"
+    return response, error.status
 
 
 @bp.errorhandler(FilterError)
@@ -622,11 +625,21 @@ def collection_tile(collection_id: str, tileMatrixSetId: str, tileMatrix: str, t
 
     def build():
         cat = catalog()
-        ids = found.select(flt, cat.cities)
-        return tiles.encode_tile(collection_id, cat.frame_for(found, flt), found.mercator, ids, zoom, row, col), \
-            tiles.MVT
+        source = found.tile_source(cat.frame_for(found, flt), flt, cat.cities)
+        return _encode([source], zoom, row, col), tiles.MVT
 
-    return send_body(cached_body(("tile", collection_id, flt.key(), zoom, row, col), build))
+    return send_body(cached_body(("tile", collection_id, flt.key(), zoom, row, col), build,
+                                 group=("tile", collection_id), variant=flt.key()))
+
+
+def _encode(sources: list, zoom: int, row: int, col: int) -> bytes:
+    """The tile's MVT bytes within the time budget (ATLAS_TILE_BUDGET_S); past it, a 503 saying
+    so (with Retry-After) rather than a worker held until the proxy's timeout."""
+    budget = tiles.Budget(float(current_app.config.get("ATLAS_TILE_BUDGET_S", tiles.TILE_BUDGET_S)))
+    try:
+        return tiles.encode_layers(sources, zoom, row, col, budget)
+    except tiles.TileBudgetExceeded as error:
+        raise OGCException(503, "ServiceUnavailable", str(error)) from None
 
 
 def _dataset_tileset_document(query_args: dict) -> dict:
@@ -685,11 +698,11 @@ def dataset_tile(tileMatrixSetId: str, tileMatrix: str, tileRow: str, tileCol: s
 
     def build():
         cat = catalog()
-        layers = [(c.id, cat.frame_for(c, flt), c.mercator, c.select(flt, cat.cities))
-                  for c in cat.collections.values()]
-        return tiles.encode_layers(layers, zoom, row, col), tiles.MVT
+        sources = [c.tile_source(cat.frame_for(c, flt), flt, cat.cities) for c in cat.collections.values()]
+        return _encode(sources, zoom, row, col), tiles.MVT
 
-    return send_body(cached_body(("dataset-tile", flt.key(), zoom, row, col), build))
+    return send_body(cached_body(("dataset-tile", flt.key(), zoom, row, col), build,
+                                 group=("dataset-tile",), variant=flt.key()))
 
 
 def _tile_address(tile_matrix: str, tile_row: str, tile_col: str) -> tuple[int, int, int]:

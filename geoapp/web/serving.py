@@ -67,40 +67,85 @@ def body_tag(version: str, key: tuple) -> str:
 
 class BodyCache:
     """A thread-safe LRU of Bodies, bounded in bytes. The data is immutable while the process
-    runs (loaded at start-up), so entries never go stale; ETags include the catalog version."""
+    runs (loaded at start-up), so entries never go stale; ETags include the catalog version.
+
+    A body may belong to a `group` (e.g. one collection's tiles) under a `variant` (the filter's
+    key): at most VARIANTS_PER_GROUP variants of a group are kept, the least recently used one
+    (with all its bodies) dropped for a new one, so URLs made new by every filter combination
+    cannot crowd out the rest. Concurrent requests for the same missing key wait for the one
+    that builds it instead of each building it again."""
+
+    VARIANTS_PER_GROUP = 16
 
     def __init__(self, max_bytes: int = CACHE_MAX_BYTES):
         self.max_bytes = max_bytes
         self._entries: OrderedDict[tuple, Body] = OrderedDict()
         self._lock = threading.Lock()
+        self._building: dict[tuple, threading.Event] = {}
+        self._variants: dict[object, OrderedDict] = {}   # group -> variant -> keys of its bodies
         self.hits = self.misses = 0
 
-    def get(self, key: tuple, build: Callable[[], tuple[bytes, str]], version: str) -> Body:
-        with self._lock:
-            body = self._entries.get(key)
-            if body is not None:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return body
-        data, content_type = build()
+    def get(self, key: tuple, build: Callable[[], tuple[bytes, str]], version: str,
+            group=None, variant=None) -> Body:
+        while True:
+            with self._lock:
+                body = self._entries.get(key)
+                if body is not None:
+                    self._entries.move_to_end(key)
+                    self.hits += 1
+                    variants = self._variants.get(group)
+                    if variants is not None and variant in variants:
+                        variants.move_to_end(variant)
+                    return body
+                pending = self._building.get(key)
+                if pending is None:
+                    pending = self._building[key] = threading.Event()
+                    break
+            pending.wait()   # another request is building it: take its body (or build if it failed)
+        try:
+            data, content_type = build()
+        finally:
+            with self._lock:
+                self._building.pop(key, None)
+            pending.set()
         # gzip is made by the first request that accepts it (Body.gzipped), not for every body
         body = Body(data, content_type, body_tag(version, key))
         with self._lock:
             self.misses += 1
             self._entries[key] = body
+            if group is not None:
+                self._remember_variant(group, variant, key)
             total = sum(b.size for b in self._entries.values())
             while total > self.max_bytes and len(self._entries) > 1:
                 _, dropped = self._entries.popitem(last=False)
                 total -= dropped.size
         return body
 
+    def _remember_variant(self, group, variant, key: tuple) -> None:
+        variants = self._variants.setdefault(group, OrderedDict())
+        variants.setdefault(variant, set()).add(key)
+        variants.move_to_end(variant)
+        while len(variants) > self.VARIANTS_PER_GROUP:
+            _, keys = variants.popitem(last=False)
+            for old in keys:
+                self._entries.pop(old, None)
+
+    def variants(self, group) -> list:
+        """The variants of a group whose bodies are kept, least recently used first."""
+        with self._lock:
+            return list(self._variants.get(group, ()))
+
+    def __contains__(self, key: tuple) -> bool:
+        with self._lock:
+            return key in self._entries
+
 
 def body_cache() -> BodyCache:
     return current_app.extensions.setdefault("atlas.body_cache", BodyCache())
 
 
-def cached_body(key: tuple, build: Callable[[], tuple[bytes, str]]) -> Body:
-    return body_cache().get(key, build, catalog().version)
+def cached_body(key: tuple, build: Callable[[], tuple[bytes, str]], group=None, variant=None) -> Body:
+    return body_cache().get(key, build, catalog().version, group, variant)
 
 
 def _wants_gzip() -> bool:
