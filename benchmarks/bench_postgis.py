@@ -73,7 +73,7 @@ def main() -> None:
     with postgis_cluster() as url:
         env = {**os.environ, "ATLAS_DATABASE_URL": url, "ATLAS_STORE_POLL": "1", "ATLAS_TILES": "none",
                "PYTHONPATH": str(ROOT)}
-        cli = [sys.executable, "-m", "geoapp.data", "import", "--layer", LAYER, "--crs", "gcj02", "--who", "bench"]
+        cli = [sys.executable, "-m", "geoapp.data", "import", "--layer", LAYER, "--crs", "gcj02", "--mode", "replace", "--who", "bench"]
         t = time.time()
         subprocess.run(cli[:4] + [str(first)] + cli[4:], env=env, cwd=ROOT, check=True, capture_output=True)
         print(f"import of 10,000 rows into PostGIS (command, incl. start-up and checks): {time.time() - t:.1f} s")

@@ -79,12 +79,12 @@ def post_multipart(client, url, data):
     return response
 
 
-def web_import(client, path, crs="gcj02", who="tester", skip_invalid=False):
+def web_import(client, path, crs="gcj02", who="tester", skip_invalid=False, mode="replace"):
     """Upload on /admin/import: returns (preview response, commit response or None)."""
     page = client.get("/admin/import")
     assert page.status_code == 200 and page.headers["Cache-Control"].startswith("no-store")
     data = {"csrf_token": csrf_of(page.get_data(as_text=True)), "layer": LAYER, "crs": crs, "who": who,
-            "file": (io.BytesIO(path.read_bytes()), path.name)}
+            "mode": mode, "file": (io.BytesIO(path.read_bytes()), path.name)}
     if skip_invalid:
         data["skip_invalid"] = "1"
     preview = post_multipart(client, "/admin/import", data)
@@ -129,7 +129,7 @@ def test_bad_file_reports_every_row_and_changes_nothing(web, live_app, store_url
                      ",,,,,省级\n"
                      "甲,116.39,39.90,,,\n"
                      "乙,,,沈阳,,部级\n").encode("gb18030"))
-    result = run_cli(store_url, "import", str(bad), "--layer", LAYER)
+    result = run_cli(store_url, "import", str(bad), "--layer", LAYER, "--crs", "wgs84", "--mode", "replace")
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
     assert any("row 3" in line and "名称/name" in line for line in lines)
@@ -147,7 +147,7 @@ def test_bad_file_reports_every_row_and_changes_nothing(web, live_app, store_url
 def test_dry_run_writes_nothing(web, live_app, store_url, tmp_path):
     path = tmp_path / "list.csv"
     path.write_bytes(to_csv(synthetic_rows(live_app.extensions["atlas.base_registry"].boundaries, 30)))
-    result = run_cli(store_url, "import", str(path), "--layer", LAYER, "--crs", "gcj02", "--dry-run")
+    result = run_cli(store_url, "import", str(path), "--layer", LAYER, "--crs", "gcj02", "--mode", "replace", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "dry run, nothing written" in result.stdout and "30 added" in result.stdout
     assert store_of(live_app).current_version() == 0
@@ -156,7 +156,7 @@ def test_dry_run_writes_nothing(web, live_app, store_url, tmp_path):
 def test_10k_gcj02_xlsx_import_is_served_converted_and_revert_restores(web, live_app, store_url, synthetic_10k):
     path, table = synthetic_10k
     empty, empty_tag = served(web)
-    result = run_cli(store_url, "import", str(path), "--layer", LAYER, "--crs", "gcj02")
+    result = run_cli(store_url, "import", str(path), "--layer", LAYER, "--crs", "gcj02", "--mode", "replace")
     assert result.returncode == 0, result.stderr
     assert "10000 rows; 10000 added" in result.stdout
     body, tag = served(web)
@@ -184,13 +184,13 @@ def test_10k_gcj02_xlsx_import_is_served_converted_and_revert_restores(web, live
     # list, then revert to the 10k version and get the exact bytes and ETag back.
     small = path.with_name("small.xlsx")
     small.write_bytes(to_xlsx(table.head(50)))
-    result = run_cli(store_url, "import", str(small), "--layer", LAYER, "--crs", "gcj02")
+    result = run_cli(store_url, "import", str(small), "--layer", LAYER, "--crs", "gcj02", "--mode", "replace")
     assert result.returncode == 0, result.stderr
     assert "50 rows; 0 added" in result.stdout and "9950 removed" in result.stdout
     small_body, small_tag = served(web)
     assert len(json.loads(small_body)["features"]) == 50 and small_tag != tag
     version_10k = history[0]["id"]
-    result = run_cli(store_url, "revert", str(version_10k))
+    result = run_cli(store_url, "revert", str(version_10k), "--yes")
     assert result.returncode == 0, result.stderr
     again, again_tag = served(web)
     assert again == body and again_tag == tag
@@ -210,7 +210,7 @@ def test_killed_import_leaves_the_previous_version_served(web, live_app, store_u
     changed.write_bytes(to_csv(edited, "gb18030"))
     env = {**os.environ, "ATLAS_DATABASE_URL": store_url, "PYTHONPATH": str(PROJECT_ROOT)}
     with subprocess.Popen([sys.executable, "-m", "geoapp.data", "import", str(changed), "--layer", LAYER,
-                           "--crs", "gcj02", "--who", "killed"], stdout=subprocess.DEVNULL,
+                           "--crs", "gcj02", "--mode", "replace", "--who", "killed"], stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT) as proc:
         for line in proc.stderr:              # the first batch is in the open transaction
             if line.startswith("writing: 1000/"):
@@ -224,7 +224,7 @@ def test_killed_import_leaves_the_previous_version_served(web, live_app, store_u
     # the store still takes the next import (no stale lock), diffed against intact rows
     small = path.with_name("edited-small.csv")
     small.write_bytes(to_csv(edited.head(10)))
-    result = run_cli(store_url, "import", str(small), "--layer", LAYER, "--crs", "gcj02")
+    result = run_cli(store_url, "import", str(small), "--layer", LAYER, "--crs", "gcj02", "--mode", "replace")
     assert result.returncode == 0, result.stderr
     # one new version (PostgreSQL may skip the id the killed transaction drew from its sequence)
     assert "10 rows;" in result.stdout and len(store_of(live_app).history()) == versions_before + 1
@@ -238,7 +238,7 @@ def test_skip_invalid_writes_good_rows_and_a_rejects_file(web, live_app, store_u
                     "坏乙,火星市,,\n"
                     "好丙,大连市,,{{ config }}<script>alert(1)</script>\n", encoding="utf-8")
     version = store_of(live_app).current_version()
-    result = run_cli(store_url, "import", str(path), "--layer", LAYER, "--skip-invalid")
+    result = run_cli(store_url, "import", str(path), "--layer", LAYER, "--crs", "wgs84", "--mode", "replace", "--skip-invalid")
     assert result.returncode == 0, result.stderr
     assert store_of(live_app).current_version() > version
     rejects = path.with_name("mixed.rejects.csv").read_text(encoding="utf-8-sig")
@@ -260,9 +260,9 @@ def test_skip_invalid_writes_good_rows_and_a_rejects_file(web, live_app, store_u
 def test_unknown_layer_and_revert_to_missing_version_are_refused(store_url, tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("名称,所在市\n甲,沈阳\n", encoding="utf-8")
-    result = run_cli(store_url, "import", str(path), "--layer", "high_tech_zones")
+    result = run_cli(store_url, "import", str(path), "--layer", "high_tech_zones", "--crs", "wgs84", "--mode", "replace")
     assert result.returncode == 2 and "allowed: enterprises_platforms" in result.stderr
-    result = run_cli(store_url, "revert", "999999")
+    result = run_cli(store_url, "revert", "999999", "--yes")
     assert result.returncode == 1 and "does not exist" in result.stderr
 
 
@@ -287,7 +287,7 @@ def test_search_finds_imported_rows_after_a_switch(web, live_app):
 def test_web_import_of_the_10k_file_gives_the_same_data_as_the_command(web, live_app, synthetic_10k, store_url):
     path, _table = synthetic_10k
     # Serve the command's import of the file (as test_10k... left it), then import it on the page.
-    run_cli(store_url, "import", str(path), "--layer", LAYER, "--crs", "gcj02")
+    run_cli(store_url, "import", str(path), "--layer", LAYER, "--crs", "gcj02", "--mode", "replace")
     by_command, tag = served(web)
     assert len(json.loads(by_command)["features"]) == 10_000
     version = store_of(live_app).current_version()
@@ -378,7 +378,7 @@ def test_remembered_filter_selections_follow_a_new_version(web, live_app, store_
         path = tmp_path / f"list{n}.csv"
         path.write_bytes(to_csv(table))
         web.get(items)  # remembered for the version served before the import
-        result = run_cli(store_url, "import", str(path), "--layer", LAYER, "--crs", "wgs84")
+        result = run_cli(store_url, "import", str(path), "--layer", LAYER, "--crs", "wgs84", "--mode", "replace")
         assert result.returncode == 0, result.stderr
         page = web.get(items).get_json()
         national = sorted(table.loc[table["级别"] == "国家级", "编号"])

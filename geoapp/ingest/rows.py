@@ -77,14 +77,22 @@ class Prepared:
     notes: list[str] = field(default_factory=list)   # not errors: ignored columns, conversions
     bad_rows: set[int] = field(default_factory=set)   # spreadsheet rows with a problem
     table: pd.DataFrame | None = None       # the cells as read, for the rejects file
+    id_given: list[bool] = field(default_factory=list)  # per frame row: the file gave its 编号/id
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    def keep(self) -> list[bool]:
+        return [row not in self.bad_rows for row in self.rows]
+
     def good(self) -> gpd.GeoDataFrame:
-        keep = [row not in self.bad_rows for row in self.rows]
-        return self.frame[keep].reset_index(drop=True)
+        return self.frame[self.keep()].reset_index(drop=True)
+
+    def add_problems(self, problems: list[Problem]) -> None:
+        """More problems (found against the stored layer), kept in row order."""
+        self.problems = sorted(self.problems + problems, key=lambda p: p.row or 0)
+        self.bad_rows |= {p.row for p in problems if p.row is not None}
 
 
 class Lookup:
@@ -375,7 +383,8 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
     problems.sort(key=lambda p: p.row or 0)
     frame = gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(np.round(out_lon, 7), np.round(out_lat, 7)),
                              crs=4326)
-    return Prepared(layer, name, frame, list(raw.rows), problems, notes, bad, raw.table)
+    return Prepared(layer, name, frame, list(raw.rows), problems, notes, bad, raw.table,
+                    [bool(i) for i in ids])
 
 
 def _empty_frame() -> gpd.GeoDataFrame:

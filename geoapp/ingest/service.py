@@ -1,4 +1,14 @@
-"""One import, the same for the command and the web page: read, check, preview, commit."""
+"""One import, the same for the command and the web page: read, check, preview, commit.
+
+The clerk chooses how the file meets the rows already in the layer (MODES, no default):
+  append   the file's rows are added; rows already there are kept unchanged; a file row that is
+           already in the layer (same id, or same name and district when the file gives no id)
+           is a problem ("use update");
+  update   file rows matching a stored row (by id, else name + district) replace it, the others
+           are added; nothing is removed;
+  replace  the layer becomes the file: stored rows not in it are removed.
+The preview is made against one version (Check.base_version); the commit writes what the preview
+showed, and only if that version is still current (store.StoreConflict otherwise)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 
 from geoapp.data import Registry
 from geoapp.data.validate import Problem
@@ -13,7 +24,13 @@ from geoapp.export.serialize import neutralise
 from geoapp.ingest import rows as rows_mod
 from geoapp.ingest.read import ReadError, read_upload
 from geoapp.ingest.seats import seat_points
-from geoapp.ingest.store import Diff, Store
+from geoapp.ingest.store import Diff, Store, diff
+
+MODES = ("append", "update", "replace")
+MODE_LABELS = {"append": ("追加", "append: add the rows, keep every row already there"),
+               "update": ("更新", "update: change the rows matched by id (else name + district), add the others, "
+                                  "remove nothing"),
+               "replace": ("替换", "replace: the layer becomes the file; rows not in it are removed")}
 
 
 def importable_layers(specs) -> dict[str, dict]:
@@ -29,7 +46,11 @@ def source_text(file_name: str, who: str, day: str) -> str:
 @dataclass
 class Check:
     prepared: rows_mod.Prepared
-    diff: Diff | None            # against the current version (None when nothing can be written)
+    diff: Diff | None            # against base_version (None when nothing can be written)
+    mode: str = "replace"
+    base_version: int = 0        # the version the preview was made against
+    old: gpd.GeoDataFrame | None = None     # the layer's rows in base_version
+    frame: gpd.GeoDataFrame | None = None   # what the layer holds after the commit
 
     @property
     def problems(self) -> list[Problem]:
@@ -40,8 +61,22 @@ class ImportRefused(ValueError):
     """Bad request: unknown layer, unreadable file (the message says what is allowed)."""
 
 
+def _refuse_choice(name: str, value, allowed, help_text: str) -> None:
+    if value not in allowed:
+        given = f"'{value}' is not allowed" if value else "not chosen"
+        raise ImportRefused(f"{name}: {given}; choose one of {', '.join(allowed)} ({help_text})")
+
+
+CRS_HELP = ("高德/腾讯 Amap/Tencent → gcj02, 百度 Baidu → bd09, GPS/天地图 Tianditu → wgs84 or cgcs2000; "
+            "there is no default: a wrong choice puts every point ~500 m off")
+MODE_HELP = "append keeps the rows already there, update changes matching rows, replace removes the rest"
+
+
 def check_file(data: bytes, file_name: str, layer: str, crs: str, base: Registry, store: Store,
-               who: str, skip_invalid: bool = False) -> Check:
+               who: str, skip_invalid: bool = False, mode: str = "") -> Check:
+    from geoapp.ingest.coords import CRS_CHOICES
+    _refuse_choice("coordinate system / 坐标系 (--crs)", crs, CRS_CHOICES, CRS_HELP)
+    _refuse_choice("mode / 导入方式 (--mode)", mode, MODES, MODE_HELP)
     layers = importable_layers(base.specs)
     if layer not in layers:
         raise ImportRefused(f"layer '{layer}' is not an imported layer; allowed: "
@@ -58,8 +93,70 @@ def check_file(data: bytes, file_name: str, layer: str, crs: str, base: Registry
     prepared = rows_mod.prepare(raw, layer, base.boundaries, crs, layers[layer],
                                 source_text(Path(file_name).name, who, day), taken,
                                 seats=seat_points(base.boundaries, base.data_dir))
-    frame = _writable(prepared, skip_invalid)
-    return Check(prepared, None if frame is None else store.preview(layer, frame))
+    base_version, stored = store.snapshot()
+    old = stored.get(layer, rows_mod.empty_frame())
+    matches = match_rows(old, prepared)
+    if mode == "append":
+        prepared.add_problems([
+            Problem(prepared.file_name, row, "编号/id" if given else "名称/name",
+                    f"already in the layer as '{old['id'].iat[m]}' ({old['name_zh'].iat[m]}); "
+                    "append adds new rows only: choose update to change it, or remove the row")
+            for row, m, given in zip(prepared.rows, matches, prepared.id_given) if m is not None and m >= 0])
+    prepared.add_problems([Problem(prepared.file_name, row, "名称/name",
+                                   "the same name and district as several rows already in the layer; "
+                                   "give an 编号/id column to say which one")
+                           for row, m in zip(prepared.rows, matches) if m == AMBIGUOUS])
+    new = _writable(prepared, skip_invalid)
+    if new is None:
+        return Check(prepared, None, mode, base_version, old, None)
+    keep = prepared.keep() if not prepared.ok else [True] * len(prepared.frame)
+    frame = merge(old, new, [m for m, k in zip(matches, keep) if k], mode)
+    return Check(prepared, diff(old, frame), mode, base_version, old, frame)
+
+
+AMBIGUOUS = -1
+
+
+def match_rows(old: gpd.GeoDataFrame, prepared: rows_mod.Prepared) -> list[int | None]:
+    """For each prepared row, the position of the stored row it is (by its 编号/id when the file
+    gives one, else by name + district (city when no district)); None: new; AMBIGUOUS: several."""
+    by_id = {ident: i for i, ident in enumerate(old["id"].tolist())}
+    by_name: dict[tuple[str, str], list[int]] = {}
+    for i, (name, district, city) in enumerate(zip(old["name_zh"], old["district_adcode"], old["city_adcode"])):
+        by_name.setdefault((name, district or city), []).append(i)
+    new = prepared.frame
+    out: list[int | None] = []
+    for ident, given, name, district, city in zip(new["id"], prepared.id_given or [False] * len(new),
+                                                  new["name_zh"], new["district_adcode"], new["city_adcode"]):
+        if given or ident in by_id:
+            out.append(by_id.get(ident))
+            continue
+        found = by_name.get((name, district or city), [])
+        out.append(found[0] if len(found) == 1 else (AMBIGUOUS if found else None))
+    return out
+
+
+def merge(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, matches: list[int | None], mode: str
+          ) -> gpd.GeoDataFrame:
+    """The layer after the import: `new` (the rows to write) against `old` (stored), `matches`
+    from match_rows for each row of `new`."""
+    if mode == "replace":
+        return new.reset_index(drop=True)
+    old = old.reset_index(drop=True)
+    new = new.reset_index(drop=True)
+    order = list(range(len(old)))          # positions in concat([old, new])
+    ids = old["id"].tolist()
+    for position, m in enumerate(matches):
+        if m is None or m < 0:
+            order.append(len(old) + position)
+            ids.append(new["id"].iat[position])
+        elif mode == "update":
+            order[m] = len(old) + position   # matched by name + district: keeps the stored id
+    combined = pd.concat([old[rows_mod.COLUMNS + ["geometry"]], new[rows_mod.COLUMNS + ["geometry"]]],
+                         ignore_index=True)
+    result = gpd.GeoDataFrame(combined.iloc[order].reset_index(drop=True), geometry="geometry", crs=4326)
+    result["id"] = ids
+    return result
 
 
 def _writable(prepared: rows_mod.Prepared, skip_invalid: bool) -> gpd.GeoDataFrame | None:
@@ -70,13 +167,16 @@ def _writable(prepared: rows_mod.Prepared, skip_invalid: bool) -> gpd.GeoDataFra
     return None
 
 
-def commit(check: Check, store: Store, who: str, skip_invalid: bool = False, progress=None) -> tuple[int, Diff]:
-    frame = _writable(check.prepared, skip_invalid)
-    if frame is None:
+def commit(check: Check, store: Store, who: str, skip_invalid: bool = False, progress=None,
+           expect_version: int | None = None) -> tuple[int, Diff]:
+    """Write what the preview showed, if the store is still at the previewed version
+    (`expect_version`, default check.base_version); StoreConflict otherwise."""
+    if check.frame is None:
         raise ImportRefused(f"{len(check.problems)} problem(s): nothing written")
     rejected = len(check.prepared.bad_rows) if skip_invalid else 0
-    return store.commit(check.prepared.layer, frame, who, Path(check.prepared.file_name).name,
-                        rejected=rejected, progress=progress)
+    return store.commit(check.prepared.layer, check.frame, who, Path(check.prepared.file_name).name,
+                        rejected=rejected, progress=progress,
+                        expect_version=check.base_version if expect_version is None else expect_version)
 
 
 def rejects_csv(prepared: rows_mod.Prepared) -> bytes:

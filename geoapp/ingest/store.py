@@ -8,9 +8,12 @@ Tables (prefix atlas_):
 A version is written in one transaction: the features, the version row and its layer map commit
 together or not at all, so a process killed midway leaves the previous version current (SQLite
 rolls the journal back on next open; PostgreSQL aborts the open transaction when the connection
-drops). Writers are serialised (SQLite BEGIN IMMEDIATE, a PostgreSQL advisory lock), so the diff
-counted against the current version is the diff that is committed. Nothing is ever deleted:
-`revert V` writes a new version whose layer map is V's.
+drops). Writers are serialised (SQLite BEGIN IMMEDIATE, a PostgreSQL advisory lock), and a write
+made from a preview names the version it previewed (`expect_version`): inside the transaction, if
+another write has landed since, it is refused (StoreConflict) instead of overwriting it, so of two
+racing commits exactly one wins and the diff shown is the diff committed. Nothing is ever deleted:
+`revert V` writes a new version whose layer map is V's; version 0 is the state before the first
+import (no imported rows), so `revert 0` empties every imported layer.
 
 The current version is max(versions.id): a primary-key lookup, cheap enough to ask per request.
 """
@@ -39,6 +42,21 @@ ADVISORY_LOCK = 0x41746C73  # 'Atls'
 
 class StoreError(ValueError):
     pass
+
+
+class StoreConflict(StoreError):
+    """Another write landed between a preview and its commit: nothing was written."""
+
+    def __init__(self, expected: int, current: int):
+        self.expected, self.current = expected, current
+        super().__init__(f"数据已在预览后变化（版本 {expected} → {current}），未写入；请重新检查 / the data "
+                         f"changed since the preview (version {expected} → {current}): nothing was "
+                         "written; check the file again against the current version")
+
+
+# Version 0: the state before the first import (listed by history(include_origin=True)).
+ORIGIN = {"id": 0, "time": "", "who": "", "file": "", "layer": "", "action": "origin", "rows": 0,
+          "added": 0, "changed": 0, "removed": 0, "rejected": 0, "reverted_to": None}
 
 
 @dataclass
@@ -169,13 +187,16 @@ class Store:
         pass
 
     def _exists(self, cur, version: int) -> bool:
+        if version == 0:
+            return True
         cur.execute(self.sql("SELECT 1 FROM atlas_versions WHERE id = ?"), (version,))
         return cur.fetchone() is not None
 
     def layer(self, layer: str) -> gpd.GeoDataFrame:
         return self.snapshot()[1].get(layer, empty_frame())
 
-    def history(self) -> list[dict]:
+    def history(self, include_origin: bool = False) -> list[dict]:
+        """The versions, newest first; with `include_origin`, version 0 (before any import) last."""
         self.ensure_schema()
         conn = self.connect()
         try:
@@ -184,7 +205,8 @@ class Store:
                         "changed, removed, rejected, reverted_to FROM atlas_versions ORDER BY id DESC")
             keys = ["id", "time", "who", "file", "layer", "action", "rows", "added", "changed",
                     "removed", "rejected", "reverted_to"]
-            return [dict(zip(keys, row)) for row in cur.fetchall()]
+            rows = [dict(zip(keys, row)) for row in cur.fetchall()]
+            return rows + [dict(ORIGIN)] if include_origin else rows
         finally:
             conn.close()
 
@@ -192,16 +214,32 @@ class Store:
         """What committing `frame` as `layer` would change against the current version."""
         return diff(self.layer(layer), frame)
 
+    def revert_preview(self, target: int) -> tuple[int, dict[str, Diff]]:
+        """(current version, layer -> what `revert target` would change), for the confirmation."""
+        current, now = self.snapshot()
+        _, then = self.snapshot(target)
+        return current, {layer: diff(now.get(layer, empty_frame()), then.get(layer, empty_frame()))
+                         for layer in sorted(set(now) | set(then))}
+
+    def _check_expected(self, cur, expect_version: int | None) -> int:
+        current = self._current(cur)
+        if expect_version is not None and current != expect_version:
+            raise StoreConflict(expect_version, current)
+        return current
+
     def commit(self, layer: str, frame: gpd.GeoDataFrame, who: str, file_name: str,
-               rejected: int = 0, progress: Callable[[int], None] | None = None) -> tuple[int, Diff]:
-        """Write `frame` as the new rows of `layer`: one new version, all or nothing."""
+               rejected: int = 0, progress: Callable[[int], None] | None = None,
+               expect_version: int | None = None) -> tuple[int, Diff]:
+        """Write `frame` as the new rows of `layer`: one new version, all or nothing. With
+        `expect_version` (the version a preview was made against), refused with StoreConflict if
+        the current version is another one when the write transaction holds the lock."""
         self.ensure_schema()
         frame = frame.reset_index(drop=True)
         conn = self.connect()
         try:
             cur = conn.cursor()
             self._begin_write(cur)
-            current = self._current(cur)
+            current = self._check_expected(cur, expect_version)
             layer_map = self._layer_map(cur, current)
             old = self._rows(cur, layer_map[layer]) if layer in layer_map else empty_frame()
             change = diff(old, frame)
@@ -217,22 +255,34 @@ class Store:
         finally:
             conn.close()
 
-    def revert(self, target: int, who: str) -> int:
-        """A new version showing exactly what version `target` showed."""
+    def revert(self, target: int, who: str, expect_version: int | None = None) -> int:
+        """A new version showing exactly what version `target` showed (0: no imported rows).
+        `expect_version`: the version its confirmation was shown against (see commit)."""
         self.ensure_schema()
         conn = self.connect()
         try:
             cur = conn.cursor()
             self._begin_write(cur)
             if not self._exists(cur, target):
-                raise StoreError(f"version {target} does not exist; see `history`")
+                raise StoreError(f"版本 {target} 不存在 / version {target} does not exist; see `history`")
+            current = self._check_expected(cur, expect_version)
             layer_map = self._layer_map(cur, target)
-            total = 0
-            for dv in layer_map.values():
-                cur.execute(self.sql("SELECT count(*) FROM atlas_features WHERE data_version = ?"), (dv,))
-                total += int(cur.fetchone()[0])
-            version = self._insert_version(cur, who, "", ",".join(sorted(layer_map)), "revert",
-                                           Diff(0, 0, 0, total), 0, target)
+            now_map = self._layer_map(cur, current)
+            change = Diff(0, 0, 0, 0)
+            for layer in set(layer_map) | set(now_map):
+                if layer_map.get(layer) == now_map.get(layer):
+                    cur.execute(self.sql("SELECT count(*) FROM atlas_features WHERE data_version = ?"),
+                                (layer_map[layer],))
+                    change = Diff(change.added, change.changed, change.removed,
+                                  change.rows + int(cur.fetchone()[0]))
+                    continue
+                old = self._rows(cur, now_map[layer]) if layer in now_map else empty_frame()
+                new = self._rows(cur, layer_map[layer]) if layer in layer_map else empty_frame()
+                d = diff(old, new)
+                change = Diff(change.added + d.added, change.changed + d.changed,
+                              change.removed + d.removed, change.rows + d.rows)
+            version = self._insert_version(cur, who, "", ",".join(sorted(layer_map | now_map)), "revert",
+                                           change, 0, target)
             self._insert_layer_map(cur, version, layer_map)
             conn.commit()
             return version

@@ -22,7 +22,7 @@ from wtforms.validators import ValidationError
 from geoapp.ingest import service
 from geoapp.ingest.coords import CRS_CHOICES, CRS_LABELS
 from geoapp.ingest.read import FORMATS
-from geoapp.ingest.store import StoreError
+from geoapp.ingest.store import StoreConflict, StoreError
 
 bp = Blueprint("admin", __name__)
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -132,6 +132,7 @@ def _context(**extra):
     store = current_app.extensions["atlas.store"]
     live = current_app.extensions["atlas.live"]
     return dict(layers=list(live.imported), crs_choices=[(c, CRS_LABELS[c]) for c in CRS_CHOICES],
+                modes=[(m, service.MODE_LABELS[m]) for m in service.MODES],
                 formats=", ".join(sorted(FORMATS)), history=store.history()[:50],
                 version=store.current_version(), store_kind=store.kind,
                 csrf_token=generate_csrf(), **extra)
@@ -151,7 +152,7 @@ def _check_staged(token: str):
     meta, data = staged
     base = current_app.extensions["atlas.base_registry"]
     check = service.check_file(data, meta["file"], meta["layer"], meta["crs"], base, store,
-                               meta["who"], skip_invalid=meta["skip_invalid"])
+                               meta["who"], skip_invalid=meta["skip_invalid"], mode=meta["mode"])
     return meta, check
 
 
@@ -172,7 +173,8 @@ def upload():
                        content_type="text/plain; charset=utf-8"))
     meta = {"file": upload.filename.replace("\\", "/").rsplit("/", 1)[-1][:200],
             "layer": _form_value("layer", list(live.imported)),
-            "crs": _form_value("crs", CRS_CHOICES, "wgs84"),
+            "crs": _form_value("crs"),        # no default: check_file says what to choose
+            "mode": _form_value("mode"),
             "who": _form_value("who")[:80] or "admin",
             "skip_invalid": request.form.get("skip_invalid") == "1"}
     data = upload.read()
@@ -181,11 +183,11 @@ def upload():
         base = current_app.extensions["atlas.base_registry"]
         store = current_app.extensions["atlas.store"]
         check = service.check_file(data, meta["file"], meta["layer"], meta["crs"], base, store,
-                                   meta["who"], skip_invalid=meta["skip_invalid"])
+                                   meta["who"], skip_invalid=meta["skip_invalid"], mode=meta["mode"])
     except service.ImportRefused as error:
         return render_template("admin_import.html", **_context(refused=str(error))), 400
     token = secrets.token_urlsafe(18)
-    meta["base_version"] = store.current_version()
+    meta["base_version"] = check.base_version
     store.stage(token, meta, data)
     return render_template("admin_import.html", **_context(
         check=check, meta=meta, token=token, samples=_samples(check, store))), (200 if check.diff else 422)
@@ -195,8 +197,7 @@ def _samples(check, store) -> dict:
     """A few rows of each kind of change, for the preview."""
     if check.diff is None:
         return {}
-    frame = check.prepared.frame if check.prepared.ok else check.prepared.good()
-    old = store.layer(check.prepared.layer)
+    frame, old = check.frame, check.old
     old_by_id = {r["id"]: r for r in old.drop(columns="geometry").to_dict("records")}
     new_by_id = {r["id"]: r for r in frame.drop(columns="geometry").to_dict("records")}
     added = [new_by_id[k] for k in new_by_id if k not in old_by_id][:PREVIEW_ROWS]
@@ -218,13 +219,14 @@ def commit():
     store = current_app.extensions["atlas.store"]
     token = _form_value("token")
     meta, check = _check_staged(token)
-    current = store.current_version()
-    if current != meta["base_version"]:
-        flash(f"数据已在预览后变化（版本 {meta['base_version']} → {current}），请重新检查 / The data changed "
-              f"since the preview (version {meta['base_version']} → {current}); check the file again.")
-        return redirect(url_for("admin.page"), code=303)
     try:
-        version, change = service.commit(check, store, meta["who"], skip_invalid=meta["skip_invalid"])
+        # Written only if the store is still at the previewed version, checked inside the write
+        # transaction: of two racing commits one wins, the other is told why.
+        version, change = service.commit(check, store, meta["who"], skip_invalid=meta["skip_invalid"],
+                                         expect_version=meta["base_version"])
+    except StoreConflict as error:
+        flash(str(error))
+        return redirect(url_for("admin.page"), code=303)
     except service.ImportRefused as error:
         flash(str(error))
         return redirect(url_for("admin.page"), code=303)

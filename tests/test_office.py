@@ -1,0 +1,167 @@
+"""The data office's imports (issue 19 items 5, 8-10): explicit modes, no default coordinate
+system, commits that cannot overwrite each other, version 0 and reverts that show their diff.
+
+Rows are synthetic (benchmarks/synthetic_lists.py, named 合成测试单位): test data, never data/."""
+import os
+import subprocess
+import sys
+import threading
+import uuid
+
+import pytest
+
+from benchmarks.synthetic_lists import synthetic_rows, to_csv
+from geoapp import PROJECT_ROOT
+from geoapp.ingest import service
+from geoapp.ingest.store import StoreConflict, open_store
+
+LAYER = "enterprises_platforms"
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        return open_store(f"sqlite:///{tmp_path / 'atlas-store.sqlite'}")
+    import psycopg
+    server = request.getfixturevalue("postgis_url")
+    name = f"atlas_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return open_store(server.rsplit("/", 1)[0] + f"/{name}")
+
+
+def csv_of(registry, n, seed, start=0):
+    table = synthetic_rows(registry.boundaries, n + start, seed=seed, crs="wgs84").iloc[start:]
+    return to_csv(table.reset_index(drop=True)), table
+
+
+def check(registry, store, data, mode, name="list.csv", crs="wgs84"):
+    return service.check_file(data, name, LAYER, crs, registry, store, "tester", mode=mode)
+
+
+def test_two_racing_commits_one_wins_the_other_is_told_why(registry, store):
+    data, _ = csv_of(registry, 1500, seed=3)
+    service.commit(check(registry, store, data, "replace"), store, "first")
+    # Two clerks preview different files against the same version, then commit at once.
+    one = check(registry, store, csv_of(registry, 1200, seed=4)[0], "replace", "one.csv")
+    two = check(registry, store, csv_of(registry, 1300, seed=5)[0], "replace", "two.csv")
+    assert one.base_version == two.base_version == store.current_version()
+    start = threading.Barrier(2)
+    outcome = {}
+
+    def run(name, chk):
+        start.wait()
+        try:
+            outcome[name] = service.commit(chk, store, name)
+        except StoreConflict as error:
+            outcome[name] = error
+
+    threads = [threading.Thread(target=run, args=args) for args in (("one", one), ("two", two))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    won = [k for k, v in outcome.items() if not isinstance(v, Exception)]
+    lost = [k for k, v in outcome.items() if isinstance(v, StoreConflict)]
+    assert len(won) == 1 and len(lost) == 1, outcome
+    message = str(outcome[lost[0]])
+    assert "changed since the preview" in message and "nothing was written" in message
+    # What is stored is exactly the winner's file, and one version was added, not two.
+    winner = {"one": one, "two": two}[won[0]]
+    assert store.current_version() == one.base_version + 1
+    assert sorted(store.layer(LAYER)["id"]) == sorted(winner.frame["id"])
+    assert store.history()[0]["who"] == won[0]
+
+
+def test_modes_append_update_replace(registry, store):
+    first, table = csv_of(registry, 5, seed=8)
+    service.commit(check(registry, store, first, "replace"), store, "t")
+    # two new rows: append keeps the five already there
+    two_new, new_table = csv_of(registry, 2, seed=8, start=5)
+    appended = check(registry, store, two_new, "append")
+    assert (appended.diff.added, appended.diff.changed, appended.diff.removed) == (2, 0, 0)
+    service.commit(appended, store, "t")
+    stored = store.layer(LAYER)
+    assert sorted(stored["id"]) == sorted(list(table["编号"]) + list(new_table["编号"]))
+    # append refuses a row already there (same id) and points to update
+    again = check(registry, store, two_new, "append")
+    assert again.diff is None and len(again.problems) == 2
+    assert all("already in the layer" in p.message and "update" in p.message for p in again.problems)
+    # update: a changed note on one stored row (matched by id) changes it; nothing is removed
+    edited = new_table.head(1).copy()
+    edited["备注"] = "改过"
+    updated = check(registry, store, to_csv(edited.reset_index(drop=True)), "update")
+    assert (updated.diff.added, updated.diff.changed, updated.diff.removed, updated.diff.rows) == (0, 1, 0, 7)
+    service.commit(updated, store, "t")
+    stored = store.layer(LAYER).set_index("id")
+    assert stored.loc[edited["编号"].iat[0], "note_zh"] == "改过" and len(stored) == 7
+    # update without an id column matches by name + district and keeps the stored id
+    no_id = edited.drop(columns="编号")
+    no_id["备注"] = "再改"
+    by_name = check(registry, store, to_csv(no_id.reset_index(drop=True)), "update")
+    assert (by_name.diff.added, by_name.diff.changed, by_name.diff.removed) == (0, 1, 0)
+    assert edited["编号"].iat[0] in set(by_name.frame["id"])
+    # replace with the two rows removes the other five (and says so)
+    replaced = check(registry, store, two_new, "replace")
+    assert replaced.diff.removed == 5 and replaced.diff.rows == 2
+
+
+def test_no_mode_or_crs_is_refused(registry, store):
+    data, _ = csv_of(registry, 2, seed=9)
+    with pytest.raises(service.ImportRefused, match="gcj02.*bd09"):
+        check(registry, store, data, "append", crs="")
+    with pytest.raises(service.ImportRefused, match="append.*update.*replace"):
+        check(registry, store, data, "")
+
+
+def test_revert_zero_restores_the_empty_layer(registry, store):
+    data, _ = csv_of(registry, 4, seed=10)
+    service.commit(check(registry, store, data, "replace"), store, "t")
+    history = store.history(include_origin=True)
+    assert history[-1]["id"] == 0 and history[-1]["action"] == "origin"
+    current, changes = store.revert_preview(0)
+    assert changes[LAYER].removed == 4 and changes[LAYER].rows == 0
+    version = store.revert(0, "t", expect_version=current)
+    assert version == current + 1 and len(store.layer(LAYER)) == 0
+    assert store.history()[0]["removed"] == 4
+    with pytest.raises(StoreConflict):      # confirmed against a version that is no longer current
+        store.revert(0, "t", expect_version=current)
+
+
+# -- the command ---------------------------------------------------------------------------------
+def cli(store_url, *args, stdin=None):
+    env = {**os.environ, "ATLAS_DATABASE_URL": store_url, "PYTHONPATH": str(PROJECT_ROOT)}
+    return subprocess.run([sys.executable, "-m", "geoapp.data", *args, "--who", "tester"], input=stdin,
+                          capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+
+
+def test_command_modes_crs_history_and_revert_zero(registry, tmp_path):
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    five, two = tmp_path / "five.csv", tmp_path / "two.csv"
+    five.write_bytes(csv_of(registry, 5, seed=12)[0])
+    two.write_bytes(csv_of(registry, 2, seed=12, start=5)[0])
+    # no --crs: refused, naming the systems of the Chinese map apps; nothing written
+    result = cli(url, "import", str(five), "--layer", LAYER, "--mode", "replace")
+    assert result.returncode == 2 and "--crs is required" in result.stderr
+    assert "gcj02" in result.stderr and "bd09" in result.stderr and "高德" in result.stderr
+    result = cli(url, "import", str(five), "--layer", LAYER, "--crs", "wgs84")
+    assert result.returncode == 2 and "--mode is required" in result.stderr
+    assert open_store(url).current_version() == 0
+    assert cli(url, "import", str(five), "--layer", LAYER, "--crs", "wgs84", "--mode", "replace").returncode == 0
+    # --mode append keeps the rows already there
+    result = cli(url, "import", str(two), "--layer", LAYER, "--crs", "wgs84", "--mode", "append")
+    assert result.returncode == 0, result.stderr
+    assert "7 rows; 2 added, 0 changed, 0 removed" in result.stdout
+    assert len(open_store(url).layer(LAYER)) == 7
+    # replace says in the preview how many rows it removes
+    result = cli(url, "import", str(two), "--layer", LAYER, "--crs", "wgs84", "--mode", "replace", "--dry-run")
+    assert "将删除 5 行" in result.stdout and "5 stored rows will be removed" in result.stdout
+    # history lists version 0; revert 0 shows its diff and waits for a yes
+    history = cli(url, "history").stdout
+    assert "before the first import" in history and "\n      0 " in history
+    result = cli(url, "revert", "0")                      # not a terminal, no --yes: nothing done
+    assert result.returncode == 2 and "7 removed" in result.stdout and "--yes" in result.stderr
+    assert len(open_store(url).layer(LAYER)) == 7
+    result = cli(url, "revert", "0", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert len(open_store(url).layer(LAYER)) == 0
