@@ -36,7 +36,12 @@ def _normalise(text: str) -> str:
 
 @lru_cache(maxsize=4)
 def sections(path: Path = PLAN_TEXT) -> dict[str, Section]:
-    lines = path.read_text(encoding="utf-8").splitlines()
+    return sections_of(path.read_text(encoding="utf-8"))
+
+
+def sections_of(text: str) -> dict[str, Section]:
+    """The sections of a plan text given as a string (a draft's text, not yet a file)."""
+    lines = text.splitlines()
     starts: list[tuple[str, str, int]] = []
     part = sub = ""
     for number, line in enumerate(lines, start=1):

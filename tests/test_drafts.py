@@ -1,0 +1,187 @@
+"""The drafter (geoapp.ingest.drafts) against the SHIPPED plan: its text, registry and tasks.yaml.
+
+Done-when 1 of issue 20: drafting the shipped text with the province's data alone
+(--province-only) must propose >= 90 % of the registry places the text names individually in
+their right city, and >= 80 % of the shipped targets' values. Expected values come from the
+shipped data (registry rows, plan_names, plan_refs, tasks.yaml), never from the drafter.
+The time it takes is printed by benchmarks/bench_draft.py, not asserted here.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from geoapp.data import load_registry
+from geoapp.ingest.drafts import load_gazetteer
+from geoapp.ingest.drafts.extract import draft, sentence_spans
+
+
+def plan_text_path(registry) -> Path:
+    plan = getattr(registry, "plan", None)
+    if plan is not None and getattr(plan, "text", None):
+        return Path(plan.text)
+    return registry.data_dir / "plan" / "source" / "liaoning_st_13th_fyp.txt"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    registry = load_registry()
+    text = plan_text_path(registry).read_text(encoding="utf-8")
+    return registry, text
+
+
+@pytest.fixture(scope="module")
+def province_draft(shipped):
+    registry, text = shipped
+    return draft(text, load_gazetteer(province_only=True), province_only=True)
+
+
+def _occurrences(text: str, wording: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    """Where `wording` is written in text[lo:hi], whitespace (page breaks, spaces) ignored."""
+    pattern = r"\s*".join(map(re.escape, re.sub(r"\s+", "", wording)))
+    return [(lo + m.start(), lo + m.end()) for m in re.finditer(pattern, text[lo:hi])]
+
+
+def _section_range(text: str, section) -> tuple[int, int]:
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    lo = starts[section.first_line - 1]
+    hi = starts[section.last_line] if section.last_line < len(starts) else len(text)
+    return lo, hi
+
+
+def written_places(registry, text):
+    """(place row, [(start, end) where the plan writes one of its names in a section it cites],
+    group) for every registry place the text writes. group: every written wording is shared by
+    three or more places and names no city (“五点一线”沿海经济带相关产业园): the text names a
+    group there, not the place, so no reading can put it in a city."""
+    places = registry.counted_places()
+    city_words = {re.sub("市$", "", n) for n in registry.boundaries["city"]["name_zh"]}
+    shared: dict[str, int] = {}
+    for cell in places["plan_names"]:
+        for wording in filter(None, cell.split(";")):
+            shared[wording] = shared.get(wording, 0) + 1
+    result = []
+    for row in places.to_dict("records"):
+        wordings = [row["name_zh"]] + [w for w in row["plan_names"].split(";") if w]
+        hits, group = [], True
+        for ref in filter(None, row["plan_refs"].split(";")):
+            lo, hi = _section_range(text, registry.sections[ref])
+            for wording in wordings:
+                found = _occurrences(text, wording, lo, hi)
+                if found:
+                    hits += found
+                    if shared.get(wording, 0) < 3 or any(c in wording for c in city_words):
+                        group = False
+        if hits:
+            result.append((row, hits, group))
+    return result
+
+
+def proposed_in_city(draft_result, row, hits) -> bool:
+    for place in draft_result.places:
+        if place.city_adcode != row["city_adcode"]:
+            continue
+        for m in place.mentions:
+            if any(m.start < b and a < m.end for a, b in hits):
+                return True
+    return False
+
+
+def test_province_only_places_in_the_right_city(shipped, province_draft):
+    registry, text = shipped
+    written = written_places(registry, text)
+    individual = [(row, hits) for row, hits, group in written if not group]
+    assert len(individual) >= 30, "the shipped text names at least 30 registry places one by one"
+    missed = [row["id"] for row, hits in individual if not proposed_in_city(province_draft, row, hits)]
+    share = 1 - len(missed) / len(individual)
+    print(f"\nplaces named one by one: {len(individual)}, proposed in the right city "
+          f"{len(individual) - len(missed)} ({share:.0%}); missed {missed}")
+    groups = [row["id"] for row, hits, group in written if group]
+    all_found = sum(proposed_in_city(province_draft, row, hits) for row, hits, _ in written)
+    print(f"counting the places named only as a group too ({', '.join(groups)}): "
+          f"{all_found}/{len(written)} ({all_found / len(written):.0%})")
+    assert share >= 0.90, missed
+
+
+def test_province_only_targets(shipped, province_draft):
+    registry, _text = shipped
+    proposed = {(t.section, t.value, t.year if t.value is None else None) for t in province_draft.targets}
+    shipped_targets = [(task.section, target.value, target.year if target.value is None else None)
+                       for task in registry.tasks for target in task.targets]
+    assert len(shipped_targets) >= 30
+    missed = [t for t in shipped_targets if t not in proposed]
+    share = 1 - len(missed) / len(shipped_targets)
+    print(f"\nshipped targets {len(shipped_targets)}, values proposed {share:.0%}; missed {missed}")
+    assert share >= 0.80, missed
+
+
+def test_sections_are_the_shipped_notation(shipped, province_draft):
+    registry, _text = shipped
+    refs = [s["ref"] for s in province_draft.sections]
+    assert set(refs) == set(registry.sections)
+    for task in registry.tasks:  # every shipped section is addressable in the draft
+        assert task.section in refs
+
+
+def test_draft_quotes_are_in_their_sections(shipped, province_draft):
+    from geoapp.data import plan_text
+    registry, text = shipped
+    sections = plan_text.sections_of(text)
+    for task in province_draft.tasks:
+        assert plan_text.quote_in_section(task.section, task.quote, sections), task.quote
+        for target in task.targets:
+            assert plan_text.quote_in_section(task.section, target.quote, sections), target.quote
+
+
+def test_title_and_period_from_the_text(shipped, province_draft):
+    _registry, text = shipped
+    first = next(line.strip() for line in text.splitlines() if line.strip())
+    assert province_draft.title_zh == first
+    assert province_draft.period == (2016, 2020)  # the text's own “（2016-2020年）”
+
+
+def test_coordinated_forms_are_several_places():
+    """Hand-written sentences in the plans' style (test inputs): lists sharing one head."""
+    gazetteer = load_gazetteer(province_only=True)
+    text = ("一、总体布局\n（一）区域\n1.园区。推动鞍山、本溪、锦州国家高新区发展，支持沈阳和大连产业集群，"
+            "建设浑南科技城。\n")
+    result = draft(text, gazetteer, province_only=True)
+    by_name = {p.name_zh: p for p in result.places}
+    assert {"鞍山国家高新区", "本溪国家高新区", "锦州国家高新区"} <= set(by_name)
+    assert by_name["鞍山国家高新区"].city_adcode == "210300"
+    assert by_name["本溪国家高新区"].kind == "high_tech_zone"
+    assert by_name["本溪国家高新区"].level == "national"
+    assert {"沈阳产业集群", "大连产业集群"} <= set(by_name)
+    hunnan = by_name["浑南科技城"]
+    assert (hunnan.district_adcode, hunnan.city_adcode, hunnan.location_precision) == ("210112", "210100", "district")
+    assert all(p.section == "一（一）1" for p in result.places)
+
+
+def test_generic_names_are_not_places():
+    gazetteer = load_gazetteer(province_only=True)
+    text = "一、任务\n（一）平台\n1.平台。建成 20 个省级临床医学研究中心和一批重点实验室。\n"
+    result = draft(text, gazetteer, province_only=True)
+    assert result.places == []
+    (target,) = result.targets
+    assert (target.value, target.unit_zh, target.stated_as) == (20, "个", "target")
+
+
+def test_sentences_continue_across_page_breaks():
+    text = "一、甲\n本溪生物医药、鞍山激光等一批产业集群\n\n实现了发展。下一句。\n"
+    spans = [text[a:b] for a, b in sentence_spans(text)]
+    assert spans[1].startswith("本溪") and spans[1].endswith("实现了发展。")
+
+
+def test_known_places_are_linked_not_duplicated(shipped):
+    """Without --province-only, every registry place the text writes is proposed under its id."""
+    registry, text = shipped
+    result = draft(text, load_gazetteer(registry=registry), province_only=False)
+    linked = {p.registry_id for p in result.places if p.registry_id}
+    written = {row["id"] for row, _hits, _group in written_places(registry, text)}
+    missing = written - linked
+    print(f"\nlinked {len(written & linked)}/{len(written)}; not linked: {sorted(missing)}")
+    assert len(missing) <= len(written) * 0.05, sorted(missing)
+    ids = [p.id for p in result.places]
+    assert len(ids) == len(set(ids))
