@@ -6,7 +6,8 @@ import re
 import pandas as pd
 import pytest
 
-CSVS = ["distribution", "coverage", "tasks", "targets", "belt_cities", "belt_places"]
+CSVS = ["distribution", "coverage", "tasks", "targets", "belt_groups", "belt_by_city", "belt_cities", "belt_places"]
+CODES = {"城市代码": str, "City code (adcode)": str, "城市代码（adcode）": str}
 
 
 def _csv(client, name, query=""):
@@ -14,7 +15,7 @@ def _csv(client, name, query=""):
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert response.data.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel opens Chinese correctly
-    return pd.read_csv(io.BytesIO(response.data), encoding="utf-8-sig", dtype={"city_adcode": str})
+    return pd.read_csv(io.BytesIO(response.data), encoding="utf-8-sig", dtype=CODES)
 
 
 def test_stats_page_is_chinese_by_default_and_english_on_request(client):
@@ -30,15 +31,19 @@ def test_stats_page_is_chinese_by_default_and_english_on_request(client):
 def test_stats_page_loads_nothing_from_elsewhere(client):
     page = client.get("/stats").get_data(as_text=True)
     assert not re.search(r'<(script|link|img)[^>]+(src|href)="(https?:)?//', page)
-    assert "<script" not in page  # charts are server-side SVG
+    # charts are server-side SVG; the one script is the "copy table" buttons (same origin)
+    assert re.findall(r"<script[^>]*>", page) == [re.search(r'<script src="/static/tables.js\?v=\w+" defer>', page).group(0)]
 
 
 def test_distribution_csv_opens_with_pandas_and_has_14_city_rows(client, registry):
     table = _csv(client, "distribution")
     assert len(table) == 14
-    assert set(table["city_adcode"]) == set(registry.boundaries["city"]["adcode"])
-    assert table["htz_national"].sum() == 8
-    assert table.set_index("city_adcode").loc["210100", "name_zh"] == "沈阳市"
+    assert set(table["城市代码"]) == set(registry.boundaries["city"]["adcode"])
+    assert table["国家级高新区"].sum() == 8
+    assert table.set_index("城市代码").loc["210100", "城市"] == "沈阳市"
+    english = _csv(client, "distribution", "?lang=en")
+    assert english.set_index("City code (adcode)").loc["210100", "City"] == "Shenyang"
+    assert english["National HTZs"].sum() == 8
 
 
 @pytest.mark.parametrize("name", CSVS)
@@ -48,18 +53,18 @@ def test_every_csv_opens_with_pandas(client, name):
 
 
 def test_tasks_csv_lists_every_task_with_its_status(client):
-    tasks = _csv(client, "tasks").set_index("id")
+    tasks = _csv(client, "tasks").set_index("任务编号")
     assert len(tasks) == 37
-    assert tasks.loc["it_data_centres", "status"] == "partly_located"
-    assert "东北区域超算中心" in tasks.loc["it_data_centres", "missing"]
-    assert tasks.loc["platforms_150", "status"] == "counted_only"
+    assert tasks.loc["it_data_centres", "状态"] == "部分落图"
+    assert "东北区域超算中心" in tasks.loc["it_data_centres", "未落图"]
+    assert tasks.loc["platforms_150", "状态"] == "仅有数量"
 
 
 def test_coverage_csv_cas_dandong_row(client, registry):
-    coverage = _csv(client, "coverage").set_index("id")
-    codes = list(registry.boundaries["city"]["adcode"])
-    row = coverage.loc["cas_dandong_centre", codes]
-    assert row.to_dict() == {c: (1 if c == "210600" else 0) for c in codes}
+    coverage = _csv(client, "coverage").set_index("任务编号")
+    names = list(registry.boundaries["city"]["name_zh"])
+    row = coverage.loc["cas_dandong_centre", names]
+    assert row.to_dict() == {c: (1 if c == "丹东市" else 0) for c in names}
 
 
 def test_api_distribution_json(client):
@@ -179,8 +184,9 @@ def test_report_cache_is_bounded(app):
 def test_page_links_carry_the_parsed_filter_and_width(client):
     page = client.get("/stats?industry=Biomedicine,marine&half_width_km=12.50&lang=en").get_data(as_text=True)
     query = "industry=biomedicine,marine&amp;half_width_km=12.5"
-    for name in ("distribution", "coverage", "tasks", "targets", "belt_cities", "belt_places"):
-        assert f'href="/stats/{name}.csv?{query}"' in page, name
+    for name in CSVS:
+        for fmt in ("csv", "xlsx"):
+            assert f'href="/stats/{name}.{fmt}?{query}&amp;lang=en"' in page, name
     assert f'href="/api/coverage?{query}"' in page
     assert f'href="/stats?{query}"' in page  # the other language: Chinese is the default
     assert 'href="/?lang=en"' in page

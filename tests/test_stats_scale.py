@@ -153,11 +153,11 @@ def test_belt_relations_of_the_synthetic_points(big):
     app, rows = big
     body = app.test_client().get("/stats/belt_places.csv").data.decode("utf-8-sig")
     table = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False)
-    synthetic = table[table["id"].str.startswith("synthetic_")].set_index("id")
+    synthetic = table[table["编号"].str.startswith("synthetic_")].set_index("编号")
     assert len(synthetic) == N  # every row, whatever the page draws
     want = rows.set_index("id")["in_belt"].map({True: "inside", False: "outside"})
-    assert synthetic["relation"].to_dict() == want.to_dict()
-    assert (synthetic["point_inside"] == "True").to_dict() == rows.set_index("id")["in_belt"].to_dict()
+    assert synthetic["关系代码"].to_dict() == want.to_dict()
+    assert (synthetic["地图点在带内"] == "是").to_dict() == rows.set_index("id")["in_belt"].to_dict()
 
 
 def belt_svg(html: str) -> str:

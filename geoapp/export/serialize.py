@@ -20,6 +20,8 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from geoapp.export.spreadsheet import csv_cell, neutralise  # noqa: F401 (neutralise: ingest's rejects)
+
 # 6 decimal places of a degree are about 0.11 m of latitude (0.08 m of longitude at 42°N): finer
 # than any location in the data (the boundary source is itself stored with 6 decimals).
 COORDINATE_DECIMALS = 6
@@ -151,17 +153,6 @@ def feature_collection_chunks(write: Callable[[np.ndarray], list[str]], position
     yield b"]}"
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value):
-    """A text cell a spreadsheet would run as a formula (=HYPERLINK(...), +, -, @ first) gets a
-    leading apostrophe, so Excel/WPS show it as text (OWASP CSV injection); others unchanged."""
-    if isinstance(value, str) and value[:1] in FORMULA_START:
-        return "'" + value
-    return value
-
-
 def to_csv(frame: gpd.GeoDataFrame) -> bytes:
     """UTF-8 CSV with a BOM (so Excel reads Chinese): points as `lon`,`lat` columns, other
     geometries as a `WKT` column (the name GDAL's CSV driver and QGIS recognise). Text that a
@@ -177,13 +168,13 @@ def csv_chunks(frame: gpd.GeoDataFrame, positions: np.ndarray | None = None,
     points = len(chosen) > 0 and bool((shapely.get_type_id(chosen) == 0).all())
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns + (["lon", "lat"] if points else ["WKT"]))
+    writer.writerow([csv_cell(c) for c in columns] + (["lon", "lat"] if points else ["WKT"]))
     yield ("\ufeff" + out.getvalue()).encode("utf-8")
     for batch in row_batches(frame, positions, size):
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         for record, geometry in zip(property_records(batch), rfc7946_geometries(batch.geometry.values)):
-            row = ["" if record[c] is None else neutralise(record[c]) for c in columns]
+            row = [csv_cell(record[c]) for c in columns]
             if points:
                 row += [repr(round(geometry.x, COORDINATE_DECIMALS)), repr(round(geometry.y, COORDINATE_DECIMALS))]
             else:
@@ -372,7 +363,7 @@ def write_shapefile_zip(folder: Path, frame: gpd.GeoDataFrame, geometry_type: st
         fields = io.StringIO()
         writer = csv.writer(fields, lineterminator="\r\n")
         writer.writerow(["field", "column"])
-        writer.writerows(mapping)
+        writer.writerows([csv_cell(v) for v in row] for row in mapping)
         archive.writestr("fields.csv", "\ufeff" + fields.getvalue())
     return archive_path
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from geoapp.data import Registry
 from geoapp.data.validate import Problem
-from geoapp.export.serialize import neutralise
+from geoapp.export.spreadsheet import Sheet, csv_bytes
 from geoapp.ingest import rows as rows_mod
 from geoapp.ingest.read import ReadError, read_upload
 from geoapp.ingest.seats import seat_points
@@ -181,19 +181,16 @@ def commit(check: Check, store: Store, who: str, skip_invalid: bool = False, pro
 
 def rejects_csv(prepared: rows_mod.Prepared) -> bytes:
     """The rejected rows as read, with their row number and every problem, as CSV (UTF-8 with BOM
-    so Excel opens it); formulas neutralised."""
-    import csv
-    import io
+    so Excel opens it), through the atlas's one spreadsheet writer: formulas neutralised in the
+    cells and in the file's own column names."""
     by_row: dict[int, list[str]] = {}
     for p in prepared.problems:
         by_row.setdefault(p.row or 0, []).append(f"{p.field}: {p.message}" if p.field else p.message)
     table = prepared.table if prepared.table is not None else None
     columns = [str(c) for c in table.columns] if table is not None else []
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["行/row"] + columns + ["问题/problems"])
     positions = {row: i for i, row in enumerate(prepared.rows)}
+    rows = []
     for row, messages in sorted(by_row.items()):
         cells = table.iloc[positions[row]].tolist() if table is not None and row in positions else [""] * len(columns)
-        writer.writerow([row] + [neutralise(str(v)) for v in cells] + [neutralise(" | ".join(messages))])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+        rows.append([row] + [str(v) for v in cells] + [" | ".join(messages)])
+    return csv_bytes(Sheet("rejects", ["行/row"] + columns + ["问题/problems"], rows))

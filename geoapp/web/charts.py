@@ -20,6 +20,35 @@ BAR_SERIES = [("htz_national", "#b2182b"), ("htz_provincial", "#ef8a62"),
 STATUS_COLOURS = {"located": "#1b7837", "partly_located": "#d6a100", "not_located": "#b2182b",
                   "city_level": "#4d7ea8", "counted_only": "#888888"}
 RELATION_COLOURS = {"inside": "#b2182b", "partly": "#d6a100", "outside": "#555555"}
+INK_DARK, INK_LIGHT = "#222222", "#ffffff"
+
+
+def _rgb(colour: str) -> tuple[float, float, float]:
+    """'#rrggbb' or 'rgba(r,g,b,a)' (over white) as 0–255 floats."""
+    if colour.startswith("#"):
+        return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b, a = (float(v) for v in colour[colour.index("(") + 1:-1].split(","))
+    return tuple(255 - a * (255 - c) for c in (r, g, b))
+
+
+def luminance(colour: str) -> float:
+    """WCAG 2 relative luminance."""
+    def channel(c):
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(c) for c in _rgb(colour))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def ink_on(fill: str) -> str:
+    """Text colour for a filled cell or badge: dark or white, whichever contrasts more (WCAG AA
+    asks 4.5:1 for text)."""
+    return INK_LIGHT if contrast(fill, INK_LIGHT) > contrast(fill, INK_DARK) else INK_DARK
 
 
 def bar_chart(cities: pd.DataFrame, lang: str) -> dict:
@@ -61,11 +90,12 @@ def heat_map(result: Coverage, cities: pd.DataFrame, lang: str) -> dict:
             named = bool(result.named.loc[task_id, code])
             if n:
                 shade = 0.25 + 0.75 * n / top_count
-                cells.append({"x": label_w + j * cell, "n": n, "fill": f"rgba(178,24,43,{shade:.2f})"})
+                fill = f"rgba(178,24,43,{shade:.2f})"
+                cells.append({"x": label_w + j * cell, "n": n, "fill": fill, "ink": ink_on(fill)})
             elif named:
-                cells.append({"x": label_w + j * cell, "n": "○", "fill": "#dbe6f1"})
+                cells.append({"x": label_w + j * cell, "n": "○", "fill": "#dbe6f1", "ink": "#1f4e79"})
             else:
-                cells.append({"x": label_w + j * cell, "n": "", "fill": "#f4f4f4"})
+                cells.append({"x": label_w + j * cell, "n": "", "fill": "#f4f4f4", "ink": INK_DARK})
         title = tasks.loc[task_id, vocab.pick(("title_zh", "title_en"), lang)]
         rows.append({"y": top + i * cell, "title": title if len(title) <= 26 or lang == "en"
                      else title[:25] + "…", "full_title": title, "cells": cells,
@@ -116,12 +146,16 @@ def belt_map(belt: Belt, display_cities: gpd.GeoDataFrame, lang: str) -> dict:
     sx, sy = (xy[point, 0] - minx) * scale, (maxy - xy[point, 1]) * scale
     relation = belt.places["relation"].to_numpy(dtype=object)[point]
     ids = belt.places["id"].to_numpy(dtype=object)[point]
+    # what a reader sees on hover: the place's name in the page's language, never its id
+    zh = belt.places["name_zh"].fillna("").to_numpy(dtype=object)[point]
+    en = belt.places["name_en"].fillna("").to_numpy(dtype=object)[point]
+    labels = [(e or z) if lang == "en" else (z or e) for z, e in zip(zh, en)]
     drawing = {"width": width, "height": height, "cities": outlines,
                "corridor": path(corridor.geometry.iloc[0]), "points": [], "cells": [],
                "n_points": int(point.sum()), "cell_km": round(BELT_CELL_PX / scale / 1000, 1)}
     if len(ids) <= BELT_POINTS_MAX:
-        drawing["points"] = [{"x": x, "y": y, "colour": RELATION_COLOURS[r], "id": pid}
-                             for x, y, r, pid in zip(sx.tolist(), sy.tolist(), relation, ids)]
+        drawing["points"] = [{"x": x, "y": y, "colour": RELATION_COLOURS[r], "relation": r, "name": name}
+                             for x, y, r, name in zip(sx.tolist(), sy.tolist(), relation, labels)]
         return drawing
     drawing["cells"] = grid_cells(sx, sy, relation, BELT_CELL_PX)
     return drawing

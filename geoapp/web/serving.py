@@ -13,6 +13,7 @@ import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
+from urllib.parse import quote
 
 from flask import Response, current_app, request
 
@@ -160,10 +161,20 @@ def _etag_matches(etag: str) -> bool:
     return any(request.if_none_match.contains_weak(tag) for tag in (etag, etag + "-gz"))
 
 
-def _headers(tag: str, download_name: str | None, headers: dict | None) -> dict:
+def content_disposition(download_name: str | tuple[str, str]) -> str:
+    """`attachment` with the file name: a (name, ASCII name) pair gives the name as RFC 5987
+    `filename*` (UTF-8, percent-encoded: 各市分布_生物医药_2026-12-06.xlsx) and the ASCII one as
+    `filename` for clients that do not read it."""
+    if isinstance(download_name, str):
+        return f'attachment; filename="{download_name}"'
+    name, fallback = download_name
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _headers(tag: str, download_name: str | tuple[str, str] | None, headers: dict | None) -> dict:
     response_headers = {"ETag": f'W/"{tag}"', "Vary": "Accept-Encoding", "Cache-Control": CACHE_CONTROL}
     if download_name:
-        response_headers["Content-Disposition"] = f'attachment; filename="{download_name}"'
+        response_headers["Content-Disposition"] = content_disposition(download_name)
     response_headers.update(headers or {})
     return response_headers
 

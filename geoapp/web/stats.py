@@ -28,10 +28,12 @@ from geoapp.analysis.coverage import STATUSES
 from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRICS
 from geoapp.analysis.report import Report, build_report
 from geoapp.analysis.report import city_metrics as analysis_city_metrics
+from geoapp.export.spreadsheet import CSV_TYPE, XLSX_TYPE, csv_bytes, xlsx_bytes
 from geoapp.filters import Filter, FilterError
-from geoapp.web.charts import STATUS_COLOURS, bar_chart, belt_map, heat_map
+from geoapp.web.charts import STATUS_COLOURS, bar_chart, belt_map, heat_map, ink_on
 from geoapp.web.context import current_filter, current_lang, registry, translator
 from geoapp.web.serving import cached_body, send_body
+from geoapp.web import tables
 from geoapp.web.urls import link
 
 bp = Blueprint("stats", __name__)
@@ -42,15 +44,7 @@ HALF_WIDTH_ALLOWED = "a number of km from 1 to 100 with at most two decimals, e.
 REPORT_CACHE_SIZE = 64
 CORRIDOR_CACHE_SIZE = 16
 
-GROUP_LABELS = {"high_tech_zones": ("高新区", "High-tech zones"),
-                "clusters_bases": ("集群·基地·园区", "Clusters, bases, parks"),
-                "laboratories": ("国家实验室", "National labs"),
-                "platforms": ("创新平台", "Platforms"),
-                "designations": ("规划区域", "Plan areas"), "all": ("全部", "All")}
-RELATION_LABELS = {"inside": ("完全在带内", "wholly inside"), "partly": ("跨带边界", "straddles the edge"),
-                   "outside": ("带外", "outside")}
-PRECISION_LABELS = {k: (v[0].split("（")[0], v[1].split(" (")[0])
-                    for k, v in vocab.LOCATION_PRECISION.items()}
+GROUP_LABELS, RELATION_LABELS, PRECISION_LABELS = tables.GROUP_LABELS, tables.RELATION_LABELS, tables.PRECISION_LABELS
 
 
 def half_width() -> float:
@@ -231,54 +225,73 @@ def api_coverage():
     return _json(("coverage", flt.key(), width), lambda: coverage_document(flt, width))
 
 
-# --- CSV ------------------------------------------------------------------------------------------
+# --- CSV and XLSX: the page's tables for people (geoapp.web.tables), one writer ----------------
 
-def _csv_bytes(frame: pd.DataFrame) -> bytes:
-    return ("\ufeff" + frame.to_csv(index=False, lineterminator="\r\n")).encode("utf-8")
-
-
-def coverage_frame(data: Report) -> pd.DataFrame:
-    """Task × city: number of the task's places in the city; `cities_named` lists the cities
-    the text names as the task's scope (city-level tasks have no places)."""
-    result = data.coverage
-    head = result.tasks[["id", "title_zh", "title_en", "section", "status"]]
-    counts = result.counts.reset_index(drop=True)
-    named = [";".join(result.named.columns[result.named.loc[i]]) for i in result.tasks["id"]]
-    return pd.concat([head.reset_index(drop=True), counts], axis=1).assign(cities_named=named)
+TABLE_FORMATS = {"csv": CSV_TYPE, "xlsx": XLSX_TYPE}
 
 
-# name -> (uses the belt width, table of the report)
-CSV_TABLES = {
-    "distribution": (False, lambda data: data.cities.reset_index()),
-    "coverage": (False, coverage_frame),
-    "tasks": (False, lambda data: data.coverage.tasks),
-    "targets": (False, lambda data: data.targets),
-    "belt_cities": (True, lambda data: data.belt.cities.reset_index()),
-    "belt_places": (True, lambda data: data.belt.places),
-}
+def table_context(lang: str) -> tables.Context:
+    cities = registry().boundaries["city"]
+    return tables.Context(lang, {c: (z, e) for c, z, e in zip(cities["adcode"], cities["name_zh"], cities["name_en"])})
 
 
-@bp.get("/stats/<any(" + ", ".join(CSV_TABLES) + "):name>.csv")
-def stats_csv(name: str):
-    flt = current_filter()
-    uses_width, table = CSV_TABLES[name]
-    width = half_width() if uses_width else DEFAULT_HALF_WIDTH_KM
-    body = cached_body(("stats", "csv", name, flt.key(), width),
-                       lambda: (_csv_bytes(table(report(flt, width))), "text/csv; charset=utf-8"))
-    return send_body(body, download_name=f"{name}.csv")
+def table_notes(flt: Filter, width: float | None, ctx: tables.Context) -> list[str]:
+    """The lines under a table in the XLSX: the filter, the belt width, where the data comes from."""
+    t = ctx.t
+    notes = [t("筛选：", "Filter: ") + (t("、", ", ").join(tables.filter_words(flt, ctx)) or t("无（全部）", "none (all)"))]
+    if width is not None:
+        notes.append(t(f"产业带半宽：{width:g} 公里", f"Belt half-width: {width:g} km"))
+    notes.append(t("来源：辽宁创新地图（每个地点的来源见“数据来源”页）",
+                   "Source: Liaoning Innovation Atlas (each place's sources are on the Sources page)"))
+    return notes
+
+
+def table_body(name: str, fmt: str, flt: Filter, width: float, lang: str) -> tuple[bytes, str]:
+    ctx = table_context(lang)
+    uses_width = tables.STATS_TABLES[name].uses_width
+    sheet = tables.stats_sheet(name, report(flt, width), ctx, table_notes(flt, width if uses_width else None, ctx))
+    return (csv_bytes(sheet) if fmt == "csv" else xlsx_bytes([sheet])), TABLE_FORMATS[fmt]
+
+
+@bp.get("/stats/<any(" + ", ".join(tables.STATS_TABLES) + "):name>.<any(csv, xlsx):fmt>")
+def stats_table(name: str, fmt: str):
+    """One /stats table as CSV or XLSX, headers and labels in the page's language (Chinese by
+    default, `lang=en`), codes in extra columns; the file name says what, which filter, which day."""
+    flt, lang = current_filter(), current_lang()
+    table = tables.STATS_TABLES[name]
+    width = half_width() if table.uses_width else DEFAULT_HALF_WIDTH_KM
+    body = cached_body(("stats", fmt, name, flt.key(), width, lang),
+                       lambda: table_body(name, fmt, flt, width, lang))
+    ctx = table_context(lang)
+    extra = ((ctx.t(f"半宽{width:g}公里", f"half-width {width:g} km"), f"half-width-{width:g}km")
+             if table.uses_width and width != DEFAULT_HALF_WIDTH_KM else None)
+    return send_body(body, download_name=tables.download_names(table.title, table.ascii_name, flt, ctx, fmt, extra))
 
 
 # --- the page ----------------------------------------------------------------------------------
 
 @bp.get("/stats")
 def stats_page():
-    flt, lang, width = current_filter(), current_lang(), half_width()
+    flt, lang = current_filter(), current_lang()
+    try:
+        width = half_width()
+    except FilterError as error:
+        # the page with the default belt and the mistake said where the width is typed (400:
+        # the request was wrong), not a bare error page
+        t = translator(lang)
+        message = t(f"产业带半宽“{error.value}”无效：请填写 1 到 100 之间的公里数，最多两位小数（如 30 或 12.5）。"
+                    f"下面按默认 {DEFAULT_HALF_WIDTH_KM:g} 公里计算。",
+                    f"Belt half-width \"{error.value}\" is not valid: {HALF_WIDTH_ALLOWED}. "
+                    f"The figures below use the default {DEFAULT_HALF_WIDTH_KM:g} km.")
+        html = render_page(flt, DEFAULT_HALF_WIDTH_KM, lang, width_error=message, width_raw=error.value)
+        return current_app.response_class(html, status=400, content_type="text/html; charset=utf-8",
+                                          headers={"Cache-Control": "no-store"})
     body = cached_body(("stats", "page", flt.key(), width, lang),
                        lambda: (render_page(flt, width, lang), "text/html; charset=utf-8"))
     return send_body(body)
 
 
-def render_page(flt: Filter, width: float, lang: str) -> bytes:
+def render_page(flt: Filter, width: float, lang: str, width_error: str = "", width_raw: str = "") -> bytes:
     data = report(flt, width)
     reg = registry()
     t = translator(lang)
@@ -298,16 +311,25 @@ def render_page(flt: Filter, width: float, lang: str) -> bytes:
     tasks["title"] = tasks[vocab.pick(("title_zh", "title_en"), lang)]
     tasks["status_label"] = tasks["status"].map(lambda s: vocab.pick(STATUSES[s], lang))
     tasks["status_colour"] = tasks["status"].map(STATUS_COLOURS)
+    tasks["status_ink"] = tasks["status_colour"].map(ink_on)
     tasks["city_names"] = tasks["cities"].map(
-        lambda s: "、".join(names.get(c, c) for c in vocab.split_codes(s)))
+        lambda s: t("、", ", ").join(names.get(c, c) for c in vocab.split_codes(s)))
     tasks["precision_label"] = tasks["precision"].map(
         lambda p: vocab.pick(PRECISION_LABELS[p], lang) if p else "")
     targets = data.targets.copy()
     targets["metric"] = targets[vocab.pick(("metric_zh", "metric_en"), lang)]
     targets["industry_label"] = targets["industry"].map(
         lambda c: vocab.label(vocab.INDUSTRIES, c, lang) if c else "")
+    targets["unit_label"] = targets["unit_zh"].fillna("").map(lambda u: tables.unit_label(u, lang))
+    targets["period_label"] = targets["period"].fillna("").map(lambda p: tables.period_label(p, lang))
+    ctx = table_context(lang)
+    by_city = tables.belt_city_counts(data.belt)
+    belt_by_city = [{"name": ctx.city(code), **{k: int(c[k]) for k in ("inside", "partly", "outside", "total")}}
+                    for code, c in by_city.iterrows() if c["total"]]
     html = render_template(
         "stats.html", lang=lang, t=t, flt=flt, selects=selects, query=query,
+        flt_query=flt.query_items(), dl_query={**query, **({"lang": "en"} if lang == "en" else {})},
+        width_error=width_error, width_raw=width_raw, belt_by_city=belt_by_city,
         width=width, default_width=DEFAULT_HALF_WIDTH_KM,
         other_lang_query={**query, **({} if lang == "en" else {"lang": "en"})},
         map_query={"lang": lang if lang == "en" else ""}, link=link,
