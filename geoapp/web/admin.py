@@ -1,9 +1,12 @@
 """/admin/import: the data office's import page (upload, preview of problems and diff, commit,
 history, revert). The same checks and store as `python -m geoapp.data import`.
 
-Enabled only when ATLAS_ADMIN_TOKEN is set (otherwise 404: the page does not exist). Access:
-the token once through the login form (then a signed, HttpOnly, SameSite=Strict session cookie)
-or an `Authorization: Bearer <token>` header; no or a bad token -> 401 / 403 and nothing changes.
+Enabled only when ATLAS_ADMIN_TOKEN is set (otherwise 404: the page does not exist); a token of
+fewer than MIN_TOKEN_CHARS characters stops start-up (AdminTokenError). Access: the token once
+through the login form (then a signed, HttpOnly, SameSite=Strict session cookie, Secure when the
+page is served over HTTPS, naming a session that logout revokes on every worker and host:
+web/admin_sessions.py) or an `Authorization: Bearer <token>` header; no or a bad token -> 401 /
+403 and nothing changes; after MAX_FAILURES wrong tokens from one address within a minute, 429.
 Every form POST carries a CSRF token (Flask-WTF) unless the request authenticates by header.
 Uploads are limited to ATLAS_ADMIN_MAX_UPLOAD bytes (413 beyond). Responses are never cached.
 Uploaded text reaches the page only through Jinja's autoescaping: shown literally.
@@ -14,8 +17,9 @@ import hashlib
 import hmac
 import secrets
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
-                   session, url_for)
+from flask import (Blueprint, Response, abort, current_app, flash, has_request_context, redirect,
+                   render_template, request, session, url_for)
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 
@@ -23,21 +27,90 @@ from geoapp.ingest import service
 from geoapp.ingest.coords import CRS_CHOICES, CRS_LABELS
 from geoapp.ingest.read import FORMATS
 from geoapp.ingest.store import StoreConflict, StoreError
+from geoapp.web.admin_sessions import MAX_FAILURES, WINDOW_S, AdminSessions, SessionStoreError
 
 bp = Blueprint("admin", __name__)
 MAX_UPLOAD = 20 * 1024 * 1024
 PREVIEW_ROWS = 20
 
 
+MIN_TOKEN_CHARS = 16
+LOOPBACK = ("127.0.0.1", "::1", "")
+
+
+class AdminTokenError(ValueError):
+    """ATLAS_ADMIN_TOKEN is too weak to guard the import page: the app does not start."""
+
+
 def init_admin(app) -> None:
-    """Session settings for the admin forms (called by create_app)."""
+    """Session settings for the admin forms (called by create_app); refuses a weak token."""
     token = app.config.get("ATLAS_ADMIN_TOKEN") or ""
+    if token and len(token) < MIN_TOKEN_CHARS:
+        raise AdminTokenError(
+            f"ATLAS_ADMIN_TOKEN has {len(token)} character(s); at least {MIN_TOKEN_CHARS} are required "
+            "(for example the output of: python3 -c 'import secrets; print(secrets.token_urlsafe(24))'). "
+            "Unset it to run without /admin/import. / 管理口令太短：至少需要 16 个字符。")
     if token and not app.config.get("SECRET_KEY"):
         # Same key in every worker and host that shares the token; never the token itself.
         app.config["SECRET_KEY"] = hmac.new(token.encode(), b"atlas-admin-session", hashlib.sha256).hexdigest()
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Strict")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    # Flask sets these keys itself (SameSite None), so setdefault would change nothing.
+    app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.session_interface = _SessionInterface()
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
+    if token and "atlas.store" in app.extensions:
+        app.extensions["atlas.admin_sessions"] = AdminSessions(app.extensions["atlas.store"])
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked Secure whenever the request came over HTTPS (directly, or
+    through the local nginx, which says so in X-Forwarded-Proto)."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or (has_request_context() and _over_https())
+
+
+def _from_local_proxy() -> bool:
+    remote = request.remote_addr or ""
+    return remote in LOOPBACK or "/" in remote   # loopback or gunicorn's unix socket (nginx)
+
+
+def _over_https() -> bool:
+    if request.is_secure:
+        return True
+    return _from_local_proxy() and request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
+def _client() -> str:
+    """The address wrong tokens are counted for: the nearest address nginx saw when the request
+    came through it (the last X-Forwarded-For entry, which nginx appends), else the peer's."""
+    if _from_local_proxy():
+        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+        if forwarded[-1]:
+            return forwarded[-1]
+    return request.remote_addr or "local"
+
+
+def _sessions() -> AdminSessions:
+    return current_app.extensions["atlas.admin_sessions"]
+
+
+def _store_down(error: SessionStoreError) -> Response:
+    return _deny(503, f"暂时无法登录：数据存储不可用 / Sign-in is not possible now: {error}; try again shortly",
+                 {"Retry-After": "30"})
+
+
+def _too_many() -> Response:
+    wait = _sessions().retry_after(_client())
+    return _deny(429, f"登录失败次数过多，请 {wait} 秒后再试 / More than {MAX_FAILURES} wrong admin tokens "
+                      f"from this address within {WINDOW_S} s; try again in {wait} s",
+                 {"Retry-After": str(wait)})
+
+
+def _refuse_token() -> Response:
+    """A wrong token: counted for the client; 403 (or 429 once the limit is reached)."""
+    _sessions().fail(_client())
+    return _deny(403, "wrong admin token")
 
 
 def _token() -> str:
@@ -63,14 +136,20 @@ def guard():
     request.max_content_length = limit
     if request.endpoint == "admin.login":
         return None
-    bearer = _bearer()
-    if bearer is not None:
-        if not _valid(bearer):
-            return _deny(403, "wrong admin token")
-        request.environ["atlas.admin_by_header"] = True
-        return None
-    if not session.get("admin") or session.get("admin") != _session_mark():
-        return _deny(401, "sign in with the admin token")
+    try:
+        bearer = _bearer()
+        if bearer is not None:
+            if _sessions().failures(_client()) >= MAX_FAILURES:
+                return _too_many()
+            if not _valid(bearer):
+                return _refuse_token()
+            request.environ["atlas.admin_by_header"] = True
+            return None
+        if not session.get("admin") or session.get("admin") != _session_mark() \
+                or not _sessions().active(session.get("sid")):
+            return _deny(401, "sign in with the admin token")
+    except SessionStoreError as error:
+        return _store_down(error)
     if request.method == "POST":
         try:
             validate_csrf(request.form.get("csrf_token"))
@@ -84,10 +163,10 @@ def _session_mark() -> str:
     return hmac.new(current_app.config["SECRET_KEY"].encode(), b"admin", hashlib.sha256).hexdigest()[:32]
 
 
-def _deny(status: int, message: str) -> Response:
+def _deny(status: int, message: str, headers: dict | None = None) -> Response:
     response = Response(render_template("admin_login.html", message=message, status=status,
                                         csrf_token=generate_csrf()), status=status,
-                        content_type="text/html; charset=utf-8")
+                        content_type="text/html; charset=utf-8", headers=headers)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="atlas-admin"'
     return response
@@ -115,15 +194,27 @@ def login():
         validate_csrf(request.form.get("csrf_token"))
     except ValidationError as error:
         return _deny(403, f"CSRF check failed ({error}); reload the page and try again")
-    if not _valid(request.form.get("token")):
-        return _deny(403, "wrong admin token")
+    try:
+        if _sessions().failures(_client()) >= MAX_FAILURES:
+            return _too_many()
+        if not _valid(request.form.get("token")):
+            return _refuse_token()
+        sid = _sessions().start()
+    except SessionStoreError as error:
+        return _store_down(error)
     session.clear()
     session["admin"] = _session_mark()
+    session["sid"] = sid
     return redirect(url_for("admin.page"), code=303)
 
 
 @bp.post("/admin/logout")
 def logout():
+    """Revokes the session on the server: the cookie no longer signs anyone in, anywhere."""
+    try:
+        _sessions().revoke(session.get("sid"))
+    except SessionStoreError as error:
+        return _store_down(error)
     session.clear()
     return redirect(url_for("admin.page"), code=303)
 

@@ -1,0 +1,102 @@
+"""Admin sessions (issue 19 item 7): SameSite=Strict cookie, Secure over HTTPS, logout revokes the
+session on the server, a short ATLAS_ADMIN_TOKEN stops start-up, wrong tokens are limited."""
+import re
+import uuid
+
+import pytest
+
+from geoapp.web.admin import AdminTokenError
+
+TOKEN = "guard-test-token-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module")
+def admin_app(tmp_path_factory):
+    from geoapp.web import create_app
+    store = tmp_path_factory.mktemp("admin-store") / "atlas-store.sqlite"
+    return create_app({"TESTING": True, "ATLAS_TILES": "none", "ATLAS_DATABASE_URL": f"sqlite:///{store}",
+                       "ATLAS_STORE_POLL": 0, "ATLAS_ADMIN_TOKEN": TOKEN})
+
+
+def csrf_of(response) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True)).group(1)
+
+
+def sign_in(client, base_url="http://localhost", **environ):
+    denied = client.get("/admin/import", base_url=base_url, environ_base=environ)
+    assert denied.status_code == 401
+    return client.post("/admin/login", data={"token": TOKEN, "csrf_token": csrf_of(denied)},
+                       base_url=base_url, environ_base=environ)
+
+
+def session_cookie(response) -> str:
+    return next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("session="))
+
+
+def test_a_token_under_16_characters_stops_start_up(tmp_path):
+    from geoapp.web import create_app
+    with pytest.raises(AdminTokenError, match=r"15 character\(s\); at least 16 are required"):
+        create_app({"TESTING": True, "ATLAS_TILES": "none", "ATLAS_ADMIN_TOKEN": "a" * 15,
+                    "ATLAS_DATABASE_URL": f"sqlite:///{tmp_path / 'store.sqlite'}"})
+
+
+def test_the_session_cookie_is_samesite_strict_and_httponly_and_secure_only_over_https(admin_app):
+    plain = sign_in(admin_app.test_client())
+    assert plain.status_code == 303
+    cookie = session_cookie(plain)
+    assert "SameSite=Strict" in cookie and "HttpOnly" in cookie and "Secure" not in cookie
+    direct = session_cookie(sign_in(admin_app.test_client(), base_url="https://localhost"))
+    assert "SameSite=Strict" in direct and "Secure" in direct
+    # behind the local nginx with TLS: the proxy says https
+    client = admin_app.test_client()
+    denied = client.get("/admin/import")
+    proxied = client.post("/admin/login", data={"token": TOKEN, "csrf_token": csrf_of(denied)},
+                          headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"})
+    assert "Secure" in session_cookie(proxied)
+
+
+def test_logout_revokes_the_session_so_the_old_cookie_no_longer_uploads(admin_app):
+    client = admin_app.test_client()
+    assert sign_in(client).status_code == 303
+    page = client.get("/admin/import")
+    assert page.status_code == 200
+    old_cookie = session_cookie(sign_in(admin_app.test_client())).split(";")[0].split("=", 1)[1]
+    thief = admin_app.test_client()
+    thief.set_cookie("session", old_cookie)
+    assert thief.get("/admin/import").status_code == 200      # the stolen cookie works ...
+    other = admin_app.test_client()
+    other.set_cookie("session", old_cookie)
+    signed_page = other.get("/admin/import")
+    assert other.post("/admin/logout", data={"csrf_token": csrf_of(signed_page)}).status_code == 303
+    # ... until its session logs out: then it signs nobody in, and an upload is refused
+    replay = admin_app.test_client()
+    replay.set_cookie("session", old_cookie)
+    response = replay.post("/admin/import", data={"csrf_token": csrf_of(signed_page), "layer": "x"})
+    assert response.status_code == 401 and "sign in" in response.get_data(as_text=True)
+    assert client.get("/admin/import").status_code == 200    # other sessions are not affected
+
+
+def test_the_eleventh_wrong_token_within_a_minute_gets_429(admin_app):
+    client = admin_app.test_client()
+    address = {"X-Forwarded-For": "198.51.100.11"}
+    csrf = csrf_of(client.get("/admin/import"))
+    statuses = [client.post("/admin/login", data={"token": f"wrong-{i}", "csrf_token": csrf}, headers=address).status_code
+                for i in range(11)]
+    assert statuses == [403] * 10 + [429]
+    refused = client.post("/admin/login", data={"token": TOKEN, "csrf_token": csrf}, headers=address)
+    assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 61
+    assert "try again in" in refused.get_data(as_text=True)
+    # another address is not locked out by this one
+    other = client.post("/admin/login", data={"token": TOKEN, "csrf_token": csrf},
+                        headers={"X-Forwarded-For": "198.51.100.12"})
+    assert other.status_code == 303
+
+
+def test_wrong_bearer_tokens_count_too(admin_app):
+    client = admin_app.test_client()
+    address = {"X-Forwarded-For": "198.51.100.21"}
+    statuses = [client.get("/admin/import", headers={**address, "Authorization": f"Bearer wrong-{i}"}).status_code
+                for i in range(11)]
+    assert statuses == [403] * 10 + [429]
+    right = client.get("/admin/import", headers={**address, "Authorization": f"Bearer {TOKEN}"})
+    assert right.status_code == 429
