@@ -31,7 +31,7 @@ DATA_EXTENSIONS = ("atlas.registry", "atlas.catalog", "atlas.search_index", "atl
                    "atlas.point_index", "atlas.place_tables")
 # Entries that do not depend on the data version (kept across a switch).
 STATIC_EXTENSIONS = ("atlas.base_registry", "atlas.store", "atlas.live", "atlas.map_frame",
-                     "atlas.memory_trimmer")
+                     "atlas.memory_trimmer", "atlas.admin_sessions")
 
 
 class Gate:
