@@ -24,7 +24,7 @@ def test_stats_page_renders_table_and_charts(page, live_server):
     box = page.locator("#bar-chart").bounding_box()
     assert box["width"] > 300 and box["height"] > 300
     # every task is listed, the supercomputing centre shown as not on the map
-    assert page.locator("table.tasks tbody tr").count() == 37
+    assert page.locator("table.tasks tbody tr").count() == 40
     assert "东北区域超算中心" in page.locator("table.tasks").inner_text()
     shot(page, "stats_page")
     page.locator("#bar-chart").scroll_into_view_if_needed()

@@ -8,6 +8,7 @@ plus the layer specs (ATLAS_LAYERS_DIR) is loaded once, validated and cross-chec
     <data>/zones/demo_zone_core.csv                   members of other layers, by id
     <data>/plan/source/liaoning_st_13th_fyp.txt       the plan text (sections plan_refs cite)
     <data>/plan/tasks.yaml                            the plan's spatial tasks
+    <data>/plan/outcomes.yaml                         baselines and sourced outcomes of its targets
     <data>/*/SOURCE.md                                where the facts come from (shown on /about)
     <layers>/*.yaml                                   layer specs (geoapp.specs)
 
@@ -29,6 +30,7 @@ import pandas as pd
 
 from geoapp import DATA_DIR, LAYERS_DIR
 from geoapp.data import plan_text
+from geoapp.data.outcomes import OUTCOMES_NAME, Outcomes, check_outcomes, load_outcomes
 from geoapp.data.tasks import Task, check_tasks, load_tasks
 from geoapp.data.validate import (DataValidationError, Problem, check_crs, check_places,
                                   check_template_syntax, read_seats, relative)
@@ -41,6 +43,10 @@ TEXT_COLUMNS = ["id", "name_zh", "name_en", "kind", "level", "city_adcode", "dis
                 "note_zh", "note_en"]
 PLAN_TEXT = Path("plan") / "source" / "liaoning_st_13th_fyp.txt"
 TASKS_FILE = Path("plan") / "tasks.yaml"
+OUTCOMES_FILE = TASKS_FILE.parent / OUTCOMES_NAME
+# The plan's period (first, last year): outcome years are checked against it. From the plan's
+# manifest once plans are data (issue 18).
+PLAN_PERIOD = (2016, 2020)
 # The data folders' SOURCE.md files, in the order /about shows them, with their titles.
 SOURCE_FILES = [("parks", ("地点（高新区、集群、基地、园区、平台）", "Places")),
                 ("zones", ("区域（产业带、试验区、示范区核心区）", "Zones")),
@@ -94,6 +100,7 @@ class Registry:
     sections: dict[str, plan_text.Section] = field(default_factory=dict)
     sources: list[SourceDocument] = field(default_factory=list)
     data_dir: Path = DATA_DIR
+    outcomes: Outcomes = field(default_factory=Outcomes)
     _counted: gpd.GeoDataFrame | None = field(default=None, repr=False)
 
     def layer(self, layer_id: str) -> gpd.GeoDataFrame:
@@ -305,6 +312,19 @@ def _read_tasks(data_dir: Path) -> tuple[tuple[Task, ...], list[Problem]]:
     return tasks, []
 
 
+def _read_outcomes(data_dir: Path) -> tuple[Outcomes, list[Problem]]:
+    path = data_dir / OUTCOMES_FILE
+    try:
+        return load_outcomes(path), []
+    except UnicodeDecodeError:
+        return Outcomes(), [Problem(relative(path), None, None, "not UTF-8 text: save the file as UTF-8")]
+    except Exception as error:  # YAML syntax, a missing key, a wrong type
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        return Outcomes(), [Problem(relative(path), None, None,
+                                    f"cannot be read as outcomes{where}: {type(error).__name__}: {error}")]
+
+
 def _read_sources(data_dir: Path) -> tuple[list[SourceDocument], list[Problem]]:
     documents, problems = [], []
     for folder, title in SOURCE_FILES:
@@ -355,6 +375,9 @@ def _cross_check(registry: Registry, data_dir: Path, broken: set[str]) -> list[P
             problems.append(Problem(relative(data_dir / TASKS_FILE), None,
                                     f"task {task.group(1)}" if task else None,
                                     message.split(": ", 1)[1] if task else message))
+        for message in check_outcomes(registry.outcomes, registry.tasks, PLAN_PERIOD, city_codes,
+                                      registry.sections):
+            problems.append(Problem(relative(data_dir / OUTCOMES_FILE), None, None, message))
     return problems
 
 
@@ -423,8 +446,10 @@ def load_registry(data_dir: Path = DATA_DIR, layers_dir: Path | None = LAYERS_DI
             layers[spec.data], files[spec.data] = _empty_layer(), spec.path
     tasks, task_problems = _read_tasks(data_dir)
     sources, source_problems = _read_sources(data_dir)
-    problems += spec_problems + task_problems + source_problems
-    registry = Registry(boundaries, display, layers, files, specs, tasks, sections, sources, data_dir)
+    outcomes, outcome_problems = _read_outcomes(data_dir)
+    problems += spec_problems + task_problems + source_problems + outcome_problems
+    registry = Registry(boundaries, display, layers, files, specs, tasks, sections, sources, data_dir,
+                        outcomes=outcomes)
     for layer_id in registry.uncounted & set(layers):
         layers[layer_id].attrs["counted"] = False  # read by analysis.places.counted_places
     problems += _cross_check(registry, data_dir, broken)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import re
+
 import pandas as pd
 import yaml
 
@@ -21,6 +23,7 @@ from geoapp.data import plan_text
 
 TASKS_FILE = DATA_DIR / "plan" / "tasks.yaml"
 STATED_AS = ("target", "achieved")
+TARGET_ID = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,13 @@ class LayerFilter:
 
 
 @dataclass(frozen=True)
+class Mention:
+    """The same target stated again in another section of the text (checked like `quote`)."""
+    section: str
+    quote: str
+
+
+@dataclass(frozen=True)
 class Target:
     metric_zh: str
     metric_en: str
@@ -54,6 +64,8 @@ class Target:
     period: str = ""
     industry: str = ""
     counts: LayerFilter | None = None
+    id: str = ""                      # what outcomes.yaml refers to (unique in the plan)
+    also: tuple[Mention, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,7 +104,8 @@ def _target(raw: dict) -> Target:
                   unit_zh=raw.get("unit_zh") or "", year=raw.get("year"),
                   stated_as=raw.get("stated_as", ""), quote=raw["quote"],
                   period=raw.get("period") or "", industry=raw.get("industry") or "",
-                  counts=_layer_filter(raw.get("counts")))
+                  counts=_layer_filter(raw.get("counts")), id=str(raw.get("id") or ""),
+                  also=tuple(Mention(str(m["section"]), str(m["quote"])) for m in raw.get("also") or ()))
 
 
 def task_from_dict(raw: dict) -> Task:
@@ -123,7 +136,7 @@ def check_tasks(tasks, place_ids: set[str], layer_ids: set[str], city_codes: set
     """Every problem found, as readable sentences; an empty list means the tasks are sound.
     `sections`: the plan text's sections (default: the package's plan text)."""
     problems = []
-    seen = set()
+    seen, target_ids = set(), set()
     sections = plan_text.sections() if sections is None else sections
     for task in tasks:
         where = f"task '{task.id}'"
@@ -161,6 +174,23 @@ def check_tasks(tasks, place_ids: set[str], layer_ids: set[str], city_codes: set
                 problems.append(f"{label}: stated_as must be one of {', '.join(STATED_AS)}")
             if target.industry and target.industry not in vocab.INDUSTRIES:
                 problems.append(f"{label}: unknown industry '{target.industry}'")
+            if target.id:
+                if not TARGET_ID.match(target.id):
+                    problems.append(f"{label}: id '{target.id}' must be lower-case letters, digits "
+                                    "and single underscores")
+                elif target.id in target_ids:
+                    problems.append(f"{label}: target id '{target.id}' used twice")
+                target_ids.add(target.id)
+            for mention in target.also:
+                if mention.section not in sections:
+                    problems.append(f"{label}: also-section '{mention.section}' does not exist in "
+                                    "the plan text")
+                elif not plan_text.quote_in_section(mention.section, mention.quote, sections):
+                    problems.append(f"{label}: also-quote not found in section {mention.section}")
+                elif target.value is not None and \
+                        _digits(_number(target.value)) not in _digits(mention.quote):
+                    problems.append(f"{label}: value {target.value} is not written in its "
+                                    f"also-quote in {mention.section}")
     return problems
 
 

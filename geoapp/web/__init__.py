@@ -74,11 +74,12 @@ def init_registry(app: Flask) -> None:
 
 
 def init_blueprints(app: Flask) -> None:
-    from geoapp.web import about, admin, api, export, headers, map_page, ogc, stats
+    from geoapp.web import about, admin, api, export, headers, map_page, ogc, scorecard, stats
     headers.init_app(app)
-    for module in (map_page, api, stats, export, ogc, about, admin):
+    for module in (map_page, api, stats, scorecard, export, ogc, about, admin):
         app.register_blueprint(module.bp)
     stats.init_stats(app)
+    scorecard.init_scorecard(app)
     map_page.init_map(app)
     admin.init_admin(app)
 

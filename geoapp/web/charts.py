@@ -191,3 +191,47 @@ def grid_cells(sx: np.ndarray, sy: np.ndarray, relation: np.ndarray, cell: float
                     "colour": RELATION_COLOURS[RELATIONS[top]],
                     "opacity": round(0.15 + 0.6 * float(np.log1p(total)) / span, 2)})
     return out
+
+
+# Scorecard: one small chart per target with figures (baseline → outcomes against the target).
+SCORECARD_COLOURS = {"met": "#1b7837", "not_met": "#b2182b", "partly": "#d6a100", "no_data": "#888888"}
+
+
+def _short(value: float) -> str:
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if value % 1 else f"{value:,.0f}"
+
+
+def target_chart(target: float, target_year: int | None, baseline: tuple[int, float] | None,
+                 figures: list[tuple[int, float]], status: str, lang: str) -> dict | None:
+    """Geometry of a small SVG: the target as a dashed line (and a tick at its year), the baseline
+    (grey square) and the dated province figures (dots in the status colour) joined in year order,
+    on a value axis from 0. None when there is nothing dated to draw (no baseline, no figure)."""
+    if not figures and baseline is None:
+        return None
+    width, height, left, right, top, bottom = 230, 92, 8, 8, 16, 20
+    points = ([(baseline[0], baseline[1], "baseline")] if baseline else []) + \
+        [(year, value, "outcome") for year, value in sorted(figures)]
+    years = [p[0] for p in points] + ([target_year] if target_year else [])
+    first, last = min(years) - 0.5, max(years) + 0.5
+    top_value = max([target] + [p[1] for p in points]) * 1.18 or 1.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def x(year: float) -> float:
+        return round(left + (year - first) / (last - first) * plot_w, 1)
+
+    def y(value: float) -> float:
+        return round(top + plot_h - value / top_value * plot_h, 1)
+
+    colour = SCORECARD_COLOURS.get(status, "#888888")
+    target_y = y(target)
+    # a figure's label sits above its dot, or below it when the dot is close to the target line
+    # (where the target's own label is)
+    dots = [{"x": x(year), "y": y(value), "label": _short(value), "year": year, "kind": kind,
+             "label_y": y(value) + 13 if abs(y(value) - target_y) < 12 else y(value) - 7,
+             "colour": "#888888" if kind == "baseline" else colour} for year, value, kind in points]
+    label = ("目标 " if lang != "en" else "target ") + _short(target)
+    return {"width": width, "height": height, "axis_y": top + plot_h,
+            "target_y": target_y, "target_label": label, "left": left, "right": width - right,
+            "target_x": x(target_year) if target_year else None,
+            "line": " ".join(f"{d['x']},{d['y']}" for d in dots), "dots": dots,
+            "years": sorted({(x(v), v) for v in years})}

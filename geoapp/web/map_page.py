@@ -29,6 +29,7 @@ from geoapp.layers.tiles import PointIndex, TileError
 from geoapp.specs import LayerSpecError
 from geoapp.web.context import current_filter, current_lang, registry
 from geoapp.web.serving import cached_body, send_body
+from geoapp.web.scorecard import city_rows
 from geoapp.web.stats import city_metrics as stats_city_metrics
 from geoapp.web.stats import report as stats_report
 from geoapp.web.urls import link
@@ -577,6 +578,10 @@ def city(adcode: str):
                        "status": r.status, "status_label": t(*STATUSES[r.status]),
                        "places_in_view": int(r.places_in_view)}
                       for r in touching.itertuples()],
+            # the plan's targets with a figure for this city or a task touching it (web/scorecard.py)
+            "scorecard": {"title": t("目标完成情况", "Target scorecard"),
+                          "rows": city_rows(adcode, lang, set(touching["id"])),
+                          "link": link("/stats", **en) + "#scorecard"},
             "links": {"map": link("/", **items, **en), "stats": link("/stats", **items, **en),
                       "gpkg": link("/export/all.gpkg", **items),
                       "csv": link("/stats/distribution.csv", **flt.query_items(), **en)},

@@ -718,6 +718,28 @@
           tasks.appendChild(li);
         });
         panel.appendChild(tasks);
+        // the plan's targets this city has a task or a figure of its own for (/stats#scorecard)
+        if (city.scorecard && city.scorecard.rows.length) {
+          var cardHead = el("h3"), cardLink = el("a", null, city.scorecard.title);
+          cardLink.href = city.scorecard.link;
+          cardHead.appendChild(cardLink);
+          cardHead.appendChild(document.createTextNode(" (" + city.scorecard.rows.length + ")"));
+          panel.appendChild(cardHead);
+          var card = el("ul", "scorecard");
+          city.scorecard.rows.forEach(function (r) {
+            var li = el("li", null, r.metric + ": " + r.target + (r.when ? " (" + r.when + ")" : "") + " → " +
+                        (r.outcome ? r.outcome + (r.outcome_year ? " (" + r.outcome_year + ")" : "") : "—") + " ");
+            var badge = el("span", "status", r.status_label);
+            badge.style.background = r.colour;
+            badge.style.color = "#fff";
+            li.appendChild(badge);
+            r.city_figures.forEach(function (f) {
+              li.appendChild(el("div", "figure-note", f.text + " · " + f.basis + (f.source ? " · " + f.source : "")));
+            });
+            card.appendChild(li);
+          });
+          panel.appendChild(card);
+        }
         var links = el("div", "links");
         [["map", T.mapLink], ["stats", T.statsLink], ["gpkg", T.gpkgLink], ["csv", T.csvLink]].forEach(function (pair) {
           var a = el("a", null, pair[1]);
