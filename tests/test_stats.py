@@ -54,7 +54,7 @@ def test_every_csv_opens_with_pandas(client, name):
 
 def test_tasks_csv_lists_every_task_with_its_status(client):
     tasks = _csv(client, "tasks").set_index("任务编号")
-    assert len(tasks) == 37
+    assert len(tasks) == 40  # 37 spatial tasks + 3 province-wide goals (goals_2020, patents_2020, science_literacy_2020)
     assert tasks.loc["it_data_centres", "状态"] == "部分落图"
     assert "东北区域超算中心" in tasks.loc["it_data_centres", "未落图"]
     assert tasks.loc["platforms_150", "状态"] == "仅有数量"
@@ -80,10 +80,10 @@ def test_api_distribution_json(client):
 def test_api_coverage_json(client):
     body = client.get("/api/coverage").get_json()
     tasks = {t["id"]: t for t in body["tasks"]}
-    assert len(tasks) == 37
+    assert len(tasks) == 40  # 37 spatial tasks + 3 province-wide goals (goals_2020, patents_2020, science_literacy_2020)
     assert {k for k, v in tasks["cas_dandong_centre"]["cells"].items() if v} == {"210600"}
     assert tasks["robotics_base_shenyang"]["cities_named"] == ["210100"]
-    assert body["figures"]["tasks"] == 37
+    assert body["figures"]["tasks"] == 40
     assert body["belt"]["half_width_km"] == 30
     assert "210100" in body["belt"]["cities_in_belt"] and "211300" not in body["belt"]["cities_in_belt"]
     national = [t for t in body["targets"] if t["metric_zh"] == "国家级高新区"][0]
