@@ -205,15 +205,22 @@ def test_api_scorecard_figures(client, registry):
     assert htz["outcome"]["basis"] == "map" and htz["outcome"]["value"] == national
 
 
-def test_scorecard_csv(client):
+def test_scorecard_csv_and_xlsx(client):
     response = client.get("/stats/scorecard.csv")
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
     assert response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert len(rows) == len(client.get("/api/scorecard").get_json()["targets"])
     contracts = next(r for r in rows if r["target_id"] == "tech_contract_turnover")
-    assert contracts["status_en"] == "Met" and "645.1" in contracts["all_outcomes"]
-    assert "210.39 [210200]" in contracts["all_outcomes"]
+    assert (contracts["状态"], contracts["status"]) == ("达到", "met")
+    assert "2020 645.1 (ln_14th_st_plan)" in contracts["全部结果"] and "210.39 [大连市 210200]" in contracts["全部结果"]
+    english = list(csv.DictReader(io.StringIO(client.get("/stats/scorecard.csv?lang=en").data.decode("utf-8-sig"))))
+    assert next(r for r in english if r["target_id"] == "rd_gdp_share")["Status"] == "Not met"
+    from openpyxl import load_workbook
+    book = load_workbook(io.BytesIO(client.get("/stats/scorecard.xlsx").data), read_only=True)
+    sheet = book[book.sheetnames[0]]
+    header = [c.value for c in next(sheet.iter_rows(max_row=1))]
+    assert header[:3] == ["章节", "指标", "目标值"] and "target_id" in header
 
 
 def test_stats_page_has_the_scorecard_section(client):

@@ -14,9 +14,10 @@ from geoapp import vocab
 from geoapp.analysis.corridor import DEFAULT_HALF_WIDTH_KM
 from geoapp.analysis.scorecard import STATUS_NOTES, STATUSES, Scorecard, build_scorecard
 from geoapp.data.registry import PLAN_PERIOD
+from geoapp.export.spreadsheet import CSV_TYPE, XLSX_TYPE, Sheet, csv_bytes, xlsx_bytes
 from geoapp.filters import Filter
 from geoapp.web.charts import SCORECARD_COLOURS, target_chart
-from geoapp.web.context import registry
+from geoapp.web.context import current_lang, registry, translator
 from geoapp.web.serving import cached_body, send_body
 from geoapp.web.urls import link
 
@@ -26,11 +27,25 @@ BASIS_LABELS = {"source": ("公开文件", "published source"),
                 "map": ("地图计数（本图现有地点，非统计数字）", "map count (places on this atlas, not a statistic)"),
                 "": ("", "")}
 STATED_LABELS = {"target": ("目标", "target"), "achieved": ("已完成（规划所述）", "achieved (as the plan states)")}
-CSV_COLUMNS = ["target_id", "task_id", "section", "also_sections", "metric_zh", "metric_en", "industry",
-               "target_value", "unit_zh", "target_year", "period", "stated_as", "baseline_year",
-               "baseline_value", "outcome_year", "outcome_value", "outcome_basis", "status",
-               "status_zh", "status_en", "gap", "source_title", "source_publisher", "source_url",
-               "reference", "map_count", "map_counts", "all_outcomes", "searched", "quote"]
+# The download's columns: (key, zh header, en header). Labels in the reader's language first, the
+# codes (ids, status code, source id) at the right, as in every /stats download.
+TABLE_COLUMNS = [
+    ("section", "章节", "Section"), ("metric", "指标", "Metric"), ("target_value", "目标值", "Target"),
+    ("unit_zh", "单位", "Unit"), ("target_year", "目标年份", "Target year"), ("period", "时期", "Period"),
+    ("stated", "性质", "Stated as"), ("baseline_year", "基数年份", "Baseline year"),
+    ("baseline_value", "基数", "Baseline"), ("outcome_year", "结果年份", "Outcome year"),
+    ("outcome_value", "结果", "Outcome"), ("basis", "结果依据", "Outcome basis"),
+    ("status_label", "状态", "Status"), ("gap", "差距（结果−目标）", "Gap (outcome − target)"),
+    ("source_title", "来源", "Source"), ("source_publisher", "发布者", "Publisher"),
+    ("source_url", "网址", "URL"), ("reference", "文中位置", "Where in the source"),
+    ("map_count", "地图计数", "Map count"), ("map_counts", "地图计数（各市）", "Map count by city"),
+    ("all_outcomes", "全部结果", "All outcomes"), ("searched", "查找过", "Searched"),
+    ("quote", "规划原文", "Plan quote"), ("also_sections", "另见章节", "Also in sections"),
+    ("target_id", "target_id", "target_id"), ("task_id", "task_id", "task_id"),
+    ("status", "status", "status"), ("industry", "industry", "industry"), ("source_id", "source_id", "source_id"),
+]
+TABLE_TITLE = ("目标完成情况", "Target scorecard")
+TABLE_FORMATS = {"csv": CSV_TYPE, "xlsx": XLSX_TYPE}
 
 
 def plan_period(reg) -> tuple[int, int]:
@@ -123,24 +138,39 @@ def document(card: Scorecard, city_names: dict[str, str]) -> dict:
     }
 
 
-def csv_frame(card: Scorecard) -> pd.DataFrame:
-    """One row per target: the scorecard's columns, status labels, and every outcome in one cell."""
-    rows = card.rows.copy()
-    rows["status_zh"] = rows["status"].map(lambda s: STATUSES[s][0])
-    rows["status_en"] = rows["status"].map(lambda s: STATUSES[s][1])
+def table_rows(card: Scorecard, lang: str, names: dict[str, str]) -> list[list]:
+    """One row per target, TABLE_COLUMNS order; every outcome in one cell ("2020 645.1 (source id)",
+    a city's own figure with its city)."""
     every = {}
     for o in card.outcomes.itertuples():
         year = "" if pd.isna(o.year) else f"{int(o.year)} "
-        where = f" [{o.city}]" if o.city else ""
-        said = o.source_id if o.basis == "source" else "map"
+        where = f" [{names.get(o.city, o.city)} {o.city}]" if o.city else ""
+        said = o.source_id if o.basis == "source" else vocab.pick(("地图计数", "map count"), lang)
         every.setdefault(o.target_id, []).append(f"{year}{_short(o.value)}{where} ({said})")
-    rows["all_outcomes"] = rows["target_id"].map(lambda t: "; ".join(every.get(t, [])))
-    return rows[CSV_COLUMNS]
+    rows = []
+    for r in card.rows.itertuples():
+        cells = {
+            **r._asdict(),
+            "metric": vocab.pick((r.metric_zh, r.metric_en), lang),
+            "stated": vocab.pick(STATED_LABELS.get(r.stated_as, ("", "")), lang),
+            "basis": vocab.pick(BASIS_LABELS[r.outcome_basis], lang),
+            "status_label": vocab.pick(STATUSES[r.status], lang),
+            "all_outcomes": "; ".join(every.get(r.target_id, [])),
+        }
+        rows.append([cells[k] if isinstance(cells[k], str) else _number(cells[k]) for k, _, _ in TABLE_COLUMNS])
+    return rows
 
 
-def _csv_bytes(frame: pd.DataFrame) -> bytes:
-    from geoapp.web.stats import _csv_bytes as stats_csv_bytes  # the /stats CSV writer
-    return stats_csv_bytes(frame)
+def table_body(fmt: str, lang: str) -> tuple[bytes, str]:
+    card = scorecard()
+    t = translator(lang)
+    sheet = Sheet(vocab.pick(TABLE_TITLE, lang), [vocab.pick((zh, en), lang) for _, zh, en in TABLE_COLUMNS],
+                  table_rows(card, lang, _city_names(lang)),
+                  notes=[t("全省数字，不随筛选变化；基数引自规划原文，结果注明来源文件；“地图计数”是本图现有地点数，不是统计数字。",
+                           "Province-wide figures, not filtered; baselines quoted from the plan text, outcomes name "
+                           "their document; a map count is the number of places on this atlas, not a statistic."),
+                         t("来源：data/plan/outcomes.yaml（辽宁创新地图）", "Source: data/plan/outcomes.yaml (Liaoning Innovation Atlas)")])
+    return (csv_bytes(sheet) if fmt == "csv" else xlsx_bytes([sheet])), TABLE_FORMATS[fmt]
 
 
 def _city_names(lang: str = "zh") -> dict[str, str]:
@@ -156,11 +186,16 @@ def api_scorecard():
     return send_body(cached_body(("scorecard", "json"), build))
 
 
-@bp.get("/stats/scorecard.csv")
-def scorecard_csv():
-    body = cached_body(("scorecard", "csv"),
-                       lambda: (_csv_bytes(csv_frame(scorecard())), "text/csv; charset=utf-8"))
-    return send_body(body, download_name="scorecard.csv")
+@bp.get("/stats/scorecard.<any(csv, xlsx):fmt>")
+def scorecard_table(fmt: str):
+    """The scorecard as CSV (UTF-8 with BOM) or XLSX through the one spreadsheet writer, headers in
+    the page's language (Chinese; lang=en), codes at the right."""
+    lang = current_lang()
+    body = cached_body(("scorecard", fmt, lang), lambda: table_body(fmt, lang))
+    from geoapp.web import tables  # file names: what, which day
+    from geoapp.web.stats import table_context
+    return send_body(body, download_name=tables.download_names(TABLE_TITLE, "scorecard", Filter(),
+                                                               table_context(lang), fmt))
 
 
 def _row_view(card: Scorecard, r, lang: str, names: dict[str, str]) -> dict:
@@ -214,7 +249,9 @@ def section_context(lang: str) -> dict:
         "sourced": int((card.rows["n_outcomes"] > 0).sum()),
         "not_found": [r for r in rows if r["status"] == "no_data" and r["searched"]],
         "period": card.period,
-        "csv": link("/stats/scorecard.csv"), "json": link("/api/scorecard"),
+        "csv": link("/stats/scorecard.csv", lang=lang if lang == "en" else ""),
+        "xlsx": link("/stats/scorecard.xlsx", lang=lang if lang == "en" else ""),
+        "json": link("/api/scorecard"),
     }
 
 
