@@ -129,6 +129,8 @@ def download_urls(app) -> list[str]:
             urls += [f"/map/places.{f}{q}" for f in ("csv", "xlsx") for q in ("", "?lang=en&sort=city")]
         elif rule.endpoint == "map_tables.city_table":
             urls += [f"/map/cities/{c}.{f}{q}" for c in cities[:3] for f in ("csv", "xlsx") for q in ("", "?lang=en")]
+        elif rule.endpoint == "scorecard.scorecard_table":
+            urls += [f"/stats/scorecard.{f}{q}" for f in ("csv", "xlsx") for q in ("", "?lang=en")]
         elif rule.endpoint == "admin.rejects":
             continue  # needs a signed-in upload: test_rejects_csv_neutralises_the_uploaded_header_and_cells
         else:

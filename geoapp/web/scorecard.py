@@ -169,7 +169,8 @@ def table_body(fmt: str, lang: str) -> tuple[bytes, str]:
                   notes=[t("全省数字，不随筛选变化；基数引自规划原文，结果注明来源文件；“地图计数”是本图现有地点数，不是统计数字。",
                            "Province-wide figures, not filtered; baselines quoted from the plan text, outcomes name "
                            "their document; a map count is the number of places on this atlas, not a statistic."),
-                         t("来源：data/plan/outcomes.yaml（辽宁创新地图）", "Source: data/plan/outcomes.yaml (Liaoning Innovation Atlas)")])
+                         t("来源：辽宁创新地图（每个数字的来源文件见本表；查找记录见“数据来源”页）",
+                           "Source: Liaoning Innovation Atlas (each figure's document is in the table; how they were found is on the Sources page)")])
     return (csv_bytes(sheet) if fmt == "csv" else xlsx_bytes([sheet])), TABLE_FORMATS[fmt]
 
 
