@@ -96,7 +96,7 @@ def _prepare(text, registry, crs="wgs84", name="list.csv", **kw):
 
 
 def test_rows_map_chinese_headers_names_codes_and_labels(registry):
-    p = _prepare(CSV_TEXT, registry)
+    p = _prepare(CSV_TEXT.replace("{{ 7*7 }}", "{ {7*7} }"), registry)   # braces apart: literal text
     assert p.ok, p.problems
     a, b = p.frame.iloc[0], p.frame.iloc[1]
     assert (a["city_adcode"], a["district_adcode"]) == ("210100", "210103")   # found from the point
@@ -106,7 +106,7 @@ def test_rows_map_chinese_headers_names_codes_and_labels(registry):
     assert (b["city_adcode"], b["district_adcode"], b["location_precision"]) == ("210200", "210211", "district")
     districts = registry.boundaries["district"].set_index("adcode")
     assert districts.loc["210211"].geometry.contains(b.geometry)   # placed inside its district
-    assert b["note_zh"] == "{{ 7*7 }}<script>alert(1)</script>"
+    assert b["note_zh"] == "{ {7*7} }<script>alert(1)</script>"
 
 
 def test_english_headers_adcodes_and_city_only_rows(registry):
@@ -186,3 +186,55 @@ def test_csv_row_with_too_many_cells_is_reported_not_shifted(registry):
     assert [(pr.row, pr.field) for pr in p.problems] == [(2, None)]
     assert "double quotes" in p.problems[0].message
     assert p.frame["name_zh"].tolist() == ["甲", "乙"] and p.bad_rows == {2}
+
+
+def _curated_messages(data_dir) -> list[str]:
+    from geoapp.data import DataValidationError, load_registry
+    with pytest.raises(DataValidationError) as info:
+        load_registry(data_dir)
+    return [p.message for p in info.value.problems]
+
+
+def test_imported_rows_get_the_curated_checks_with_the_same_messages(registry, data_copy):
+    """Issue 18 Done-when 6: template syntax in a name and a plan section that does not exist
+    are refused in an import with the message a curated file gets."""
+    import csv
+    # The curated side: the first row of a place file that has plan_refs, broken both ways.
+    path = next(p for p in sorted(data_copy.rglob("*.csv"))
+                if "plan_refs" in p.read_text(encoding="utf-8-sig").splitlines()[0].split(","))
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        table = list(csv.DictReader(f))
+    fields = list(table[0])
+    table[0]["plan_refs"] = "九（九）9"
+    if "name_zh" in fields:
+        table[0]["name_zh"] += "{{7*7}}"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fields)
+        writer.writeheader()
+        writer.writerows(table)
+    curated = _curated_messages(data_copy)
+    section = "section '九（九）9' does not exist in the plan text"
+    template = ("contains template syntax '{{': data text is shown literally; write braces apart "
+                "(e.g. '{ {') or remove them")
+    assert section in curated and template in curated
+    # The imported side: the same two faults in a list, plus a row without them.
+    p = _prepare("名称,所在市,区县,规划条目\n"
+                 "甲{{7*7}},沈阳市,和平区,\n"
+                 "乙,沈阳市,和平区,九（九）9\n"
+                 "丙,沈阳市,和平区,\n", registry)
+    found = {(pr.row, pr.field): pr.message for pr in p.problems}
+    assert found == {(2, "名称"): template, (3, "规划条目/plan_refs"): section}
+    assert p.bad_rows == {2, 3} and len(p.good()) == 1
+    # {% is refused the same way, in any column (here a note)
+    q = _prepare("名称,所在市,备注\n丁,沈阳市,{% if 1 %}x{% endif %}\n", registry)
+    assert [(pr.row, pr.field, pr.message) for pr in q.problems] == [
+        (2, "备注", template.replace("'{{'", "'{%'"))]
+
+
+def test_imported_rows_citing_a_section_that_does_not_name_them_are_refused(registry):
+    """A section that exists but does not mention the place: the curated rule and message."""
+    sections = registry.sections
+    ref = next(iter(sections))
+    p = _prepare(f"名称,所在市,规划条目\n合成测试单位00001,沈阳市,{ref}\n", registry)
+    assert [(pr.row, pr.field) for pr in p.problems] == [(2, "规划条目/plan_refs")]
+    assert p.problems[0].message.startswith(f"section '{ref}' does not mention this place")

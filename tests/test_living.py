@@ -236,25 +236,27 @@ def test_skip_invalid_writes_good_rows_and_a_rejects_file(web, live_app, store_u
     path.write_text("名称,所在市,区县,备注\n"
                     "好甲,沈阳市,和平区,\"=HYPERLINK(\"\"http://evil.example\"\",\"\"点我\"\")\"\n"
                     "坏乙,火星市,,\n"
-                    "好丙,大连市,,{{ config }}<script>alert(1)</script>\n", encoding="utf-8")
+                    "好丙,大连市,,<script>alert(1)</script>{ {config} }\n"
+                    "坏丁,大连市,,{{ config }}\n", encoding="utf-8")
     version = store_of(live_app).current_version()
     result = run_cli(store_url, "import", str(path), "--layer", LAYER, "--crs", "wgs84", "--mode", "replace", "--skip-invalid")
     assert result.returncode == 0, result.stderr
     assert store_of(live_app).current_version() > version
     rejects = path.with_name("mixed.rejects.csv").read_text(encoding="utf-8-sig")
     assert "坏乙" in rejects and "火星市" in rejects and "所在市/city" in rejects and "好甲" not in rejects
+    assert "坏丁" in rejects and "template syntax" in rejects      # the curated files' rule
     features = {f["properties"]["name_zh"]: f["properties"] for f in json.loads(served(web)[0])["features"]}
     assert set(features) == {"好甲", "好丙"}
     # stored and served literally ...
     assert features["好甲"]["note_zh"] == '=HYPERLINK("http://evil.example","点我")'
-    assert features["好丙"]["note_zh"] == "{{ config }}<script>alert(1)</script>"
+    assert features["好丙"]["note_zh"] == "<script>alert(1)</script>{ {config} }"
     # ... neutralised in CSV exports ...
     csv_text = web.get(f"/export/{LAYER}.csv").data.decode("utf-8-sig")
     assert "'=HYPERLINK" in csv_text and "\n=HYPERLINK" not in csv_text and ",=HYPERLINK" not in csv_text
     # ... and escaped, never evaluated, in HTML
     html = web.get(f"/ogc/collections/{LAYER}/items?f=html").data.decode()
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "{{ config }}" in html
+    assert "{ {config} }" in html
 
 
 def test_unknown_layer_and_revert_to_missing_version_are_refused(store_url, tmp_path):
@@ -317,7 +319,8 @@ def test_web_bad_file_shows_every_problem_and_changes_nothing(web, live_app):
     html = preview.get_data(as_text=True)
     assert preview.status_code == 422 and done is None
     assert "row" in html and "所在市/city" in html and "no location" in html
-    assert html.count('<tr><td>&lt;i&gt;坏&lt;i&gt;.csv</td>') == 2        # one per problem row
+    assert html.count('<tr><td>&lt;i&gt;坏&lt;i&gt;.csv</td>') == 3        # one per problem
+    assert "contains template syntax" in html                              # {{ 7*7 }}: the curated rule
     assert "<script>alert(1)</script>" not in html and "<i>坏<i>" not in html
     assert "未写入任何数据" in html
     assert store_of(live_app).current_version() == version

@@ -1,17 +1,23 @@
-"""Turn a read table into the rows of an imported layer, checking every cell of every row.
+"""Turn a read table into the rows of an imported layer: conversion here, checks in
+geoapp/data/validate.check_places (the one validator of curated and imported rows).
 
 Headers are matched in Chinese or English (名称/name, 经度/lon, 纬度/lat, 地址, 所在市/city,
 区县/district, 产业/industries, 级别/level, 类型/kind ...); cities and districts by name or adcode;
 industries, levels and kinds by code or label. Coordinates in GCJ-02/BD-09 are converted to WGS84.
 A row with no coordinates but a district or city is placed at that area's seat point with the
-matching location_precision. Every problem is reported with file, spreadsheet row, field and what
-is allowed; nothing is dropped silently.
+matching location_precision. What cannot be converted (an unknown city, an unreadable number, a
+point outside Liaoning, an unknown label) is reported here; the converted rows then go through the
+same checks as a curated file (names, sources, codes, plan sections and their mentions, ids,
+declared city/district against the point, seats), and every cell through the same template-syntax
+check, with the same messages. Every problem names file, spreadsheet row and field; nothing is
+dropped silently.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -19,7 +25,7 @@ import pandas as pd
 import shapely
 
 from geoapp import vocab
-from geoapp.data.validate import Problem
+from geoapp.data.validate import Problem, check_places, template_cells
 from geoapp.ingest import coords
 from geoapp.ingest.read import RawTable
 from geoapp.ingest.seats import seat_points
@@ -53,6 +59,16 @@ FIELD_LABELS = {"id": "编号/id", "name_zh": "名称/name", "name_en": "英文�
                 "level": "级别/level", "kind": "类型/kind", "plan_refs": "规划条目/plan_refs",
                 "source": "来源/source", "note_zh": "备注/note", "note_en": "英文备注/note_en"}
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+# check_places' fields as an imported list's problems name them.
+VALIDATOR_LABELS = {"id": "编号/id", "name_zh": "名称/name", "name_en": "英文名称/name_en",
+                    "source": "来源/source", "kind": "类型/kind", "level": "级别/level",
+                    "location_precision": "位置精度/location_precision", "industries": "产业/industries",
+                    "plan_refs": "规划条目/plan_refs", "city_adcode": "所在市/city",
+                    "district_adcode": "区县/district", "geometry": "经度/纬度", "lon/lat": "经度/纬度"}
+# Fields about where a row is: a row whose location could not be converted is not checked again.
+WHERE = {"经度/纬度", "所在市/city", "区县/district", "位置精度/location_precision", "geometry"}
+# What an imported row may leave empty (a curated row may not).
+OPTIONAL = ("name_en", "plan_refs")
 LIST_SPLIT = re.compile(r"[;；,，、/]")
 
 
@@ -172,11 +188,12 @@ def stable_id(layer: str, name: str, place: str) -> str:
 
 def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], crs: str = "wgs84",
             defaults: dict | None = None, source_text: str = "", taken_ids: dict[str, str] | None = None,
-            seats: dict[str, tuple[float, float]] | None = None) -> Prepared:
+            seats: dict[str, tuple[float, float]] | None = None, sections: dict | None = None) -> Prepared:
     """Check and convert every row. `defaults` fill kind/level when the file has no such column;
     `source_text` is the row source used when the file gives none ('{row}' is the row number);
     `taken_ids` maps ids used by other layers to their layer; `seats` (adcode -> lon, lat) are the
-    government seats where rows naming only a district or city are placed (seats.seat_points)."""
+    government seats where rows naming only a district or city are placed (seats.seat_points);
+    `sections` the plan text's sections that plan_refs may name (the registry's)."""
     if crs not in coords.CRS_CHOICES:
         raise ValueError(f"unknown coordinate system {crs!r}; allowed: {', '.join(coords.CRS_CHOICES)}")
     defaults = defaults or {}
@@ -277,8 +294,6 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
     seen: dict[str, int] = {}
     for i in range(n):
         nm = names[i]
-        if not nm:
-            add(i, "名称/name", "empty; every row needs a name")
         # City and district.
         city = district = None
         if cities_in[i]:
@@ -314,15 +329,9 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
                     + (f" (after converting from {crs})" if crs != "wgs84" else "")
                     + "; check the coordinate system (--crs wgs84|gcj02|bd09|cgcs2000) and the order lon, lat")
             else:
+                # The point's district and city where the row does not declare them; a declared
+                # one that the point contradicts is reported by the validator.
                 found_city = lookup.districts.loc[found, "parent_adcode"]
-                if district and found != district:
-                    add(i, "经度/纬度", f"point ({lon[i]:.6f}, {lat[i]:.6f}) lies in "
-                        f"{lookup.districts.loc[found, 'name_zh']} ({found}), not in the declared district "
-                        f"{lookup.districts.loc[district, 'name_zh']} ({district})")
-                elif city and not district and found_city != city:
-                    add(i, "经度/纬度", f"point ({lon[i]:.6f}, {lat[i]:.6f}) lies in "
-                        f"{lookup.cities.loc[found_city, 'name_zh']}, not in the declared city "
-                        f"{lookup.cities.loc[city, 'name_zh']}")
                 district = district or found
                 city = city or found_city
             out["location_precision"][i] = "source_coordinate"
@@ -365,14 +374,12 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
                     "starting with a letter or digit")
         else:
             ident = stable_id(layer, nm, district or city or "")
-        if ident in seen:
-            what = "编号/id" if ids[i] else "名称/name"
-            add(i, what, f"same {'id' if ids[i] else 'name and place'} as row {raw.rows[seen[ident]]}; "
-                + ("ids must be unique" if ids[i] else "give an 编号/id column to tell the rows apart"))
-        elif ident in taken_ids:
-            add(i, "编号/id", f"'{ident}' is already the id of a place in layer {taken_ids[ident]}")
-        else:
-            seen[ident] = i
+        if not ids[i]:   # a given id's duplicates are the validator's; a derived one is named by the row
+            if ident in seen:
+                add(i, "名称/name", f"same name and place as row {raw.rows[seen[ident]]}; "
+                    "give an 编号/id column to tell the rows apart")
+            else:
+                seen[ident] = i
         out["id"][i] = ident
         out["name_zh"][i] = nm
         out["address"][i] = addresses[i]
@@ -380,11 +387,38 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
             out[key][i] = passthrough[key][i]
         out["source"][i] = passthrough["source"][i] or source_text.replace("{row}", str(raw.rows[i]))
 
-    problems.sort(key=lambda p: p.row or 0)
     frame = gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(np.round(out_lon, 7), np.round(out_lat, 7)),
                              crs=4326)
+    templated = template_cells(raw.table, name, list(raw.rows))
+    problems += templated
+    bad |= {p.row for p in templated if p.row is not None}
+    for problem in validate(frame, name, list(raw.rows), [bool(i) for i in ids], boundaries, taken_ids,
+                            seats, sections, problems):
+        problems.append(problem)
+        bad.add(problem.row)
+    problems.sort(key=lambda p: p.row or 0)
     return Prepared(layer, name, frame, list(raw.rows), problems, notes, bad, raw.table,
                     [bool(i) for i in ids])
+
+
+def validate(frame: gpd.GeoDataFrame, name: str, rows: list[int], id_given: list[bool], boundaries,
+             taken_ids: dict[str, str], seats, sections, converted: list[Problem]) -> list[Problem]:
+    """check_places over the converted rows, its problems named as the list names them; minus
+    what conversion already reported (same row and field, or any location field of a row whose
+    location could not be converted) and the ids conversion derived (unique by construction)."""
+    found = check_places(frame, Path(name), boundaries, {k: f"layer {v}" for k, v in taken_ids.items()},
+                         seats, sections, row_numbers=rows, optional=OPTIONAL, id_pattern=None)
+    reported = {(p.row, p.field) for p in converted}
+    unplaced = {p.row for p in converted if p.field in WHERE}
+    derived = {row for row, given in zip(rows, id_given) if not given}
+    out = []
+    for p in found:
+        label = VALIDATOR_LABELS.get(p.field, p.field)
+        if (p.row, label) in reported or (label in WHERE and p.row in unplaced) \
+                or (label == "编号/id" and p.row in derived):
+            continue
+        out.append(Problem(name, p.row, label, p.message))
+    return out
 
 
 def _empty_frame() -> gpd.GeoDataFrame:

@@ -92,7 +92,7 @@ def check_file(data: bytes, file_name: str, layer: str, crs: str, base: Registry
     day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     prepared = rows_mod.prepare(raw, layer, base.boundaries, crs, layers[layer],
                                 source_text(Path(file_name).name, who, day), taken,
-                                seats=seat_points(base.boundaries, base.data_dir))
+                                seats=seat_points(base.boundaries, base.data_dir), sections=base.sections)
     base_version, stored = store.snapshot()
     old = stored.get(layer, rows_mod.empty_frame())
     matches = match_rows(old, prepared)
