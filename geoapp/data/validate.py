@@ -245,10 +245,10 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
     add(wrong_city, 14, "district_adcode", lambda i: f"district {district[i]} "
         f"({districts.loc[district[i], 'name_zh']}) is not in city {city[i]}")
     needs &= ~wrong_city
-    # A district-precision point must be the district's government seat (checked below when
-    # `seats` is given), and two seats lie outside this atlas's polygon of their own unit (抚顺县
-    # 210421, 千山区 210311; data/boundaries/SOURCE.md): such rows are held to the seat instead.
-    inside = needs & ~np.array(text["location_precision"] == "district", dtype=bool) if seats is not None else needs
+    # Two seats lie outside this atlas's polygon of their own unit (抚顺县 210421, 千山区 210311;
+    # data/boundaries/SOURCE.md): a district-precision point exactly at its seat is where the
+    # rule puts it, so it is not also held to the polygon.
+    inside = needs & ~_at_seat(district, text["location_precision"], geoms, seats)
     for code, rows in _outside(district, inside, districts, geoms):
         add_rows(rows, 15, "lon/lat",
                  f"point lies outside its declared district {code} ({districts.loc[code, 'name_zh']})")
@@ -359,6 +359,19 @@ def check_template_syntax(data_dir: Path, layers_dir: Path | None = None) -> lis
             if TEMPLATE_SYNTAX.search(value):
                 problems.append(_template_problem(relative(path), None, field, value))
     return problems
+
+
+def _at_seat(codes: pd.Series, precision: pd.Series, geoms, seats) -> np.ndarray:
+    """Rows of precision 'district' whose point is their district's seat (within the file rounding)."""
+    out = np.zeros(len(codes), dtype=bool)
+    if not seats:
+        return out
+    for i in np.flatnonzero((precision == "district").to_numpy()):
+        seat, geom = seats.get(codes.iat[i]), geoms[i]
+        if seat is not None and geom is not None and shapely.get_type_id(geom) == 0 \
+                and abs(geom.x - seat[0]) <= SEAT_TOLERANCE_DEG and abs(geom.y - seat[1]) <= SEAT_TOLERANCE_DEG:
+            out[i] = True
+    return out
 
 
 def _outside(codes: pd.Series, mask: np.ndarray, units: gpd.GeoDataFrame, geoms):
