@@ -185,3 +185,85 @@ def test_known_places_are_linked_not_duplicated(shipped):
     assert len(missing) <= len(written) * 0.05, sorted(missing)
     ids = [p.id for p in result.places]
     assert len(ids) == len(set(ids))
+
+
+# ---------------------------------------------------------------------------------------------
+# The folder (python -m geoapp.data draft)
+
+def _validate_folder(folder: Path, registry) -> list:
+    """The drafted folder against the checks the registry runs on a plan's files."""
+    from geoapp.data import plan_text
+    from geoapp.data.registry import read_point_csv
+    from geoapp.data.tasks import check_tasks, load_tasks
+    from geoapp.data.validate import check_places, read_seats
+    import yaml
+
+    manifest = yaml.safe_load((folder / "plan.yaml").read_text(encoding="utf-8"))
+    text = (folder / manifest["text"]).read_text(encoding="utf-8")
+    sections = plan_text.sections_of(text)
+    problems, ids = [], set(registry.places()["id"])
+    seats, _ = read_seats(registry.data_dir / "boundaries")
+    if (folder / "plan_places.csv").exists():
+        frame, read_problems = read_point_csv(folder / "plan_places.csv")
+        problems += read_problems
+        seen = {i: "registry" for i in ids}
+        problems += check_places(frame, folder / "plan_places.csv", registry.boundaries, seen, seats, sections)
+        ids |= set(frame["id"])
+    tasks = load_tasks(folder / "tasks.yaml")
+    problems += check_tasks(tasks, ids, set(registry.layers), set(registry.boundaries["city"]["adcode"]),
+                            sections)
+    return problems
+
+
+def test_cli_writes_a_valid_folder(shipped, tmp_path, capsys):
+    from geoapp.data.__main__ import main
+    registry, _text = shipped
+    source = plan_text_path(registry)
+    out = tmp_path / "plans" / "drafted"
+    assert main(["draft", str(source), "--plan", "drafted", "--out", str(out), "--province-only"]) == 0
+    assert "places proposed" in capsys.readouterr().out
+    names = {p.name for p in out.iterdir()}
+    assert {"plan.yaml", "tasks.yaml", "plan_places.csv", "draft.json", "SOURCE.md", source.name} <= names
+    assert _validate_folder(out, registry) == []
+    import yaml
+    manifest = yaml.safe_load((out / "plan.yaml").read_text(encoding="utf-8"))
+    first = next(line.strip() for line in source.read_text(encoding="utf-8").splitlines() if line.strip())
+    assert manifest["titles"]["full"]["zh"] == first
+    assert manifest["period"] == {"start": 2016, "end": 2020}
+    # a second run does not overwrite the reviewed folder unless asked
+    assert main(["draft", str(source), "--plan", "drafted", "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_cli_with_registry_links_known_places(shipped, tmp_path):
+    from geoapp.data.__main__ import main
+    registry, _text = shipped
+    out = tmp_path / "linked"
+    assert main(["draft", str(plan_text_path(registry)), "--plan", "linked", "--out", str(out)]) == 0
+    links = (out / "places.csv").read_text(encoding="utf-8")
+    assert "htz_shenyang," in links and "coastal_dandong," in links
+    assert _validate_folder(out, registry) == []
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"%PDF-1.7\n\x00\x01binary", "binary file"),
+    ("一、总则\n正文。\n".encode("gb18030"), "not UTF-8"),
+    ("没有标题的文本。".encode(), "no section headings"),
+    (b"", "empty"),
+])
+def test_cli_refuses_what_is_not_a_plan_text(tmp_path, capsys, content, message):
+    from geoapp.data.__main__ import main
+    path = tmp_path / "input.txt"
+    path.write_bytes(content)
+    assert main(["draft", str(path), "--plan", "x", "--out", str(tmp_path / "out"), "--province-only"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_refuses_a_5_mb_text(tmp_path, capsys):
+    from geoapp.data.__main__ import main
+    path = tmp_path / "big.txt"
+    path.write_bytes(("一、总则\n" + "规划正文。" * 400_000).encode())  # 6 MB of UTF-8
+    assert path.stat().st_size > 5_000_000
+    assert main(["draft", str(path), "--plan", "big", "--out", str(tmp_path / "out")]) == 2
+    assert "at most 2 MB" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """`python -m geoapp.data check`: validate every data file and print a per-layer summary.
-`import`, `history`, `revert`: imported lists in the versioned store (geoapp.ingest.cli)."""
+`import`, `history`, `revert`: imported lists in the versioned store (geoapp.ingest.cli).
+`draft TEXT --plan <id>`: a plan folder drafted from a plan's text (geoapp.ingest.drafts.cli)."""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +14,9 @@ from geoapp.data import DataValidationError, load_registry
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["draft"]:
+        from geoapp.ingest.drafts.cli import main as draft_main  # plan drafts: see docs/drafting.md
+        return draft_main(argv)
     if {"import", "history", "revert"} & set(argv):
         from geoapp.ingest.cli import main as ingest_main  # imported lists: see geoapp/ingest
         return ingest_main(argv)

@@ -91,6 +91,24 @@ UNIT_EN = {"个": "", "家": "", "项": "", "亿元": "100 million yuan", "万�
            "万平方米": "10,000 m²", "平方米": "m²"}
 
 
+HOW_ZH = {
+    "the name gives the district": "名称给出了区县",
+    "the name gives the city, its clause the district": "名称给出了城市，所在分句给出了区县",
+    "the name gives the city": "名称给出了城市",
+    "the name names several cities": "名称涉及多个城市",
+    "its clause gives the district": "所在分句给出了区县",
+    "its clause gives the city": "所在分句给出了城市",
+    "no city or district in the name or its clause": "名称和所在分句都没有城市或区县",
+    "no place word of its own: placed with the name listed before it": "名称本身无地名，按其前并列的名称定位",
+    "no place word of its own": "名称本身无地名",
+    "a place the atlas already knows (linked by its name)": "地图已有的地点（按名称关联）",
+}
+
+
+def how_zh(how: str) -> str:
+    return HOW_ZH.get(how, how)
+
+
 @dataclass
 class Mention:
     section: str
@@ -141,6 +159,7 @@ class Target:
     section: str
     start: int
     end: int
+    status: str = "proposed"
 
 
 @dataclass
@@ -625,7 +644,8 @@ def _metric(text: str, m: re.Match, tokens: Tokens) -> str:
         after += 1
     words = []
     i = after
-    while i < len(tokens.words) and (tokens.tags[i] in NOUNISH or tokens.words[i] in NAME_VERBS) \
+    while i < len(tokens.words) and (tokens.tags[i] in NOUNISH or tokens.words[i] in NAME_VERBS
+                                     or (tokens.tags[i] == "a" and i == after)) \
             and not SENTENCE_END.match(tokens.words[i]) and tokens.words[i] not in "，、：（）()“”":
         words.append(tokens.words[i])
         i += 1
@@ -646,7 +666,7 @@ def _metric(text: str, m: re.Match, tokens: Tokens) -> str:
 
 def _metric_en(metric: str, unit: str) -> str:
     for zh, en in METRIC_WORDS:
-        if zh in metric:
+        if (zh in metric) if len(zh) > 1 else metric.endswith(zh):
             return en
     return f"Figure in {UNIT_EN.get(unit) or unit}" if unit else "Figure"
 
@@ -674,7 +694,7 @@ def find_targets(text: str, sentences: list[tuple[int, int]], index: SectionInde
             qa = a + years[-1].start() if years else max(
                 [a] + [a + i + 1 for i, ch in enumerate(before) if ch in "，；："])
             qb = min([i for i in (text.find(ch, m.end(), b) for ch in "，；。") if i >= 0] or [b])
-            quote = text[qa:qb].strip().rstrip("，；。")
+            quote = _tidy(text[qa:qb]).rstrip("，；。")
             period_m = PERIOD.search(sentence) or PERIOD.search(context)
             period = period_m.group(0) if period_m and not year else ""
             targets.append(Target(
@@ -694,6 +714,11 @@ def find_targets(text: str, sentences: list[tuple[int, int]], index: SectionInde
                                           stated_as="target", quote=sentence[y.start():y.end()] + goal,
                                           section=section, start=qa, end=qa + len(y.group(0))))
     return targets
+
+
+def _tidy(quote: str) -> str:
+    """A quote without the page breaks inside it (quotes are compared without whitespace)."""
+    return re.sub(r"\s*\n\s*", "", quote).strip()
 
 
 def _stated_as(quote: str, sentence: str, context: str, year: int | None) -> str:
@@ -773,7 +798,7 @@ def draft(text: str, gazetteer: Gazetteer, province_only: bool = False) -> Draft
 
     for c in find_candidates(text, tokens, gazetteer):
         sa, sb = sentence_of(c.start)
-        mention = Mention(index.at(c.start), c.start, c.end, text[sa:sb].strip())
+        mention = Mention(index.at(c.start), c.start, c.end, _tidy(text[sa:sb]))
         key_name = normalise(c.name)
         matches = known.get(key_name) or []
         if not matches and c.in_list:
@@ -815,7 +840,7 @@ def draft(text: str, gazetteer: Gazetteer, province_only: bool = False) -> Draft
                 if any(a <= m.start() < b or m.start() <= a < m.end() for a, b in spans):
                     continue
                 sa, sb = sentence_of(m.start())
-                mention = Mention(index.at(m.start()), m.start(), m.end(), text[sa:sb].strip())
+                mention = Mention(index.at(m.start()), m.start(), m.end(), _tidy(text[sa:sb]))
                 for kp in kps:
                     if (kp.id, m.start()) not in covered:
                         linked(kp, mention, 0.9)
@@ -842,7 +867,7 @@ def build_tasks(text: str, sentences, index: SectionIndex, places: list[Place], 
         by_sentence.setdefault(key(target.start), ([], []))[1].append(target)
     tasks = []
     for n, ((a, b), (members, found)) in enumerate(sorted(by_sentence.items()), start=1):
-        sentence = text[a:b].strip()
+        sentence = _tidy(text[a:b])
         section = index.at(a)
         if not section:
             continue  # text before the first heading (the preamble) has no section to cite
@@ -854,7 +879,7 @@ def build_tasks(text: str, sentences, index: SectionIndex, places: list[Place], 
             title_en = "; ".join(p.name_en for p in members[:3])[:120]
         else:
             title_zh = "、".join(dict.fromkeys(t.metric_zh for t in found))[:60] or heading[:30]
-            title_en = "; ".join(dict.fromkeys(t.metric_en for t in found))[:120]
+            title_en = f"Figures in section {section}: " + "; ".join(dict.fromkeys(t.metric_en for t in found))[:100]
         cities = [c for c in _admin_in(re.sub(r"\s+", "", sentence), gazetteer)
                   if gazetteer.unit(c).level == "city"]
         tasks.append(Task(
