@@ -51,6 +51,9 @@ NAME_VERBS = frozenset("育成 创新 孵化 示范 试验 改革 研究 制造 
 BODY_TAGS = ("n", "nz", "nt", "ns", "nr", "nrt", "l", "j", "eng", "b", "vn", "an", "a", "i", "g", "k",
              "h", "f", "s", "ng", "nrfg", "z")
 STOP_WORDS = frozenset("为 成为 作为 建成 形成 是 有 在 以 对 将 把 向 从 由 到 等 的 之 其".split())
+# Words the segmenter tags as place names that are not places in a plan's prose.
+NOT_PLACES = frozenset("新建 新城 全国 国内 国际 中国 我国 全市 本市 全区 各地 地方 区域 沿海 内陆 城乡 东部 西部 "
+                       "南部 北部 中部 省内 市内 域内 海内外 境内 境外".split())
 COORDINATORS = ("、", "和", "及", "与", "以及")
 QUANTIFIERS = re.compile(r"^(?:一批|一系列|一些|多个|若干|各类|诸多)")
 LEVEL_WORD = re.compile(r"国家级|国家|省级|市级")
@@ -101,6 +104,7 @@ HOW_ZH = {
     "no city or district in the name or its clause": "名称和所在分句都没有城市或区县",
     "no place word of its own: placed with the name listed before it": "名称本身无地名，按其前并列的名称定位",
     "no place word of its own": "名称本身无地名",
+    "the plan's own city (its title)": "规划本身所属城市（见标题）",
     "a place the atlas already knows (linked by its name)": "地图已有的地点（按名称关联）",
 }
 
@@ -330,7 +334,7 @@ class Candidate:
     borrowed: bool = False  # no place word of its own: listed right after a located name
 
 
-def _anchor(word: str, gazetteer: Gazetteer, next_word: str = "") -> tuple[str, ...] | None:
+def _anchor(word: str, gazetteer: Gazetteer, next_word: str = "", tag: str = "") -> tuple[str, ...] | None:
     """adcodes a word names (() for a region or organisation: named, not located); None: no place word."""
     if word in gazetteer.forms:
         return gazetteer.forms[word]
@@ -341,6 +345,8 @@ def _anchor(word: str, gazetteer: Gazetteer, next_word: str = "") -> tuple[str, 
     if word in gazetteer.district_contractions and next_word.startswith("新区"):
         return gazetteer.district_contractions[word]
     if word in REGIONS and word not in ("全省", "我省"):
+        return ()
+    if tag == "ns" and len(word) >= 2 and word not in NOT_PLACES:  # a place word the province's names lack (长兴岛)
         return ()
     return None
 
@@ -361,7 +367,7 @@ def _first_anchor(tokens: Tokens, lo: int, hi: int, gazetteer: Gazetteer) -> int
     """Index of the token a name starts at (an organisation right before a place word counts)."""
     for i in range(lo, hi + 1):
         nxt = tokens.words[i + 1] if i + 1 < len(tokens.words) else ""
-        if _anchor(tokens.words[i], gazetteer, nxt) is not None:
+        if _anchor(tokens.words[i], gazetteer, nxt, tokens.tags[i]) is not None:
             j = i
             while j - 1 >= lo and _is_org(tokens.words[j - 1], tokens.tags[j - 1]):
                 j -= 1
@@ -375,7 +381,7 @@ def _anchors(tokens: Tokens, lo: int, hi: int, gazetteer: Gazetteer) -> list[tup
     found = []
     for i in range(lo, hi + 1):
         nxt = tokens.words[i + 1] if i + 1 < len(tokens.words) else ""
-        codes = _anchor(tokens.words[i], gazetteer, nxt)
+        codes = _anchor(tokens.words[i], gazetteer, nxt, tokens.tags[i])
         if codes is not None:
             found.append((tokens.words[i], codes))
     return found
@@ -580,8 +586,18 @@ def _admin_in(text: str, gazetteer: Gazetteer) -> list[str]:
     return codes
 
 
-def locate(candidate: Candidate, clause: str, gazetteer: Gazetteer) -> tuple[str, str, str, list[str], float, str]:
-    """(city, district, precision, cities, confidence, how)."""
+def locate(candidate: Candidate, clause: str, gazetteer: Gazetteer,
+           plan_city: str = "") -> tuple[str, str, str, list[str], float, str]:
+    """(city, district, precision, cities, confidence, how). `plan_city`: the city a city plan's
+    title names, where a name with no city of its own (not 辽宁/东北) is put at low confidence."""
+    found = _locate(candidate, clause, gazetteer)
+    if found[2] == "province" and plan_city and not found[3] \
+            and not any(form in REGIONS for form, _ in candidate.anchors):
+        return plan_city, "", "city", [], 0.4, "the plan's own city (its title)"
+    return found
+
+
+def _locate(candidate: Candidate, clause: str, gazetteer: Gazetteer) -> tuple[str, str, str, list[str], float, str]:
     districts, cities, several = [], [], []
     for form, codes in candidate.anchors:
         if not codes:  # 辽宁, 东北, an organisation: named, not located
@@ -777,6 +793,8 @@ def draft(text: str, gazetteer: Gazetteer, province_only: bool = False) -> Draft
         return sentences[i] if sentences else (0, len(text))
 
     known = {} if province_only else gazetteer.known_by_alias()
+    title_cities = [c for c in _admin_in(first_heading(text), gazetteer) if gazetteer.unit(c).level == "city"]
+    plan_city = title_cities[0] if len(title_cities) == 1 else ""
     places: dict[tuple, Place] = {}
     used_ids: set[str] = set()
 
@@ -803,7 +821,8 @@ def draft(text: str, gazetteer: Gazetteer, province_only: bool = False) -> Draft
         matches = known.get(key_name) or []
         if not matches and c.in_list:
             matches = [kp for kp in known.get(normalise(c.phrase), [])]
-        city, district, precision, cities, confidence, how = locate(c, _clause(text, c.start, c.end), gazetteer)
+        city, district, precision, cities, confidence, how = locate(c, _clause(text, c.start, c.end), gazetteer,
+                                                                    plan_city)
         if matches:
             same_city = [kp for kp in matches if not city or kp.city_adcode == city]
             for kp in same_city or matches[:1]:

@@ -29,6 +29,7 @@ COMMON_WORDS = frozenset("和平 中山 振兴 宏伟 太平 元宝 白塔 灯�
                          "新民 东港 海州 连山 龙城 双塔 太和 古塔 凌河 银州 兴城".split())
 # Admin suffixes stripped, longest first, to make a short form (at least two characters left).
 _SUFFIXES = ("满族自治县", "蒙古族自治县", "自治县", "新区", "区", "县", "市")
+GENERIC_START = r"^(?:生物|医药|软件|电子|信息|新材料|材料|化工|装备|智能|农业|海洋|新能源|节能|环保|科技|高新|国家|省级|产业)"
 PLACE_END = r"(?:区|园|基地|集群|实验室|中心|研究院|城|带|点)$"
 REGIONS = {"辽宁省": "", "辽宁": "", "全省": "", "我省": "", "东北": "", "辽西": "", "辽东": "",
            "辽南": "", "辽北": "", "东北亚": ""}
@@ -157,11 +158,14 @@ def build(boundaries: dict[str, gpd.GeoDataFrame], seats: dict[str, tuple[float,
     gazetteer = Gazetteer(units, {k: tuple(v) for k, v in forms.items()}, contractions,
                           district_contractions, province=str(province["adcode"]))
     if places is not None:
-        gazetteer.known = known_places(places)
+        shorts = {u.adcode: (u.name_zh, short_form(u.name_zh)) for u in cities}
+        gazetteer.known = known_places(places, shorts)
     return gazetteer
 
 
-def known_places(places: pd.DataFrame) -> list[KnownPlace]:
+def known_places(places: pd.DataFrame, city_shorts: dict[str, tuple[str, ...]] | None = None) -> list[KnownPlace]:
+    """`city_shorts`: city adcode -> the city's names (沈阳市, 沈阳), to add aliases without them."""
+    city_shorts = city_shorts or {}
     result = []
     for row, geom in zip(places.to_dict("records"), places.geometry):
         if geom is None or geom.is_empty:
@@ -171,9 +175,16 @@ def known_places(places: pd.DataFrame) -> list[KnownPlace]:
         names += [n for n in str(row.get("plan_names") or "").split(";")]
         base = re.split(r"[（(]", names[0])[0]   # 丹东高新区（…） -> 丹东高新区
         # a name in brackets is another name of the place only when it is a place's name
-        inner = [n for n in re.findall(r"[（(]([^（）()]{4,})[）)]", names[0]) if re.search(PLACE_END, n)]
+        inner = [re.sub(r"^[今原即]", "", n) for n in re.findall(r"[（(]([^（）()]{4,})[）)]", names[0])
+                 if re.search(PLACE_END, n)]
         aliases = {normalise(n) for n in names + [base] + inner if n.strip()}
         aliases |= {a[2:] for a in aliases if a.startswith("辽宁")}   # 辽宁葫芦岛高新区 -> 葫芦岛高新区
+        city = str(row.get("city_adcode") or "")
+        shorts = [s for s in city_shorts.get(city, ()) if s]
+        # 大连长兴岛临港工业区 -> 长兴岛临港工业区: a city plan leaves out its own city (kept only
+        # where what remains is a proper name: see the generic check below)
+        bare = {a[len(s):] for a in aliases for s in shorts if a.startswith(s) and len(a) - len(s) >= 5}
+        aliases |= {f"~{b}" for b in bare}
         # A bare city name in plan_names (the plan's 鞍山、本溪…国家高新区) names the place only
         # together with its kind: that pairing is made when linking, not here.
         aliases = {a for a in aliases if len(a) >= 4}
@@ -185,4 +196,15 @@ def known_places(places: pd.DataFrame) -> list[KnownPlace]:
             lon=round(point.x, 6), lat=round(point.y, 6),
             industries=tuple(c for c in str(row.get("industries") or "").split(";") if c),
             aliases=tuple(sorted(aliases))))
+    # A name left without its city is generic when several places share it (沈阳/大连生物医药产业基地
+    # -> 生物医药产业基地) or it starts with an industry word: drop those, keep 长兴岛临港工业区.
+    owners: dict[str, set[str]] = {}
+    for place in result:
+        for alias in place.aliases:
+            if alias.startswith("~"):
+                owners.setdefault(alias[1:], set()).add(place.id)
+    generic = {a for a, ids in owners.items() if len(ids) > 1 or re.match(GENERIC_START, a)}
+    for n, place in enumerate(result):
+        kept = tuple(sorted({a.lstrip("~") for a in place.aliases if not (a.startswith("~") and a[1:] in generic)}))
+        result[n] = KnownPlace(**{**place.__dict__, "aliases": kept})
     return result

@@ -1,0 +1,180 @@
+"""/admin/drafts: draft a plan from its text, review, publish, revert (issue 20), through the
+Flask client. The input is tests/fixtures/city_plan_test_input.txt, a plan text written for these
+tests (not a real plan, not data)."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from geoapp import DATA_DIR
+
+TOKEN = "draft-admin-token"
+FIXTURE = Path(__file__).parent / "fixtures" / "city_plan_test_input.txt"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("drafts") / "data"
+    shutil.copytree(DATA_DIR, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def app(data_dir, tmp_path_factory):
+    from geoapp.web import create_app
+    store = tmp_path_factory.mktemp("store") / "atlas-store.sqlite"
+    return create_app({"TESTING": True, "ATLAS_TILES": "none", "ATLAS_DATABASE_URL": f"sqlite:///{store}",
+                       "ATLAS_STORE_POLL": 0, "ATLAS_ADMIN_TOKEN": TOKEN, "ATLAS_DATA_DIR": data_dir})
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def admin(app):
+    client = app.test_client()
+    denied = client.get("/admin/drafts")
+    assert denied.status_code == 401
+    signed = client.post("/admin/login", data={"token": TOKEN, "csrf_token": csrf_of(denied.get_data(as_text=True))})
+    assert signed.status_code == 303
+    return client
+
+
+def new_draft(admin, text: str | None = None, plan: str = "city_test", upload: bytes | None = None,
+              province_only: bool = False):
+    page = admin.get("/admin/drafts").get_data(as_text=True)
+    data = {"csrf_token": csrf_of(page), "plan": plan, "who": "tester"}
+    if province_only:
+        data["province_only"] = "1"
+    if upload is not None:
+        data["file"] = (io.BytesIO(upload), "plan.txt")
+        response = admin.post("/admin/drafts", data=data, content_type="multipart/form-data")
+        response.request.environ["wsgi.input"].close()  # the client spools big bodies to a file
+        return response
+    data["text"] = text if text is not None else FIXTURE.read_text(encoding="utf-8")
+    return admin.post("/admin/drafts", data=data)
+
+
+def test_needs_the_admin_sign_in_and_csrf(app, admin):
+    anonymous = app.test_client()
+    assert anonymous.get("/admin/drafts").status_code == 401
+    assert anonymous.post("/admin/drafts", data={"plan": "x", "text": "一、甲\n"}).status_code == 401
+    forged = admin.post("/admin/drafts", data={"plan": "x", "text": "一、甲\n", "csrf_token": "forged"})
+    assert forged.status_code == 403
+
+
+def test_draft_review_publish_revert(admin, data_dir):
+    created = new_draft(admin)
+    assert created.status_code == 303
+    url = created.headers["Location"]
+    page = admin.get(url)
+    assert page.status_code == 200 and page.headers["Cache-Control"].startswith("no-store")
+    html = page.get_data(as_text=True)
+    # the text with its proposals highlighted, by section
+    assert 'class="ref">二（一）2' in html
+    assert re.search(r'<a class="place st-proposed" href="#place-htz_dalian"[^>]*>大连高新区</a>', html)
+    assert '<mark class="target st-proposed">2.8%</mark>' in html or '2.8%</mark>' in html
+    token = url.rstrip("/").rsplit("/", 1)[-1]
+    csrf = csrf_of(html)
+
+    def act(place, **form):
+        return admin.post(f"/admin/drafts/{token}/places/{place}", data={"csrf_token": csrf, **form})
+
+    ids = re.findall(r'id="place-([a-z0-9_]+)"', html)
+    assert "htz_dalian" in ids
+    zhuanghe = next(i for i in ids if "zh" in i and "gxq" in i)
+    # relocate by clicking the map: the district the point lies in (旅顺口区 seat area)
+    assert act(zhuanghe, action="relocate", lon="121.2617", lat="38.8112").status_code == 303
+    moved = admin.get(url).get_data(as_text=True)
+    assert re.search(rf'id="place-{zhuanghe}".*?旅顺口区', moved, re.S)
+    # relocate by choosing a district; rename; merge a duplicate; reject one; bad input says why
+    assert act(zhuanghe, action="relocate", adcode="210283 庄河市（大连市）").status_code == 303
+    assert act(zhuanghe, action="rename", name_zh="庄河高新区", name_en="Zhuanghe HTZ").status_code == 303
+    assert act(zhuanghe, action="relocate", adcode="999999").status_code == 400
+    assert act(zhuanghe, action="explode").status_code == 400
+    assert act("no_such_place", action="accept").status_code == 404
+    jinpu = next(i for i in ids if i.endswith("_jpxq"))
+    assert act(jinpu, action="merge", into="htz_dalian").status_code == 303
+    lab = next(i for i in ids if "lnbhsys" in i)
+    assert act(lab, action="reject").status_code == 303
+    # publishing with undecided proposals is refused (409), then accept the rest and publish
+    refused = admin.post(f"/admin/drafts/{token}/publish", data={"csrf_token": csrf})
+    assert refused.status_code == 409 and "not yet accepted" in refused.get_data(as_text=True)
+    assert admin.post(f"/admin/drafts/{token}/accept-all", data={"csrf_token": csrf, "min": "0"}).status_code == 303
+    assert admin.post(f"/admin/drafts/{token}/publish", data={"csrf_token": csrf, "who": "tester"}).status_code == 303
+    folder = data_dir / "plans" / "city_test"
+    assert (folder / "plan.yaml").exists()
+    manifest = yaml.safe_load((folder / "plan.yaml").read_text(encoding="utf-8"))
+    assert manifest["id"] == "city_test" and manifest["period"] == {"start": 2021, "end": 2025}
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO((folder / "plan_places.csv").read_text(encoding="utf-8")))}
+    assert rows[zhuanghe]["name_zh"] == "庄河高新区" and rows[zhuanghe]["district_adcode"] == "210283"
+    assert rows[zhuanghe]["location_precision"] == "district"
+    assert lab not in rows  # rejected
+    assert jinpu not in rows  # merged into htz_dalian
+    links = (folder / "places.csv").read_text(encoding="utf-8")
+    assert links.startswith("id,plan_refs") and "htz_dalian," in links
+    # a second publish is version 2; revert to 1 restores the first folder; 0 takes it down
+    assert act(zhuanghe, action="rename", name_zh="庄河市高新区").status_code == 303
+    assert admin.post(f"/admin/drafts/{token}/publish", data={"csrf_token": csrf}).status_code == 303
+    assert "庄河市高新区" in (folder / "plan_places.csv").read_text(encoding="utf-8")
+    back = admin.post("/admin/drafts/revert", data={"csrf_token": csrf, "plan": "city_test", "version": "1"})
+    assert back.status_code == 303
+    assert "庄河市高新区" not in (folder / "plan_places.csv").read_text(encoding="utf-8")
+    assert "庄河高新区" in (folder / "plan_places.csv").read_text(encoding="utf-8")
+    assert admin.post("/admin/drafts/revert", data={"csrf_token": csrf, "plan": "city_test",
+                                                     "version": "7"}).status_code == 400
+    assert admin.post("/admin/drafts/revert", data={"csrf_token": csrf, "plan": "city_test",
+                                                     "version": "0"}).status_code == 303
+    assert not folder.exists()
+    assert not [p for p in (data_dir / "plans").iterdir() if p.name.startswith(".city_test")]
+    index = admin.get("/admin/drafts").get_data(as_text=True)
+    assert "city_test" in index and "revert to 0" in index
+
+
+def test_a_published_plan_not_made_here_is_never_overwritten(admin, data_dir):
+    shipped = data_dir / "plans" / "shipped_like"
+    shipped.mkdir(parents=True)
+    (shipped / "plan.yaml").write_text("id: shipped_like\n", encoding="utf-8")
+    url = new_draft(admin, plan="shipped_like").headers["Location"]
+    token = url.rsplit("/", 1)[-1]
+    csrf = csrf_of(admin.get(url).get_data(as_text=True))
+    admin.post(f"/admin/drafts/{token}/accept-all", data={"csrf_token": csrf, "min": "0"})
+    refused = admin.post(f"/admin/drafts/{token}/publish", data={"csrf_token": csrf})
+    assert refused.status_code == 409 and "never overwritten" in refused.get_data(as_text=True)
+    assert (shipped / "plan.yaml").read_text(encoding="utf-8") == "id: shipped_like\n"
+
+
+def test_text_is_shown_literally(admin):
+    text = ("一、总则\n（一）要求\n1.安全。<script>window.pwned=1</script>{{ 7*7 }}{% raw %}沈阳&lt;测试&gt;"
+            "建设沈阳<b>粗体</b>科技园。\n")
+    url = new_draft(admin, text=text, plan="escape_test").headers["Location"]
+    html = admin.get(url).get_data(as_text=True)
+    assert "<script>window.pwned" not in html and "&lt;script&gt;window.pwned=1&lt;/script&gt;" in html
+    assert "{{ 7*7 }}" in html and "49" not in re.sub(r"\d{3,}|#\w+", "", html.split('id="text"')[1][:2000])
+    assert "&amp;lt;测试&amp;gt;" in html
+    assert "<b>粗体</b>" not in html and "&lt;b&gt;粗体&lt;/b&gt;" in html
+    data = re.search(r'<script type="application/json" id="draft-data">(.*?)</script>', html, re.S).group(1)
+    assert "<" not in data  # tojson escapes < > & ' inside the JSON block
+
+
+@pytest.mark.parametrize("upload, message", [
+    (b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n1 0 obj", "binary file"),
+    (("一、总则\n" + "正文。" * 1_000_000).encode(), "at most 2 MB"),
+    ("一、总则\n正文。\n".encode("gb18030"), "not UTF-8"),
+])
+def test_bad_uploads_are_refused_with_the_reason(admin, upload, message):
+    response = new_draft(admin, upload=upload, plan="bad_upload")
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+
+
+def test_bad_plan_id_is_refused(admin):
+    response = new_draft(admin, plan="Bad Id!")
+    assert response.status_code == 400 and "not a slug" in response.get_data(as_text=True)
