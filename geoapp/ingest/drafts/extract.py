@@ -52,12 +52,13 @@ BODY_TAGS = ("n", "nz", "nt", "ns", "nr", "nrt", "l", "j", "eng", "b", "vn", "an
              "h", "f", "s", "ng", "nrfg", "z")
 STOP_WORDS = frozenset("为 成为 作为 建成 形成 是 有 在 以 对 将 把 向 从 由 到 等 的 之 其".split())
 # Words the segmenter tags as place names that are not places in a plan's prose.
-NOT_PLACES = frozenset("新建 新城 全国 国内 国际 中国 我国 全市 本市 全区 各地 地方 区域 沿海 内陆 城乡 东部 西部 "
+NOT_PLACES = frozenset("全省 我省 新建 新城 全国 国内 国际 中国 我国 全市 本市 全区 各地 地方 区域 沿海 内陆 城乡 东部 西部 "
                        "南部 北部 中部 省内 市内 域内 海内外 境内 境外".split())
 COORDINATORS = ("、", "和", "及", "与", "以及")
 QUANTIFIERS = re.compile(r"^(?:一批|一系列|一些|多个|若干|各类|诸多)")
 LEVEL_WORD = re.compile(r"国家级|国家|省级|市级")
-UNITS = ("万平方米|平方公里|平方米|亿美元|万美元|亿元|万元|元|万人次|人次|万人|万户|万吨|人|个|家|项|所|座|"
+UNITS = ("万平方米|平方公里|平方米|亿美元|万美元|亿元|万元|元|万人次|人次|万人年|人年|万人|万户|万吨|万名|万件|万家|万个|万项|"
+         "人|个|家|项|所|座|"
          "条|名|件|台|套|种|批|户|吨|公顷|亩|篇|倍|%|％")
 NUMBER = re.compile(r"(?<![\d.〔（(第])(\d+(?:\.\d+)?)(?:\s*[-－~～]\s*(\d+(?:\.\d+)?))?\s*([余多])?\s*"
                     rf"({UNITS})(以上|左右|以内|/年)?")
@@ -367,7 +368,9 @@ def _first_anchor(tokens: Tokens, lo: int, hi: int, gazetteer: Gazetteer) -> int
     """Index of the token a name starts at (an organisation right before a place word counts)."""
     for i in range(lo, hi + 1):
         nxt = tokens.words[i + 1] if i + 1 < len(tokens.words) else ""
-        if _anchor(tokens.words[i], gazetteer, nxt, tokens.tags[i]) is not None:
+        # a place word outside the province's names (长兴岛) counts only right before the suffix
+        tag = tokens.tags[i] if hi - i <= 2 else ""
+        if _anchor(tokens.words[i], gazetteer, nxt, tag) is not None:
             j = i
             while j - 1 >= lo and _is_org(tokens.words[j - 1], tokens.tags[j - 1]):
                 j -= 1
@@ -381,7 +384,7 @@ def _anchors(tokens: Tokens, lo: int, hi: int, gazetteer: Gazetteer) -> list[tup
     found = []
     for i in range(lo, hi + 1):
         nxt = tokens.words[i + 1] if i + 1 < len(tokens.words) else ""
-        codes = _anchor(tokens.words[i], gazetteer, nxt, tokens.tags[i])
+        codes = _anchor(tokens.words[i], gazetteer, nxt, tokens.tags[i] if hi - i <= 2 else "")
         if codes is not None:
             found.append((tokens.words[i], codes))
     return found
