@@ -70,8 +70,12 @@ def cmd_import(args) -> int:
     if prepared.problems:
         print(f"{len(prepared.problems)} problem(s) in {len(prepared.bad_rows)} row(s) of {path.name}:",
               file=sys.stderr)
-        for problem in prepared.problems:
+        shown, more, by_field = service.problem_summary(prepared.problems)
+        for problem in shown:
             print(f"  - {problem}", file=sys.stderr)
+        if more:
+            print(f"  ... and {more} more problem(s): " + ", ".join(f"{f} {n}" for f, n in by_field)
+                  + " (--skip-invalid writes every rejected row to a rejects file)", file=sys.stderr)
     if check.diff is None:
         print("nothing written: fix the rows above (or pass --skip-invalid to write the good rows "
               "and a rejects file)", file=sys.stderr)

@@ -200,7 +200,7 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
     taken_ids = taken_ids or {}
     lookup = Lookup(boundaries)
     mapping, problems, ignored = map_headers(raw)
-    notes = []
+    notes = list(raw.notes)   # conversions made while reading (a CRS without EPSG code)
     if ignored:
         notes.append("columns not imported (unknown header): " + ", ".join(ignored)
                      + "; known headers: " + "; ".join(f"{FIELD_LABELS[k]}" for k in HEADERS))

@@ -58,7 +58,12 @@ class Check:
 
 
 class ImportRefused(ValueError):
-    """Bad request: unknown layer, unreadable file (the message says what is allowed)."""
+    """Bad request: unknown layer, unreadable file (the message says what is allowed). `status`:
+    400, or 413 for a file over the read limits (read.TooLarge)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
 
 
 def _refuse_choice(name: str, value, allowed, help_text: str) -> None:
@@ -84,7 +89,7 @@ def check_file(data: bytes, file_name: str, layer: str, crs: str, base: Registry
     try:
         raw = read_upload(data, file_name)
     except ReadError as error:
-        raise ImportRefused(str(error)) from None
+        raise ImportRefused(str(error), error.status) from None
     taken = {}
     for layer_id, frame in base.layers.items():
         if "id" in frame.columns and layer_id not in layers:
@@ -194,3 +199,17 @@ def rejects_csv(prepared: rows_mod.Prepared) -> bytes:
         cells = table.iloc[positions[row]].tolist() if table is not None and row in positions else [""] * len(columns)
         rows.append([row] + [str(v) for v in cells] + [" | ".join(messages)])
     return csv_bytes(Sheet("rejects", ["行/row"] + columns + ["问题/problems"], rows))
+
+
+SHOWN_PROBLEMS = 200   # problems listed one by one on the page and by the command; the rest summed up
+
+
+def problem_summary(problems: list[Problem], first: int = SHOWN_PROBLEMS) -> tuple[list[Problem], int, list[tuple[str, int]]]:
+    """(the first `first` problems, how many more, those per field, most frequent first): a file
+    with a million bad rows gives a page of 200 problems and a count, not a million lines."""
+    rest = problems[first:]
+    by_field: dict[str, int] = {}
+    for problem in rest:
+        key = problem.field or "—"
+        by_field[key] = by_field.get(key, 0) + 1
+    return problems[:first], len(rest), sorted(by_field.items(), key=lambda item: -item[1])

@@ -219,6 +219,11 @@ def logout():
     return redirect(url_for("admin.page"), code=303)
 
 
+@bp.context_processor
+def _problem_summary():
+    return {"problem_summary": service.problem_summary}
+
+
 def _context(**extra):
     store = current_app.extensions["atlas.store"]
     live = current_app.extensions["atlas.live"]
@@ -276,7 +281,7 @@ def upload():
         check = service.check_file(data, meta["file"], meta["layer"], meta["crs"], base, store,
                                    meta["who"], skip_invalid=meta["skip_invalid"], mode=meta["mode"])
     except service.ImportRefused as error:
-        return render_template("admin_import.html", **_context(refused=str(error))), 400
+        return render_template("admin_import.html", **_context(refused=str(error))), error.status
     token = secrets.token_urlsafe(18)
     meta["base_version"] = check.base_version
     store.stage(token, meta, data)

@@ -1,5 +1,8 @@
-"""Admin sessions (issue 19 item 7): SameSite=Strict cookie, Secure over HTTPS, logout revokes the
-session on the server, a short ATLAS_ADMIN_TOKEN stops start-up, wrong tokens are limited."""
+"""The admin page under attack (issue 19): sessions (item 7: SameSite=Strict cookie, Secure over
+HTTPS, logout revokes the session on the server, a short ATLAS_ADMIN_TOKEN stops start-up, wrong
+tokens are limited) and uploads beyond the read limits (item 4: 413 with a message, problems
+summed up after the first ones). Uploaded rows are synthetic (合成), not places."""
+import io
 import re
 import uuid
 
@@ -100,3 +103,33 @@ def test_wrong_bearer_tokens_count_too(admin_app):
     assert statuses == [403] * 10 + [429]
     right = client.get("/admin/import", headers={**address, "Authorization": f"Bearer {TOKEN}"})
     assert right.status_code == 429
+
+
+def bearer_upload(app, name: str, data: bytes, **form):
+    client = app.test_client()
+    fields = {"layer": "enterprises_platforms", "crs": "wgs84", "mode": "replace", **form,
+              "file": (io.BytesIO(data), name)}
+    response = client.post("/admin/import", data=fields, content_type="multipart/form-data",
+                           headers={"Authorization": f"Bearer {TOKEN}"})
+    response.request.environ["wsgi.input"].close()
+    return response
+
+
+def test_the_dimension_bomb_is_refused_with_413_and_a_message(admin_app):
+    from benchmarks.xlsx_bombs import dimension_bomb
+    data = dimension_bomb()
+    response = bearer_upload(admin_app, "bomb.xlsx", data)
+    html = response.get_data(as_text=True)
+    assert len(data) < 2000 and response.status_code == 413
+    assert "A1:XFD1048576" in html and "at most 100,000 rows" in html
+
+
+def test_a_file_with_many_bad_rows_lists_the_first_problems_and_sums_up_the_rest(admin_app):
+    rows = ["名称,所在市,经度,纬度"] + [f"合成单位{i},沈阳市,abc,41.8" for i in range(260)]
+    response = bearer_upload(admin_app, "bad.csv", "\n".join(rows).encode())
+    html = response.get_data(as_text=True)
+    listed = re.search(r'<table id="problems">.*?</table>', html, re.S).group(0)
+    assert response.status_code == 422
+    assert listed.count("<tr>") == 1 + 200          # header + the first 200
+    assert re.search(r'id="more-problems"[^>]*>另有 60 个问题未列出 / 60 more problem', html)
+    assert "rejects.csv" in html
