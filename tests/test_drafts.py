@@ -267,3 +267,13 @@ def test_cli_refuses_a_5_mb_text(tmp_path, capsys):
     assert path.stat().st_size > 5_000_000
     assert main(["draft", str(path), "--plan", "big", "--out", str(tmp_path / "out")]) == 2
     assert "at most 2 MB" in capsys.readouterr().err
+
+
+def test_base_years_are_not_goal_years():
+    gazetteer = load_gazetteer(province_only=True)
+    text = ("一、目标\n（一）指标\n1.投入。全省经费达 435.2 亿元，较2010年增长了51.4%。"
+            "到 2020 年，企业达到 200 家以上。\n")
+    by_value = {t.value: t for t in draft(text, gazetteer, province_only=True).targets}
+    assert by_value[51.4].year is None and by_value[51.4].unit_zh == "%"
+    assert (by_value[200].year, by_value[200].unit_zh, by_value[200].stated_as) == (2020, "家以上", "target")
+    assert by_value[435.2].unit_zh == "亿元"

@@ -80,7 +80,7 @@ def test_draft_review_publish_revert(admin, data_dir):
     # the text with its proposals highlighted, by section
     assert 'class="ref">二（一）2' in html
     assert re.search(r'<a class="place st-proposed" href="#place-htz_dalian"[^>]*>大连高新区</a>', html)
-    assert '<mark class="target st-proposed">2.8%</mark>' in html or '2.8%</mark>' in html
+    assert re.search(r'<a class="target st-proposed" href="#target-draft_\d+-0">2\.8%</a>', html)
     token = url.rstrip("/").rsplit("/", 1)[-1]
     csrf = csrf_of(html)
 
@@ -104,6 +104,24 @@ def test_draft_review_publish_revert(admin, data_dir):
     assert act(jinpu, action="merge", into="htz_dalian").status_code == 303
     lab = next(i for i in ids if "lnbhsys" in i)
     assert act(lab, action="reject").status_code == 303
+    # targets: reject one (the 20 国家级孵化器), fix another's metric and stated_as; titles
+    rows = {m.group(1, 2): m.group(3) for m in
+            re.finditer(r'<tr id="target-(draft_\d+)-(\d+)"(.*?)</tr>', html, re.S)}
+    assert len(rows) == 5
+    incubators = next(key for key, row in rows.items() if "孵化器" in row)
+    assert admin.post(f"/admin/drafts/{token}/targets/{incubators[0]}/{incubators[1]}",
+                      data={"csrf_token": csrf, "action": "reject"}).status_code == 303
+    spend = next(key for key, row in rows.items() if "<td>2.8 %</td>" in row)
+    assert admin.post(f"/admin/drafts/{token}/targets/{spend[0]}/{spend[1]}",
+                      data={"csrf_token": csrf, "action": "edit", "metric_zh": "研发经费投入强度",
+                            "metric_en": "R&D intensity", "stated_as": "target"}).status_code == 303
+    assert admin.post(f"/admin/drafts/{token}/targets/{spend[0]}/{spend[1]}",
+                      data={"csrf_token": csrf, "action": "edit", "metric_zh": "x",
+                            "stated_as": "maybe"}).status_code == 400
+    assert admin.post(f"/admin/drafts/{token}/targets/nope/0", data={"csrf_token": csrf, "action": "reject"}).status_code == 404
+    assert admin.post(f"/admin/drafts/{token}/titles", data={
+        "csrf_token": csrf, "title_zh": "大连市科技创新“十四五”规划（测试）",
+        "title_en": "Dalian 14th FYP for S&T innovation (test input)"}).status_code == 303
     # publishing with undecided proposals is refused (409), then accept the rest and publish
     refused = admin.post(f"/admin/drafts/{token}/publish", data={"csrf_token": csrf})
     assert refused.status_code == 409 and "not yet accepted" in refused.get_data(as_text=True)
@@ -118,6 +136,13 @@ def test_draft_review_publish_revert(admin, data_dir):
     assert rows[zhuanghe]["location_precision"] == "district"
     assert lab not in rows  # rejected
     assert jinpu not in rows  # merged into htz_dalian
+    assert manifest["titles"]["full"] == {"zh": "大连市科技创新“十四五”规划（测试）",
+                                          "en": "Dalian 14th FYP for S&T innovation (test input)"}
+    published_targets = [t for task in yaml.safe_load((folder / "tasks.yaml").read_text(encoding="utf-8"))
+                         for t in task.get("targets", [])]
+    assert {t["value"] for t in published_targets} == {3000, 1000, 30, 2.8}  # 20 家 rejected
+    spend_row = next(t for t in published_targets if t["value"] == 2.8)
+    assert (spend_row["metric_zh"], spend_row["metric_en"], spend_row["year"]) == ("研发经费投入强度", "R&D intensity", 2025)
     links = (folder / "places.csv").read_text(encoding="utf-8")
     assert links.startswith("id,plan_refs") and "htz_dalian," in links
     # a second publish is version 2; revert to 1 restores the first folder; 0 takes it down

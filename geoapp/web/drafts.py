@@ -16,6 +16,7 @@ from flask_wtf.csrf import generate_csrf
 from geoapp import vocab
 from geoapp.ingest.drafts import load_gazetteer, review
 from geoapp.ingest.drafts.extract import draft as make_draft
+from geoapp.ingest.drafts.extract import how_zh
 from geoapp.ingest.drafts.folder import DraftError, decode_text
 from geoapp.web import admin, context
 
@@ -149,7 +150,7 @@ def show(token: str):
         units=units, cities=cities, districts=districts, kinds=vocab.KINDS, levels=vocab.LEVELS,
         precision=vocab.LOCATION_PRECISION, counts=counts,
         map_data={**_map_data(draft, gazetteer), "outline": outline},
-        history=_workbench().history(meta["plan_id"]), csrf_token=generate_csrf())
+        history=_workbench().history(meta["plan_id"]), how_zh=how_zh, csrf_token=generate_csrf())
 
 
 def _adcode(value: str, province_only: bool) -> str:
@@ -207,6 +208,39 @@ def act(token: str, place_id: str):
         bench.save(token, draft)
     flash(message)
     return redirect(url_for("drafts.show", token=token) + f"#place-{place_id}", code=303)
+
+
+@bp.post("/admin/drafts/<token>/targets/<task_id>/<int:number>")
+def target(token: str, task_id: str, number: int):
+    bench = _workbench()
+    with bench.locked(f"draft-{token}"):
+        draft, _meta = _load(token)
+        try:
+            message = review.edit_target(draft, task_id, number, (request.form.get("action") or "").strip(),
+                                         request.form.get("metric_zh", ""), request.form.get("metric_en", ""),
+                                         (request.form.get("stated_as") or "").strip())
+        except KeyError:
+            return _bad(f"no target {task_id}/{number} in this draft", 404)
+        except DraftError as error:
+            return _bad(str(error), 400)
+        bench.save(token, draft)
+    flash(message)
+    return redirect(url_for("drafts.show", token=token) + f"#target-{task_id}-{number}", code=303)
+
+
+@bp.post("/admin/drafts/<token>/titles")
+def titles(token: str):
+    bench = _workbench()
+    with bench.locked(f"draft-{token}"):
+        draft, meta = _load(token)
+        try:
+            message = review.set_titles(draft, meta, request.form.get("title_zh", ""),
+                                        request.form.get("title_en", ""))
+        except DraftError as error:
+            return _bad(str(error), 400)
+        bench.save(token, draft, meta)
+    flash(message)
+    return redirect(url_for("drafts.show", token=token), code=303)
 
 
 @bp.post("/admin/drafts/<token>/accept-all")

@@ -708,13 +708,17 @@ def find_targets(text: str, sentences: list[tuple[int, int]], index: SectionInde
             if m.group(3):
                 unit = m.group(3) + unit
             before = text[a:m.start()]
-            years = list(YEAR.finditer(before))
+            # a year after 较/比/与 is the base of a comparison (较2010年增长了51.4%), not the goal's
+            years = [y for y in YEAR.finditer(before)
+                     if not re.search(r"[较比与同]\s*$", before[:y.start()])]
             year = int(years[-1].group(1)) if years else None
             qa = a + years[-1].start() if years else max(
                 [a] + [a + i + 1 for i, ch in enumerate(before) if ch in "，；："])
             qb = min([i for i in (text.find(ch, m.end(), b) for ch in "，；。") if i >= 0] or [b])
             quote = _tidy(text[qa:qb]).rstrip("，；。")
-            period_m = PERIOD.search(sentence) or PERIOD.search(context)
+            period_m = next((p for p in PERIOD.finditer(sentence)
+                             if not re.search(r"[较比是与]\s*“?$", sentence[:p.start()])), None) \
+                or PERIOD.search(context)
             period = period_m.group(0) if period_m and not year else ""
             targets.append(Target(
                 metric_zh=_metric(text, m, tokens), metric_en="", value=value, unit_zh=unit,

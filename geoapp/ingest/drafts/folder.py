@@ -179,10 +179,11 @@ def task_dicts(draft: Draft) -> list[dict]:
     return result
 
 
-def manifest(draft: Draft, plan_id: str, text_name: str, has_points: bool, has_links: bool) -> dict:
+def manifest(draft: Draft, plan_id: str, text_name: str, has_points: bool, has_links: bool,
+             title_en: str = "") -> dict:
     title = draft.title_zh or plan_id
     start, end = draft.period or (datetime.now(timezone.utc).year, datetime.now(timezone.utc).year)
-    english = f"Drafted plan {plan_id} (English title to be written by the reviewer)"
+    english = title_en or f"Drafted plan {plan_id} (English title to be written by the reviewer)"
     titles = {key: {"zh": title, "en": english} for key in ("full", "short", "atlas", "stats", "sources")}
     result = {"id": plan_id, "default": False, "titles": titles, "period": {"start": start, "end": end},
               "text": text_name, "tasks": "tasks.yaml"}
@@ -232,7 +233,7 @@ SOURCE_ZH = """# {title}（规划草稿）
 """
 
 
-def folder_files(draft: Draft, plan_id: str, text_name: str, units: dict) -> dict[str, str]:
+def folder_files(draft: Draft, plan_id: str, text_name: str, units: dict, title_en: str = "") -> dict[str, str]:
     """{file name: content} of the plan folder."""
     if not PLAN_ID.match(plan_id):
         raise DraftError(f"plan id '{plan_id}' is not a slug: use lower-case letters, digits and single "
@@ -250,7 +251,7 @@ def folder_files(draft: Draft, plan_id: str, text_name: str, units: dict) -> dic
                  registry_zh="" if draft.province_only else "；以及地图已有地点的名录")
     files = {
         "plan.yaml": "# Drafted by `python -m geoapp.data draft` (docs/drafting.md); review before use.\n"
-                     + yaml.safe_dump(manifest(draft, plan_id, text_name, bool(points), bool(links)),
+                     + yaml.safe_dump(manifest(draft, plan_id, text_name, bool(points), bool(links), title_en),
                                       allow_unicode=True, sort_keys=False, width=120),
         text_name: draft.text,
         "tasks.yaml": "# Drafted from the plan text (docs/drafting.md): every quote is the text's own.\n"

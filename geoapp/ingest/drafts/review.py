@@ -88,8 +88,10 @@ class Workbench:
         raw = json.loads((folder / "draft.json").read_text(encoding="utf-8"))
         return draft_from_json(raw, text), json.loads((folder / "meta.json").read_text(encoding="utf-8"))
 
-    def save(self, token: str, draft: Draft) -> None:
+    def save(self, token: str, draft: Draft, meta: dict | None = None) -> None:
         _write_json(self._folder(token) / "draft.json", draft.to_json())
+        if meta is not None:
+            _write_json(self._folder(token) / "meta.json", meta)
 
     def list(self) -> list[dict]:
         if not self.root.is_dir():
@@ -140,7 +142,7 @@ class Workbench:
             if undecided:
                 raise ReviewConflict(f"{len(undecided)} place(s) not yet accepted or rejected (e.g. "
                                      f"{'、'.join(undecided[:5])}): decide each before publishing")
-            files = folder_files(draft, plan_id, meta["text_name"], units)
+            files = folder_files(draft, plan_id, meta["text_name"], units, meta.get("title_en", ""))
             version = (history[-1]["version"] if history else 0) + 1
             kept = self.versions_root / plan_id / f"{version:04d}"
             write_folder(files, kept)
@@ -270,3 +272,35 @@ def merge(draft: Draft, duplicate_id: str, into_id: str) -> str:
             task.places = list(dict.fromkeys(task.places))
         task.missing_places = [m for m in task.missing_places if m["name_zh"] != duplicate.name_zh]
     return f"{duplicate.name_zh} → {keep.name_zh}"
+
+
+def set_titles(draft: Draft, meta: dict, title_zh: str, title_en: str) -> str:
+    title_zh = re.sub(r"\s+", " ", title_zh or "").strip()
+    title_en = re.sub(r"\s+", " ", title_en or "").strip()
+    if not title_zh or len(title_zh) > 120 or len(title_en) > 200:
+        raise DraftError("the Chinese title must be 1–120 characters, the English one at most 200")
+    draft.title_zh = title_zh
+    meta["title_en"] = title_en
+    return f"{title_zh} / {title_en or '(no English title yet)'}"
+
+
+def edit_target(draft: Draft, task_id: str, number: int, action: str, metric_zh: str = "",
+                metric_en: str = "", stated_as: str = "") -> str:
+    task = next((t for t in draft.tasks if t.id == task_id), None)
+    if task is None or not 0 <= number < len(task.targets):
+        raise KeyError(f"{task_id}/{number}")
+    target = task.targets[number]
+    if action in ("accept", "reject", "propose"):
+        target.status = {"accept": "accepted", "reject": "rejected", "propose": "proposed"}[action]
+        return f"{target.metric_zh} {target.value}{target.unit_zh}: {target.status}"
+    if action != "edit":
+        raise DraftError(f"action '{action}' is not allowed; allowed: accept, reject, propose, edit")
+    if stated_as not in ("target", "achieved"):
+        raise DraftError("stated_as must be target or achieved")
+    metric_zh = re.sub(r"\s+", " ", metric_zh or "").strip()
+    if not metric_zh or len(metric_zh) > 80:
+        raise DraftError("the metric (Chinese) must be 1–80 characters")
+    target.metric_zh, target.stated_as = metric_zh, stated_as
+    if metric_en.strip():
+        target.metric_en = re.sub(r"\s+", " ", metric_en).strip()[:160]
+    return f"{target.metric_zh} {target.value}{target.unit_zh} ({stated_as})"
