@@ -233,6 +233,21 @@ SOURCE_ZH = """# {title}（规划草稿）
 """
 
 
+KIND_COLOURS = {"high_tech_zone": "#c0392b", "cluster": "#27ae60", "industrial_base": "#82e0aa",
+                "industrial_park": "#117a65", "software_cluster": "#48c9b0", "service_cluster": "#f7dc6f",
+                "coastal_park": "#2874a6", "laboratory": "#6c3483", "platform": "#af7ac5",
+                "innovation_area": "#a04000", "pilot_zone": "#8e44ad", "corridor": "#d35400"}
+LAYER_SPEC = ("# The drafted plan's own places (plan_places.csv), drawn by kind. Made by the drafter.\n"
+              "id: plan_places\ndata: plan_places\n"
+              "title: {zh: 规划草稿中的地点, en: Places of the drafted plan}\n"
+              "geometry: point\nshow: true\nfilterable: true\nsearchable: true\ncluster: true\n"
+              "style:\n  shape: circle\n  radius: 7\n  weight: 2\n  fill_opacity: 0.85\n"
+              "  color: \"#34495e\"\n  fill_color: \"#95a5a6\"\n  by: kind\n  values:\n"
+              + "".join(f"    {kind}: {{fill_color: \"{colour}\", label: {{zh: {vocab.KINDS[kind][0]}, "
+                        f"en: \"{vocab.KINDS[kind][1]}\"}}}}\n" for kind, colour in KIND_COLOURS.items())
+              + "popup: [name, kind, level, city, district, industries, location_precision, plan_refs, source, note]\n")
+
+
 def folder_files(draft: Draft, plan_id: str, text_name: str, units: dict, title_en: str = "") -> dict[str, str]:
     """{file name: content} of the plan folder."""
     if not PLAN_ID.match(plan_id):
@@ -263,6 +278,7 @@ def folder_files(draft: Draft, plan_id: str, text_name: str, units: dict, title_
     }
     if points:
         files["plan_places.csv"] = _csv(points, POINT_COLUMNS)
+        files["layers/65_plan_places.yaml"] = LAYER_SPEC
     if links:
         files["places.csv"] = _csv(links, LINK_COLUMNS)
     return files
@@ -280,6 +296,7 @@ def write_folder(files: dict[str, str], out: Path, replace: bool = False) -> Pat
     temp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         for name, content in files.items():
+            (temp / name).parent.mkdir(parents=True, exist_ok=True)
             (temp / name).write_text(content, encoding="utf-8")
         aside = None
         if out.exists():
