@@ -27,9 +27,10 @@ def main() -> None:
     belt["location_precision"] = "derived"
     belt["plan_refs"] = "三（二）2"
     belt["plan_names"] = "沈大高新技术产业带"
-    belt["source"] = ("规划文本 plan text 三（二）2 names the belt and its industries; geometry derived by "
-                      "scripts/build_belt.py (axis htz_shenyang→htz_dalian, buffered "
-                      f"{DEFAULT_HALF_WIDTH_KM:g} km each side, clipped to the province)")
+    # what readers see (popups, /about): no script paths or row ids
+    belt["source"] = ("规划文本 plan text 三（二）2 names the belt and its industries; geometry derived by the "
+                      "atlas: the line from the Shenyang HTZ point to the Dalian HTZ point, buffered "
+                      f"{DEFAULT_HALF_WIDTH_KM:g} km each side, clipped to the province")
     belt["note_zh"] = "规划未给出产业带范围；此走廊是有说明的推导结果，不是官方范围。"
     belt["note_en"] = "The plan gives no boundary; this corridor is a documented derivation, not an official extent."
     path = ROOT / "data/zones/shenyang_dalian_belt.geojson"

@@ -157,7 +157,7 @@ def test_no_download_starts_a_cell_with_a_formula(poisoned):
         if any(p in text for p in ("=HYPERLINK", "@SUM(1+1)大连", "-2+3", "+cmd|")):
             seen_poison.add(url)
     # the poisoned names did reach the files that list places (as text)
-    listing = {u for u in urls if re.search(r"belt_places|belt_by_city|high_tech_zones|/map/", u)}
+    listing = {u for u in urls if re.search(r"belt_places|belt_by_city|high_tech_zones|/map/places|/map/cities/210[12]00\.xlsx", u)}
     assert listing and listing <= seen_poison, listing - seen_poison
 
 
@@ -245,3 +245,49 @@ def test_every_stats_table_has_headers_for_its_cells(client):
         assert ths and all('scope="col"' in th for th in ths), table[:80]
         for row in re.findall(r"<tr>.*?</tr>", re.search(r"<tbody>.*?</tbody>", table, re.S).group(0), re.S):
             assert re.search(r'<th\b[^>]*scope="row"', row), row[:120]
+
+
+# --- the map page's tables ------------------------------------------------------------------------
+
+def test_places_list_downloads_every_row_sorted_as_the_list_with_wgs84(client, registry):
+    listed = client.get("/map/places.json?sort=city&per_page=500").get_json()
+    rows = list(openpyxl.load_workbook(io.BytesIO(client.get("/map/places.xlsx?sort=city").data)).active.values)
+    header, body = rows[0], [r for r in rows[1:listed["total"] + 1]]
+    assert header[:5] == ("名称", "图层", "类型", "级别", "城市") and "经度（WGS84）" in header
+    assert [r[0] for r in body] == [r["name"] for r in listed["rows"]]   # same rows, same order
+    places = registry.counted_places().set_index("id")
+    lon, lat, ids = header.index("经度（WGS84）"), header.index("纬度（WGS84）"), header.index("编号")
+    for r in body:
+        point = places.geometry[r[ids]]
+        assert r[lon] == pytest.approx(point.x, abs=1e-6) and r[lat] == pytest.approx(point.y, abs=1e-6)
+    # a second line in the other language is a column of its own, not part of the name
+    assert header[6] == "英文名称" and all(r[0] != r[6] for r in body if r[6])
+    english = csv_cells(client.get("/map/places.csv?lang=en&industry=biomedicine").data)
+    assert english[0][:2] == ["Name", "Layer"]
+    assert len(english) - 1 == client.get("/map/places.json?industry=biomedicine").get_json()["total"]
+
+
+def test_places_list_download_honours_the_view(client):
+    box = "122.5,40.5,124.5,42.5"
+    total = client.get(f"/map/places.json?bbox={box}").get_json()["total"]
+    response = client.get(f"/map/places.csv?bbox={box}")
+    assert len(csv_cells(response.data)) - 1 == total < client.get("/map/places.json").get_json()["total"]
+    assert "%E5%9C%B0%E5%9B%BE%E8%A7%86%E9%87%8E%E5%86%85" in response.headers["Content-Disposition"]  # 地图视野内
+    assert client.get("/map/places.csv?sort=height").status_code == 400
+
+
+def test_city_panel_downloads_that_city_only(client):
+    links = client.get("/map/cities/210600.json?industry=biomedicine").get_json()["links"]
+    assert links["csv"] == "/map/cities/210600.csv?industry=biomedicine"
+    assert links["xlsx"] == "/map/cities/210600.xlsx?industry=biomedicine"
+    rows = csv_cells(client.get("/map/cities/210600.csv").data)
+    assert rows[0] == ["指标", "数值", "指标代码"]
+    figures = {r[2]: int(r[1]) for r in rows[1:]}
+    distribution = client.get("/api/distribution").get_json()["cities"]
+    dandong = next(c for c in distribution if c["city_adcode"] == "210600")
+    assert figures["places"] == dandong["places"] and figures["htz_national"] == dandong["htz_national"]
+    book = openpyxl.load_workbook(io.BytesIO(client.get("/map/cities/210600.xlsx").data))
+    assert [ws.title for ws in book.worksheets] == ["丹东市统计", "丹东市地点"]
+    places = list(book.worksheets[1].values)[1:]
+    assert len(places) == client.get("/map/cities/210600.json").get_json()["places"].__len__()
+    assert client.get("/map/cities/999999.csv").status_code == 404

@@ -18,6 +18,33 @@ LABELS = {
     "source": ("来源", "Source"), "note": ("说明", "Note"), "metric": ("指标", "Metric"),
 }
 URL = re.compile(r"https?://[^\s;]+")
+# "规划文本 plan text 三（二）2 (data/plan/source/….txt)" in a row's `source`: the plan itself,
+# written for the data's maintainers. Readers get "规划原文 三（二）2" / "Plan text, section 三（二）2"
+# (line references L23, L167-L169 as 第 23 行 / line 23), never the file path.
+PLAN_TEXT = re.compile(r"规划文本 plan text(?P<ref>[^;(:：]*)(?P<path>\s*\(data/[^)]*\))?")
+DATA_PATH = re.compile(r"\s*\(\s*`?data/[^)]*\)")
+LINES = re.compile(r"^L(\d+)(?:\s*[-–]\s*L?(\d+))?$")
+
+
+def _plan_ref(ref: str, lang: str) -> str:
+    ref = ref.strip()
+    lines = LINES.match(ref)
+    if lines:
+        first, last = lines.groups()
+        if lang == "en":
+            return f"lines {first}–{last}" if last else f"line {first}"
+        return f"第 {first}–{last} 行" if last else f"第 {first} 行"
+    return ref if lang != "en" or not ref else f"section {ref}"
+
+
+def source_text(raw: str, lang: str) -> str:
+    """A `source` cell as readers see it: the plan named in words in the page's language, no
+    file paths of the data folder."""
+    def plan(match):
+        ref = _plan_ref(match.group("ref"), lang)
+        head = "Plan text" if lang == "en" else "规划原文"
+        return f"{head}, {ref}" if lang == "en" and ref else f"{head} {ref}".rstrip()
+    return DATA_PATH.sub("", PLAN_TEXT.sub(plan, raw))
 
 
 class Names:
@@ -62,10 +89,12 @@ def _value(field: str, record: dict, lang: str, names: Names) -> Markup | None:
         table = {"level": vocab.LEVELS, "kind": vocab.KINDS, "location_precision": vocab.LOCATION_PRECISION}
         return escape(vocab.label(table[field], raw, lang))
     if field == "industries":
-        return escape("、".join(vocab.label(vocab.INDUSTRIES, c, lang) for c in vocab.split_codes(raw)))
+        return escape(vocab.pick(("、", ", "), lang).join(vocab.label(vocab.INDUSTRIES, c, lang)
+                                                       for c in vocab.split_codes(raw)))
     if field == "plan_refs":
         return escape("；".join(vocab.split_codes(raw)))
     if field == "source":
+        raw = source_text(raw, lang)
         parts, last = [], 0
         for match in URL.finditer(raw):
             parts.append(escape(raw[last:match.start()]))

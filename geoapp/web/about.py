@@ -2,6 +2,8 @@
 place with its location precision and sources. Rendered once per language."""
 from __future__ import annotations
 
+import re
+
 import markdown
 from flask import Blueprint, render_template
 from markupsafe import Markup
@@ -38,14 +40,23 @@ def render_about(lang: str) -> bytes:
                  for doc in reg.sources for file, text in [doc.for_lang(lang)]]
     names = Names(reg.boundaries["city"], reg.boundaries["district"])
     places = reg.counted_places()  # each place once
+    records = places.drop(columns="geometry").to_dict("records")
+    # notes written by the maintainers refer to other rows by id ("see htz_anshan"): readers get
+    # the place's name in the page's language instead
+    named = {str(r["id"]): (r.get("name_en") or r["name_zh"]) if lang == "en" else r["name_zh"] for r in records}
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(named, key=len, reverse=True))) + r")\b")
+    for rec in records:
+        for field in ("note", "note_zh", "note_en", "source"):
+            if isinstance(rec.get(field), str):
+                rec[field] = pattern.sub(lambda m: named[m.group(1)], rec[field])
     rows = [Markup(popup_html(["name", "kind", "city", "district", "location_precision", "plan_refs",
-                               "source", "note"],
-                              rec, lang, names)) for rec in places.drop(columns="geometry").to_dict("records")]
+                               "source", "note"], rec, lang, names)) for rec in records]
     precision = places["location_precision"].value_counts()
     summary = [(vocab.label(vocab.LOCATION_PRECISION, code, lang), int(precision.get(code, 0)))
                for code in vocab.LOCATION_PRECISION]
+    counts = {code: int(precision.get(code, 0)) for code in vocab.LOCATION_PRECISION}
     return render_template("about.html", lang=lang, t=t, documents=documents, rows=rows,
-                           summary=summary).encode("utf-8")
+                           summary=summary, n_places=len(places), counts=counts).encode("utf-8")
 
 
 @bp.get("/about")

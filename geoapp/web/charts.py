@@ -18,7 +18,7 @@ BAR_SERIES = [("htz_national", "#b2182b"), ("htz_provincial", "#ef8a62"),
               ("clusters_bases", "#2166ac"), ("laboratories", "#1b7837"),
               ("platforms", "#7fbf7b"), ("designations", "#999999")]
 STATUS_COLOURS = {"located": "#1b7837", "partly_located": "#d6a100", "not_located": "#b2182b",
-                  "city_level": "#4d7ea8", "counted_only": "#888888"}
+                  "city_level": "#3f6f96", "counted_only": "#767676"}  # AA with white text
 RELATION_COLOURS = {"inside": "#b2182b", "partly": "#d6a100", "outside": "#555555"}
 INK_DARK, INK_LIGHT = "#222222", "#ffffff"
 

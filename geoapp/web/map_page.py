@@ -259,6 +259,7 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
                  "statsLink": t("统计", "Statistics"),
                  "gpkgLink": t("下载 GeoPackage", "Download GeoPackage"),
                  "csvLink": t("城市统计 CSV", "City figures CSV"),
+                 "xlsxLink": t("城市统计 Excel", "City figures Excel"),
                  "imageTitle": t("辽宁“十三五”科技创新地图", "Liaoning 13th Five-Year S&T Plan Atlas"),
                  "imageFilter": t("筛选", "Filter"), "imageAll": t("全部地点", "All places"),
                  "imageSources": t("来源：辽宁省“十三五”科技创新规划；行政区划与地点来源见 /about",
@@ -271,6 +272,8 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
         chips=" · ".join(chip_parts), legend=layers, swatch=swatch,
         map_body=frame.html, map_script=frame.script, config=config, matched=matched,
         download_url=link("/export/all.gpkg", **filter_items),
+        places_files={fmt: link(f"/map/places.{fmt}", **filter_items, lang=lang if lang == "en" else "")
+                      for fmt in ("xlsx", "csv")},
         stats_url=link("/stats", **filter_items, lang=lang if lang == "en" else ""),
         other_lang_url=link("/", **filter_items, metric=metric if metric != "places" else "",
                             lang="" if lang == "en" else "en"),
@@ -584,7 +587,9 @@ def city(adcode: str):
                           "link": link("/stats", **en) + "#scorecard"},
             "links": {"map": link("/", **items, **en), "stats": link("/stats", **items, **en),
                       "gpkg": link("/export/all.gpkg", **items),
-                      "csv": link("/stats/distribution.csv", **flt.query_items(), **en)},
+                      # this city's figures only (geoapp.web.map_tables), in the page's language
+                      "csv": link(f"/map/cities/{adcode}.csv", **flt.query_items(), **en),
+                      "xlsx": link(f"/map/cities/{adcode}.xlsx", **flt.query_items(), **en)},
         }), "application/json"
 
     return send_body(cached_body(("map-city", adcode, flt.key(), lang), build))

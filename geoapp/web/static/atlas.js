@@ -568,7 +568,8 @@
         button.type = "button";
         button.addEventListener("click", function () { goTo(row); });
         name.appendChild(button);
-        if (row.name_other) name.appendChild(el("small", null, row.name_other));
+        // the other language's name only for English readers (the Chinese name is the official one)
+        if (row.name_other && config.lang === "en") name.appendChild(el("small", null, row.name_other));
         tr.appendChild(name);
         tr.appendChild(el("td", null, row.kind));
         tr.appendChild(el("td", null, row.city));
@@ -586,6 +587,11 @@
       document.getElementById("atlas-prev").disabled = body.page <= 1;
       document.getElementById("atlas-next").disabled = body.page >= body.pages;
       table.setAttribute("data-state", tableUrl());
+      // the list's downloads follow the filter, the sort and the view (every page, not this one)
+      var files = tableUrl().replace(/&page=\d+&per_page=\d+/, "");
+      document.querySelectorAll("a[data-places-file]").forEach(function (a) {
+        a.href = files.replace("/map/places.json", "/map/places." + a.getAttribute("data-places-file"));
+      });
       var open = map._popup && map._popup._source && map._popup._source.feature;
       if (open) markRow(open.id);
     });
@@ -741,7 +747,7 @@
           panel.appendChild(card);
         }
         var links = el("div", "links");
-        [["map", T.mapLink], ["stats", T.statsLink], ["gpkg", T.gpkgLink], ["csv", T.csvLink]].forEach(function (pair) {
+        [["map", T.mapLink], ["stats", T.statsLink], ["gpkg", T.gpkgLink], ["xlsx", T.xlsxLink], ["csv", T.csvLink]].forEach(function (pair) {
           var a = el("a", null, pair[1]);
           a.href = city.links[pair[0]];
           links.appendChild(a);

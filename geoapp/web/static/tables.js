@@ -16,23 +16,23 @@
     return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
   }
 
-  // A clean copy: cell text only (no page styles, classes, buttons or phone-card labels), one
-  // border style Word keeps, numbers right-aligned, header cells bold.
+  // A clean copy: cell text only (no page styles, classes, buttons or phone-card labels), header
+  // cells as <th> (bold in Word / WPS), numbers right-aligned. HTML attributes, not style="":
+  // Word keeps border="1", and the browser's clipboard sanitiser runs under the page's CSP,
+  // which refuses inline styles.
   function tableHtml(table, caption) {
-    var cell = "border:1px solid #888;padding:2px 6px;vertical-align:top;";
-    var out = ['<table style="border-collapse:collapse;font-size:10.5pt">'];
-    if (caption) out.push('<caption style="text-align:left;font-weight:bold;padding:2px 0">' + escapeHtml(caption) + "</caption>");
+    var out = ['<table border="1" cellspacing="0" cellpadding="4">'];
+    if (caption) out.push('<caption align="left"><b>' + escapeHtml(caption) + "</b></caption>");
     var rows = [];
     Array.prototype.forEach.call(table.rows, function (tr) {
       if (tr.hidden || tr.getAttribute("data-copy") === "skip") return;
       var cells = [];
       out.push("<tr>");
       Array.prototype.forEach.call(tr.cells, function (c) {
-        var value = text(c), head = c.tagName === "TH";
+        var value = text(c), tag = c.tagName === "TH" ? "th" : "td";
         var numeric = /^[\d.,%–\-\s\/km²]+$/.test(value) && /\d/.test(value);
         var span = c.colSpan > 1 ? ' colspan="' + c.colSpan + '"' : "";
-        out.push("<" + (head ? "th" : "td") + span + ' style="' + cell + (head ? "font-weight:bold;background:#eee;" : "")
-                 + (numeric ? "text-align:right;" : "text-align:left;") + '">' + escapeHtml(value) + "</" + (head ? "th" : "td") + ">");
+        out.push("<" + tag + span + ' align="' + (numeric ? "right" : "left") + '" valign="top">' + escapeHtml(value) + "</" + tag + ">");
         cells.push(value.replace(/\t/g, " "));
       });
       out.push("</tr>");
@@ -102,7 +102,12 @@
     var saved = null;
     try { saved = JSON.parse(sessionStorage.getItem(KEY) || "null"); sessionStorage.removeItem(KEY); } catch (e) { saved = null; }
     if (saved && saved.path === location.pathname && typeof saved.y === "number") {
-      window.scrollTo(0, saved.y);
+      // now, and again once loaded: the browser's own jump to the #fragment (the no-JS fallback)
+      // comes after the document is parsed
+      var restore = function () { window.scrollTo(0, saved.y); };
+      restore();
+      if (document.readyState !== "complete") window.addEventListener("load", function () { restore(); requestAnimationFrame(restore); });
+      else requestAnimationFrame(restore);
     }
   }
 

@@ -1,0 +1,136 @@
+"""The map page's tables as files: the places list beside the map (/map/places.xlsx|.csv, the
+same filter, sort and `bbox` as /map/places.json, every row rather than a page) and a city panel's
+figures (/map/cities/<adcode>.xlsx|.csv: that city only). Headers and labels in the page's
+language, codes and WGS84 coordinates in extra columns; written by geoapp.export.spreadsheet."""
+from __future__ import annotations
+
+import numpy as np
+from flask import Blueprint, jsonify, request
+
+from geoapp import vocab
+from geoapp.analysis.corridor import DEFAULT_HALF_WIDTH_KM
+from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRICS
+from geoapp.export.spreadsheet import CSV_TYPE, XLSX_TYPE, Sheet, csv_bytes, xlsx_bytes
+from geoapp.filters import Filter, FilterError
+from geoapp.web import tables
+from geoapp.web.context import current_filter, current_lang, registry
+from geoapp.web.map_page import SORT_KEYS, _bbox_arg, filtered, specs, table_frame
+from geoapp.web.serving import cached_body, send_body
+from geoapp.web.stats import report as stats_report
+from geoapp.web.stats import table_context, table_notes
+
+bp = Blueprint("map_tables", __name__)
+
+FORMATS = {"csv": CSV_TYPE, "xlsx": XLSX_TYPE}
+
+
+def _write(sheets: list[Sheet], fmt: str) -> tuple[bytes, str]:
+    return (csv_bytes(sheets[0]) if fmt == "csv" else xlsx_bytes(sheets)), FORMATS[fmt]
+
+
+def places_rows(flt: Filter, lang: str, sort: str, order: str, box) -> tuple[list, list]:
+    """The places list as the page sorts it, every row, with WGS84 coordinates (the list's own
+    lon/lat are where the map draws, shifted for a GCJ-02 basemap) and the codes."""
+    ctx = table_context(lang)
+    t = ctx.t
+    table = table_frame(flt, lang)
+    if box is not None:
+        table = table[(table["lon"] >= box[0]) & (table["lon"] <= box[2])
+                      & (table["lat"] >= box[1]) & (table["lat"] <= box[3])]
+    keys = [sort, "name"] if sort != "name" else ["name", "id"]
+    table = table.sort_values(keys, ascending=order == "asc", kind="stable")
+    stored = {}
+    for spec in specs():
+        if spec.geometry != "point" or not spec.counted:
+            continue
+        frame = filtered(spec, flt)
+        if frame.empty:
+            continue
+        lon = np.round(frame.geometry.x.to_numpy(dtype=float), 6)
+        lat = np.round(frame.geometry.y.to_numpy(dtype=float), 6)
+        for pid, kind, level, precision, x, y in zip(frame["id"], frame["kind"].fillna(""),
+                                                     frame["level"].fillna(""),
+                                                     frame["location_precision"].fillna(""), lon, lat):
+            stored.setdefault((spec.id, str(pid)), (kind, level, precision, float(x), float(y)))
+    columns = [t("名称", "Name"), t("图层", "Layer"), t("类型", "Kind"), t("级别", "Level"), t("城市", "City"),
+               t("位置精度", "Location precision"), t("英文名称", "Chinese name"),
+               t("经度（WGS84）", "Longitude (WGS84)"), t("纬度（WGS84）", "Latitude (WGS84)"),
+               t("编号", "Id"), t("图层代码", "Layer code"), t("类型代码", "Kind code"), t("级别代码", "Level code"),
+               t("城市代码", "City code (adcode)")]
+    rows = []
+    for r in table.itertuples():
+        kind, level, precision, x, y = stored.get((r.layer, r.id), ("", "", "", None, None))
+        rows.append([r.name, r.layer_title, r.kind, r.level, r.city,
+                     vocab.pick(tables.PRECISION_LABELS[precision], lang) if precision in tables.PRECISION_LABELS else "",
+                     r.name_other, x, y, r.id, r.layer, kind, level, r.city_adcode])
+    return columns, rows
+
+
+@bp.get("/map/places.<any(csv, xlsx):fmt>")
+def places_table(fmt: str):
+    """The places list beside the map, as a file (every row of the filter, sorted as asked)."""
+    flt, lang = current_filter(), current_lang()
+    sort = request.args.get("sort", "name")
+    if sort not in SORT_KEYS:
+        raise FilterError("sort", sort, SORT_KEYS)
+    order = request.args.get("order", "asc")
+    if order not in ("asc", "desc"):
+        raise FilterError("order", order, ["asc", "desc"])
+    box = _bbox_arg()
+    ctx = table_context(lang)
+    title = ("地点列表", "Places")
+
+    def build():
+        columns, rows = places_rows(flt, lang, sort, order, box)
+        notes = table_notes(flt, None, ctx)
+        if box is not None:
+            notes.insert(1, ctx.t("范围：地图视野内（西、南、东、北）", "Extent: the map view (west, south, east, north)")
+                         + " " + ", ".join(f"{v:g}" for v in box))
+        return _write([Sheet(vocab.pick(title, lang), columns, rows, notes)], fmt)
+
+    body = cached_body(("map-places-file", fmt, flt.key(), lang, sort, order, box), build)
+    extra = (ctx.t("地图视野内", "map view"), "map-view") if box is not None else None
+    return send_body(body, download_name=tables.download_names(title, "places", flt, ctx, fmt, extra))
+
+
+def city_sheets(adcode: str, flt: Filter, lang: str) -> list[Sheet]:
+    """The city panel's figures for the filter (指标, 数值, code) and, in the XLSX, its places."""
+    ctx = table_context(lang)
+    t = ctx.t
+    data = stats_report(flt, DEFAULT_HALF_WIDTH_KM)
+    row = data.cities.loc[adcode]
+    figures = [[vocab.pick(METRIC_LABELS[m], lang), int(row[m]), m] for m in METRICS]
+    figures += [[t("产业：", "Industry: ") + ctx.label(vocab.INDUSTRIES, c.removeprefix("industry_")), int(row[c]), c]
+                for c in INDUSTRY_COLUMNS]
+    notes = table_notes(flt, None, ctx)
+    name = ctx.city(adcode)
+    sheets = [Sheet(name + t("统计", " figures"), [t("指标", "Figure"), t("数值", "Value"), t("指标代码", "Code")],
+                    figures, notes)]
+    table = table_frame(flt, lang)
+    ids = set(data.view.links.loc[data.view.links["city_adcode"] == adcode, "id"])
+    shown = table[table["id"].isin(ids)].sort_values(["layer", "name"])
+    sheets.append(Sheet(name + t("地点", " places"),
+                        [t("名称", "Name"), t("图层", "Layer"), t("类型", "Kind"), t("级别", "Level"),
+                         t("编号", "Id"), t("图层代码", "Layer code")],
+                        [[r.name, r.layer_title, r.kind, r.level, r.id, r.layer] for r in shown.itertuples()]))
+    return sheets
+
+
+@bp.get("/map/cities/<adcode>.<any(csv, xlsx):fmt>")
+def city_table(adcode: str, fmt: str):
+    """One city's figures for the filter (the city panel's numbers): that city only. The XLSX
+    has the city's places as a second sheet."""
+    flt, lang = current_filter(), current_lang()
+    cities = registry().boundaries["city"]
+    if adcode not in set(cities["adcode"]):
+        response = jsonify({"error": "not_found", "message": f"no city with adcode '{adcode}'",
+                            "allowed": list(cities["adcode"])})
+        response.status_code = 404
+        return response
+    ctx = table_context(lang)
+    body = cached_body(("map-city-file", fmt, adcode, flt.key(), lang),
+                       lambda: _write(city_sheets(adcode, flt, lang), fmt))
+    name = ctx.city(adcode)
+    title = (ctx.city_names[adcode][0] + "统计", ctx.city_names[adcode][1] + " figures")
+    return send_body(body, download_name=tables.download_names(title, f"city-{adcode}", flt, ctx, fmt)
+                     if name else None)
