@@ -846,10 +846,11 @@ def draft(text: str, gazetteer: Gazetteer, province_only: bool = False) -> Draft
                 pid, n = f"{base}_{n}", n + 1
             used_ids.add(pid)
             industries = industries_in(c.name)
-            place_en = gazetteer.unit(city).name_en if city else "Liaoning"
+            where = gazetteer.unit(district or city).name_en if city else "Liaoning"
+            place_en = re.sub(r" (?:(?:Manchu|Mongol|Mongolian) )?(?:Autonomous )?(?:District|County|City)$", "", where)
             industry_en = " ".join(vocab.INDUSTRIES[i][1] for i in industries[:1])
-            name_en = " ".join(x for x in (place_en, industry_en, vocab.KINDS[kind][1].lower()) if x)
-            return Place(id=pid, name_zh=c.name, name_en=name_en[0].upper() + name_en[1:], kind=kind,
+            name_en = " ".join(x for x in (place_en, industry_en.lower(), vocab.KINDS[kind][1]) if x)
+            return Place(id=pid, name_zh=c.name, name_en=name_en, kind=kind,
                          level=guess_level(c.phrase if c.in_list else c.name), city_adcode=city,
                          district_adcode=district, location_precision=precision, lon=unit.lon,
                          lat=unit.lat, confidence=confidence, how=how, industries=industries,
