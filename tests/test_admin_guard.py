@@ -133,3 +133,111 @@ def test_a_file_with_many_bad_rows_lists_the_first_problems_and_sums_up_the_rest
     assert listed.count("<tr>") == 1 + 200          # header + the first 200
     assert re.search(r'id="more-problems"[^>]*>另有 60 个问题未列出 / 60 more problem', html)
     assert "rejects.csv" in html
+
+
+def store_of(app):
+    return app.extensions["atlas.store"]
+
+
+def staged_tokens(app) -> list[str]:
+    conn = store_of(app).connect()
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT token FROM atlas_uploads ORDER BY created_at")
+        return [row[0] for row in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def backdate(app, token: str, seconds: float) -> None:
+    conn = store_of(app).connect()
+    try:
+        conn.cursor().execute("UPDATE atlas_uploads SET created_at = created_at - ? WHERE token = ?", (seconds, token))
+    finally:
+        conn.close()
+
+
+GOOD_CSV = "名称,所在市,经度,纬度\n合成单位A,沈阳市,123.43,41.80\n".encode()
+BAD_CSV = "名称,所在市,经度,纬度\n合成单位B,沈阳市,abc,41.80\n".encode()
+
+
+def token_of(response) -> str:
+    return re.search(r'name="token" value="([^"]+)"', response.get_data(as_text=True)).group(1)
+
+
+def test_an_upload_that_cannot_be_committed_is_kept_an_hour_not_a_day(admin_app):
+    before = set(staged_tokens(admin_app))
+    rejected = bearer_upload(admin_app, "bad.csv", BAD_CSV)
+    accepted = bearer_upload(admin_app, "good.csv", GOOD_CSV)
+    assert rejected.status_code == 422 and accepted.status_code == 200
+    (bad_token,) = [t for t in set(staged_tokens(admin_app)) - before if t.startswith("r.")]
+    good_token = token_of(accepted)
+    assert not good_token.startswith("r.")
+    backdate(admin_app, bad_token, 2 * 3600)
+    backdate(admin_app, good_token, 2 * 3600)
+    bearer_upload(admin_app, "good.csv", GOOD_CSV)          # staging cleans up first
+    kept = staged_tokens(admin_app)
+    assert bad_token not in kept and good_token in kept
+
+
+def test_staged_uploads_together_stay_under_their_byte_cap(admin_app, monkeypatch):
+    from geoapp.ingest import store as store_mod
+    monkeypatch.setattr(store_mod, "STAGED_MAX_BYTES", 3 * len(GOOD_CSV))
+    tokens = []
+    for _ in range(4):
+        tokens.append(token_of(bearer_upload(admin_app, "good.csv", GOOD_CSV)))
+    kept = staged_tokens(admin_app)
+    assert tokens[-3:] == [t for t in kept if t in tokens] and tokens[0] not in kept
+
+
+def test_a_committed_upload_is_no_longer_staged(admin_app):
+    version = store_of(admin_app).current_version()
+    preview = bearer_upload(admin_app, "good.csv", GOOD_CSV)
+    token = token_of(preview)
+    done = admin_app.test_client().post("/admin/import/commit", data={"token": token, "confirm": "1"},
+                                        headers={"Authorization": f"Bearer {TOKEN}"})
+    assert done.status_code == 303 and store_of(admin_app).current_version() == version + 1
+    assert token not in staged_tokens(admin_app)
+    assert store_of(admin_app).staged(token) is None
+
+
+@pytest.fixture
+def full_disk(admin_app, monkeypatch):
+    """The store's SQLite file may not grow by one page: every write that needs room fails with
+    SQLITE_FULL ('database or disk is full'), as on a full disk."""
+    store = store_of(admin_app)
+    connect = type(store).connect
+
+    def no_room(self):
+        conn = connect(self)
+        pages = conn.conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.conn.execute(f"PRAGMA max_page_count = {pages}")
+        return conn
+
+    monkeypatch.setattr(type(store), "connect", no_room)
+    return store
+
+
+def test_a_full_disk_answers_507_saying_nothing_was_written(admin_app, full_disk):
+    version = full_disk.current_version()
+    big = ("名称,所在市,经度,纬度\n" + "".join(f"合成单位{i},沈阳市,123.43,41.80\n" for i in range(3000))).encode()
+    before = staged_tokens(admin_app)
+    response = bearer_upload(admin_app, "big.csv", big)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 507 and "disk is full: nothing was written" in text
+    assert "Traceback" not in text
+    assert full_disk.current_version() == version and staged_tokens(admin_app) == before
+
+
+def test_the_import_command_on_a_full_disk_prints_one_message_and_exits_3(admin_app, full_disk, tmp_path,
+                                                                         monkeypatch, capsys):
+    from geoapp.ingest import cli, store as store_mod
+    path = tmp_path / "big.csv"
+    path.write_text("名称,所在市,经度,纬度\n" + "".join(f"合成单位{i},沈阳市,123.43,41.80\n" for i in range(3000)),
+                    encoding="utf-8")
+    monkeypatch.setattr(store_mod, "open_store", lambda *args, **kwargs: full_disk)
+    version = full_disk.current_version()
+    code = cli.main(["import", str(path), "--layer", "enterprises_platforms", "--crs", "wgs84", "--mode", "replace"])
+    err = capsys.readouterr().err
+    assert code == 3 and "disk is full: nothing was written" in err and "Traceback" not in err
+    assert full_disk.current_version() == version

@@ -8,7 +8,8 @@ version 0 is the state before the first import.
 
 The store is ATLAS_DATABASE_URL (postgresql://… or sqlite:///path) or, without it, the SQLite file
 instance/atlas-store.sqlite that the web app reads. Exit status: 0 written (or dry run clean),
-1 problems found (nothing written), 2 bad usage.
+1 problems found (nothing written), 2 bad usage, 3 the store failed (disk full, read-only,
+unreachable: nothing written, said in one message).
 """
 from __future__ import annotations
 
@@ -186,4 +187,9 @@ def main(argv: list[str]) -> int:
     rev.add_argument("version", type=int, help="a version from `history`; 0 = before the first import")
     rev.add_argument("--yes", action="store_true", help="revert without asking (the diff is printed)")
     args = parser.parse_args(argv)
-    return {"import": cmd_import, "history": cmd_history, "revert": cmd_revert}[args.command](args)
+    from geoapp.ingest import failures
+    try:
+        return {"import": cmd_import, "history": cmd_history, "revert": cmd_revert}[args.command](args)
+    except failures.store_errors() as error:   # a full disk, a read-only or unreachable store
+        print(failures.describe(error)[1], file=sys.stderr)
+        return 3

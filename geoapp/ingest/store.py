@@ -37,6 +37,9 @@ from geoapp.ingest.rows import COLUMNS, empty_frame
 
 BATCH = 1000
 STAGED_SECONDS = 24 * 3600   # an upload checked on the web page can be committed for a day
+REJECTED_PREFIX = "r."       # the token of an upload that cannot be committed (only its rejects file)
+REJECTED_SECONDS = 3600      # ... kept an hour, not a day
+STAGED_MAX_BYTES = 200 * 1024 * 1024   # every staged upload together: the oldest go first
 ADVISORY_LOCK = 0x41746C73  # 'Atls'
 
 
@@ -301,10 +304,33 @@ class Store:
             cur = conn.cursor()
             self._begin_write(cur)
             now = datetime.now(timezone.utc)
-            cur.execute(self.sql("DELETE FROM atlas_uploads WHERE created_at < ?"),
-                        ((now.timestamp() - STAGED_SECONDS),))
+            cur.execute(self.sql("DELETE FROM atlas_uploads WHERE created_at < ? OR (token LIKE ? AND created_at < ?)"),
+                        (now.timestamp() - STAGED_SECONDS, REJECTED_PREFIX + "%", now.timestamp() - REJECTED_SECONDS))
+            # room for this one within STAGED_MAX_BYTES: the oldest uploads are dropped first
+            cur.execute("SELECT token, length(data) FROM atlas_uploads ORDER BY created_at DESC")
+            room, dropped = STAGED_MAX_BYTES - len(data), []
+            for old_token, size in cur.fetchall():
+                room -= int(size)
+                if room < 0:
+                    dropped.append((old_token,))
+            if dropped:
+                cur.executemany(self.sql("DELETE FROM atlas_uploads WHERE token = ?"), dropped)
             cur.execute(self.sql("INSERT INTO atlas_uploads (token, created_at, meta, data) VALUES (?, ?, ?, ?)"),
                         (token, now.timestamp(), json.dumps(meta, ensure_ascii=False), data))
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+
+    def unstage(self, token: str) -> None:
+        """Forget a staged upload (it was committed)."""
+        self.ensure_schema()
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            cur.execute(self.sql("DELETE FROM atlas_uploads WHERE token = ?"), (token,))
             conn.commit()
         except BaseException:
             conn.rollback()

@@ -23,10 +23,10 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 
-from geoapp.ingest import service
+from geoapp.ingest import failures, service
 from geoapp.ingest.coords import CRS_CHOICES, CRS_LABELS
 from geoapp.ingest.read import FORMATS
-from geoapp.ingest.store import StoreConflict, StoreError
+from geoapp.ingest.store import REJECTED_PREFIX, StoreConflict, StoreError
 from geoapp.web.admin_sessions import MAX_FAILURES, WINDOW_S, AdminSessions, SessionStoreError
 
 bp = Blueprint("admin", __name__)
@@ -181,6 +181,19 @@ def never_cache(response: Response) -> Response:
     return response
 
 
+def _store_failed(error):
+    """A store read or write that failed (disk full, read-only, unreachable): 507/503 saying so
+    and that nothing was written (each write is one transaction), never a bare 500."""
+    current_app.logger.warning("admin: store failure: %s", error)
+    status, message = failures.describe(error)
+    return Response(message, status=status, content_type="text/plain; charset=utf-8",
+                    headers={"Retry-After": "60", "Cache-Control": "no-store, private"})
+
+
+for _error_class in failures.store_errors():
+    bp.register_error_handler(_error_class, _store_failed)
+
+
 @bp.errorhandler(413)
 def too_large(_error):
     limit = int(current_app.config.get("ATLAS_ADMIN_MAX_UPLOAD", MAX_UPLOAD))
@@ -243,7 +256,8 @@ def _check_staged(token: str):
     store = current_app.extensions["atlas.store"]
     staged = store.staged(token)
     if staged is None:
-        abort(Response("this upload is unknown or older than a day; upload the file again",
+        abort(Response("this upload is unknown, already committed or expired (uploads are kept a day, "
+                       "an hour when they cannot be committed); upload the file again",
                        status=404, content_type="text/plain; charset=utf-8"))
     meta, data = staged
     base = current_app.extensions["atlas.base_registry"]
@@ -282,7 +296,8 @@ def upload():
                                    meta["who"], skip_invalid=meta["skip_invalid"], mode=meta["mode"])
     except service.ImportRefused as error:
         return render_template("admin_import.html", **_context(refused=str(error))), error.status
-    token = secrets.token_urlsafe(18)
+    # an upload that cannot be committed is kept an hour (for its rejects file), not a day
+    token = ("" if check.diff else REJECTED_PREFIX) + secrets.token_urlsafe(18)
     meta["base_version"] = check.base_version
     store.stage(token, meta, data)
     return render_template("admin_import.html", **_context(
@@ -326,6 +341,7 @@ def commit():
     except service.ImportRefused as error:
         flash(str(error))
         return redirect(url_for("admin.page"), code=303)
+    store.unstage(token)   # committed: the staged copy is not needed any more
     current_app.extensions["atlas.live"].check_soon()  # the redirect serves it
     flash(f"版本 {version} 已写入 / Version {version} written: {change.rows} rows; {change.added} added, "
           f"{change.changed} changed, {change.removed} removed.")
