@@ -277,3 +277,13 @@ def test_base_years_are_not_goal_years():
     assert by_value[51.4].year is None and by_value[51.4].unit_zh == "%"
     assert (by_value[200].year, by_value[200].unit_zh, by_value[200].stated_as) == (2020, "家以上", "target")
     assert by_value[435.2].unit_zh == "亿元"
+
+
+def test_duplicates_written_two_ways_are_flagged(province_draft):
+    from geoapp.ingest.drafts.review import likely_duplicates
+    names = {p.id: p.name_zh for p in province_draft.places}
+    pairs = {frozenset((names[a], names[b])) for a, others in likely_duplicates(province_draft).items()
+             for b in others}
+    # the plan writes the CAS Dandong centre in full and short (四（四）2)
+    assert frozenset(("中科院丹东产业技术创新与育成中心", "中科院丹东育成中心")) in pairs
+    assert all(len({p.city_adcode for p in province_draft.places if p.name_zh in pair}) == 1 for pair in pairs)

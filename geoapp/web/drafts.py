@@ -150,7 +150,9 @@ def show(token: str):
         units=units, cities=cities, districts=districts, kinds=vocab.KINDS, levels=vocab.LEVELS,
         precision=vocab.LOCATION_PRECISION, counts=counts,
         map_data={**_map_data(draft, gazetteer), "outline": outline},
-        history=_workbench().history(meta["plan_id"]), how_zh=how_zh, csrf_token=generate_csrf())
+        history=_workbench().history(meta["plan_id"]), how_zh=how_zh,
+        duplicates=review.likely_duplicates(draft), names={p.id: p.name_zh for p in draft.places},
+        csrf_token=generate_csrf())
 
 
 def _adcode(value: str, province_only: bool) -> str:

@@ -304,3 +304,23 @@ def edit_target(draft: Draft, task_id: str, number: int, action: str, metric_zh:
     if metric_en.strip():
         target.metric_en = re.sub(r"\s+", " ", metric_en).strip()[:160]
     return f"{target.metric_zh} {target.value}{target.unit_zh} ({stated_as})"
+
+
+def likely_duplicates(draft: Draft) -> dict[str, list[str]]:
+    """place id -> ids of places that look like the same place written another way: same kind
+    and city (or both unlocated) and names alike (中科院丹东产业技术创新与育成中心 /
+    中科院丹东育成中心). A hint for the reviewer, who merges or not."""
+    from difflib import SequenceMatcher
+    live = [p for p in draft.places if p.status != "rejected"]
+    hints: dict[str, list[str]] = {}
+    for i, a in enumerate(live):
+        for b in live[i + 1:]:
+            if a.kind != b.kind or a.city_adcode != b.city_adcode or (a.registry_id and b.registry_id):
+                continue
+            ratio = SequenceMatcher(None, a.name_zh, b.name_zh).ratio()
+            shorter, longer = sorted((a.name_zh, b.name_zh), key=len)
+            contained = sum(ch in longer for ch in shorter) / len(shorter)
+            if ratio >= 0.6 and contained >= 0.9:
+                hints.setdefault(a.id, []).append(b.id)
+                hints.setdefault(b.id, []).append(a.id)
+    return hints
