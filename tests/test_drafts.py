@@ -275,6 +275,8 @@ def test_base_years_are_not_goal_years():
             "到 2020 年，企业达到 200 家以上。\n")
     by_value = {t.value: t for t in draft(text, gazetteer, province_only=True).targets}
     assert by_value[51.4].year is None and by_value[51.4].unit_zh == "%"
+    assert by_value[435.2].metric_zh == "全省经费"
+    assert by_value[51.4].metric_zh == "全省经费（增长）"  # its subject is the earlier clause's
     assert (by_value[200].year, by_value[200].unit_zh, by_value[200].stated_as) == (2020, "家以上", "target")
     assert by_value[435.2].unit_zh == "亿元"
 

@@ -720,11 +720,18 @@ def find_targets(text: str, sentences: list[tuple[int, int]], index: SectionInde
                              if not re.search(r"[较比是与]\s*“?$", sentence[:p.start()])), None) \
                 or PERIOD.search(context)
             period = period_m.group(0) if period_m and not year else ""
+            metric = _metric(text, m, tokens)
+            earlier = [t for t in targets if a <= t.start < m.start() and t.metric_zh]
+            if not metric and earlier:
+                # 全省R&D经费达435.2亿元，较2010年增长了51.4%: the subject is the earlier figure's
+                growth = "增长" in text[earlier[-1].end:m.start()] or m.group(4) == "倍"
+                metric = earlier[-1].metric_zh + ("（增长）" if growth else "")
             targets.append(Target(
-                metric_zh=_metric(text, m, tokens), metric_en="", value=value, unit_zh=unit,
+                metric_zh=metric, metric_en="", value=value, unit_zh=unit,
                 year=year, period=period, stated_as=_stated_as(quote, sentence, context, year),
                 quote=quote, section=section, start=m.start(), end=m.end()))
-            targets[-1].metric_en = _metric_en(targets[-1].metric_zh, m.group(4))
+            targets[-1].metric_en = _metric_en(targets[-1].metric_zh, m.group(4)) + \
+                (" (growth)" if targets[-1].metric_zh.endswith("（增长）") else "")
         # 力争到 2018 年，形成…: a dated goal without a number
         if not NUMBER.search(sentence):
             for y in re.finditer(r"(?:力争|争取)?到\s*(20\d\d)\s*年[，,]?", sentence):
