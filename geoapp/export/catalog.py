@@ -292,8 +292,16 @@ def with_city_figures(frame: gpd.GeoDataFrame, registry: Registry, flt: Filter =
                             geometry=frame.geometry.name, crs=frame.crs)
 
 
-def _geometry_type(frame: gpd.GeoDataFrame) -> str:
+# A layer spec's geometry -> the type of an empty collection (an imported list before its first
+# import): written as "Unknown" (GEOMETRY), a GPKG/Shapefile layer gives GIS clients no type to
+# style and QGIS no geometry to show.
+SPEC_GEOMETRY_TYPES = {"point": "Point", "polygon": "MultiPolygon", "choropleth": "MultiPolygon"}
+
+
+def _geometry_type(frame: gpd.GeoDataFrame, spec: LayerSpec | None = None) -> str:
     types = set(frame.geom_type.dropna())
+    if not types and spec is not None and spec.geometry in SPEC_GEOMETRY_TYPES:
+        return SPEC_GEOMETRY_TYPES[spec.geometry]
     return types.pop() if len(types) == 1 else "Unknown"
 
 
@@ -350,7 +358,7 @@ class Catalog:
         self.collections[collection_id] = Collection(
             id=collection_id, title_zh=zh, title_en=en, frame=published,
             features=FeatureTexts(published),
-            geometry_type=_geometry_type(published), is_boundary=is_boundary, _match=match,
+            geometry_type=_geometry_type(published, self.specs.get(collection_id)), is_boundary=is_boundary, _match=match,
             spec=self.specs.get(collection_id), region=self.region)
 
     def frame_for(self, collection: Collection, flt: Filter) -> gpd.GeoDataFrame:

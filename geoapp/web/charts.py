@@ -194,7 +194,7 @@ def grid_cells(sx: np.ndarray, sy: np.ndarray, relation: np.ndarray, cell: float
 
 
 # Scorecard: one small chart per target with figures (baseline → outcomes against the target).
-SCORECARD_COLOURS = {"met": "#1b7837", "not_met": "#b2182b", "partly": "#d6a100", "no_data": "#888888"}
+SCORECARD_COLOURS = {"met": "#1b7837", "not_met": "#b2182b", "partly": "#d6a100", "no_data": "#767676"}
 
 
 def _short(value: float) -> str:

@@ -16,7 +16,7 @@ from geoapp.analysis.scorecard import STATUS_NOTES, STATUSES, Scorecard, build_s
 from geoapp.data.registry import PLAN_PERIOD
 from geoapp.export.spreadsheet import CSV_TYPE, XLSX_TYPE, Sheet, csv_bytes, xlsx_bytes
 from geoapp.filters import Filter
-from geoapp.web.charts import SCORECARD_COLOURS, target_chart
+from geoapp.web.charts import SCORECARD_COLOURS, ink_on, target_chart
 from geoapp.web.context import current_lang, registry, translator
 from geoapp.web.serving import cached_body, send_body
 from geoapp.web.urls import link
@@ -224,7 +224,7 @@ def _row_view(card: Scorecard, r, lang: str, names: dict[str, str]) -> dict:
         "basis": r.outcome_basis, "basis_label": vocab.pick(BASIS_LABELS[r.outcome_basis], lang),
         "later": [f"{int(y)}: {_short(v)}" for y, v in zip(later["year"], later["value"])],
         "status": r.status, "status_label": vocab.pick(STATUSES[r.status], lang),
-        "colour": SCORECARD_COLOURS[r.status],
+        "colour": SCORECARD_COLOURS[r.status], "ink": ink_on(SCORECARD_COLOURS[r.status]),  # AA contrast
         "gap": "" if pd.isna(r.gap) else (("+" if r.gap > 0 else "") + _short(r.gap)),
         "source": source, "reference": r.reference,
         "city_figures": [
