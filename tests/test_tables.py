@@ -129,6 +129,9 @@ def download_urls(app) -> list[str]:
             urls += [f"/map/places.{f}{q}" for f in ("csv", "xlsx") for q in ("", "?lang=en&sort=city")]
         elif rule.endpoint == "map_tables.city_table":
             urls += [f"/map/cities/{c}.{f}{q}" for c in cities[:3] for f in ("csv", "xlsx") for q in ("", "?lang=en")]
+        elif rule.endpoint == "compare.compare_table":
+            urls += [f"/compare/{n}.{f}{q}" for n in ("cities", "places", "tasks", "industries", "targets")
+                     for f in ("csv", "xlsx") for q in ("", "?lang=en")]
         elif rule.endpoint == "scorecard.scorecard_table":
             urls += [f"/stats/scorecard.{f}{q}" for f in ("csv", "xlsx") for q in ("", "?lang=en")]
         elif rule.endpoint == "admin.rejects":

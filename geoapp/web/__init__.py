@@ -74,13 +74,14 @@ def init_registry(app: Flask) -> None:
 
 
 def init_blueprints(app: Flask) -> None:
-    from geoapp.web import (about, admin, api, drafts, export, headers, map_page, map_tables, ogc, scorecard,
-                            stats)
+    from geoapp.web import (about, admin, api, compare, drafts, export, headers, map_page, map_tables, ogc,
+                            scorecard, stats)
     headers.init_app(app)
-    for module in (map_page, map_tables, api, stats, scorecard, export, ogc, about, admin, drafts):
+    for module in (map_page, map_tables, api, stats, scorecard, compare, export, ogc, about, admin, drafts):
         app.register_blueprint(module.bp)
     stats.init_stats(app)
     scorecard.init_scorecard(app)
+    compare.init_compare(app)
     map_page.init_map(app)
     admin.init_admin(app)
 
