@@ -251,7 +251,10 @@ def page_context(a: str, b: str, flt: Filter, lang: str) -> dict:
                        link(f"/compare/{name}.csv", **query)) for name, title in TABLES.items()],
         "json": link("/api/compare", **{k: v for k, v in query.items() if k != "lang"}),
         "other_lang": link("/compare", **{**query, "lang": "" if lang == "en" else "en"}),
-        "industries_menu": [(code, vocab.label(vocab.INDUSTRIES, code, lang)) for code in vocab.INDUSTRIES],
+        "levels_menu": [(code, vocab.label(vocab.LEVELS, code, lang)) for code in vocab.LEVELS],
+        "kinds_menu": [(code, vocab.label(vocab.KINDS, code, lang)) for code in vocab.KINDS],
+        # both plans' industries (a plan's own vocabulary once plans are data)
+        "industries_menu": [(code, vocab.pick(label, lang)) for code, label in {**c.a.industries, **c.b.industries}.items()],
     }
 
 
