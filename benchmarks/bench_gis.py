@@ -60,7 +60,7 @@ def main() -> None:
     for name, url in cases():
         timings, size = [], 0
         for _ in range(args.repeat):
-            cache = app.extensions.get("atlas.body_cache")
+            cache = app.extensions["atlas"].bundle().bodies
             if cache is not None:
                 cache._entries.clear()
             start = time.perf_counter()

@@ -86,7 +86,7 @@ def main() -> None:
     print(f"start-up {time.perf_counter() - start:.1f} s, RSS {memory_kb('VmRSS') / 1024:.0f} MB")
     client = app.test_client()
     base = f"/ogc/collections/{args.layer}/items?limit=100"
-    n = len(app.extensions["atlas.catalog"][args.layer].frame)
+    n = len(app.extensions["atlas"].bundle().catalog[args.layer].frame)
     flt = "&industry=biomedicine"
     get(client, base + flt)  # first use of the filter (a cold filter, measured once below)
     wall, cpu, _ = get(client, base + "&industry=marine&offset=100")

@@ -56,7 +56,7 @@ def main() -> None:
     step("registry (+ imported layers)")
     web.init_blueprints(app)
     step("blueprints (map set-up)")
-    app.extensions["atlas.registry"].counted_places()
+    app.extensions["atlas"].bundle().registry.counted_places()
     step("counted places")
     web.init_catalog(app)
     step("export catalog")
@@ -73,7 +73,7 @@ def main() -> None:
             response.close()
         step(name)
 
-    layer = LAYER_ID if LAYER_ID in app.extensions["atlas.registry"].layers else "high_tech_zones"
+    layer = LAYER_ID if LAYER_ID in app.extensions["atlas"].bundle().registry.layers else "high_tech_zones"
     get("GET /", ["/"])
     if args.search:
         get("GET /map/search x3 (index built)", ["/map/search?q=shenyang", "/map/search?q=合成", "/map/search?q=sygxq"])

@@ -56,7 +56,7 @@ def main() -> None:
     client = app.test_client()
     timed(client, "/stats")  # imports, lru caches of the plan text: paid once per process
     print(f"app start-up: {startup:.0f} ms")
-    print(f"data: {app.config['ATLAS_DATA_DIR']}, {len(app.extensions['atlas.registry'].counted_places())} places")
+    print(f"data: {app.config['ATLAS_DATA_DIR']}, {len(app.extensions['atlas'].bundle().registry.counted_places())} places")
     print(f"{'view':<32}{'cold median ms':>16}{'cold min ms':>13}{'cold CPU ms':>13}{'warm ms':>9}")
     for name, path in VIEWS.items():
         cold = []

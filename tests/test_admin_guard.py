@@ -136,7 +136,7 @@ def test_a_file_with_many_bad_rows_lists_the_first_problems_and_sums_up_the_rest
 
 
 def store_of(app):
-    return app.extensions["atlas.store"]
+    return app.extensions["atlas"].store
 
 
 def staged_tokens(app) -> list[str]:

@@ -25,9 +25,9 @@ from shapely.geometry import MultiPolygon, Point, box
 
 from geoapp.analysis import belt as belt_mod
 from geoapp.analysis.coverage import coverage, plan_figures, targets_vs_mapped, task_status
-from geoapp.analysis.distribution import city_counts, per_city
+from geoapp.analysis.distribution import city_counts
 from geoapp.analysis.places import counted_places, place_cities
-from geoapp.analysis.report import build_report, city_metric_values
+from geoapp.analysis.report import build_report, city_metrics
 from geoapp.analysis.view import place_view
 from geoapp.data.tasks import LayerFilter, MissingPlace, Target, Task
 from geoapp.filters import Filter
@@ -318,10 +318,9 @@ def test_national_htzs_per_city_sum_to_8(registry):
     assert (table["htz_total"] >= 1).all()  # 全省各市均有1个高新区
     assert table.loc["211400", "htz_total"] == 2  # Huludao and Suizhong
     # the map's per-city values are the same numbers, however they are asked for
-    assert city_metric_values(registry, Filter(), "htz_national") == table["htz_national"].to_dict()
-    legacy = per_city(registry.layers, registry.boundaries["city"])  # layers/build.py's call
-    assert legacy["htz_national"].to_dict() == table["htz_national"].to_dict()
-    assert legacy["places"].sum() == table["places"].sum()  # demo-zone core rows not counted again
+    metrics = city_metrics(registry, Filter())  # what the map's choropleth shades by
+    assert metrics["htz_national"].to_dict() == table["htz_national"].to_dict()
+    assert metrics["places"].sum() == table["places"].sum()  # demo-zone core rows not counted again
 
 
 def test_real_belt_holds_shenyang_and_dalian_not_chaoyang_or_dandong(registry):

@@ -18,8 +18,7 @@ def all_gpkg(client, tmp_path):
 
 
 def test_the_empty_import_layer_has_a_geometry_type_and_a_crs(all_gpkg, app):
-    from geoapp.web.serving import build_catalog
-    catalog = build_catalog(app)
+    catalog = app.extensions["atlas"].bundle().catalog
     empty = [c for c in catalog.collections.values() if len(c.frame) == 0]
     assert empty, "the shipped data has an imported list with no rows yet"
     layers = dict(pyogrio.list_layers(all_gpkg))

@@ -80,7 +80,7 @@ def test_page_is_cached_gzipped_and_revalidated(client):
 
 def test_popup_text_is_escaped(app):
     from geoapp.layers.popup import Names, popup_html
-    cities = app.extensions["atlas.registry"].boundaries["city"]
+    cities = app.extensions["atlas"].bundle().registry.boundaries["city"]
     html = popup_html(["name", "source", "note"],
                       {"name_zh": "<script>x</script>", "name_en": "A&B", "source": "see https://example.org/a?b=1&c=2 \"q\"",
                        "note": "${alert(1)}"}, "zh", Names(cities))

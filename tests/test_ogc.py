@@ -258,7 +258,7 @@ def test_items_cache_keys_only_on_what_changes_the_answer(app, client):
     base = "/ogc/collections/high_tech_zones/items?limit=3&bbox=120.5,38.25,125,43"
     first = client.get(base)
     assert first.status_code == 200
-    cache = app.extensions["atlas.body_cache"]
+    cache = app.extensions["atlas"].bundle().bodies
     misses = cache.misses
     spellings = [base + "&datetime=2018-01-01T00:00:00Z", base + "&datetime=../2020-12-31T00:00:00Z",
                  "/ogc/collections/high_tech_zones/items?limit=3&bbox=120.50,38.250,125.0,43.00",

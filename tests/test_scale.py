@@ -23,7 +23,7 @@ def big(tmp_path_factory):
 
 def test_synthetic_rows_lie_in_their_districts_and_use_valid_codes(big):
     app, rows = big
-    frame = app.extensions["atlas.registry"].layers[LAYER_ID]  # loaded = validated
+    frame = app.extensions["atlas"].bundle().registry.layers[LAYER_ID]  # loaded = validated
     assert len(frame) == N and frame["id"].is_unique
 
 

@@ -98,7 +98,7 @@ def test_filtered_bbox_pages_equal_a_geopandas_reference(big, selection):
 def test_the_same_filter_twice_uses_the_remembered_selection(big):
     app, reference = big
     client = app.test_client()
-    collection = app.extensions["atlas.catalog"][LAYER_ID]
+    collection = app.extensions["atlas"].bundle().catalog[LAYER_ID]
     first = client.get(ITEMS + "?industry=marine&limit=5").get_json()
     kept = len(collection._selections)
     again = client.get(ITEMS + "?industry=marine&limit=5&offset=5&bbox=118,38,126,44").get_json()
@@ -145,7 +145,7 @@ def test_streamed_text_downloads_are_the_bytes_of_the_whole_body(big, fmt):
     # a client (or nginx revalidating) with the body gets 304 without it being written
     again = client.get(f"/export/{LAYER_ID}.{fmt}", headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304 and not again.data
-    assert not any(key[:2] == ("export", LAYER_ID) for key in app.extensions["atlas.body_cache"]._entries)
+    assert not any(key[:2] == ("export", LAYER_ID) for key in app.extensions["atlas"].bundle().bodies._entries)
 
 
 @pytest.mark.parametrize("fmt", ["geojson", "gpkg", "fgb", "csv"])
@@ -205,7 +205,7 @@ def test_columns_write_the_same_features_as_the_frame(big):
     """Feature texts written from the numpy columns equal those written from the frame, for
     every collection (mixed dtypes, empty cells, polygons) and for rows in any order."""
     app, _ = big
-    for collection in app.extensions["atlas.catalog"].collections.values():
+    for collection in app.extensions["atlas"].bundle().catalog.collections.values():
         frame = collection.frame
         positions = np.random.default_rng(1).permutation(len(frame))[:300]
         assert Columns(frame).feature_texts(positions) == feature_texts(frame.iloc[positions]), collection.id

@@ -158,7 +158,7 @@ def test_belt_width_outside_the_documented_range_or_precision_is_a_400(client, w
 
 
 def test_equal_widths_share_one_report_and_the_csvs_without_width_ignore_it(client, app):
-    cache = app.extensions["atlas.report_cache"]
+    cache = app.extensions["atlas"].bundle().reports
     a = client.get("/api/coverage?half_width_km=12.5").get_json()
     b = client.get("/api/coverage?half_width_km=12.50").get_json()
     assert a == b and b["belt"]["half_width_km"] == 12.5
@@ -171,7 +171,7 @@ def test_equal_widths_share_one_report_and_the_csvs_without_width_ignore_it(clie
 
 
 def test_report_cache_is_bounded(app):
-    from geoapp.web.stats import ReportCache
+    from geoapp.analysis.report import ReportCache
     from geoapp.filters import Filter
     cache = ReportCache(size=2)
     builds = []

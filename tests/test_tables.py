@@ -113,9 +113,9 @@ def poisoned(tmp_path_factory):
 def download_urls(app) -> list[str]:
     """Every CSV/XLSX URL the app serves, from its URL map: a route this does not know fails the
     test (a new download must be added here, and so checked)."""
-    from geoapp.web.serving import build_catalog
-    layers = list(build_catalog(app).ids())
-    cities = list(app.extensions["atlas.registry"].boundaries["city"]["adcode"])
+    bundle = app.extensions["atlas"].bundle()
+    layers = list(bundle.catalog.ids())
+    cities = list(bundle.registry.boundaries["city"]["adcode"])
     urls, unknown = [], []
     for rule in app.url_map.iter_rules():
         if not re.search(r"csv|xlsx|<fmt>|<any\([^)]*\):fmt>", rule.rule):

@@ -114,7 +114,7 @@ def test_only_so_many_filter_variants_of_a_collection_keep_their_tiles(app, clie
             for a, b in zip(cities, cities[1:])]
     for url in urls:
         assert client.get(url).status_code == 200
-    cache = app.extensions["atlas.body_cache"]
+    cache = app.extensions["atlas"].bundle().bodies
     kept = cache.variants(("tile", "districts"))
     assert len(urls) > BodyCache.VARIANTS_PER_GROUP == len(kept)
     assert kept[-1] == f"city={cities[-2]},{cities[-1]}"      # the newest is kept, the oldest dropped

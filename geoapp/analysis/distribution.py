@@ -1,18 +1,16 @@
 """Per-city distribution of the plan's places and tasks over the 14 prefecture-level cities."""
 from __future__ import annotations
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from geoapp import vocab
-from geoapp.analysis.coverage import Coverage, coverage
+from geoapp.analysis.coverage import Coverage
 from geoapp.analysis.places import (CLUSTER_BASE_KINDS, DESIGNATION_KINDS, HTZ_KINDS, LAB_KINDS,
-                                    PLATFORM_KINDS, counted_places, industry_codes)
-from geoapp.analysis.view import PlaceView, place_view
-from geoapp.filters import Filter
+                                    PLATFORM_KINDS, industry_codes)
+from geoapp.analysis.view import PlaceView
 
-# Column -> (zh, en) label; the order is the column order of per_city().
+# Column -> (zh, en) label; the order is the column order of city_counts().
 METRIC_LABELS = {
     "htz_national": ("国家级高新区", "National HTZs"),
     "htz_provincial": ("省级高新区", "Provincial HTZs"),
@@ -99,15 +97,6 @@ def city_counts(view: PlaceView, result: Coverage) -> pd.DataFrame:
     table["industries_present"] = (table[INDUSTRY_COLUMNS] > 0).sum(axis=1)
     table["tasks"] = result.touches.sum(axis=0).reindex(codes, fill_value=0).astype("int64")
     return table[METRICS + INDUSTRY_COLUMNS].astype("int64")
-
-
-def per_city(layers, cities: gpd.GeoDataFrame, filter: Filter = Filter(), tasks=None) -> pd.DataFrame:
-    """`city_counts` straight from registry layers, for callers that hold no view yet
-    (geoapp/layers/build.py, until it takes its values from analysis.report.city_metric_values).
-    Without `tasks`, the tasks of the package's data folder."""
-    from geoapp.data.tasks import load_tasks
-    view = place_view(counted_places(layers), {"city": cities}, filter)
-    return city_counts(view, coverage(view, load_tasks() if tasks is None else tasks))
 
 
 def city_table(view: PlaceView, result: Coverage, lang: str = "zh") -> pd.DataFrame:

@@ -10,10 +10,13 @@
     targets   the plan's numbers against the map (coverage.targets_vs_mapped)
 
 `registry` is anything with `counted_places()`, `boundaries` and `tasks` (geoapp.data.Registry).
-`city_metric_values` is what the map's choropleth needs: per-city values for a filter.
+`ReportCache` keeps the most recent reports (and the per-city tables the map's choropleth shades
+by) of one data version: geoapp.state holds one per Bundle.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import pandas as pd
@@ -62,6 +65,61 @@ def city_metrics(registry, filter: Filter = Filter()) -> pd.DataFrame:
     return city_counts(view, coverage(view, registry.tasks))
 
 
-def city_metric_values(registry, filter: Filter, metric: str) -> dict[str, int]:
-    """{city adcode: value} of one metric for the filter (the map's choropleth)."""
-    return {code: int(value) for code, value in city_metrics(registry, filter)[metric].items()}
+REPORT_CACHE_SIZE = 64
+CORRIDOR_CACHE_SIZE = 16
+
+
+class ReportCache:
+    """Reports by (filter key, width), least recently used dropped beyond `size`. One build at
+    a time (a lock per cache): concurrent requests for the same report wait for the one build.
+    The corridor figures of a width (the filter-independent part of the belt) are kept too, so
+    a new filter at a known width skips the geometry."""
+
+    def __init__(self, size: int = REPORT_CACHE_SIZE, corridors: int = CORRIDOR_CACHE_SIZE):
+        self.size, self.corridor_size = size, corridors
+        self._reports: OrderedDict[tuple, Report] = OrderedDict()
+        self._metrics: OrderedDict[str, pd.DataFrame] = OrderedDict()
+        self._corridors: OrderedDict[float, belt_analysis.CorridorFigures] = OrderedDict()
+        self._lock = threading.Lock()      # guards _reports
+        self._build = threading.Lock()     # one build at a time; guards _corridors
+
+    def corridor(self, width: float, compute) -> belt_analysis.CorridorFigures:
+        """The corridor figures of a width (call while building: under the build lock)."""
+        if width in self._corridors:
+            self._corridors.move_to_end(width)
+            return self._corridors[width]
+        figures = self._corridors[width] = compute()
+        while len(self._corridors) > self.corridor_size:
+            self._corridors.popitem(last=False)
+        return figures
+
+    def get(self, flt: Filter, width: float, build) -> Report:
+        return self._cached(self._reports, (flt.key(), width), build)
+
+    def metrics(self, flt: Filter, build) -> pd.DataFrame:
+        """The per-city metric table of a filter with the stored corridor (what the map's
+        choropleth shades by): the cached report's own table when there is one, else `build()`
+        (analysis.report.city_metrics: the same functions without the belt), kept like a report."""
+        with self._lock:
+            cached = self._reports.get((flt.key(), DEFAULT_HALF_WIDTH_KM))
+        if cached is not None:
+            return cached.cities
+        return self._cached(self._metrics, flt.key(), build)
+
+    def _cached(self, store: OrderedDict, key, build):
+        """`store[key]`, built once by `build()` when missing (under the build lock, checked again
+        there: another thread may have built it meanwhile); least recently used dropped."""
+        with self._lock:
+            if key in store:
+                store.move_to_end(key)
+                return store[key]
+        with self._build:
+            with self._lock:
+                if key in store:
+                    return store[key]
+            built = build()
+            with self._lock:
+                store[key] = built
+                while len(store) > self.size:
+                    store.popitem(last=False)
+            return built

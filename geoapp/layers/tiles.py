@@ -22,6 +22,9 @@ CELL_PX = 64
 CLUSTER_MAX_ZOOM = 15   # from this zoom on every point is drawn (spiderfy is not needed there)
 MAX_ZOOM = 18
 POINT_DECIMALS = 5
+# Above this many features (after the filter) a point layer is not sent whole: the browser loads
+# server-side clusters per tile and fetches popups when opened.
+TILES_ABOVE = 2000
 
 
 class TileError(ValueError):

@@ -1,11 +1,12 @@
 """Flask app factory. Blueprints stay thin: parse the request, call data/analysis/layers.
 
-All start-up happens in create_app, in order: configuration, the registry (every data file and
-layer spec loaded and cross-checked once: a bad file stops the service here with file/row/field
-messages), blueprints (and the stats report cache; the map page's basemap frame and display
-positions, from the registry's specs and data: map_page.init_map), the published catalog, error
-handlers, and last the C heap's freed pages handed back (geoapp/web/memory.py). The place search
-index is built on the first search (geoapp/layers/search.py).
+All start-up happens in create_app, in order: configuration, the state (geoapp/state.py: the
+basemap frame — unusable tile settings stop start-up —, the registry — every data file and layer
+spec loaded and cross-checked once: a bad file stops the service here with file/row/field
+messages —, the store, and the default plan's Bundle built by state.build_bundle: catalog,
+display positions, search index, caches), blueprints, error handlers, and last the C heap's freed
+pages handed back (geoapp/web/memory.py). The place search index is filled on the first search
+(geoapp/layers/search.py). Every request binds the current Bundle once (web/context.py).
 """
 from __future__ import annotations
 
@@ -41,9 +42,8 @@ DEFAULTS = {
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     init_config(app, config)
-    init_registry(app)
+    init_state(app)
     init_blueprints(app)
-    init_catalog(app)
     init_errors(app)
     init_templates(app)
     init_memory(app)
@@ -62,15 +62,31 @@ def init_config(app: Flask, config: dict | None) -> None:
     app.json.sort_keys = False
 
 
-def init_registry(app: Flask) -> None:
-    """Load and cross-check the data folder and the layer specs once, at start-up."""
-    app.extensions["atlas.registry"] = load_registry(
-        Path(app.config["ATLAS_DATA_DIR"]), Path(app.config["ATLAS_LAYERS_DIR"]),
-        # tests of the root fix (data text never reaches a template engine) load poisoned data
-        check_text=not app.config.get("ATLAS_SKIP_TEXT_CHECK", False))
-    # ... plus the imported layers of the store's current version (switched live, no restart).
-    from geoapp.ingest import live
-    live.init_app(app)
+def init_state(app: Flask) -> None:
+    """The basemap, the curated registry (loaded and cross-checked once), the store of imported
+    layers and the first Bundle; then every request binds the current Bundle (context.py)."""
+    from geoapp.ingest.store import open_store
+    from geoapp.layers.build import build_frame
+    from geoapp.state import Atlas
+    from geoapp.web import context
+    frame = build_frame(app.config["ATLAS_TILES"], app.config["ATLAS_TILES_ATTRIBUTION"],
+                        app.config.get("ATLAS_TILES_DATUM", "wgs84"), app.config.get("ATLAS_TIANDITU_KEY", ""))
+    layers_dir = Path(app.config["ATLAS_LAYERS_DIR"])
+
+    def load(plan_id: str):
+        return load_registry(
+            Path(app.config["ATLAS_DATA_DIR"]), layers_dir,
+            # tests of the root fix (data text never reaches a template engine) load poisoned data
+            check_text=not app.config.get("ATLAS_SKIP_TEXT_CHECK", False))
+
+    registry = load("default")
+    store = open_store(app.config.get("ATLAS_DATABASE_URL"), app.instance_path)
+    atlas = Atlas(["default"], "default", load, store, frame.datum, layers_dir,
+                  poll=float(app.config.get("ATLAS_STORE_POLL", 1.0)), loaded={"default": registry})
+    atlas.map_frame = frame
+    atlas.start()
+    app.extensions["atlas"] = atlas
+    context.init_app(app)
 
 
 def init_blueprints(app: Flask) -> None:
@@ -79,7 +95,6 @@ def init_blueprints(app: Flask) -> None:
     headers.init_app(app)
     for module in (map_page, map_tables, api, stats, scorecard, compare, export, ogc, about, admin, drafts):
         app.register_blueprint(module.bp)
-    stats.init_stats(app)
     scorecard.init_scorecard(app)
     compare.init_compare(app)
     map_page.init_map(app)
@@ -87,13 +102,6 @@ def init_blueprints(app: Flask) -> None:
 
     from geoapp.web.cors import init_cors
     init_cors(app)
-
-
-def init_catalog(app: Flask) -> None:
-    """Serialize every published feature once when the app is made (before gunicorn forks with
-    --preload), not on the first request of each worker."""
-    from geoapp.web.serving import build_catalog
-    build_catalog(app)
 
 
 def init_templates(app: Flask) -> None:

@@ -28,6 +28,7 @@ from geoapp.ingest.coords import CRS_CHOICES, CRS_LABELS
 from geoapp.ingest.read import FORMATS
 from geoapp.ingest.store import REJECTED_PREFIX, StoreConflict, StoreError
 from geoapp.web.admin_sessions import MAX_FAILURES, WINDOW_S, AdminSessions, SessionStoreError
+from geoapp.web import context
 
 bp = Blueprint("admin", __name__)
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -58,8 +59,8 @@ def init_admin(app) -> None:
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.session_interface = _SessionInterface()
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
-    if token and "atlas.store" in app.extensions:
-        app.extensions["atlas.admin_sessions"] = AdminSessions(app.extensions["atlas.store"])
+    if token and "atlas" in app.extensions:
+        app.extensions["atlas.admin_sessions"] = AdminSessions(app.extensions["atlas"].store)
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -237,10 +238,19 @@ def _problem_summary():
     return {"problem_summary": service.problem_summary}
 
 
+def _imported() -> dict[str, dict]:
+    """The imported layers (layers/*.yaml with `imported:`) of the plan served."""
+    return service.importable_layers(_base().specs)
+
+
+def _base():
+    """The curated registry imports are checked against (the request's plan's)."""
+    return context.atlas().base(context.plan_id())
+
+
 def _context(**extra):
-    store = current_app.extensions["atlas.store"]
-    live = current_app.extensions["atlas.live"]
-    return dict(layers=list(live.imported), crs_choices=[(c, CRS_LABELS[c]) for c in CRS_CHOICES],
+    store = context.atlas().store
+    return dict(layers=list(_imported()), crs_choices=[(c, CRS_LABELS[c]) for c in CRS_CHOICES],
                 modes=[(m, service.MODE_LABELS[m]) for m in service.MODES],
                 formats=", ".join(sorted(FORMATS)), history=store.history()[:50],
                 version=store.current_version(), store_kind=store.kind,
@@ -253,14 +263,14 @@ def page():
 
 
 def _check_staged(token: str):
-    store = current_app.extensions["atlas.store"]
+    store = context.atlas().store
     staged = store.staged(token)
     if staged is None:
         abort(Response("this upload is unknown, already committed or expired (uploads are kept a day, "
                        "an hour when they cannot be committed); upload the file again",
                        status=404, content_type="text/plain; charset=utf-8"))
     meta, data = staged
-    base = current_app.extensions["atlas.base_registry"]
+    base = _base()
     check = service.check_file(data, meta["file"], meta["layer"], meta["crs"], base, store,
                                meta["who"], skip_invalid=meta["skip_invalid"], mode=meta["mode"])
     return meta, check
@@ -276,13 +286,12 @@ def _form_value(name: str, allowed=None, default: str = "") -> str:
 
 @bp.post("/admin/import")
 def upload():
-    live = current_app.extensions["atlas.live"]
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         abort(Response("no file: choose a " + ", ".join(sorted(FORMATS)) + " file", status=400,
                        content_type="text/plain; charset=utf-8"))
     meta = {"file": upload.filename.replace("\\", "/").rsplit("/", 1)[-1][:200],
-            "layer": _form_value("layer", list(live.imported)),
+            "layer": _form_value("layer", list(_imported())),
             "crs": _form_value("crs"),        # no default: check_file says what to choose
             "mode": _form_value("mode"),
             "who": _form_value("who")[:80] or "admin",
@@ -290,8 +299,8 @@ def upload():
     data = upload.read()
     upload.close()
     try:
-        base = current_app.extensions["atlas.base_registry"]
-        store = current_app.extensions["atlas.store"]
+        base = _base()
+        store = context.atlas().store
         check = service.check_file(data, meta["file"], meta["layer"], meta["crs"], base, store,
                                    meta["who"], skip_invalid=meta["skip_invalid"], mode=meta["mode"])
     except service.ImportRefused as error:
@@ -327,7 +336,7 @@ def _samples(check, store) -> dict:
 
 @bp.post("/admin/import/commit")
 def commit():
-    store = current_app.extensions["atlas.store"]
+    store = context.atlas().store
     token = _form_value("token")
     meta, check = _check_staged(token)
     try:
@@ -342,7 +351,7 @@ def commit():
         flash(str(error))
         return redirect(url_for("admin.page"), code=303)
     store.unstage(token)   # committed: the staged copy is not needed any more
-    current_app.extensions["atlas.live"].check_soon()  # the redirect serves it
+    context.atlas().check_soon()  # the redirect serves it
     flash(f"版本 {version} 已写入 / Version {version} written: {change.rows} rows; {change.added} added, "
           f"{change.changed} changed, {change.removed} removed.")
     return redirect(url_for("admin.page"), code=303)
@@ -357,7 +366,7 @@ def rejects(token: str):
 
 @bp.post("/admin/revert")
 def revert():
-    store = current_app.extensions["atlas.store"]
+    store = context.atlas().store
     raw = _form_value("version")
     if not raw.isascii() or not raw.isdigit():
         abort(Response(f"version: '{raw}' is not a version number", status=400,
@@ -368,6 +377,6 @@ def revert():
     except StoreError as error:
         flash(str(error))
         return redirect(url_for("admin.page"), code=303)
-    current_app.extensions["atlas.live"].check_soon()  # the redirect serves it
+    context.atlas().check_soon()  # the redirect serves it
     flash(f"版本 {version}：恢复为版本 {raw} 的数据 / Version {version}: the data of version {raw} is served again.")
     return redirect(url_for("admin.page"), code=303)

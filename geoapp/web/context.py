@@ -1,20 +1,57 @@
-"""Request helpers shared by blueprints: the registry, the parsed filter, the language."""
+"""Request helpers shared by blueprints: the request's Bundle (data of one plan at one version),
+the parsed filter, the language.
+
+A request binds the current Bundle ONCE, before its view runs (`init_app`), and every helper here
+reads that one: a data switch during the request (geoapp/state.py) never mixes two versions in
+one answer, and never makes the request wait. Web code reaches data only through these helpers.
+"""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import Flask, current_app, g, request
 
 from geoapp import vocab
 from geoapp.data import Registry
+from geoapp.export.catalog import Catalog
 from geoapp.filters import PARAMS, Filter, parse_filter
+from geoapp.state import Atlas, Bundle
 
 LANGS = ("zh", "en")
+PLAN_ENVIRON = "atlas.plan_id"   # set by the /plans/<id> prefix middleware (web/plans.py)
+
+
+def atlas() -> Atlas:
+    """The app's state: the store, the basemap frame, the plans and their current bundles."""
+    return current_app.extensions["atlas"]
+
+
+def plan_id() -> str:
+    """The request's plan: from its /plans/<id> prefix, else the default plan."""
+    return request.environ.get(PLAN_ENVIRON) or atlas().default_plan
+
+
+def bundle() -> Bundle:
+    """The Bundle this request serves from (bound once per request)."""
+    bound = g.get("atlas_bundle")
+    if bound is None:
+        bound = g.atlas_bundle = atlas().bundle(plan_id())
+    return bound
 
 
 def registry() -> Registry:
-    return current_app.extensions["atlas.registry"]
+    return bundle().registry
 
 
-FILTER_MEMO_SIZE = 4096
+def catalog() -> Catalog:
+    return bundle().catalog
+
+
+def init_app(app: Flask) -> None:
+    state = app.extensions["atlas"]
+
+    @app.before_request
+    def bind_bundle():
+        state.refresh()    # at most starts a background switch: never waits
+        bundle()
 
 
 def current_filter() -> Filter:
@@ -24,12 +61,11 @@ def current_filter() -> Filter:
     spelling = tuple(tuple(request.args.getlist(param)) for param in PARAMS)
     if not any(spelling):
         return Filter()
-    memo = current_app.extensions.setdefault("atlas.filter_memo", {})
+    memo = bundle().filters
     flt = memo.get(spelling)
     if flt is None:
         flt = parse_filter(request.args, registry().boundaries["city"])
-        if len(memo) < FILTER_MEMO_SIZE:
-            memo[spelling] = flt
+        memo.put(spelling, flt)
     return flt
 
 

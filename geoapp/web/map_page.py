@@ -18,15 +18,13 @@ from geoapp.analysis.coverage import STATUSES
 from geoapp.analysis.distribution import INDUSTRY_COLUMNS, MAP_METRICS, METRIC_LABELS
 from geoapp.analysis.facets import facet_counts
 from geoapp.filters import Filter, FilterError
-from geoapp.layers.build import (LIAONING_BOUNDS, build_frame, display_shift, layer_entry,
-                                 shift_geometries)
+from geoapp.layers.build import LIAONING_BOUNDS, display_shift, layer_entry, shift_geometries
 from geoapp.layers.features import (SHAPE_POINTS, SHAPES, Choropleth, point_collection, polygon_collection,
                                     shape_svg_points)
 from geoapp.layers.popup import Names, popup_html
-from geoapp.layers.offsets import display_offsets
-from geoapp.layers.search import SearchIndex
-from geoapp.layers.tiles import PointIndex, TileError
+from geoapp.layers.tiles import TILES_ABOVE, PointIndex, TileError
 from geoapp.specs import LayerSpecError
+from geoapp.web import context
 from geoapp.web.context import current_filter, current_lang, registry
 from geoapp.web.serving import cached_body, send_body
 from geoapp.web.scorecard import city_rows
@@ -36,56 +34,26 @@ from geoapp.web.urls import link
 
 bp = Blueprint("map", __name__)
 
-# Above this many features (after the filter) a point layer is not sent whole: the browser loads
+# Above TILES_ABOVE features (after the filter) a point layer is not sent whole: the browser loads
 # server-side clusters per tile and fetches popups when opened. (Search is always on the server.)
-TILES_ABOVE = 2000
 LAZY_POPUPS_ABOVE = 2000
-POINT_INDEX_CACHE = 32
 
 
 def init_map(app) -> None:
-    """The map's start-up state, from the specs and data the registry loaded and cross-checked
-    (called by create_app): the search index (filled on first use), the basemap frame (unusable
-    tile settings stop start-up, not the first page) and the display positions of places sharing
-    a point. A spec naming data that is not loaded was already refused by the registry."""
-    reg = app.extensions["atlas.registry"]
-    specs = reg.specs
-    for spec in specs:
+    """The map's start-up checks on the default plan's layer specs (called by create_app): a
+    marker shape the page cannot draw stops start-up, not the first page. The basemap frame and
+    the display positions are part of the state (geoapp/state.py)."""
+    reg = app.extensions["atlas"].bundle().registry
+    for spec in reg.specs:
         for _, style in [("", spec.style), *spec.style.get("values", {}).items()]:
             shape = style.get("shape")
             if shape is not None and shape not in SHAPES:
                 raise LayerSpecError(f"{spec.path.name}: shape '{shape}' not one of {', '.join(SHAPES)}")
-    app.extensions["atlas.search_index"] = SearchIndex.build(specs, reg.layers)
-    frame = app.extensions["atlas.map_frame"] = build_frame(app.config["ATLAS_TILES"],
-                                                             app.config["ATLAS_TILES_ATTRIBUTION"],
-                                                             app.config.get("ATLAS_TILES_DATUM", "wgs84"),
-                                                             app.config.get("ATLAS_TIANDITU_KEY", ""))
-    positions = display_positions(specs, reg)
-    shift = display_shift(frame.datum)
-    if shift is not None:  # the offsets are drawn too: into the basemap's datum with the rest
-        for layer_id, table in positions.items():
-            ids = list(table)
-            xs, ys = shift([table[i][0] for i in ids], [table[i][1] for i in ids])
-            positions[layer_id] = {i: (float(x), float(y)) for i, x, y in zip(ids, xs, ys)}
-    app.extensions["atlas.display_positions"] = positions
 
 
-def display_positions(specs, reg) -> dict[str, dict[str, tuple[float, float]]]:
-    """layer id -> {place id: display (lon, lat)} for places sharing a stored point (offsets.py).
-    Computed once over the whole data, so a place does not jump when the filter changes; a layer
-    that repeats places of other layers (counted: false, member_id) follows its members."""
-    points = [s for s in specs if s.geometry == "point" and len(reg.layers[s.data]) <= TILES_ABOVE]
-    moved = display_offsets([(s.id, reg.layers[s.data]) for s in points if s.counted])
-    by_layer: dict[str, dict] = {}
-    for (layer_id, place_id), where in moved.items():
-        by_layer.setdefault(layer_id, {})[place_id] = where
-    by_place = {place_id: where for (_, place_id), where in moved.items()}
-    for spec in points:
-        frame = reg.layers[spec.data]
-        if not spec.counted and "member_id" in frame.columns:
-            by_layer[spec.id] = {i: by_place[m] for i, m in zip(frame["id"], frame["member_id"])
-                                 if m in by_place}
-    return by_layer
+def map_frame():
+    """The basemap frame (tiles, scale): the same for every plan and version."""
+    return context.atlas().map_frame
 
 
 def specs() -> list:
@@ -138,7 +106,7 @@ def filtered_count(spec, flt: Filter) -> int:
 
 
 def datum() -> str:
-    return current_app.extensions["atlas.map_frame"].datum
+    return map_frame().datum
 
 
 def drawn(frame):
@@ -182,7 +150,7 @@ def csp_for(script: str) -> str:
     """The page's Content-Security-Policy: scripts only from here plus folium's one inline
     script (by hash); images from here and the configured tile server."""
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
-    img = " ".join(["'self' data: blob:", *current_app.extensions["atlas.map_frame"].hosts])
+    img = " ".join(["'self' data: blob:", *map_frame().hosts])
     return (f"default-src 'self'; script-src 'self' 'sha256-{digest}'; style-src 'self'; "
             f"img-src {img}; connect-src 'self'; object-src 'none'; base-uri 'self'; "
             "form-action 'self'; frame-ancestors 'none'")
@@ -220,7 +188,7 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
         x0, y0, x1, y1 = cities[cities["adcode"].isin(flt.city)].total_bounds
         bounds = [[y0, x0], [y1, x1]]
     bounds = drawn_bounds(bounds)
-    frame = current_app.extensions["atlas.map_frame"]
+    frame = map_frame()
     counts_by = facet_counts(reg.counted_places(), cities, flt)
     facets = []
     for name, label, options in (
@@ -310,7 +278,7 @@ def index():
     check_view_params()
     body = cached_body(("map", flt.key(), lang, metric),
                        lambda: (render_page(flt, lang, metric), "text/html; charset=utf-8"))
-    frame = current_app.extensions["atlas.map_frame"]
+    frame = map_frame()
     return send_body(body, headers={"Content-Security-Policy": csp_for(frame.script)})
 
 
@@ -332,7 +300,7 @@ def layer(layer_id: str):
         if spec.geometry == "point":
             body = point_collection(spec, frame, lang, names,
                                     with_popups=len(frame) <= LAZY_POPUPS_ABOVE,
-                                    positions=current_app.extensions["atlas.display_positions"].get(spec.id))
+                                    positions=context.bundle().display_positions.get(spec.id))
         else:
             shade = choropleth(flt, metric, lang) if spec.geometry == "choropleth" else None
             body = polygon_collection(spec, frame, lang, names, shade)
@@ -343,14 +311,12 @@ def layer(layer_id: str):
 
 def point_index(spec, flt: Filter, lang: str) -> PointIndex:
     """The filtered layer prepared for tiling, kept for the most recent filters."""
-    cache = current_app.extensions.setdefault("atlas.point_index", {})
+    cache = context.bundle().point_index
     key = (spec.id, flt.key(), lang)
     index = cache.get(key)
     if index is None:
         index = PointIndex.build(spec, drawn(filtered(spec, flt)), lang)
-        if len(cache) >= POINT_INDEX_CACHE:
-            cache.pop(next(iter(cache)))
-        cache[key] = index
+        cache.put(key, index)
     return index
 
 
@@ -419,7 +385,7 @@ def search():
         if not flt.empty:
             allowed = {spec.id: set(filtered(spec, flt)["id"]) for spec in specs()
                        if spec.searchable and spec.geometry == "point"}
-        hits = current_app.extensions["atlas.search_index"].search(q, allowed)
+        hits = context.bundle().search.search(q, allowed)
         titles = {spec.id: spec.title_in(lang) for spec in specs()}
         xs, ys = drawn_lonlat(hits["lon"].to_numpy(dtype=float), hits["lat"].to_numpy(dtype=float))
         return _json({"query": q, "hits": [
@@ -434,17 +400,17 @@ def search():
 
 SORT_KEYS = ("name", "layer", "kind", "level", "city")
 PER_PAGE_MAX = 500
-PLACE_FRAMES = 16
 
 
 def table_frame(flt: Filter, lang: str):
     """Every place the map draws for the filter (its point layers, each place once), one row
     each with what the table shows, in display coordinates. Kept for the most recent filters."""
     import pandas as pd
-    cache = current_app.extensions.setdefault("atlas.place_tables", {})
+    cache = context.bundle().place_tables
     key = (flt.key(), lang)
-    if key in cache:
-        return cache[key]
+    table = cache.get(key)
+    if table is not None:
+        return table
     reg = registry()
     names = Names(reg.boundaries["city"], reg.boundaries["district"])
     parts = []
@@ -468,9 +434,7 @@ def table_frame(flt: Filter, lang: str):
         }))
     columns = ["id", "layer", "layer_title", "name", "name_other", "kind", "level", "city_adcode", "city", "lon", "lat"]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-    if len(cache) >= PLACE_FRAMES:
-        cache.pop(next(iter(cache)))
-    cache[key] = table
+    cache.put(key, table)
     return table
 
 

@@ -1,148 +1,34 @@
-"""Serving precomputed bytes well: one cache of serialized bodies per process, keyed by what
-defines them (page or collection, Filter.key(), format, ...), with gzip negotiation and ETag/304.
+"""Serving precomputed bytes well: one cache of serialized bodies per Bundle (plan and data
+version: geoapp/state.py), keyed by what defines them (page or collection, Filter.key(), format,
+...), with gzip negotiation and ETag/304.
 
 Used by the map, export and OGC blueprints; the serialization itself lives in geoapp.export.
 """
 from __future__ import annotations
 
-import gzip
-import hashlib
-import threading
-import time
 import zlib
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Callable, Iterator
 from urllib.parse import quote
 
-from flask import Response, current_app, request
+from flask import Response, request
 
 from geoapp.export.catalog import Catalog
+from geoapp.state import Body, BodyCache, body_tag
+from geoapp.web import context
 
-CACHE_MAX_BYTES = 96 * 1024 * 1024
+__all__ = ["Body", "BodyCache", "body_cache", "cached_body", "catalog", "send_body", "send_stream"]
+
 CACHE_CONTROL = "public, max-age=60"
 
 
-def build_catalog(app) -> Catalog:
-    """The published collections, built once per app (at start-up: geoapp.web.init_catalog)."""
-    with _build_lock:
-        if "atlas.catalog" not in app.extensions:
-            app.extensions["atlas.catalog"] = Catalog(app.extensions["atlas.registry"],
-                                                      app.config.get("ATLAS_LAYERS_DIR"))
-    return app.extensions["atlas.catalog"]
-
-
 def catalog() -> Catalog:
-    return current_app.extensions.get("atlas.catalog") or build_catalog(current_app)
-
-
-_build_lock = threading.Lock()
-
-
-@dataclass
-class Body:
-    data: bytes
-    content_type: str
-    etag: str                       # opaque tag of the identity encoding, without quotes
-    built_at: float = field(default_factory=time.time)
-    _gzipped: bytes | None = None
-
-    def gzipped(self) -> bytes | None:
-        """gzip bytes, made once; None when compressing does not pay."""
-        if self._gzipped is None:
-            packed = gzip.compress(self.data, compresslevel=6, mtime=0)
-            self._gzipped = packed if len(packed) < 0.9 * len(self.data) else b""
-        return self._gzipped or None
-
-    @property
-    def size(self) -> int:
-        return len(self.data) + len(self._gzipped or b"")
-
-
-def body_tag(version: str, key: tuple) -> str:
-    """The ETag of a body: from what defines it, not its bytes, so every worker process agrees
-    even where bytes carry a build time (OGC timeStamp, GeoPackage metadata) — hence weak — and
-    a streamed body has one before it is written."""
-    return hashlib.sha256(repr((version, key)).encode()).hexdigest()[:24]
-
-
-class BodyCache:
-    """A thread-safe LRU of Bodies, bounded in bytes. The data is immutable while the process
-    runs (loaded at start-up), so entries never go stale; ETags include the catalog version.
-
-    A body may belong to a `group` (e.g. one collection's tiles) under a `variant` (the filter's
-    key): at most VARIANTS_PER_GROUP variants of a group are kept, the least recently used one
-    (with all its bodies) dropped for a new one, so URLs made new by every filter combination
-    cannot crowd out the rest. Concurrent requests for the same missing key wait for the one
-    that builds it instead of each building it again."""
-
-    VARIANTS_PER_GROUP = 16
-
-    def __init__(self, max_bytes: int = CACHE_MAX_BYTES):
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple, Body] = OrderedDict()
-        self._lock = threading.Lock()
-        self._building: dict[tuple, threading.Event] = {}
-        self._variants: dict[object, OrderedDict] = {}   # group -> variant -> keys of its bodies
-        self.hits = self.misses = 0
-
-    def get(self, key: tuple, build: Callable[[], tuple[bytes, str]], version: str,
-            group=None, variant=None) -> Body:
-        while True:
-            with self._lock:
-                body = self._entries.get(key)
-                if body is not None:
-                    self._entries.move_to_end(key)
-                    self.hits += 1
-                    variants = self._variants.get(group)
-                    if variants is not None and variant in variants:
-                        variants.move_to_end(variant)
-                    return body
-                pending = self._building.get(key)
-                if pending is None:
-                    pending = self._building[key] = threading.Event()
-                    break
-            pending.wait()   # another request is building it: take its body (or build if it failed)
-        try:
-            data, content_type = build()
-        finally:
-            with self._lock:
-                self._building.pop(key, None)
-            pending.set()
-        # gzip is made by the first request that accepts it (Body.gzipped), not for every body
-        body = Body(data, content_type, body_tag(version, key))
-        with self._lock:
-            self.misses += 1
-            self._entries[key] = body
-            if group is not None:
-                self._remember_variant(group, variant, key)
-            total = sum(b.size for b in self._entries.values())
-            while total > self.max_bytes and len(self._entries) > 1:
-                _, dropped = self._entries.popitem(last=False)
-                total -= dropped.size
-        return body
-
-    def _remember_variant(self, group, variant, key: tuple) -> None:
-        variants = self._variants.setdefault(group, OrderedDict())
-        variants.setdefault(variant, set()).add(key)
-        variants.move_to_end(variant)
-        while len(variants) > self.VARIANTS_PER_GROUP:
-            _, keys = variants.popitem(last=False)
-            for old in keys:
-                self._entries.pop(old, None)
-
-    def variants(self, group) -> list:
-        """The variants of a group whose bodies are kept, least recently used first."""
-        with self._lock:
-            return list(self._variants.get(group, ()))
-
-    def __contains__(self, key: tuple) -> bool:
-        with self._lock:
-            return key in self._entries
+    """The request's published collections (its Bundle's)."""
+    return context.catalog()
 
 
 def body_cache() -> BodyCache:
-    return current_app.extensions.setdefault("atlas.body_cache", BodyCache())
+    """The request's Bundle's body cache: bodies of one data version, dropped with it."""
+    return context.bundle().bodies
 
 
 def cached_body(key: tuple, build: Callable[[], tuple[bytes, str]], group=None, variant=None) -> Body:

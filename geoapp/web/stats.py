@@ -7,22 +7,20 @@ body cache (ETag, gzip, 304). A body's cache key holds only what changes it: the
 /api/distribution answer for the stored corridor, so the belt width is not in their key.
 
 Bounded work per request: the width is 1–100 km in steps of 0.01 km (anything else is a 400
-saying so); at most REPORT_CACHE_SIZE reports are kept, and one report is built at a time per
+saying so); at most analysis.report.REPORT_CACHE_SIZE reports are kept, and one report is built at a time per
 process, so a stream of new filters or widths queues behind one build instead of taking every
 thread.
 """
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from decimal import Decimal, InvalidOperation
 
 import pandas as pd
 from flask import Blueprint, current_app, render_template, request
 
 from geoapp import vocab
-from geoapp.analysis.belt import CorridorFigures, corridor_figures
+from geoapp.analysis.belt import corridor_figures
 from geoapp.analysis.corridor import DEFAULT_HALF_WIDTH_KM
 from geoapp.analysis.coverage import STATUSES
 from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRICS
@@ -31,6 +29,7 @@ from geoapp.analysis.report import city_metrics as analysis_city_metrics
 from geoapp.export.spreadsheet import CSV_TYPE, XLSX_TYPE, csv_bytes, xlsx_bytes
 from geoapp.filters import Filter, FilterError
 from geoapp.web.charts import STATUS_COLOURS, bar_chart, belt_map, heat_map, ink_on
+from geoapp.web import context
 from geoapp.web.context import current_filter, current_lang, registry, translator
 from geoapp.web.serving import cached_body, send_body
 from geoapp.web import tables
@@ -41,8 +40,6 @@ bp = Blueprint("stats", __name__)
 HALF_WIDTH_RANGE = (1.0, 100.0)
 HALF_WIDTH_STEP = Decimal("0.01")
 HALF_WIDTH_ALLOWED = "a number of km from 1 to 100 with at most two decimals, e.g. 30 or 12.5"
-REPORT_CACHE_SIZE = 64
-CORRIDOR_CACHE_SIZE = 16
 
 GROUP_LABELS, RELATION_LABELS, PRECISION_LABELS = tables.GROUP_LABELS, tables.RELATION_LABELS, tables.PRECISION_LABELS
 
@@ -64,71 +61,9 @@ def half_width() -> float:
     return round(float(value), 2)
 
 
-class ReportCache:
-    """Reports by (filter key, width), least recently used dropped beyond `size`. One build at
-    a time (a lock per cache): concurrent requests for the same report wait for the one build.
-    The corridor figures of a width (the filter-independent part of the belt) are kept too, so
-    a new filter at a known width skips the geometry."""
-
-    def __init__(self, size: int = REPORT_CACHE_SIZE, corridors: int = CORRIDOR_CACHE_SIZE):
-        self.size, self.corridor_size = size, corridors
-        self._reports: OrderedDict[tuple, Report] = OrderedDict()
-        self._metrics: OrderedDict[str, pd.DataFrame] = OrderedDict()
-        self._corridors: OrderedDict[float, CorridorFigures] = OrderedDict()
-        self._lock = threading.Lock()      # guards _reports
-        self._build = threading.Lock()     # one build at a time; guards _corridors
-
-    def corridor(self, width: float, compute) -> CorridorFigures:
-        """The corridor figures of a width (call while building: under the build lock)."""
-        if width in self._corridors:
-            self._corridors.move_to_end(width)
-            return self._corridors[width]
-        figures = self._corridors[width] = compute()
-        while len(self._corridors) > self.corridor_size:
-            self._corridors.popitem(last=False)
-        return figures
-
-    def get(self, flt: Filter, width: float, build) -> Report:
-        return self._cached(self._reports, (flt.key(), width), build)
-
-    def metrics(self, flt: Filter, build) -> pd.DataFrame:
-        """The per-city metric table of a filter with the stored corridor (what the map's
-        choropleth shades by): the cached report's own table when there is one, else `build()`
-        (analysis.report.city_metrics: the same functions without the belt), kept like a report."""
-        with self._lock:
-            cached = self._reports.get((flt.key(), DEFAULT_HALF_WIDTH_KM))
-        if cached is not None:
-            return cached.cities
-        return self._cached(self._metrics, flt.key(), build)
-
-    def _cached(self, store: OrderedDict, key, build):
-        """`store[key]`, built once by `build()` when missing (under the build lock, checked again
-        there: another thread may have built it meanwhile); least recently used dropped."""
-        with self._lock:
-            if key in store:
-                store.move_to_end(key)
-                return store[key]
-        with self._build:
-            with self._lock:
-                if key in store:
-                    return store[key]
-            built = build()
-            with self._lock:
-                store[key] = built
-                while len(store) > self.size:
-                    store.popitem(last=False)
-            return built
-
-
-def init_stats(app) -> None:
-    app.extensions["atlas.report_cache"] = ReportCache()
-
-
 def report(flt: Filter, width: float) -> Report:
     """Every figure the page, the JSON and the CSVs show, computed once per (filter, width)."""
-    cache = current_app.extensions.get("atlas.report_cache")
-    if cache is None:
-        cache = current_app.extensions.setdefault("atlas.report_cache", ReportCache())
+    cache = context.bundle().reports
     reg = registry()
 
     def build() -> Report:
@@ -140,11 +75,8 @@ def report(flt: Filter, width: float) -> Report:
 def city_metrics(flt: Filter) -> pd.DataFrame:
     """Per-city metrics for the filter (index: city adcode; distribution.METRICS columns), the
     numbers /stats shows for it, without building the belt (the map's choropleth)."""
-    cache = current_app.extensions.get("atlas.report_cache")
-    if cache is None:
-        cache = current_app.extensions.setdefault("atlas.report_cache", ReportCache())
     reg = registry()
-    return cache.metrics(flt, lambda: analysis_city_metrics(reg, flt))
+    return context.bundle().reports.metrics(flt, lambda: analysis_city_metrics(reg, flt))
 
 
 # --- JSON -----------------------------------------------------------------------------------------

@@ -1,0 +1,2 @@
+"""Layer specs (layers/*.yaml) -> the map: frame (folium), layer GeoJSON, tiles, popups, search,
+display positions."""
