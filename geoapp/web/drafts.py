@@ -265,16 +265,22 @@ def accept_all(token: str):
 
 
 def _reload_service() -> str:
-    """Ask the running service to load the data folder again, where it can; else say how."""
-    atlas = getattr(context, "atlas", None)
+    """Have the running service read the data folder again, with the plans it now holds (the one
+    just published or taken down included); say so on the page when it cannot."""
     try:
-        target = atlas() if callable(atlas) else None
-    except Exception:  # no bundle machinery in this app
-        target = None
-    if target is not None and hasattr(target, "reload"):
-        target.reload()
-        return ""
-    return " 服务在 `make reload` 后显示它 / the service shows it after `make reload`."
+        from geoapp.data.plans import load_plans
+    except ImportError:  # an atlas without plans as data: the data folder is read at (re)start
+        return " 服务在 `make reload` 后显示它 / the service shows it after `make reload`."
+    try:
+        plans, problems = load_plans(context.registry().data_dir)
+        if problems:
+            raise ValueError("; ".join(str(p) for p in problems[:3]))
+        context.atlas().switch(reload=True, plans=list(plans))
+    except Exception as error:  # noqa: BLE001 - the page says why; the data served stays as it was
+        message = str(error).splitlines()[0][:300]
+        return (f" 服务仍在提供原数据（{message}）；修正后 `make reload` / the service still serves the "
+                f"data it had ({message}); fix it, then `make reload`.")
+    return " 服务已载入 / the service has loaded it."
 
 
 @bp.post("/admin/drafts/<token>/publish")
