@@ -294,3 +294,21 @@ def test_city_panel_downloads_that_city_only(client):
     places = list(book.worksheets[1].values)[1:]
     assert len(places) == client.get("/map/cities/210600.json").get_json()["places"].__len__()
     assert client.get("/map/cities/999999.csv").status_code == 404
+
+
+def test_english_stats_has_english_sections_units_periods_and_separators(client):
+    page = client.get("/stats?lang=en").get_data(as_text=True)
+    targets = page[page.index('id="table-targets"'):].split("</table>")[0]
+    tasks = page[page.index('id="table-tasks"'):].split("</table>")[0]
+    sections = re.findall(r'<td data-label="Section">([^<]*)</td>', targets + tasks)
+    assert sections and "III.2.2" in sections and "Box 3" in sections
+    assert not any(re.search(r"[\u4e00-\u9fff]", s) for s in sections), sections
+    units = re.findall(r'<td data-label="Unit">([^<]*)</td>', targets)
+    assert "per year" in units and not any(u in ("个", "家以上", "余万人") for u in units)
+    periods = re.findall(r'<td data-label="Year / period">([^<]*)</td>', targets)
+    assert "12th FYP period (2011–2015)" in periods and "“十二五”期间" not in periods
+    cities = re.findall(r'<td class="wide" data-label="Cities">([^<]*)</td>', tasks)
+    assert "Shenyang, Dalian" in cities and not any("、" in c for c in cities)
+    # the Chinese page keeps the plan's own wording
+    zh = client.get("/stats").get_data(as_text=True)
+    assert '<td data-label="章节">三（二）2</td>' in zh and "“十二五”期间" in zh

@@ -26,6 +26,42 @@ DATA_PATH = re.compile(r"\s*\(\s*`?data/[^)]*\)")
 LINES = re.compile(r"^L(\d+)(?:\s*[-–]\s*L?(\d+))?$")
 
 
+CN_NUMBERS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI", 7: "VII", 8: "VIII", 9: "IX", 10: "X"}
+SECTION = re.compile(r"^(?P<part>[一二三四五六七八九十])(?:（(?P<sub>[一二三四五六七八九十]+)）(?P<item>\d+)?)?$")
+BOX = re.compile(r"^专栏\s*(\d+)$")
+
+
+def _cn_number(text: str) -> int:
+    if text == "十":
+        return 10
+    if text.startswith("十"):
+        return 10 + CN_NUMBERS[text[1]]
+    if len(text) == 2 and text[1] == "十":
+        return CN_NUMBERS[text[0]] * 10
+    return CN_NUMBERS[text[0]] if len(text) == 1 else CN_NUMBERS[text[0]] * 10 + CN_NUMBERS[text[-1]]
+
+
+def section_label(section: str, lang: str) -> str:
+    """A plan section as readers of the page's language write it: 三（二）2 stays in Chinese;
+    in English "III.2.2" (part, sub-part, item) and 专栏3 "Box 3". Anything else unchanged."""
+    section = (section or "").strip()
+    if lang != "en" or not section:
+        return section
+    box = BOX.match(section)
+    if box:
+        return f"Box {box.group(1)}"
+    match = SECTION.match(section)
+    if not match:
+        return section
+    parts = [ROMAN[_cn_number(match.group("part"))]]
+    if match.group("sub"):
+        parts.append(str(_cn_number(match.group("sub"))))
+    if match.group("item"):
+        parts.append(match.group("item"))
+    return ".".join(parts)
+
+
 def _plan_ref(ref: str, lang: str) -> str:
     ref = ref.strip()
     lines = LINES.match(ref)
@@ -34,7 +70,7 @@ def _plan_ref(ref: str, lang: str) -> str:
         if lang == "en":
             return f"lines {first}–{last}" if last else f"line {first}"
         return f"第 {first}–{last} 行" if last else f"第 {first} 行"
-    return ref if lang != "en" or not ref else f"section {ref}"
+    return ref if lang != "en" or not ref else f"section {section_label(ref, lang)}"
 
 
 def source_text(raw: str, lang: str) -> str:
@@ -92,7 +128,7 @@ def _value(field: str, record: dict, lang: str, names: Names) -> Markup | None:
         return escape(vocab.pick(("、", ", "), lang).join(vocab.label(vocab.INDUSTRIES, c, lang)
                                                        for c in vocab.split_codes(raw)))
     if field == "plan_refs":
-        return escape("；".join(vocab.split_codes(raw)))
+        return escape(vocab.pick(("；", "; "), lang).join(section_label(c, lang) for c in vocab.split_codes(raw)))
     if field == "source":
         raw = source_text(raw, lang)
         parts, last = [], 0

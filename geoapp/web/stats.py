@@ -28,6 +28,7 @@ from geoapp.analysis.report import Report, build_report
 from geoapp.analysis.report import city_metrics as analysis_city_metrics
 from geoapp.export.spreadsheet import CSV_TYPE, XLSX_TYPE, csv_bytes, xlsx_bytes
 from geoapp.filters import Filter, FilterError
+from geoapp.layers.popup import section_label
 from geoapp.web.charts import STATUS_COLOURS, bar_chart, belt_map, heat_map, ink_on
 from geoapp.web import context
 from geoapp.web.context import current_filter, current_lang, registry, translator
@@ -244,6 +245,7 @@ def render_page(flt: Filter, width: float, lang: str, width_error: str = "", wid
     tasks["status_label"] = tasks["status"].map(lambda s: vocab.pick(STATUSES[s], lang))
     tasks["status_colour"] = tasks["status"].map(STATUS_COLOURS)
     tasks["status_ink"] = tasks["status_colour"].map(ink_on)
+    tasks["section_label"] = tasks["section"].fillna("").map(lambda sec: section_label(sec, lang))
     tasks["city_names"] = tasks["cities"].map(
         lambda s: t("、", ", ").join(names.get(c, c) for c in vocab.split_codes(s)))
     tasks["precision_label"] = tasks["precision"].map(
@@ -252,6 +254,7 @@ def render_page(flt: Filter, width: float, lang: str, width_error: str = "", wid
     targets["metric"] = targets[vocab.pick(("metric_zh", "metric_en"), lang)]
     targets["industry_label"] = targets["industry"].map(
         lambda c: vocab.label(vocab.INDUSTRIES, c, lang) if c else "")
+    targets["section_label"] = targets["section"].fillna("").map(lambda sec: section_label(sec, lang))
     targets["unit_label"] = targets["unit_zh"].fillna("").map(lambda u: tables.unit_label(u, lang))
     targets["period_label"] = targets["period"].fillna("").map(lambda p: tables.period_label(p, lang))
     ctx = table_context(lang)

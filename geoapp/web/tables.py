@@ -23,6 +23,7 @@ from geoapp.analysis.coverage import STATUSES
 from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRICS
 from geoapp.export.spreadsheet import Sheet
 from geoapp.filters import PARAMS, Filter
+from geoapp.layers.popup import section_label
 
 GROUP_LABELS = {"high_tech_zones": ("高新区", "High-tech zones"),
                 "clusters_bases": ("集群·基地·园区", "Clusters, bases, parks"),
@@ -102,7 +103,7 @@ def coverage(data, ctx: Context) -> tuple[list, list]:
     rows = []
     for rec in result.tasks.itertuples():
         named = result.named.columns[result.named.loc[rec.id]]
-        rows.append([_s(rec.section), vocab.pick((rec.title_zh, rec.title_en), ctx.lang),
+        rows.append([section_label(_s(rec.section), ctx.lang), vocab.pick((rec.title_zh, rec.title_en), ctx.lang),
                      vocab.pick(STATUSES[rec.status], ctx.lang)]
                     + [int(result.counts.loc[rec.id, c]) for c in city_codes]
                     + [t("、", ", ").join(ctx.city(c) for c in named), rec.id, rec.status])
@@ -118,7 +119,7 @@ def tasks(data, ctx: Context) -> tuple[list, list]:
                t("任务编号", "Task id"), t("城市代码", "City codes")]
     rows = []
     for r in data.coverage.tasks.itertuples():
-        rows.append([_s(r.section), vocab.pick((r.title_zh, r.title_en), ctx.lang),
+        rows.append([section_label(_s(r.section), ctx.lang), vocab.pick((r.title_zh, r.title_en), ctx.lang),
                      vocab.pick(STATUSES[r.status], ctx.lang), int(r.places_named), int(r.places_mapped),
                      int(r.places_in_view),
                      vocab.pick(PRECISION_LABELS[r.precision], ctx.lang) if r.precision else "",
@@ -137,7 +138,7 @@ def targets(data, ctx: Context) -> tuple[list, list]:
     for r in data.targets.itertuples():
         value = None if pd.isna(r.value) else float(r.value)
         year = None if pd.isna(r.year) else int(r.year)
-        rows.append([_s(r.section), vocab.pick((r.metric_zh, r.metric_en), ctx.lang),
+        rows.append([section_label(_s(r.section), ctx.lang), vocab.pick((r.metric_zh, r.metric_en), ctx.lang),
                      ctx.label(vocab.INDUSTRIES, _s(r.industry)),
                      int(value) if value is not None and value.is_integer() else value,
                      unit_label(_s(r.unit_zh), ctx.lang),
