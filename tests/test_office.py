@@ -165,3 +165,124 @@ def test_command_modes_crs_history_and_revert_zero(registry, tmp_path):
     result = cli(url, "revert", "0", "--yes")
     assert result.returncode == 0, result.stderr
     assert len(open_store(url).layer(LAYER)) == 0
+
+
+# -- the page ------------------------------------------------------------------------------------
+TOKEN = "office-test-token-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module")
+def office_app(tmp_path_factory):
+    from geoapp.web import create_app
+    store = tmp_path_factory.mktemp("office-store") / "atlas-store.sqlite"
+    return create_app({"TESTING": True, "ATLAS_TILES": "none", "ATLAS_DATABASE_URL": f"sqlite:///{store}",
+                       "ATLAS_STORE_POLL": 0, "ATLAS_ADMIN_TOKEN": TOKEN})
+
+
+def csrf_of(html: str) -> str:
+    import re
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def signed_in(app):
+    client = app.test_client()
+    form = client.get("/admin/login")
+    assert form.status_code == 200
+    done = client.post("/admin/login", data={"token": TOKEN, "csrf_token": csrf_of(form.get_data(as_text=True))})
+    assert done.status_code == 303
+    return client
+
+
+def upload(client, data: bytes, name="list.csv", crs="wgs84", mode="replace"):
+    import io
+    page = client.get("/admin/import").get_data(as_text=True)
+    form = {"csrf_token": csrf_of(page), "layer": LAYER, "file": (io.BytesIO(data), name), "who": "clerk"}
+    if crs:
+        form["crs"] = crs
+    if mode:
+        form["mode"] = mode
+    return client.post("/admin/import", data=form, content_type="multipart/form-data")
+
+
+def test_get_admin_login_shows_the_sign_in_form(office_app):
+    response = office_app.test_client().get("/admin/login")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'name="token"' in html and "登录 / Sign in" in html
+    assert "Method Not Allowed" not in html
+
+
+def test_page_shows_titles_crs_help_modes_and_version_zero(office_app):
+    html = signed_in(office_app).get("/admin/import").get_data(as_text=True)
+    assert '<option value="enterprises_platforms">导入清单：企业与创新平台 / Imported list: enterprises and platforms</option>' in html
+    assert '<option value="">请选择 / choose…</option>' in html          # no coordinate system preselected
+    assert "高德、腾讯地图拾取 → GCJ-02" in html and "百度地图拾取 → BD-09" in html and "天地图 → CGCS2000" in html
+    assert html.count('name="mode"') == 3 and "checked" not in html
+    assert "首次导入前 / before the first import" in html
+
+
+def test_page_refuses_without_crs_or_mode_and_says_what_to_choose(office_app, registry):
+    client = signed_in(office_app)
+    data, _ = csv_of(registry, 3, seed=20)
+    refused = upload(client, data, crs="")
+    assert refused.status_code == 400
+    text = refused.get_data(as_text=True)
+    assert "坐标系" in text and "gcj02" in text and "bd09" in text
+    refused = upload(client, data, mode="")
+    assert refused.status_code == 400 and "append" in refused.get_data(as_text=True)
+
+
+def test_replace_preview_warns_in_red_needs_confirmation_and_shows_names(office_app, registry):
+    store = office_app.extensions["atlas.store"]
+    client = signed_in(office_app)
+    five, table = csv_of(registry, 5, seed=21)
+    first = upload(client, five)
+    html = first.get_data(as_text=True)
+    assert first.status_code == 200 and 'id="preview-map"' in html
+    token = __import__("re").search(r'name="token" value="([^"]+)"', html).group(1)
+    client.post("/admin/import/commit", data={"csrf_token": csrf_of(html), "token": token})
+    version = store.current_version()
+    two, _ = csv_of(registry, 2, seed=21, start=5)
+    stored_before = store.layer(LAYER)
+    preview = upload(client, two, mode="replace")
+    html = preview.get_data(as_text=True)
+    assert '<p class="bad removal" id="removal" role="alert"><strong>将删除 5 行 / 5 stored rows will be removed' in html
+    assert 'name="confirm_removal"' in html
+    # names, not hash ids or codes, in the removed rows
+    removed = html[html.index("删除 / removed（"):]
+    assert table["名称"].iat[0] in removed and "enterprises_platforms_" not in removed
+    stored = stored_before.set_index("id").loc[table["编号"].iat[0]]
+    cities = registry.boundaries["city"].set_index("adcode")["name_zh"]
+    assert f"<td>{cities[stored['city_adcode']]}</td>" in removed
+    assert f"<td>{stored['city_adcode']}</td>" not in removed and f"<td>{stored['kind']}</td>" not in removed
+    # committing without ticking the confirmation writes nothing
+    token = __import__("re").search(r'name="token" value="([^"]+)"', html).group(1)
+    client.post("/admin/import/commit", data={"csrf_token": csrf_of(html), "token": token})
+    assert store.current_version() == version
+    done = client.post("/admin/import/commit", data={"csrf_token": csrf_of(html), "token": token,
+                                                     "confirm_removal": "1"})
+    assert done.status_code == 303 and store.current_version() == version + 1
+    assert len(store.layer(LAYER)) == 2
+
+
+def test_revert_on_the_page_confirms_with_its_diff(office_app, registry):
+    store = office_app.extensions["atlas.store"]
+    client = signed_in(office_app)
+    if store.current_version() == 0:
+        data, _ = csv_of(registry, 3, seed=22)
+        service.commit(check(registry, store, data, "replace"), store, "t")
+    rows = len(store.layer(LAYER))
+    version = store.current_version()
+    page = client.get("/admin/import").get_data(as_text=True)
+    confirm = client.post("/admin/revert", data={"csrf_token": csrf_of(page), "version": "0"})
+    html = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and store.current_version() == version      # nothing yet
+    assert f"将删除 {rows} 行 / {rows} rows will be removed" in html and 'id="revert-form"' in html
+    done = client.post("/admin/revert", data={"csrf_token": csrf_of(html), "version": "0", "confirm": "1",
+                                              "expect_version": str(version)})
+    assert done.status_code == 303 and store.current_version() == version + 1
+    assert len(store.layer(LAYER)) == 0
+    # a confirmation shown against an older version is refused, not applied
+    stale = client.post("/admin/revert", data={"csrf_token": csrf_of(html), "version": "0", "confirm": "1",
+                                               "expect_version": str(version)})
+    assert stale.status_code == 303 and store.current_version() == version + 1
+    assert "changed since the preview" in client.get("/admin/import").get_data(as_text=True)

@@ -12,8 +12,10 @@ import numpy as np
 import prcoords
 
 CRS_CHOICES = ("wgs84", "gcj02", "bd09", "cgcs2000")
-CRS_LABELS = {"wgs84": "WGS84 (GPS, EPSG:4326)", "gcj02": "GCJ-02 (高德/腾讯 Amap/Tencent)",
-              "bd09": "BD-09 (百度 Baidu)", "cgcs2000": "CGCS2000 (EPSG:4490)"}
+CRS_LABELS = {"wgs84": "WGS84 (GPS 设备 / GPS receivers, EPSG:4326)",
+              "gcj02": "GCJ-02 (高德、腾讯地图拾取 / Amap, Tencent)",
+              "bd09": "BD-09 (百度地图拾取 / Baidu)",
+              "cgcs2000": "CGCS2000 (天地图、国家测绘成果 / Tianditu, national surveys, EPSG:4490)"}
 _TO_WGS84 = {"gcj02": prcoords.gcj_wgs_bored, "bd09": prcoords.bd_wgs_bored}
 _FROM_WGS84 = {"gcj02": prcoords.wgs_gcj, "bd09": prcoords.wgs_bd}
 

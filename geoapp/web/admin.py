@@ -23,6 +23,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 
+from geoapp import vocab
 from geoapp.ingest import failures, service
 from geoapp.ingest.coords import CRS_CHOICES, CRS_LABELS
 from geoapp.ingest.read import FORMATS
@@ -33,6 +34,7 @@ from geoapp.web import context
 bp = Blueprint("admin", __name__)
 MAX_UPLOAD = 20 * 1024 * 1024
 PREVIEW_ROWS = 20
+MAP_POINTS = 3000    # points drawn on the preview map (the first N of the file; the page says so)
 
 
 MIN_TOKEN_CHARS = 16
@@ -111,7 +113,7 @@ def _too_many() -> Response:
 def _refuse_token() -> Response:
     """A wrong token: counted for the client; 403 (or 429 once the limit is reached)."""
     _sessions().fail(_client())
-    return _deny(403, "wrong admin token")
+    return _deny(403, "管理口令错误 / wrong admin token")
 
 
 def _token() -> str:
@@ -135,7 +137,7 @@ def guard():
     if request.content_length is not None and request.content_length > limit:
         abort(413)              # before anything reads (and spools) the body
     request.max_content_length = limit
-    if request.endpoint == "admin.login":
+    if request.endpoint in ("admin.login", "admin.login_form"):
         return None
     try:
         bearer = _bearer()
@@ -148,14 +150,14 @@ def guard():
             return None
         if not session.get("admin") or session.get("admin") != _session_mark() \
                 or not _sessions().active(session.get("sid")):
-            return _deny(401, "sign in with the admin token")
+            return _deny(401, "请用管理口令登录 / sign in with the admin token")
     except SessionStoreError as error:
         return _store_down(error)
     if request.method == "POST":
         try:
             validate_csrf(request.form.get("csrf_token"))
         except ValidationError as error:
-            return _deny(403, f"CSRF check failed ({error}); reload the page and try again")
+            return _deny(403, f"表单已过期或无效，请刷新页面再试 / CSRF check failed ({error}); reload the page and try again")
     return None
 
 
@@ -165,7 +167,7 @@ def _session_mark() -> str:
 
 
 def _deny(status: int, message: str, headers: dict | None = None) -> Response:
-    response = Response(render_template("admin_login.html", message=message, status=status,
+    response = Response(render_template("admin_login.html", message=message, status=status, lang=_lang(),
                                         csrf_token=generate_csrf()), status=status,
                         content_type="text/html; charset=utf-8", headers=headers)
     if status == 401:
@@ -198,8 +200,18 @@ for _error_class in failures.store_errors():
 @bp.errorhandler(413)
 def too_large(_error):
     limit = int(current_app.config.get("ATLAS_ADMIN_MAX_UPLOAD", MAX_UPLOAD))
-    return Response(f"upload too large: at most {limit // (1024 * 1024)} MB; split the list or use "
+    return Response(f"文件太大：最多 {limit // (1024 * 1024)} MB，请拆分清单或使用命令行导入 / upload too large: "
+                    f"at most {limit // (1024 * 1024)} MB; split the list or use "
                     "`python -m geoapp.data import`", status=413, content_type="text/plain; charset=utf-8")
+
+
+@bp.get("/admin/login")
+def login_form():
+    """The sign-in form (a signed-in browser goes straight to the import page)."""
+    if session.get("admin") and session.get("admin") == _session_mark():
+        return redirect(url_for("admin.page"), code=303)
+    return Response(render_template("admin_login.html", message="", status=200, lang=_lang(),
+                                    csrf_token=generate_csrf()), content_type="text/html; charset=utf-8")
 
 
 @bp.post("/admin/login")
@@ -207,7 +219,7 @@ def login():
     try:
         validate_csrf(request.form.get("csrf_token"))
     except ValidationError as error:
-        return _deny(403, f"CSRF check failed ({error}); reload the page and try again")
+        return _deny(403, f"表单已过期或无效，请刷新页面再试 / CSRF check failed ({error}); reload the page and try again")
     try:
         if _sessions().failures(_client()) >= MAX_FAILURES:
             return _too_many()
@@ -248,12 +260,34 @@ def _base():
     return context.atlas().base(context.plan_id())
 
 
+def _store():
+    return context.atlas().store
+
+
+def _check_soon() -> None:
+    context.atlas().check_soon()  # the redirect serves the new version
+
+
+def _lang() -> str:
+    return "en" if request.args.get("lang") == "en" else "zh"
+
+
+def layer_titles() -> dict[str, str]:
+    """Imported layer id -> '中文标题 / English title' from its layers/*.yaml spec."""
+    specs = {spec.id: spec for spec in _base().specs}
+    return {layer: (f"{specs[layer].title_in('zh')} / {specs[layer].title_in('en')}" if layer in specs else layer)
+            for layer in _imported()}
+
+
 def _context(**extra):
-    store = context.atlas().store
-    return dict(layers=list(_imported()), crs_choices=[(c, CRS_LABELS[c]) for c in CRS_CHOICES],
+    store = _store()
+    titles = layer_titles()
+    history = store.history(include_origin=True)[:51]
+    return dict(layers=list(titles.items()), titles=titles,
+                crs_choices=[(c, CRS_LABELS[c]) for c in CRS_CHOICES],
                 modes=[(m, service.MODE_LABELS[m]) for m in service.MODES],
-                formats=", ".join(sorted(FORMATS)), history=store.history()[:50],
-                version=store.current_version(), store_kind=store.kind,
+                formats=", ".join(sorted(FORMATS)), history=history,
+                version=store.current_version(), store_kind=store.kind, lang=_lang(),
                 csrf_token=generate_csrf(), **extra)
 
 
@@ -263,15 +297,14 @@ def page():
 
 
 def _check_staged(token: str):
-    store = context.atlas().store
+    store = _store()
     staged = store.staged(token)
     if staged is None:
-        abort(Response("this upload is unknown, already committed or expired (uploads are kept a day, "
-                       "an hour when they cannot be committed); upload the file again",
-                       status=404, content_type="text/plain; charset=utf-8"))
+        abort(Response("找不到这次上传，或已写入、已过期，请重新上传 / this upload is unknown, already committed "
+                       "or expired (uploads are kept a day, an hour when they cannot be committed); upload the "
+                       "file again", status=404, content_type="text/plain; charset=utf-8"))
     meta, data = staged
-    base = _base()
-    check = service.check_file(data, meta["file"], meta["layer"], meta["crs"], base, store,
+    check = service.check_file(data, meta["file"], meta["layer"], meta["crs"], _base(), store,
                                meta["who"], skip_invalid=meta["skip_invalid"], mode=meta["mode"])
     return meta, check
 
@@ -279,7 +312,7 @@ def _check_staged(token: str):
 def _form_value(name: str, allowed=None, default: str = "") -> str:
     value = (request.form.get(name) or default).strip()
     if allowed is not None and value not in allowed:
-        abort(Response(f"{name}: '{value}' is not allowed; allowed: {', '.join(allowed)}",
+        abort(Response(f"{name}: '{value}' 不是允许的值 / is not allowed; allowed: {', '.join(allowed)}",
                        status=400, content_type="text/plain; charset=utf-8"))
     return value
 
@@ -288,7 +321,7 @@ def _form_value(name: str, allowed=None, default: str = "") -> str:
 def upload():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        abort(Response("no file: choose a " + ", ".join(sorted(FORMATS)) + " file", status=400,
+        abort(Response("没有文件 / no file: choose a " + ", ".join(sorted(FORMATS)) + " file", status=400,
                        content_type="text/plain; charset=utf-8"))
     meta = {"file": upload.filename.replace("\\", "/").rsplit("/", 1)[-1][:200],
             "layer": _form_value("layer", list(_imported())),
@@ -298,10 +331,9 @@ def upload():
             "skip_invalid": request.form.get("skip_invalid") == "1"}
     data = upload.read()
     upload.close()
+    store = _store()
     try:
-        base = _base()
-        store = context.atlas().store
-        check = service.check_file(data, meta["file"], meta["layer"], meta["crs"], base, store,
+        check = service.check_file(data, meta["file"], meta["layer"], meta["crs"], _base(), store,
                                    meta["who"], skip_invalid=meta["skip_invalid"], mode=meta["mode"])
     except service.ImportRefused as error:
         return render_template("admin_import.html", **_context(refused=str(error))), error.status
@@ -310,35 +342,99 @@ def upload():
     meta["base_version"] = check.base_version
     store.stage(token, meta, data)
     return render_template("admin_import.html", **_context(
-        check=check, meta=meta, token=token, samples=_samples(check, store))), (200 if check.diff else 422)
+        check=check, meta=meta, token=token, samples=_samples(check), map_data=_map_data(check),
+        crs_label=CRS_LABELS.get(meta["crs"], meta["crs"]),
+        mode_label=service.MODE_LABELS[meta["mode"]])), (200 if check.diff else 422)
 
 
-def _samples(check, store) -> dict:
-    """A few rows of each kind of change, for the preview."""
+def _named(record: dict, names: dict[str, str]) -> dict:
+    """A stored row as the clerk reads it: city, district, kind, level and precision by name."""
+    return {**record,
+            "city": names.get(record.get("city_adcode", ""), record.get("city_adcode", "")),
+            "district": names.get(record.get("district_adcode", ""), record.get("district_adcode", "")),
+            "kind_label": vocab.label(vocab.KINDS, record.get("kind", "")),
+            "level_label": vocab.label(vocab.LEVELS, record.get("level", "")),
+            "precision": vocab.label(vocab.LOCATION_PRECISION, record.get("location_precision", ""))}
+
+
+def _area_names() -> dict[str, str]:
+    """adcode -> Chinese name of every city and district (114 rows: built per request)."""
+    boundaries = _base().boundaries
+    names = {}
+    for level in ("city", "district"):
+        names.update(zip(boundaries[level]["adcode"].astype(str), boundaries[level]["name_zh"]))
+    return names
+
+
+def _map_data(check) -> dict:
+    """The preview map: the file's points (first MAP_POINTS), marked with or without a problem,
+    and the outlines of the districts they are in or name (display boundaries)."""
+    prepared = check.prepared
+    frame = prepared.frame
+    if frame is None or not len(frame):
+        return {}
+    boundaries = _base().display if getattr(_base(), "display", None) else _base().boundaries
+    names = _area_names()
+    features = []
+    for row, (_, rec) in zip(prepared.rows, frame.iloc[:MAP_POINTS].iterrows()):
+        geom = rec.geometry
+        if geom is None or geom.is_empty or geom.x != geom.x:
+            continue
+        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [
+            round(geom.x, 6), round(geom.y, 6)]}, "properties": {
+            "name": rec["name_zh"], "row": row, "bad": row in prepared.bad_rows,
+            "district": names.get(rec["district_adcode"], ""), "city": names.get(rec["city_adcode"], ""),
+            "precision": rec["location_precision"]}})
+    codes = {c for c in frame["district_adcode"].iloc[:MAP_POINTS] if c}
+    districts = boundaries["district"][boundaries["district"]["adcode"].isin(codes)]
+    import json
+    outlines = json.loads(districts[["adcode", "name_zh", "geometry"]].to_json(drop_id=True))
+    province = json.loads(boundaries["province"][["geometry"]].to_json(drop_id=True))
+    return {"points": {"type": "FeatureCollection", "features": features}, "districts": outlines,
+            "province": province,
+            "total": len(frame), "drawn": len(features), "capped": len(frame) > MAP_POINTS}
+
+
+def _samples(check) -> dict:
+    """A few rows of each kind of change, for the preview, with names instead of codes."""
     if check.diff is None:
         return {}
     frame, old = check.frame, check.old
+    names = _area_names()
     old_by_id = {r["id"]: r for r in old.drop(columns="geometry").to_dict("records")}
     new_by_id = {r["id"]: r for r in frame.drop(columns="geometry").to_dict("records")}
-    added = [new_by_id[k] for k in new_by_id if k not in old_by_id][:PREVIEW_ROWS]
-    removed = [old_by_id[k] for k in old_by_id if k not in new_by_id][:PREVIEW_ROWS]
+    added = [_named(new_by_id[k], names) for k in [k for k in new_by_id if k not in old_by_id][:PREVIEW_ROWS]]
+    removed = [_named(old_by_id[k], names) for k in [k for k in old_by_id if k not in new_by_id][:PREVIEW_ROWS]]
     changed = []
     old_geom = dict(zip(old["id"], old.geometry))
     for k, rec in zip(frame["id"], frame.geometry):
         if k in old_by_id:
-            fields = [c for c, v in new_by_id[k].items() if old_by_id[k].get(c) != v]
+            fields = [FIELD_NAMES.get(c, c) for c, v in new_by_id[k].items()
+                      if c in FIELD_NAMES and old_by_id[k].get(c) != v]
             if fields or not rec.equals_exact(old_geom[k], 1e-9):
-                changed.append((new_by_id[k], fields + ([] if rec.equals_exact(old_geom[k], 1e-9) else ["geometry"])))
+                changed.append((_named(new_by_id[k], names), fields + ([] if rec.equals_exact(old_geom[k], 1e-9)
+                                                        else ["位置 / location"])))
             if len(changed) >= PREVIEW_ROWS:
                 break
     return {"added": added, "removed": removed, "changed": changed}
 
 
+FIELD_NAMES = {"name_zh": "名称 / name", "name_en": "英文名称 / English name", "kind": "类型 / kind",
+               "level": "级别 / level", "city_adcode": "所在市 / city", "district_adcode": "区县 / district",
+               "industries": "产业 / industries", "location_precision": "位置精度 / precision",
+               "address": "地址 / address", "plan_refs": "规划条目 / plan sections", "source": "来源 / source",
+               "note_zh": "备注 / note", "note_en": "英文备注 / English note"}
+
+
 @bp.post("/admin/import/commit")
 def commit():
-    store = context.atlas().store
+    store = _store()
     token = _form_value("token")
     meta, check = _check_staged(token)
+    if check.diff is not None and check.diff.removed and request.form.get("confirm_removal") != "1":
+        flash(f"未写入：本次导入将删除 {check.diff.removed} 行，请勾选确认后再提交 / Not written: this import "
+              f"removes {check.diff.removed} rows; tick the confirmation to commit it.")
+        return redirect(url_for("admin.page"), code=303)
     try:
         # Written only if the store is still at the previewed version, checked inside the write
         # transaction: of two racing commits one wins, the other is told why.
@@ -351,8 +447,9 @@ def commit():
         flash(str(error))
         return redirect(url_for("admin.page"), code=303)
     store.unstage(token)   # committed: the staged copy is not needed any more
-    context.atlas().check_soon()  # the redirect serves it
-    flash(f"版本 {version} 已写入 / Version {version} written: {change.rows} rows; {change.added} added, "
+    _check_soon()
+    flash(f"版本 {version} 已写入：{change.rows} 行，新增 {change.added}、修改 {change.changed}、删除 "
+          f"{change.removed} / Version {version} written: {change.rows} rows; {change.added} added, "
           f"{change.changed} changed, {change.removed} removed.")
     return redirect(url_for("admin.page"), code=303)
 
@@ -364,19 +461,36 @@ def rejects(token: str):
                     headers={"Content-Disposition": 'attachment; filename="rejects.csv"'})
 
 
+def _version_number(name: str) -> int:
+    raw = _form_value(name)
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        abort(Response(f"{name}: '{raw}' 不是版本号 / is not a version number", status=400,
+                       content_type="text/plain; charset=utf-8"))
+    return int(raw)
+
+
 @bp.post("/admin/revert")
 def revert():
-    store = context.atlas().store
-    raw = _form_value("version")
-    if not raw.isascii() or not raw.isdigit():
-        abort(Response(f"version: '{raw}' is not a version number", status=400,
-                       content_type="text/plain; charset=utf-8"))
+    """First POST: the confirmation, with what the revert changes per layer. Second POST
+    (confirm=1, with the version the confirmation was shown against): the revert, refused if
+    another version landed in between."""
+    store = _store()
+    target = _version_number("version")
+    raw = str(target)
     who = _form_value("who")[:80] or "admin"
+    if request.form.get("confirm") != "1":
+        try:
+            current, changes = store.revert_preview(target)
+        except StoreError as error:
+            flash(str(error))
+            return redirect(url_for("admin.page"), code=303)
+        return render_template("admin_import.html", **_context(
+            revert_target=target, revert_base=current, revert_changes=changes, who=who))
     try:
-        version = store.revert(int(raw), who)
+        version = store.revert(target, who, expect_version=_version_number("expect_version"))
     except StoreError as error:
         flash(str(error))
         return redirect(url_for("admin.page"), code=303)
-    context.atlas().check_soon()  # the redirect serves it
+    _check_soon()
     flash(f"版本 {version}：恢复为版本 {raw} 的数据 / Version {version}: the data of version {raw} is served again.")
     return redirect(url_for("admin.page"), code=303)
