@@ -355,7 +355,12 @@ def test_web_revert(web, live_app):
     first = history[-1]["id"]
     body_first = None
     page = client.get("/admin/import").get_data(as_text=True)
-    done = client.post("/admin/revert", data={"csrf_token": csrf_of(page), "version": str(first)})
+    current = store_of(live_app).current_version()
+    confirm = client.post("/admin/revert", data={"csrf_token": csrf_of(page), "version": str(first)})
+    assert confirm.status_code == 200 and 'id="revert-form"' in confirm.get_data(as_text=True)
+    assert store_of(live_app).current_version() == current          # shown, not yet done
+    done = client.post("/admin/revert", data={"csrf_token": csrf_of(page), "version": str(first),
+                                              "confirm": "1", "expect_version": str(current)})
     assert done.status_code == 303
     assert store_of(live_app).history()[0]["reverted_to"] == first
     _, layers = store_of(live_app).snapshot(first)
