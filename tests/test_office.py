@@ -232,7 +232,7 @@ def test_page_refuses_without_crs_or_mode_and_says_what_to_choose(office_app, re
 
 
 def test_replace_preview_warns_in_red_needs_confirmation_and_shows_names(office_app, registry):
-    store = office_app.extensions["atlas.store"]
+    store = office_app.extensions["atlas"].store
     client = signed_in(office_app)
     five, table = csv_of(registry, 5, seed=21)
     first = upload(client, five)
@@ -265,7 +265,7 @@ def test_replace_preview_warns_in_red_needs_confirmation_and_shows_names(office_
 
 
 def test_revert_on_the_page_confirms_with_its_diff(office_app, registry):
-    store = office_app.extensions["atlas.store"]
+    store = office_app.extensions["atlas"].store
     client = signed_in(office_app)
     if store.current_version() == 0:
         data, _ = csv_of(registry, 3, seed=22)
