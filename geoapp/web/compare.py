@@ -21,7 +21,7 @@ from geoapp.analysis.scorecard import build_scorecard
 from geoapp.export.spreadsheet import CSV_TYPE, XLSX_TYPE, Sheet, csv_bytes, xlsx_bytes
 from geoapp.filters import Filter
 from geoapp.web.charts import SCORECARD_COLOURS
-from geoapp.web.context import current_filter, current_lang, registry, translator
+from geoapp.web.context import atlas, current_filter, current_lang, plan_id, registry, translator
 from geoapp.web.serving import cached_body, send_body
 from geoapp.web.urls import link
 
@@ -48,41 +48,42 @@ class PlanError(ValueError):
         super().__init__(f"unknown plan '{value}' for {param}; allowed: {', '.join(allowed)}")
 
 
-def plan_views() -> dict[str, object]:
-    """plan id -> that plan's view of the registry, the default plan first."""
-    reg = registry()
-    plans = getattr(reg, "plans", None)
-    if plans:
-        return {pid: reg.for_plan(pid) for pid in plans}
-    return {FALLBACK_PLAN[0]: reg}
+def plan_ids() -> list[str]:
+    """The plans of data/plans/, the default first."""
+    ids = list(atlas().plan_ids)
+    default = atlas().default_plan
+    return [default] + [i for i in ids if i != default]
+
+
+def plan_view(pid: str):
+    """That plan's registry (with imported layers): the request's own, or the plan's bundle."""
+    return registry() if pid == plan_id() else atlas().bundle(pid).registry
 
 
 def _plan_meta(view) -> tuple[str, tuple[str, str], dict, dict, tuple[int, int] | None]:
     plan = getattr(view, "plan", None)
     if plan is None:
         groups = {g: (FALLBACK_GROUP_LABELS[g], tuple(kinds)) for g, kinds in GROUPS.items()}
-        return FALLBACK_PLAN[0], FALLBACK_PLAN[1], groups, dict(vocab.INDUSTRIES), None
+        return atlas().default_plan, FALLBACK_PLAN[1], groups, dict(vocab.INDUSTRIES), None
     title = plan.titles.get("short") or plan.titles.get("full")
     return plan.id, tuple(title), dict(plan.groups), dict(plan.industries), tuple(plan.period)
 
 
 def chosen_plans() -> tuple[str, str]:
-    views = plan_views()
-    ids = list(views)
+    ids = plan_ids()
     a = request.args.get("a", "").strip() or ids[0]
     b = request.args.get("b", "").strip() or (ids[1] if len(ids) > 1 else ids[0])
     for param, value in (("a", a), ("b", b)):
-        if value not in views:
+        if value not in ids:
             raise PlanError(param, value, ids)
     return a, b
 
 
 def comparison(a: str, b: str, flt: Filter) -> cmp.Comparison:
-    views = plan_views()
     cities = registry().boundaries["city"]
     sides = []
     for pid in (a, b):
-        view = views[pid]
+        view = plan_view(pid)
         _, title, groups, industries, _ = _plan_meta(view)
         sides.append(cmp.make_side(pid, title, view.tasks, view.counted_places(), view.boundaries, flt,
                                    groups, industries))
@@ -213,8 +214,7 @@ def _outlines() -> dict:
 def page_context(a: str, b: str, flt: Filter, lang: str) -> dict:
     c = comparison(a, b, flt)
     t = translator(lang)
-    views = plan_views()
-    plans = [(pid, vocab.pick(_plan_meta(v)[1], lang)) for pid, v in views.items()]
+    plans = [(pid, vocab.pick(_plan_meta(plan_view(pid))[1], lang)) for pid in plan_ids()]
     groups = list(dict.fromkeys(list(c.a.groups) + list(c.b.groups)))
     group_labels = {g: vocab.pick((c.b.groups.get(g) or c.a.groups.get(g))[0], lang) for g in groups}
     name_col = vocab.pick(("name_zh", "name_en"), lang)
@@ -304,7 +304,6 @@ def city_brief(adcode: str):
     def build():
         c = comparison(a, b, flt)
         t = translator(lang)
-        views = plan_views()
         row = c.cities.set_index("city_adcode").loc[adcode]
         changes = c.city_changes(adcode)
         name = row[vocab.pick(("name_zh", "name_en"), lang)]
@@ -323,8 +322,8 @@ def city_brief(adcode: str):
                      row[f"{g}_change"]) for g in groups],
             places=places, tasks=tasks, status_labels={k: vocab.pick(v, lang) for k, v in cmp.STATUSES.items()},
             status_colours=STATUS_STYLE,
-            score_a=_scorecard_rows(views[a], adcode, touched_a, lang),
-            score_b=_scorecard_rows(views[b], adcode, touched_b, lang) if b != a else [],
+            score_a=_scorecard_rows(plan_view(a), adcode, touched_a, lang),
+            score_b=_scorecard_rows(plan_view(b), adcode, touched_b, lang) if b != a else [],
             back=link("/compare", a=a, b=b, **flt.query_items(), lang=lang if lang == "en" else ""),
             filter_words=flt.query_items())
         return html.encode("utf-8"), "text/html; charset=utf-8"
