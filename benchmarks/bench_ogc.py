@@ -322,6 +322,11 @@ def main() -> int:
     parser.add_argument("--no-nginx", action="store_true", help="do not install nginx/wrk if missing")
     parser.add_argument("--no-pygeoapi", action="store_true", help="skip pygeoapi")
     parser.add_argument("--no-wrk", action="store_true", help="only the Python load generator")
+    parser.add_argument("--queries", default="", help="comma-separated names (or parts of names) of the "
+                        "queries to run, e.g. 'all 14 cities,HTZ'; default all")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure each (query, server) this many times, alternating servers, and "
+                             "report the median: the machine is shared, one round is noisy")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
 
@@ -362,7 +367,10 @@ def main() -> int:
         wait_until_up(f"http://127.0.0.1:{ports['static']}/q0.json")
 
         rows = []
+        wanted = [w.strip() for w in args.queries.split(",") if w.strip()]
         for i, (name, atlas_path, pygeoapi_path) in enumerate(QUERIES):
+            if wanted and not any(w in name for w in wanted):
+                continue
             servers = []
             if nginx:
                 servers.append(("atlas, make run (nginx + gunicorn)", ports["documented"], atlas_path))
@@ -370,14 +378,23 @@ def main() -> int:
             if pygeoapi_path and not args.no_pygeoapi:
                 servers.append(("pygeoapi " + PYGEOAPI_VERSION, ports["pygeoapi"], pygeoapi_path))
             servers.append((static_name + " static (same bytes)", ports["static"], static_paths[i]))
-            for server, port, path in servers:
-                url = f"http://127.0.0.1:{port}{path}"
-                size = len(fetch(url))
-                rps, p50, p99, errors, n = load(port, path, args.connections, args.seconds, args.max_requests)
-                wrk_figures = wrk_rps(wrk, url, args.connections, args.seconds) if wrk else (None, None, "")
-                rows.append((name, server, rps, p50, p99, errors, n, size, *wrk_figures))
-                print(f"  {name:<16} {server:<36} {rps:>9.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
-                      + (f"   wrk {wrk_figures[0]:>9.0f} req/s" if wrk else ""), flush=True)
+            measured = {server: [] for server, _, _ in servers}
+            for _ in range(max(1, args.rounds)):   # servers alternate within a round
+                for server, port, path in servers:
+                    url = f"http://127.0.0.1:{port}{path}"
+                    size = len(fetch(url))
+                    rps, p50, p99, errors, n = load(port, path, args.connections, args.seconds, args.max_requests)
+                    wrk_figures = wrk_rps(wrk, url, args.connections, args.seconds) if wrk else (None, None, "")
+                    measured[server].append((rps, p50, p99, errors, n, size, *wrk_figures))
+                    print(f"  {name:<16} {server:<36} {rps:>9.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
+                          + (f"   wrk {wrk_figures[0]:>9.0f} req/s" if wrk else ""), flush=True)
+            for server, _, _ in servers:
+                runs = sorted(measured[server], key=lambda r: r[0])
+                median = runs[len(runs) // 2]
+                if wrk:   # the median of wrk's figures on its own
+                    by_wrk = sorted(measured[server], key=lambda r: r[6] or 0)[len(runs) // 2]
+                    median = (*median[:6], *by_wrk[6:])
+                rows.append((name, server, *median))
     finally:
         for process in processes:
             stop(process)
@@ -393,7 +410,7 @@ def main() -> int:
 
     print("\n| query | server | / static (Python) | / static (wrk) | / pygeoapi (Python) |")
     print("|---|---|---:|---:|---:|")
-    for name, _, _ in QUERIES:
+    for name in dict.fromkeys(r[0] for r in rows):
         group = [r for r in rows if r[0] == name]
         stat = next(r for r in group if "static" in r[1])
         pygeo = next((r for r in group if r[1].startswith("pygeoapi")), None)
@@ -404,6 +421,8 @@ def main() -> int:
             print(f"| {name} | {row[1]} | {row[2] / stat[2]:.2f} | {wrk_ratio} | "
                   + (f"{row[2] / pygeo[2]:.1f}x" if pygeo else "–") + " |")
     print("\ntarget (issue 14): make run at >= 0.50 of nginx static req/s on the same bytes")
+    print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}"
+          + (f"; median of {args.rounds} rounds" if args.rounds > 1 else ""))
     print(f"logs and configs: {work}")
     return 0
 
