@@ -16,9 +16,11 @@ from geoapp.analysis.scorecard import STATUS_NOTES, STATUSES, Scorecard, build_s
 from geoapp.data.registry import PLAN_PERIOD
 from geoapp.export.spreadsheet import CSV_TYPE, XLSX_TYPE, Sheet, csv_bytes, xlsx_bytes
 from geoapp.filters import Filter
+from geoapp.layers.popup import section_label
 from geoapp.web.charts import SCORECARD_COLOURS, ink_on, target_chart
 from geoapp.web.context import current_lang, registry, translator
 from geoapp.web.serving import cached_body, send_body
+from geoapp.web.tables import period_label, unit_label
 from geoapp.web.urls import link
 
 bp = Blueprint("scorecard", __name__)
@@ -209,12 +211,13 @@ def _row_view(card: Scorecard, r, lang: str, names: dict[str, str]) -> dict:
     later = dated[dated["year"] > (r.outcome_year if not pd.isna(r.outcome_year) else 9999)]
     own = found[found["city"] != ""]
     source = card.sources.get(r.source_id) if r.source_id else None
-    when = str(int(r.target_year)) if not pd.isna(r.target_year) else (r.period or "")
+    when = str(int(r.target_year)) if not pd.isna(r.target_year) else period_label(r.period or "", lang)
+    unit = unit_label(r.unit_zh or "", lang)   # units, periods, sections in the page's language
     return {
-        "id": r.target_id, "section": r.section,
-        "also": [s for s in r.also_sections.split(";") if s],
+        "id": r.target_id, "section": section_label(r.section, lang),
+        "also": [section_label(s, lang) for s in r.also_sections.split(";") if s],
         "metric": vocab.pick((r.metric_zh, r.metric_en), lang),
-        "target": f"{_short(r.target_value)} {r.unit_zh}", "when": when,
+        "target": f"{_short(r.target_value)} {unit}".strip(), "when": when,
         "stated_as": r.stated_as,
         "stated": vocab.pick(STATED_LABELS.get(r.stated_as, ("", "")), lang),
         "baseline": "" if baseline is None else f"{_short(r.baseline_value)}（{int(r.baseline_year)}）"
@@ -229,10 +232,11 @@ def _row_view(card: Scorecard, r, lang: str, names: dict[str, str]) -> dict:
         "source": source, "reference": r.reference,
         "city_figures": [
             {"city": names.get(o.city, o.city), "adcode": o.city,
-             "text": (f"{int(o.year)}: " if not pd.isna(o.year) else "") + f"{_short(o.value)} {o.unit_zh}",
+             "text": (f"{int(o.year)}: " if not pd.isna(o.year) else "")
+             + f"{_short(o.value)} {unit_label(o.unit_zh or '', lang)}".strip(),
              "basis": vocab.pick(BASIS_LABELS[o.basis], lang),
              "source": card.sources.get(o.source_id)} for o in own.itertuples()],
-        "searched": r.searched, "chart": chart, "unit": r.unit_zh,
+        "searched": r.searched, "chart": chart, "unit": unit,
         "map_count": "" if pd.isna(r.map_count) else int(r.map_count),
     }
 

@@ -35,7 +35,10 @@ RELATION_LABELS = {"inside": ("完全在带内", "wholly inside"), "partly": ("�
 PRECISION_LABELS = {k: (v[0].split("（")[0], v[1].split(" (")[0])
                     for k, v in vocab.LOCATION_PRECISION.items()}
 # The plan's units and periods (targets), in English; the Chinese is the plan's own wording.
-UNIT_EN = {"个": "", "家": "", "家以上": "or more", "个/年": "per year", "余万人": "× 10,000 people, over"}
+# (个, 家, 项, 名 are counting words: the number alone says it in English)
+UNIT_EN = {"个": "", "家": "", "项": "", "名": "", "家以上": "or more", "个/年": "per year",
+           "余万人": "× 10,000 people, over", "万名": "× 10,000 people", "万人年": "× 10,000 person-years",
+           "亿元": "× 100 million yuan", "%": "%", "%以上": "% or more", "件/万人": "per 10,000 people"}
 PERIOD_EN = {"“十二五”期间": "12th FYP period (2011–2015)", "“十三五”期间": "13th FYP period (2016–2020)"}
 STATED_AS = {"target": ("目标", "target"), "achieved": ("已完成", "achieved")}
 YES_NO = {True: ("是", "yes"), False: ("否", "no")}
