@@ -221,22 +221,32 @@ class UnknownPlan(LookupError):
         self.plan_id, self.known = plan_id, known
 
 
-class Atlas:
-    """The app's state: the store, the basemap's datum, the curated registry of each plan and the
-    current Bundle of each plan. `bundle(plan_id)` is what a request binds; `refresh()` (before
-    each request) starts a background switch when the store moved; `switch()` builds and swaps."""
+DEFAULT_PLAN = "default"   # the plan id of a data folder without plans (data/plans/<id>/)
 
-    def __init__(self, plans: list[str], default_plan: str, load: Callable[[str], Registry], store: Store,
-                 datum: str, layers_dir: Path | None, poll: float = 1.0,
-                 loaded: dict[str, Registry] | None = None, build: Callable[..., Bundle] = build_bundle):
-        """`load(plan_id)` reads and checks a plan's curated registry (its data folder and layer
-        specs); `loaded` holds those already read (the default plan's, at start-up)."""
-        if default_plan not in plans:
-            raise UnknownPlan(default_plan, plans)
-        self._plans = list(plans)
+
+def plan_ids(root: Registry) -> tuple[list[str], str]:
+    """The plan ids a registry holds (default first) and the default one."""
+    plans = getattr(root, "plans", None)
+    if plans:
+        return list(plans), root.plan.id
+    return [DEFAULT_PLAN], DEFAULT_PLAN
+
+
+class Atlas:
+    """The app's state: the store, the basemap's datum, the curated registry (every plan; one
+    view per plan) and the current Bundle of each plan in use. `bundle(plan_id)` is what a request
+    binds; `refresh()` (before each request) starts a background switch when the store moved;
+    `switch()` builds and swaps."""
+
+    def __init__(self, root: Registry, load: Callable[[], Registry], store: Store, datum: str,
+                 layers_dir: Path | None, poll: float = 1.0, build: Callable[..., Bundle] = build_bundle):
+        """`root`: the curated registry as loaded and checked at start-up (the default plan's
+        view; other plans' views come from `root.for_plan(id)`); `load()` reads it again (a
+        reload: the data folder edited, a plan published)."""
+        self._root = root
+        self._plans, self.default_plan = plan_ids(root)
         self._load = load
-        self._bases: dict[str, Registry] = dict(loaded or {})
-        self.default_plan = default_plan
+        self._bases: dict[str, Registry] = {self.default_plan: root}
         self.store = store
         self.datum = datum
         self.layers_dir = layers_dir
@@ -258,18 +268,22 @@ class Atlas:
     def plan_ids(self) -> list[str]:
         return list(self._plans)
 
+    def plans(self) -> list:
+        """The Plan objects (geoapp.data), default first; [] for a data folder without plans."""
+        plans = getattr(self._root, "plans", None)
+        return list(plans.values()) if plans else []
+
     def base(self, plan_id: str) -> Registry:
-        """The plan's curated registry (read on first use for a plan other than the default)."""
+        """The plan's curated registry (the default plan's view, or another plan's view of the
+        same shared places, made on first use)."""
         if plan_id not in self._plans:
             raise UnknownPlan(plan_id, self.plan_ids)
         base = self._bases.get(plan_id)
         if base is None:
-            with self._plan_lock(plan_id):
+            with self._lock:
                 base = self._bases.get(plan_id)
                 if base is None:
-                    base = self._load(plan_id)
-                    with self._lock:
-                        self._bases[plan_id] = base
+                    base = self._bases[plan_id] = self._root.for_plan(plan_id)
         return base
 
     def bundle(self, plan_id: str | None = None) -> Bundle:
@@ -287,8 +301,7 @@ class Atlas:
                 version, frames = self.store.snapshot(self.version) if self.version else (0, {})
                 bundle = self._make(plan_id, version, frames)
                 with self._lock:
-                    self._bundles.setdefault(plan_id, bundle)
-                    bundle = self._bundles[plan_id]
+                    bundle = self._bundles.setdefault(plan_id, bundle)
         return bundle
 
     def _plan_lock(self, plan_id: str) -> threading.Lock:
@@ -310,28 +323,34 @@ class Atlas:
 
     def switch(self, reload: bool = False, plans: list[str] | None = None) -> bool:
         """Build the bundles of every plan in use at the store's current version — with `reload`,
-        from a fresh read of each plan's curated data (a data folder edited or a plan published;
-        `plans`: the new list of plan ids, if it changed) — then replace the references. A read
-        that fails raises and leaves everything served as it was. Runs on the calling thread;
-        False when another switch is under way."""
+        from a fresh read of the curated data (the data folder edited, a plan published or
+        removed; the plans are those the data now holds, so `plans` is not needed) — then replace
+        the references. A read that fails raises and leaves everything served as it was. Runs on
+        the calling thread; False when another switch is under way."""
         if not self._switching.acquire(blocking=False):
             return False
         try:
             version, frames = self.store.snapshot()
-            in_use = [p for p in self._bundles if p in (plans or self._plans)]
-            fresh = {plan_id: self._load(plan_id) for plan_id in in_use} if reload else {}
+            root, plans, default = self._root, self._plans, self.default_plan
+            if reload:
+                root = self._load()
+                plans, default = plan_ids(root)
+            in_use = [p for p in self._bundles if p in plans]
+            if default not in in_use:
+                in_use.insert(0, default)
+            bases = {p: (root if p == default else root.for_plan(p)) for p in in_use} if reload else {}
             built = {}
             for plan_id in in_use:
-                base = fresh[plan_id] if reload else self.base(plan_id)
+                base = bases[plan_id] if reload else self.base(plan_id)
                 built[plan_id] = self._build(plan_id, base, version, frames, self.datum, self.layers_dir,
                                              source=f"store:{self.store.kind}")
             with self._lock:
                 if reload:
-                    if plans is not None:
-                        self._plans = list(plans)
-                    self._bases = {**{p: b for p, b in self._bases.items() if p in self._plans}, **fresh}
-                    self._bundles = {p: b for p, b in self._bundles.items() if p in self._plans}
-                self._bundles.update(built)     # one reference per plan, replaced
+                    self._root, self._plans, self.default_plan = root, plans, default
+                    self._bases = bases
+                    self._bundles = built       # plans no longer in the data are gone
+                else:
+                    self._bundles = {**self._bundles, **built}   # one reference per plan, replaced
                 self.version = version
                 self.switches += 1
             return True

@@ -73,16 +73,15 @@ def init_state(app: Flask) -> None:
                         app.config.get("ATLAS_TILES_DATUM", "wgs84"), app.config.get("ATLAS_TIANDITU_KEY", ""))
     layers_dir = Path(app.config["ATLAS_LAYERS_DIR"])
 
-    def load(plan_id: str):
+    def load():
         return load_registry(
             Path(app.config["ATLAS_DATA_DIR"]), layers_dir,
             # tests of the root fix (data text never reaches a template engine) load poisoned data
             check_text=not app.config.get("ATLAS_SKIP_TEXT_CHECK", False))
 
-    registry = load("default")
     store = open_store(app.config.get("ATLAS_DATABASE_URL"), app.instance_path)
-    atlas = Atlas(["default"], "default", load, store, frame.datum, layers_dir,
-                  poll=float(app.config.get("ATLAS_STORE_POLL", 1.0)), loaded={"default": registry})
+    atlas = Atlas(load(), load, store, frame.datum, layers_dir,
+                  poll=float(app.config.get("ATLAS_STORE_POLL", 1.0)))
     atlas.map_frame = frame
     atlas.start()
     app.extensions["atlas"] = atlas

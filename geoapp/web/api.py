@@ -1,8 +1,9 @@
-"""JSON API: health and layer listing."""
+"""JSON API: health, the plans and the layer listing."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
+from geoapp.web import context
 from geoapp.web.context import current_filter, registry
 from geoapp.web.export import layer_index
 
@@ -14,6 +15,15 @@ def health():
     registry()  # loaded at start-up; reaching here means the data validated
     # never from a cache: the answer is about this process, now
     return jsonify(status="ok"), {"Cache-Control": "no-store"}
+
+
+@bp.get("/api/plans")
+def plans():
+    """Every plan the atlas serves: id, titles (zh, en), period, whether it is the default (the
+    unprefixed URLs), and the URL of its map; its other pages are under that URL."""
+    root = request.host_url.rstrip("/")
+    return jsonify({"plans": [{**p, "url": root + (context.plan_prefix(p["id"]) or "") + "/"}
+                              for p in context.plans()]})
 
 
 @bp.get("/api/layers")

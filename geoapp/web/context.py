@@ -7,16 +7,16 @@ one answer, and never makes the request wait. Web code reaches data only through
 """
 from __future__ import annotations
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, jsonify, request
 
 from geoapp import vocab
 from geoapp.data import Registry
 from geoapp.export.catalog import Catalog
 from geoapp.filters import PARAMS, Filter, parse_filter
-from geoapp.state import Atlas, Bundle
+from geoapp.state import Atlas, Bundle, UnknownPlan
+from geoapp.web.plans import PLAN_ENVIRON, PlanPrefix
 
 LANGS = ("zh", "en")
-PLAN_ENVIRON = "atlas.plan_id"   # set by the /plans/<id> prefix middleware (web/plans.py)
 
 
 def atlas() -> Atlas:
@@ -45,13 +45,47 @@ def catalog() -> Catalog:
     return bundle().catalog
 
 
+def plan_prefix(plan: str) -> str:
+    """The URL prefix of a plan's pages: "" for the default plan, else /plans/<id>."""
+    return "" if plan == atlas().default_plan else f"/plans/{plan}"
+
+
+def plans() -> list[dict]:
+    """Every plan: id, titles, period, default flag (plan.summary(), geoapp.data), default first;
+    what /api/plans lists and the plan switcher shows."""
+    state = atlas()
+    rows = [plan.summary() for plan in state.plans()]
+    if not rows:  # a data folder without data/plans/: its one plan
+        rows.append({"id": state.default_plan, "title": {"zh": "规划", "en": "Plan"}, "period": None,
+                     "default": True})
+    return rows
+
+
+def plan_links(lang: str) -> list[dict]:
+    """The plan switcher: each plan's title and the URL of this same page for that plan (the
+    filter is left behind: another plan may not know its values)."""
+    here = plan_id()
+    return [{"id": p["id"], "title": vocab.pick((p["title"]["zh"], p["title"]["en"]), lang),
+             "period": p.get("period"), "current": p["id"] == here,
+             "url": plan_prefix(p["id"]) + request.path + ("?lang=en" if lang == "en" else "")}
+            for p in plans()]
+
+
 def init_app(app: Flask) -> None:
+    """Bind the Bundle at the start of every request; /plans/<id>/… chooses the plan."""
     state = app.extensions["atlas"]
+    app.wsgi_app = PlanPrefix(app.wsgi_app)
+    app.add_template_global(plan_links, "plan_links")
 
     @app.before_request
     def bind_bundle():
         state.refresh()    # at most starts a background switch: never waits
         bundle()
+
+    @app.errorhandler(UnknownPlan)
+    def unknown_plan(error: UnknownPlan):
+        body = {"error": "not_found", "message": str(error), "plans": error.known}
+        return jsonify(body), 404
 
 
 def current_filter() -> Filter:

@@ -31,8 +31,14 @@ def body_cache() -> BodyCache:
     return context.bundle().bodies
 
 
+def prefixed(key: tuple) -> tuple:
+    """The key of a body as served at this request's URL prefix: a plan served at /plans/<id>/
+    and unprefixed (the default plan) writes different links into its bodies."""
+    return ("at", request.script_root, *key) if request.script_root else key
+
+
 def cached_body(key: tuple, build: Callable[[], tuple[bytes, str]], group=None, variant=None) -> Body:
-    return body_cache().get(key, build, catalog().version, group, variant)
+    return body_cache().get(prefixed(key), build, catalog().version, group, variant)
 
 
 def _wants_gzip() -> bool:
@@ -87,7 +93,7 @@ def send_stream(key: tuple, chunks: Callable[[], Iterator[bytes]], content_type:
     cached body of this key, so 304s and nginx's revalidation work alike). gzip'ed piece by
     piece when the client accepts it and `compressible`. `chunks` must not need the request
     context: the pieces are written after the view has returned."""
-    etag = body_tag(catalog().version, key)
+    etag = body_tag(catalog().version, prefixed(key))
     packed = compressible and _wants_gzip()
     response_headers = _headers(etag + ("-gz" if packed else ""), download_name, None)
     if _etag_matches(etag):

@@ -5,6 +5,9 @@
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("atlas-config").textContent);
+  // The plan's URL prefix ("" or "/plans/<id>"), given once by the page (<body data-base>): every
+  // path this script builds starts with it (URLs from config already carry it).
+  var BASE = document.body.getAttribute("data-base") || "";
   var map = window[config.map];
   var lang = config.lang;
   var T = config.text;
@@ -277,7 +280,7 @@
     layer.bindPopup(T.loading, { maxWidth: 440 });
     layer.on("popupopen", function (e) {
       if (layer._atlasPopupLoaded) return;
-      fetch(withLang("/map/layers/" + encodeURIComponent(spec.id) + "/" + encodeURIComponent(props.id) + "/popup"))
+      fetch(withLang(BASE + "/map/layers/" + encodeURIComponent(spec.id) + "/" + encodeURIComponent(props.id) + "/popup"))
         .then(function (r) { return r.json(); })
         .then(function (body) { layer._atlasPopupLoaded = true; e.popup.setContent(body.popup); });
     });
@@ -515,7 +518,7 @@
     if (!marker) {  // a large layer: go there and open the popup when its tile has drawn it
       map.setView([place.lat, place.lon], 16);
       var popup = L.popup({ maxWidth: 440 }).setLatLng([place.lat, place.lon]).setContent(T.loading).openOn(map);
-      fetch(withLang("/map/layers/" + encodeURIComponent(place.layer) + "/" + encodeURIComponent(place.id) + "/popup"))
+      fetch(withLang(BASE + "/map/layers/" + encodeURIComponent(place.layer) + "/" + encodeURIComponent(place.id) + "/popup"))
         .then(function (r) { return r.json(); }).then(function (body) { popup.setContent(body.popup); });
       return;
     }
