@@ -23,6 +23,7 @@ from geoapp.filters import Filter
 from geoapp.web.charts import SCORECARD_COLOURS
 from geoapp.web.context import atlas, current_filter, current_lang, plan_id, registry, translator
 from geoapp.web.serving import cached_body, send_body
+from geoapp.web.tables import unit_label
 from geoapp.web.urls import link
 
 bp = Blueprint("compare", __name__)
@@ -235,12 +236,13 @@ def page_context(a: str, b: str, flt: Filter, lang: str) -> dict:
         "statuses": [(k, vocab.pick(v, lang), STATUS_STYLE[k]) for k, v in cmp.STATUSES.items()],
         "status_labels": {k: vocab.pick(v, lang) for k, v in cmp.STATUSES.items()},
         "status_colours": STATUS_STYLE, "cities": city_rows, "groups": [(g, group_labels[g]) for g in groups],
-        "places": c.places.assign(name=c.places[vocab.pick(("name_zh", "name_en"), lang)]
+        "places": c.places.assign(kind_label=c.places["kind"].map(lambda k: vocab.label(vocab.KINDS, k, lang) if k else ""),
+                                  name=c.places[vocab.pick(("name_zh", "name_en"), lang)]
                                   .where(c.places[vocab.pick(("name_zh", "name_en"), lang)] != "", c.places["name_zh"]))
                  .to_dict("records"),
         "tasks": c.tasks.assign(title=c.tasks[vocab.pick(("title_zh", "title_en"), lang)]).to_dict("records"),
         "industries": c.industries.assign(label=c.industries[vocab.pick(("label_zh", "label_en"), lang)]).to_dict("records"),
-        "targets": [{**r, "metric": r[vocab.pick(("metric_zh", "metric_en"), lang)],
+        "targets": [{**r, "metric": r[vocab.pick(("metric_zh", "metric_en"), lang)], "unit": unit_label(r["unit_zh"] or "", lang),
                      "value_a": _number(r["value_a"]), "value_b": _number(r["value_b"]), "change": _number(r["change"]),
                      "year_a": _number(r["year_a"]), "year_b": _number(r["year_b"])}
                     for r in c.targets.to_dict("records") if r["status"] != "continued" or r["change"]],
@@ -278,7 +280,7 @@ def _scorecard_rows(view, adcode: str, touched: set[str], lang: str) -> list[dic
     rows = []
     for r in card.for_city(adcode, touched).itertuples():
         rows.append({"metric": vocab.pick((r.metric_zh, r.metric_en), lang),
-                     "target": f"{_number(r.target_value)} {r.unit_zh}",
+                     "target": f"{_number(r.target_value)} {unit_label(r.unit_zh or '', lang)}".strip(),
                      "when": "" if pd.isna(r.target_year) else int(r.target_year),
                      "outcome": "" if pd.isna(r.outcome_value) else f"{_number(r.outcome_value)}"
                      + ("" if pd.isna(r.outcome_year) else f"（{int(r.outcome_year)}）"),
