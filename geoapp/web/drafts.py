@@ -275,7 +275,9 @@ def _reload_service() -> str:
         plans, problems = load_plans(context.registry().data_dir)
         if problems:
             raise ValueError("; ".join(str(p) for p in problems[:3]))
-        context.atlas().switch(reload=True, plans=list(plans))
+        atlas = context.atlas()
+        # the plans the folder now holds; the default plan always stays served
+        atlas.switch(reload=True, plans=list(dict.fromkeys([atlas.default_plan, *plans])))
     except Exception as error:  # noqa: BLE001 - the page says why; the data served stays as it was
         message = str(error).splitlines()[0][:300]
         return (f" 服务仍在提供原数据（{message}）；修正后 `make reload` / the service still serves the "
