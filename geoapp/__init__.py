@@ -1,11 +1,18 @@
-"""Liaoning Innovation Atlas: maps the Liaoning 13th Five-Year S&T Plan (2016-2020).
+"""Liaoning Innovation Atlas: the province's innovation places (high-tech zones, parks, labs,
+platforms) and the S&T plans that name them, on a map, in statistics and as GIS data.
 
-Layers (data flows one way, nothing imports from a layer above it):
-    geoapp.vocab, geoapp.data   load + validate data files into GeoDataFrames (one registry)
-    geoapp.filters              the filter parsed once from a query string
-    geoapp.analysis             pure functions over GeoDataFrames
-    geoapp.layers               layer specs (layers/*.yaml) -> map frame (folium) + layer GeoJSON, search
-    geoapp.web                  Flask app factory and blueprints
+Layers, top to bottom (data flows one way: nothing imports from a layer above it; the contract
+is checked by `lint-imports`, pyproject.toml [tool.importlinter]):
+    geoapp.serve, gunicorn_hooks   nginx + gunicorn (make run, make reload)
+    geoapp.web                     Flask app factory and one blueprint per page (thin)
+    geoapp.state                   what is served: one Bundle per (plan, data version), the switch
+    geoapp.ingest / export / layers   imported lists and the versioned store / published
+                                   collections (downloads, OGC) / the map (frame, layer GeoJSON,
+                                   tiles, search, display positions)
+    geoapp.analysis                pure functions over GeoDataFrames (coverage, distribution, belt)
+    geoapp.filters                 the filter parsed once from a query string
+    geoapp.data, geoapp.specs      load + validate the data folder and layer specs (one registry)
+    geoapp.vocab, geoapp.geo       code lists and bilingual labels; coordinate systems
 """
 from pathlib import Path
 

@@ -280,7 +280,7 @@ def _ogr_rows(path, *args) -> list[dict]:
 def test_geopackage_has_a_layer_style_for_every_layer(client, tmp_path):
     import xml.etree.ElementTree as ET
     from geoapp import LAYERS_DIR
-    from geoapp.layers.spec import load_specs
+    from geoapp.specs import load_specs
     specs = {spec.id: spec for spec in load_specs(LAYERS_DIR)}
     _, path = download(client, "/export/all.gpkg", tmp_path, "all.gpkg")
     styles = _ogr_rows(path, "layer_styles")

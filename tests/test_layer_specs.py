@@ -2,7 +2,7 @@
 import pytest
 
 from geoapp import LAYERS_DIR, vocab
-from geoapp.layers.spec import LayerSpecError, load_specs
+from geoapp.specs import LayerSpecError, load_specs
 
 
 def test_bundled_specs_load_and_point_at_existing_data(registry):

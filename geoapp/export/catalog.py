@@ -28,7 +28,7 @@ from geoapp.export.serialize import GPKG_GEOMETRY_COLUMN, Columns, feature_texts
 from geoapp.export.tiles import Source, point_xy
 from geoapp.filters import Filter
 from geoapp.layers.features import color_scale
-from geoapp.layers.spec import LayerSpec, load_specs
+from geoapp.specs import LayerSpec, load_specs
 
 # The cities' shading in GIS styles: the map's default choropleth metric.
 CHOROPLETH_FIELD = "places"

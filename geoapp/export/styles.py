@@ -15,7 +15,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from geoapp.layers.spec import LayerSpec
+from geoapp.specs import LayerSpec
 
 # Leaflet's defaults for path options the specs leave out.
 LEAFLET_DEFAULTS = {"color": "#3388ff", "weight": 3, "opacity": 1.0, "fill_opacity": 0.2, "radius": 10}

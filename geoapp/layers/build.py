@@ -25,7 +25,7 @@ import prcoords
 import shapely
 
 from geoapp.layers.features import Choropleth, legend_entries
-from geoapp.layers.spec import LayerSpec
+from geoapp.specs import LayerSpec
 
 LIAONING_CENTRE = (41.2, 122.6)
 LIAONING_BOUNDS = [[38.7, 118.8], [43.5, 125.8]]

@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 
 from geoapp.layers.popup import Names, display_name, popup_html
-from geoapp.layers.spec import LayerSpec
+from geoapp.specs import LayerSpec
 
 # Display coordinates rounded to 1e-4° (~10 m), far below the boundaries' own generalisation;
 # shared vertices round identically, so neighbouring polygons stay gap-free.

@@ -15,7 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geoapp.layers.spec import LayerSpec
+from geoapp.specs import LayerSpec
 
 # pypinyin is imported when the index is first built, not with this module: its dictionaries are
 # ~55 MB of every worker's memory, needed only once someone searches.

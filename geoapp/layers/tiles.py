@@ -15,7 +15,7 @@ import numpy as np
 
 from geoapp.layers.features import camel, point_style
 from geoapp.layers.popup import display_name
-from geoapp.layers.spec import LayerSpec
+from geoapp.specs import LayerSpec
 
 TILE_PX = 256
 CELL_PX = 64

@@ -65,7 +65,7 @@ def plan_links(lang: str) -> list[dict]:
     """The plan switcher: each plan's title and the URL of this same page for that plan (the
     filter is left behind: another plan may not know its values)."""
     here = plan_id()
-    return [{"id": p["id"], "title": vocab.pick((p["title"]["zh"], p["title"]["en"]), lang),
+    return [{"id": p["id"], "title": vocab.pick(tuple((p.get("short_title") or p["title"])[k] for k in ("zh", "en")), lang),
              "period": p.get("period"), "current": p["id"] == here,
              "url": plan_prefix(p["id"]) + request.path + ("?lang=en" if lang == "en" else "")}
             for p in plans()]
