@@ -97,6 +97,8 @@ def cmd_import(args) -> int:
         rejects.write_bytes(rejects_csv(prepared))
         print(f"rejected rows and reasons: {rejects}")
 
+    print(f"checked: {summary}", flush=True)
+
     def progress(written: int) -> None:
         print(f"writing: {written}/{check.diff.rows} rows", file=sys.stderr, flush=True)
 
