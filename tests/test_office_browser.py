@@ -80,3 +80,59 @@ def test_sign_in_upload_preview_map_and_fit(browser, admin_server, registry, tmp
         assert errors == [], errors
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_replace_warning_and_revert_confirmation(browser, admin_server, registry, tmp_path, size):
+    """A replace that removes rows: the red 将删除 N 行 and the required tick; a revert to version 0:
+    its diff first, nothing reverted until confirmed."""
+    base, app = admin_server
+    store = app.extensions["atlas"].store
+    width, height = SIZES[size]
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/admin/login")
+        page.fill("input[name=token]", TOKEN)
+        page.click("#login-form button")
+        page.wait_for_url(f"{base}/admin/import")
+        if not len(store.layer("enterprises_platforms")):
+            seed = synthetic_rows(registry.boundaries, 6, seed=40, crs="wgs84")
+            first = tmp_path / "first.csv"
+            first.write_bytes(to_csv(seed))
+            page.set_input_files("input[name=file]", str(first))
+            page.select_option("select[name=crs]", "wgs84")
+            page.check("input[name=mode][value=replace]")
+            page.click("#upload-form button[type=submit]")
+            page.click("#commit-form button[type=submit]")
+            page.wait_for_url(f"{base}/admin/import")
+        stored = len(store.layer("enterprises_platforms"))
+        two = tmp_path / "two.csv"
+        other = synthetic_rows(registry.boundaries, 2, seed=41, crs="wgs84")
+        other["编号"] = ["other_1", "other_2"]          # not the ids already stored: all of those go
+        two.write_bytes(to_csv(other))
+        page.set_input_files("input[name=file]", str(two))
+        page.select_option("select[name=crs]", "wgs84")
+        page.check("input[name=mode][value=replace]")
+        page.click("#upload-form button[type=submit]")
+        warning = page.locator("#removal")
+        assert f"将删除 {stored} 行" in warning.inner_text()
+        assert warning.evaluate("e => getComputedStyle(e).color") == "rgb(146, 43, 33)"   # red
+        assert page.locator("input[name=confirm_removal]").get_attribute("required") is not None
+        fits(page, width)
+        warning.scroll_into_view_if_needed()
+        shot(page, f"admin_replace_warning_{size}")
+        version = store.current_version()
+        page.goto(f"{base}/admin/import")
+        page.locator("#history tr", has_text="首次导入前").locator("button").click()
+        page.wait_for_selector("#revert-confirm")
+        assert f"将删除 {stored} 行" in page.locator("#revert-diff").inner_text()
+        assert store.current_version() == version          # shown, not done
+        fits(page, width)
+        shot(page, f"admin_revert_confirm_{size}")
+        page.click("#revert-form button[type=submit]")
+        page.wait_for_url(f"{base}/admin/import")
+        assert store.current_version() == version + 1 and len(store.layer("enterprises_platforms")) == 0
+        assert "恢复为版本 0" in page.locator(".flash").inner_text()
+    finally:
+        context.close()

@@ -219,10 +219,10 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
 
     if "name_zh" not in mapping:
         problems.append(Problem(name, 1, "名称/name",
-                                "no name column; a header 名称 (or name, 单位名称, 企业名称) is required"))
+                                "没有名称列 / no name column; a header 名称 (or name, 单位名称, 企业名称) is required"))
     has_geometry = raw.geometry is not None
     if not has_geometry and ("lon" in mapping) != ("lat" in mapping):
-        problems.append(Problem(name, 1, "经度/纬度", "give both 经度/lon and 纬度/lat columns, or neither"))
+        problems.append(Problem(name, 1, "经度/纬度", "经度、纬度两列须同时给出或都不给 / give both 经度/lon and 纬度/lat columns, or neither"))
     if problems:
         return Prepared(layer, name, _empty_frame(), [], problems, notes, set(raw.rows), raw.table)
 
@@ -245,7 +245,7 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
                 continue
             coord_given[i] = True
             if geom.geom_type != "Point":
-                add(i, "geometry", f"{geom.geom_type}; an imported list holds points (one site per row)")
+                add(i, "geometry", f"{geom.geom_type}：导入清单只收点（每行一个地点） / an imported list holds points (one site per row)")
                 continue
             lon[i], lat[i] = geom.x, geom.y
         if raw.crs_epsg not in (None, 4326, 4490):
@@ -258,18 +258,18 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
                 continue
             coord_given[i] = True
             if not x or not y:
-                add(i, "经度/纬度", f"only one of 经度/lon ('{x}') and 纬度/lat ('{y}') given; give both or neither")
+                add(i, "经度/纬度", f"经度、纬度只给了一个 / only one of 经度/lon ('{x}') and 纬度/lat ('{y}') given; give both or neither")
                 continue
             try:
                 fx, fy = float(x), float(y)
             except ValueError:
-                add(i, "经度/纬度", f"'{x}', '{y}' are not decimal degrees (e.g. 123.4315, 41.8057)")
+                add(i, "经度/纬度", f"'{x}', '{y}' 不是十进制度数 / are not decimal degrees (e.g. 123.4315, 41.8057)")
                 continue
             if not (np.isfinite(fx) and np.isfinite(fy)):
-                add(i, "经度/纬度", f"'{x}', '{y}' are not decimal degrees (e.g. 123.4315, 41.8057)")
+                add(i, "经度/纬度", f"'{x}', '{y}' 不是十进制度数 / are not decimal degrees (e.g. 123.4315, 41.8057)")
                 continue
             if 38 <= fx <= 44 and 118 <= fy <= 126:
-                add(i, "经度/纬度", f"({x}, {y}) looks swapped: 经度/lon is about 118–126 and "
+                add(i, "经度/纬度", f"({x}, {y}) 经纬度似乎颠倒 / looks swapped: 经度/lon is about 118–126 and "
                     "纬度/lat about 38–44 in Liaoning")
                 continue
             lon[i], lat[i] = fx, fy
@@ -299,25 +299,27 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
         if cities_in[i]:
             city = lookup.city(cities_in[i])
             if city is None:
-                add(i, "所在市/city", f"'{cities_in[i]}' is not a Liaoning city; allowed: name or "
+                add(i, "所在市/city", f"'{cities_in[i]}' 不是辽宁的市 / is not a Liaoning city; allowed: name or "
                     f"adcode of {lookup.city_list()}")
         if districts_in[i]:
             district, candidates = lookup.district(districts_in[i], city)
             if district is None:
                 if len(candidates) > 1:
-                    add(i, "区县/district", f"'{districts_in[i]}' is the name of several districts ("
+                    add(i, "区县/district", f"'{districts_in[i]}' 是几个区县的名称，请写明所在市 / is the name of several districts ("
                         + "、".join(f"{lookup.districts.loc[c, 'name_zh']} in "
                                    f"{lookup.cities.loc[lookup.districts.loc[c, 'parent_adcode'], 'name_zh']} ({c})"
                                    for c in candidates)
                         + "); give 所在市/city or the district adcode")
                 else:
                     where = f" in {lookup.cities.loc[city, 'name_zh']}" if city else ""
-                    add(i, "区县/district", f"'{districts_in[i]}' is not a district{where} of Liaoning; "
+                    where_zh = lookup.cities.loc[city, "name_zh"] if city else ""
+                    add(i, "区县/district", f"'{districts_in[i]}' 不是辽宁{where_zh}的区县 / is not a district{where} of Liaoning; "
                         "allowed: a district name or adcode from data/boundaries/liaoning_district.geojson")
             else:
                 parent = lookup.districts.loc[district, "parent_adcode"]
                 if city and parent != city:
-                    add(i, "区县/district", f"{lookup.districts.loc[district, 'name_zh']} ({district}) "
+                    add(i, "区县/district", f"{lookup.districts.loc[district, 'name_zh']} ({district}) 属于"
+                        f"{lookup.cities.loc[parent, 'name_zh']}，不在{lookup.cities.loc[city, 'name_zh']} / "
                         f"is in {lookup.cities.loc[parent, 'name_zh']}, not in "
                         f"{lookup.cities.loc[city, 'name_zh']}")
                 city = city or parent
@@ -325,7 +327,7 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
         if located[i]:
             found = actual_district[i]
             if found is None:
-                add(i, "经度/纬度", f"({lon[i]:.6f}, {lat[i]:.6f}) WGS84 lies outside Liaoning"
+                add(i, "经度/纬度", f"点位在辽宁省外，请检查坐标系与经纬度顺序 / ({lon[i]:.6f}, {lat[i]:.6f}) WGS84 lies outside Liaoning"
                     + (f" (after converting from {crs})" if crs != "wgs84" else "")
                     + "; check the coordinate system (--crs wgs84|gcj02|bd09|cgcs2000) and the order lon, lat")
             else:
@@ -339,7 +341,7 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
             out_lon[i], out_lat[i] = seats[district or city]
             out["location_precision"][i] = "district" if district else "city"
         elif not (cities_in[i] or districts_in[i] or coord_given[i]):
-            add(i, "经度/纬度", "no location: give 经度/lon and 纬度/lat, or 区县/district, or 所在市/city")
+            add(i, "经度/纬度", "没有位置：请给出经纬度、区县或所在市 / no location: give 经度/lon and 纬度/lat, or 区县/district, or 所在市/city")
         out["city_adcode"][i] = city or ""
         out["district_adcode"][i] = district or ""
         # Vocabularies.
@@ -348,12 +350,12 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
             if not given:
                 value = defaults.get(key, "")
                 if not value:
-                    add(i, fld, f"empty; allowed: {_allowed(table)}")
+                    add(i, fld, f"为空 / empty; allowed: {_allowed(table)}")
                 out[key][i] = value
                 continue
             code = _code(table, given)
             if code is None:
-                add(i, fld, f"unknown value '{given}'; allowed: {_allowed(table)}")
+                add(i, fld, f"未知的值 / unknown value '{given}'; allowed: {_allowed(table)}")
             out[key][i] = code or ""
         codes = []
         for part in (p.strip() for p in LIST_SPLIT.split(industries_in[i])):
@@ -361,7 +363,7 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
                 continue
             code = _code(vocab.INDUSTRIES, part)
             if code is None:
-                add(i, "产业/industries", f"unknown industry '{part}'; allowed (separate several with ；or ,): "
+                add(i, "产业/industries", f"未知的产业 / unknown industry '{part}'; allowed (separate several with ；or ,): "
                     f"{_allowed(vocab.INDUSTRIES)}")
             elif code not in codes:
                 codes.append(code)
@@ -370,13 +372,13 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
         if ids[i]:
             ident = ids[i]
             if not ID_PATTERN.match(ident):
-                add(i, "编号/id", f"'{ident}' is not a usable id: 1–64 letters, digits, '_', '-', '.', "
+                add(i, "编号/id", f"'{ident}' 不是可用的编号 / is not a usable id: 1–64 letters, digits, '_', '-', '.', "
                     "starting with a letter or digit")
         else:
             ident = stable_id(layer, nm, district or city or "")
         if not ids[i]:   # a given id's duplicates are the validator's; a derived one is named by the row
             if ident in seen:
-                add(i, "名称/name", f"same name and place as row {raw.rows[seen[ident]]}; "
+                add(i, "名称/name", f"与第 {raw.rows[seen[ident]]} 行名称和地点相同 / same name and place as row {raw.rows[seen[ident]]}; "
                     "give an 编号/id column to tell the rows apart")
             else:
                 seen[ident] = i
