@@ -73,6 +73,11 @@ class Context:
         return vocab.label(table, code, self.lang) if code else ""
 
 
+def _head(text: str) -> str:
+    """A label as a column header: first letter upper case (English; Chinese unchanged)."""
+    return text[:1].upper() + text[1:]
+
+
 def _s(value) -> str:
     return "" if value is None or value != value else str(value)
 
@@ -154,7 +159,7 @@ def targets(data, ctx: Context) -> tuple[list, list]:
 
 def belt_groups(data, ctx: Context) -> tuple[list, list]:
     t = ctx.t
-    rel = {k: vocab.pick(v, ctx.lang) for k, v in RELATION_LABELS.items()}
+    rel = {k: _head(vocab.pick(v, ctx.lang)) for k, v in RELATION_LABELS.items()}
     columns = [t("地点类别", "Group"), t("总数", "Total"), rel["inside"], rel["partly"], rel["outside"],
                t("按地图点在带内", "Inside by map point"), t("带内占比（下限）", "Share inside (at least)"),
                t("带内占比（上限）", "Share inside (at most)"), t("类别代码", "Group code")]
@@ -198,7 +203,7 @@ def belt_by_city(data, ctx: Context) -> tuple[list, list]:
     """Per city: places in / straddling / out of the belt, with their names (item: the belt for
     researchers, no pivoting by hand)."""
     t = ctx.t
-    rel = {k: vocab.pick(v, ctx.lang) for k, v in RELATION_LABELS.items()}
+    rel = {k: _head(vocab.pick(v, ctx.lang)) for k, v in RELATION_LABELS.items()}
     counts = belt_city_counts(data.belt)
     names = dict(zip(data.belt.places["id"],
                      (data.belt.places["name_en"].where(data.belt.places["name_en"].fillna("") != "",
@@ -206,7 +211,8 @@ def belt_by_city(data, ctx: Context) -> tuple[list, list]:
                       if ctx.lang == "en" else data.belt.places["name_zh"])))
     sep = t("；", "; ")
     columns = ([t("城市", "City"), rel["inside"], rel["partly"], rel["outside"], t("合计", "Total")]
-               + [t("地点：", "Places: ") + rel[r] for r in RELATION_LABELS] + [t("城市代码", "City code (adcode)")])
+               + [t("地点：", "Places: ") + vocab.pick(RELATION_LABELS[r], ctx.lang) for r in RELATION_LABELS]
+               + [t("城市代码", "City code (adcode)")])
     rows = []
     for code, c in counts.iterrows():
         rows.append([ctx.city(code), int(c["inside"]), int(c["partly"]), int(c["outside"]), int(c["total"])]
