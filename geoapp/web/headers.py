@@ -10,20 +10,20 @@ assets with versioned URLs.
 - url_for('static', filename=...) gets `?v=<content hash>`; a request carrying `v` is cached for a
   year (immutable), one without it for five minutes with an ETag to revalidate.
 - Bodies already served by geoapp.web.serving (gzip + weak ETag) pass through untouched; other
-  GET 200s (/stats, /api/*, /about, static files) get a weak ETag, 304 on If-None-Match, and
-  gzip when the client accepts it, from a small cache keyed by that ETag.
+  GET 200s (/api/*, admin-free pages, static files) go through the same serving.finish: a weak
+  ETag, 304 on If-None-Match, and gzip when the client accepts it, the Body (and its gzip) kept
+  by content hash in a small cache.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
-import threading
-from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
+
+from geoapp.web.serving import BodyCache, finish
 
 OSM_TILES = "https://tile.openstreetmap.org"
 STATIC_MAX_AGE = 365 * 24 * 3600
@@ -90,38 +90,15 @@ def static_version(filename: str) -> str | None:
     return _static_version(current_app.static_folder, filename)
 
 
-class _GzipCache:
-    """gzip bytes per ETag, bounded in bytes (a body is compressed once, not per request)."""
-
-    def __init__(self, max_bytes: int = GZIP_CACHE_BYTES):
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[str, bytes] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def get(self, tag: str, data: bytes) -> bytes | None:
-        with self._lock:
-            if tag in self._entries:
-                self._entries.move_to_end(tag)
-                return self._entries[tag] or None
-        packed = gzip.compress(data, compresslevel=6, mtime=0)
-        packed = packed if len(packed) < 0.9 * len(data) else b""
-        with self._lock:
-            self._entries[tag] = packed
-            self._size += len(packed)
-            while self._size > self.max_bytes and len(self._entries) > 1:
-                _, dropped = self._entries.popitem(last=False)
-                self._size -= len(dropped)
-        return packed or None
-
-
-def _compressible(response: Response) -> bool:
+def _compressible(response: Response, data: bytes) -> bool:
     mimetype = response.mimetype or ""
-    return any(mimetype.startswith(t) for t in GZIP_TYPES)
+    return len(data) >= GZIP_MIN_BYTES and any(mimetype.startswith(t) for t in GZIP_TYPES)
 
 
-def _validate_and_compress(response: Response, gzip_cache: _GzipCache) -> Response:
-    """Weak ETag of the identity body, 304 when the client has it, gzip when accepted."""
+def _validate_and_compress(response: Response, bodies: BodyCache) -> Response:
+    """Weak ETag of the identity body, 304 when the client has it, gzip when accepted: the same
+    path as the cached bodies (serving.finish), with the Body kept by content hash so its gzip is
+    made once."""
     if response.direct_passthrough:  # a file from send_file (static): read it (small) and close it
         source = response.response
         try:
@@ -133,32 +110,14 @@ def _validate_and_compress(response: Response, gzip_cache: _GzipCache) -> Respon
         response.set_data(data)
     else:
         data = response.get_data()
-    tag = hashlib.sha256(data).hexdigest()[:24]
-    response.vary.add("Accept-Encoding")
-    packed = None
-    if (len(data) >= GZIP_MIN_BYTES and _compressible(response)
-            and request.accept_encodings["gzip"] > 0):
-        packed = gzip_cache.get(tag, data)
-    full_tag = tag + ("-gz" if packed else "")
-    response.headers["ETag"] = f'W/"{full_tag}"'
-    matches = request.if_none_match and (
-        request.if_none_match.star_tag
-        or any(request.if_none_match.contains_weak(t) for t in (tag, tag + "-gz")))
-    if matches:
-        response.status_code = 304
-        response.set_data(b"")
-        for name in ("Content-Length", "Content-Type", "Content-Encoding"):
-            response.headers.pop(name, None)
-        return response
-    if packed:
-        response.set_data(packed)
-        response.headers["Content-Encoding"] = "gzip"
-    return response
+    digest = hashlib.sha256(data).hexdigest()[:24]
+    body = bodies.get((digest,), lambda: (data, response.content_type), "content")
+    return finish(response, body, compressible=_compressible(response, data))
 
 
 def init_app(app: Flask) -> None:
     policy = content_security_policy(app.config.get("ATLAS_TILES", "osm"))
-    gzip_cache = _GzipCache()
+    bodies = BodyCache(GZIP_CACHE_BYTES)   # by content hash: a body is compressed once, not per request
 
     @app.url_defaults
     def version_static_urls(endpoint: str, values: dict) -> None:
@@ -188,4 +147,4 @@ def init_app(app: Flask) -> None:
             return response  # geoapp.web.serving answered (weak ETag, gzip) or a view did its own
         if response.is_streamed and not response.direct_passthrough:
             return response  # a generator (a large export): neither buffered nor hashed
-        return _validate_and_compress(response, gzip_cache)
+        return _validate_and_compress(response, bodies)

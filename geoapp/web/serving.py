@@ -74,15 +74,28 @@ def _headers(tag: str, download_name: str | tuple[str, str] | None, headers: dic
 def send_body(body: Body, status: int = 200, download_name: str | None = None,
               headers: dict | None = None) -> Response:
     """The body with ETag (weak), Vary, gzip when the client accepts it, 304 when it has it."""
-    packed = body.gzipped() if _wants_gzip() else None
-    tag = body.etag + ("-gz" if packed else "")
-    response_headers = _headers(tag, download_name, headers)
-    if status == 200 and _etag_matches(body.etag):
-        return Response(status=304, headers=response_headers)
-    if packed:
-        response_headers["Content-Encoding"] = "gzip"
-    response = Response(packed or body.data, status=status, headers=response_headers,
+    response = Response(body.data, status=status, headers=_headers(body.etag, download_name, headers),
                         content_type=body.content_type)
+    return finish(response, body)
+
+
+def finish(response: Response, body: Body, compressible: bool = True) -> Response:
+    """THE validation and compression of an answer (cached bodies here, every other GET 200 by
+    geoapp.web.headers): the weak ETag of `body`, `Vary: Accept-Encoding`, 304 without a body
+    when the client has it, else gzip (made once per Body) when the client accepts it, the body
+    is `compressible` and it pays."""
+    packed = body.gzipped() if compressible and _wants_gzip() else None
+    response.headers["ETag"] = f'W/"{body.etag}{"-gz" if packed else ""}"'
+    response.vary.add("Accept-Encoding")
+    if response.status_code == 200 and _etag_matches(body.etag):
+        response.status_code = 304
+        response.set_data(b"")
+        for name in ("Content-Length", "Content-Type", "Content-Encoding"):
+            response.headers.pop(name, None)
+        return response
+    if packed:
+        response.set_data(packed)
+        response.headers["Content-Encoding"] = "gzip"
     return response
 
 
