@@ -15,8 +15,11 @@ ready, and nobody waits for anybody (no gate: a revert during a slow request doe
 the others).
 
 The Atlas polls the store at most once every `poll` seconds (ATLAS_STORE_POLL; 0 = on every
-request) with a primary-key lookup; when the version moved, one background build starts. So a
-new version is served by every worker within `poll` seconds plus one build after its commit.
+request) with a primary-key lookup, in a background thread; when the version moved, that thread
+builds the new bundle. So a new version is served by every worker within `poll` seconds plus one
+build after its commit. When the store cannot be read (stopped, frozen, read-only, disk gone) the
+requests go on with the bundles in memory, /health says "degraded", and the store is asked again
+after a back-off of 1 s doubling to 30 s (geoapp.ingest.failures.StoreHealth).
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from typing import Callable
 from geoapp.analysis.report import ReportCache
 from geoapp.data import Registry
 from geoapp.export.catalog import Catalog
+from geoapp.ingest.failures import StoreHealth, store_errors
 from geoapp.ingest.rows import empty_frame
 from geoapp.ingest.service import importable_layers
 from geoapp.ingest.store import Store
@@ -259,7 +263,7 @@ class Atlas:
         self._switch_thread: threading.Thread | None = None
         self.checked_at = 0.0
         self.switches = 0
-        self.store_error: str | None = None    # the last error reading the store (None: fine)
+        self.health = StoreHealth()             # reachable, or failing since when (back-off)
         self.version = 0                        # the store version the current bundles show
         self.map_frame = None                   # the basemap frame (geoapp.layers.build.MapFrame)
 
@@ -361,23 +365,24 @@ class Atlas:
         """Look for a new version on the next request (after this process wrote one)."""
         self.checked_at = 0.0
 
+    @property
+    def store_error(self) -> str | None:
+        """The last error reading the store (None: it answers)."""
+        return self.health.error
+
     def refresh(self, force: bool = False) -> bool:
-        """Before a request: when the store's version moved, start one background switch and
-        return True at once (this request and the others go on with the current bundles)."""
+        """Before a request: at most once every `poll` seconds — while the store fails, only when
+        its back-off allows (StoreHealth) — start one background check of the store's version,
+        which switches when it moved. Returns at once, True when a check started: no request
+        waits for the store, so a stopped or frozen database delays nobody and reads keep being
+        answered from the current bundles (/health says degraded meanwhile)."""
         now = time.monotonic()
-        if not force and now - self.checked_at < self.poll:
+        if not force and (now - self.checked_at < self.poll or not self.health.due()):
             return False
         self.checked_at = now
-        try:
-            current = self.store.current_version()
-        except Exception as error:  # noqa: BLE001 - keep serving what is in memory
-            self.store_error = f"{type(error).__name__}: {error}"
-            log.warning("store unreachable, serving version %s: %s", self.version, self.store_error)
+        if self.switching:
             return False
-        self.store_error = None
-        if current == self.version or self.switching:
-            return False
-        thread = threading.Thread(target=self._switch_in_background, name="atlas-switch", daemon=True)
+        thread = threading.Thread(target=self._check_in_background, name="atlas-check", daemon=True)
         with self._lock:
             if self.switching:
                 return False
@@ -387,14 +392,30 @@ class Atlas:
 
     @property
     def switching(self) -> bool:
+        """A background check or switch is under way."""
         thread = self._switch_thread
         return thread is not None and thread.is_alive()
 
-    def _switch_in_background(self) -> None:
+    def _check_in_background(self) -> None:
+        try:
+            current = self.store.current_version()
+        except Exception as error:  # noqa: BLE001 - keep serving what is in memory; retry after a back-off
+            self._store_failed(error)
+            return
+        self.health.succeeded()
+        if current == self.version:
+            return
         try:
             self.switch()
+        except store_errors() as error:   # the store went away between the two reads
+            self._store_failed(error)
         except Exception:  # noqa: BLE001 - the old bundles stay served; next poll tries again
             log.exception("switching to the store's new version failed; the current data stays served")
+
+    def _store_failed(self, error: BaseException) -> None:
+        wait = self.health.failed(error)
+        log.warning("store unreachable, serving version %s (next try in %.0f s): %s",
+                    self.version, wait, self.health.error)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a background switch under way (tests, the CLI); True when none is left."""

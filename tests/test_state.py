@@ -178,4 +178,5 @@ def test_a_store_that_cannot_be_read_keeps_the_data_served(tmp_path):
     atlas.store.current_version = broken
     response = client.get("/map/places.json")
     assert response.status_code == 200
+    assert atlas.wait(30)          # the version is checked off the request path
     assert atlas.store_error == "OSError: disk I/O error"

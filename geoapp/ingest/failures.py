@@ -46,3 +46,56 @@ def describe(error: BaseException) -> tuple[int, str]:
                      f"(the current data is still served). ({detail})")
     return 503, ("数据存储暂时不可用，未写入任何内容 / The store cannot be reached or failed: nothing was "
                  f"written (the current data is still served); try again shortly. ({detail})")
+
+
+class StoreHealth:
+    """This process's view of its store: reachable, or failing since when, with the last error and
+    when to try again. Attempts back off exponentially (BACKOFF_FIRST doubling up to BACKOFF_MAX
+    seconds) while the store keeps failing, so an unreachable store costs one attempt per
+    interval, not one per request; the first success resets it."""
+
+    BACKOFF_FIRST = 1.0
+    BACKOFF_MAX = 30.0
+
+    def __init__(self, clock=None):
+        import threading
+        import time
+        self._clock = clock or time.monotonic
+        self._wall = time.time
+        self._lock = threading.Lock()
+        self.failures = 0
+        self.error: str | None = None
+        self.failing_since: float | None = None    # wall-clock time of the first failure in a row
+        self.retry_at = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.failures == 0
+
+    def due(self) -> bool:
+        """May the store be asked now (not within a back-off interval)?"""
+        return self._clock() >= self.retry_at
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self.failures, self.error, self.failing_since, self.retry_at = 0, None, None, 0.0
+
+    def failed(self, error: BaseException) -> float:
+        """Record a failure; returns the seconds until the next attempt."""
+        with self._lock:
+            self.failures += 1
+            self.error = f"{type(error).__name__}: {str(error)[:300]}"
+            if self.failing_since is None:
+                self.failing_since = self._wall()
+            wait = min(self.BACKOFF_MAX, self.BACKOFF_FIRST * 2 ** (self.failures - 1))
+            self.retry_at = self._clock() + wait
+            return wait
+
+    def report(self) -> dict:
+        """For /health: {"store": "ok"} or what is wrong and when it is tried again."""
+        with self._lock:
+            if self.failures == 0:
+                return {"store": "ok"}
+            return {"store": "unreachable", "store_error": self.error, "failures": self.failures,
+                    "failing_for_s": round(self._wall() - (self.failing_since or self._wall()), 1),
+                    "next_try_in_s": round(max(0.0, self.retry_at - self._clock()), 1)}

@@ -455,6 +455,9 @@ class PostGISStore(Store):
 
     def _schema(self) -> list[str]:
         return [
+            # workers starting together on a fresh database: one creates, the others wait (two
+            # concurrent CREATE EXTENSION IF NOT EXISTS collide on pg_extension's unique index)
+            f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})",
             "CREATE EXTENSION IF NOT EXISTS postgis",
             "CREATE TABLE IF NOT EXISTS atlas_versions (id bigserial PRIMARY KEY, "
             "created_at text NOT NULL, who text NOT NULL, file_name text NOT NULL, layer text NOT NULL, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from geoapp.web import context
-from geoapp.web.context import current_filter, registry
+from geoapp.web.context import atlas, current_filter, registry
 from geoapp.web.export import layer_index
 
 bp = Blueprint("api", __name__)
@@ -12,9 +12,15 @@ bp = Blueprint("api", __name__)
 
 @bp.get("/health")
 def health():
+    """{"status": "ok"} once the data is loaded; {"status": "degraded", ...} (still 200: the data
+    in memory is served) while the store cannot be read, with the error and when it is tried again."""
     registry()  # loaded at start-up; reaching here means the data validated
+    state = atlas()
+    report = state.health.report()
     # never from a cache: the answer is about this process, now
-    return jsonify(status="ok"), {"Cache-Control": "no-store"}
+    if report["store"] == "ok":
+        return jsonify(status="ok"), {"Cache-Control": "no-store"}
+    return jsonify(status="degraded", serving_version=state.version, **report), {"Cache-Control": "no-store"}
 
 
 @bp.get("/api/plans")
