@@ -35,7 +35,9 @@ def test_a_read_only_sqlite_store_keeps_reads_at_200_and_health_degraded(tmp_pat
     app = make_app(f"sqlite:///{folder / 'atlas-store.sqlite'}")
     client = app.test_client()
     assert client.get("/health").get_json() == {"status": "ok"}
+    settle(app)   # no connection open: SQLite has removed its -wal/-shm files, which cannot be made now
     locked = [str(p) for p in folder.iterdir()] + [str(folder)]
+    assert [p.name for p in folder.iterdir()] == ["atlas-store.sqlite"]
     subprocess.run(["chattr", "+i", *locked], check=True)
     try:
         check_now(app)
