@@ -117,6 +117,8 @@ class Lookup:
     def __init__(self, boundaries: dict[str, gpd.GeoDataFrame]):
         self.cities = boundaries["city"].set_index("adcode")
         self.districts = boundaries["district"].set_index("adcode")
+        # Plain dicts for the per-row lookups (a pandas .loc per row was most of the conversion time)
+        self.parent: dict[str, str] = self.districts["parent_adcode"].to_dict()
         self.city_by_name: dict[str, str] = {}
         for code, rec in self.cities.iterrows():
             for name in (rec["name_zh"], rec["name_zh"].removesuffix("市"), rec.get("name_en", "")):
@@ -143,7 +145,7 @@ class Lookup:
             return text, [text]
         found = self.district_by_name.get(text.lower(), [])
         if city:
-            found = [c for c in found if self.districts.loc[c, "parent_adcode"] == city]
+            found = [c for c in found if self.parent[c] == city]
         return (found[0] if len(found) == 1 else None), found
 
     def city_list(self) -> str:
@@ -316,7 +318,7 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
                     add(i, "区县/district", f"'{districts_in[i]}' 不是辽宁{where_zh}的区县 / is not a district{where} of Liaoning; "
                         "allowed: a district name or adcode from data/boundaries/liaoning_district.geojson")
             else:
-                parent = lookup.districts.loc[district, "parent_adcode"]
+                parent = lookup.parent[district]
                 if city and parent != city:
                     add(i, "区县/district", f"{lookup.districts.loc[district, 'name_zh']} ({district}) 属于"
                         f"{lookup.cities.loc[parent, 'name_zh']}，不在{lookup.cities.loc[city, 'name_zh']} / "
@@ -333,7 +335,7 @@ def prepare(raw: RawTable, layer: str, boundaries: dict[str, gpd.GeoDataFrame], 
             else:
                 # The point's district and city where the row does not declare them; a declared
                 # one that the point contradicts is reported by the validator.
-                found_city = lookup.districts.loc[found, "parent_adcode"]
+                found_city = lookup.parent[found]
                 district = district or found
                 city = city or found_city
             out["location_precision"][i] = "source_coordinate"
