@@ -42,7 +42,7 @@ def mixed_paths(seed: int = 14) -> list[str]:
         "/ogc/collections/high_tech_zones/items", "/ogc/collections/cities/items/210200",
         "/ogc/collections/districts/items?limit=50&offset=50", "/export/high_tech_zones.geojson",
         "/export/cities.csv", "/export/high_tech_zones.gpkg", "/map/layers/high_tech_zones.geojson",
-        "/static/atlas.css", "/static/atlas.js", "/static/vendor/leaflet-1.9.4/leaflet.js",
+        "/static/atlas.css", "/static/atlas/core.js", "/static/vendor/leaflet-1.9.4/leaflet.js",
         "/static/stats.css",
     ]
     # distinct URLs: widths on /stats and the belt CSV, bboxes and offsets on OGC items

@@ -213,7 +213,7 @@ def build_bundle(plan_id: str, base: Registry, version: int, frames: dict, datum
     registry = with_imported(base, frames, source)
     return Bundle(plan_id=plan_id, version=version, registry=registry,
                   catalog=Catalog(registry, layers_dir),
-                  search=SearchIndex.build(registry.specs, registry.layers),
+                  search=SearchIndex.build(registry.specs, registry.layers, registry.boundaries),
                   display_positions=display_positions(registry.specs, registry.layers, datum))
 
 

@@ -65,7 +65,7 @@ def test_tile_host_from_the_app_config(monkeypatch):
 
 
 @pytest.mark.parametrize("url", ["/stats", "/api/distribution", "/api/coverage?half_width_km=12", "/about",
-                                 "/stats/belt_places.csv", "/static/atlas.js"])
+                                 "/stats/belt_places.csv", "/static/atlas/core.js"])
 def test_bodies_get_gzip_etag_and_304(client, url):
     plain = client.get(url)
     packed = client.get(url, headers={"Accept-Encoding": "gzip"})

@@ -64,9 +64,24 @@ def test_unknown_values_answer_400_listing_allowed(client):
     assert client.get("/?level=regional").status_code == 400
 
 
-def test_empty_result_says_so(client):
+def test_empty_result_says_which_choice_emptied_it(client):
+    """Issue 22 item 4: the message names the choices and links to each one dropped, with the
+    places there would be (the facet counts of the page without that choice)."""
     html = client.get("/?city=211300&industry=marine").get_data(as_text=True)
-    assert 'id="atlas-empty"' in html and "没有符合筛选条件的地点" in html
+    assert 'id="atlas-empty"' in html
+    assert "没有地点同时符合“城市：朝阳市”和“产业：海洋”" in html
+    without_city = client.get("/?industry=marine").get_data(as_text=True)
+    marine_places = re.search(r'value="211300"[^>]*><span>[^<]*</span> <small>\((\d+)\)', html).group(1)
+    assert '<a href="/?industry=marine">去掉“城市：朝阳市”（' in html
+    # dropping the industry leaves 朝阳's places: the count beside 朝阳 on the industry-less page
+    chaoyang = re.search(r'value="211300"[^>]*><span>[^<]*</span> <small>\((\d+)\)',
+                         client.get("/?city=211300").get_data(as_text=True)).group(1)
+    assert f'<a href="/?city=211300">去掉“产业：海洋”（{chaoyang} 处）</a>' in html
+    assert marine_places == "0" and "atlas-empty" not in without_city
+    # one choice alone empties it (朝阳's high-tech zone is not marine): said so, in English too
+    en = client.get("/?city=211300&industry=marine&kind=high_tech_zone&lang=en").get_data(as_text=True)
+    assert "“Industry: Marine” emptied the result" in en
+    assert '<a href="/?city=211300&amp;kind=high_tech_zone&amp;lang=en">Drop “Industry: Marine” (1 place)</a>' in en
 
 
 def test_page_is_cached_gzipped_and_revalidated(client):

@@ -19,6 +19,13 @@ def loaded_ids(page):
       }).reduce(function (all, id) { return all.concat(Object.keys(atlas.markers[id])); }, [])""")
 
 
+def open_layer_list(page):
+    """The layer list is a button until asked (issue 22 item 7): open it as a user would."""
+    box = page.locator(".leaflet-control-layers-toggle").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)   # Leaflet opens it on hover
+    page.wait_for_selector(".leaflet-control-layers-expanded")
+
+
 def count(page, css):
     return page.evaluate(f"document.querySelectorAll({css!r}).length")
 
@@ -37,6 +44,7 @@ def test_default_view_shows_cities_and_all_15_zones(page, live_server):
     # Chinese labels rendered: title, legend, layer control
     assert "辽宁" in page.inner_text("header h1")
     assert "国家级高新区" in page.inner_text("#atlas-legend")
+    open_layer_list(page)
     assert "高新技术产业开发区" in page.inner_text(".leaflet-control-layers")
     shot(page, "map_default")
     assert_clean(page)
@@ -67,6 +75,7 @@ def test_city_filter_narrows_to_benxi(page, live_server):
 def test_switching_a_layer_off_hides_it(page, live_server):
     open_map(page, live_server)
     assert count(page, ".leaflet-marker-icon.atlas-high_tech_zones") == 15
+    open_layer_list(page)
     page.get_by_label("高新技术产业开发区", exact=True).uncheck()
     assert count(page, ".leaflet-marker-icon.atlas-high_tech_zones") == 0
     # and its legend section goes with it
@@ -98,6 +107,7 @@ def test_english_page(page, live_server):
     open_map(page, live_server, "?lang=en")
     assert "Atlas" in page.inner_text("header h1")
     assert "National high-tech zone" in page.inner_text("#atlas-legend")
+    open_layer_list(page)
     assert "High-tech zones" in page.inner_text(".leaflet-control-layers")
     shot(page, "map_english")
     assert_clean(page)

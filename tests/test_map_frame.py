@@ -59,15 +59,33 @@ def test_page_size_does_not_depend_on_the_filter(client):
 
 
 @pytest.mark.parametrize("query,expected", [
-    ("大连高新区", "htz_dalian"), ("sygxq", "htz_shenyang"), ("shenyang", "htz_shenyang"),
-    ("Shenyang", "htz_shenyang"), ("dalian gaoxin", "htz_dalian"), ("clean energy", "lab_clean_energy_dalian"),
+    ("大连高新区", "htz_dalian"), ("sygxq", "htz_shenyang"), ("shenyang", "210100"),
+    ("Shenyang", "210100"), ("dalian gaoxin", "htz_dalian"), ("clean energy", "lab_clean_energy_dalian"),
+    ("沈阳市", "210100"), ("Dalian", "210200"), ("浑南", "210112"), ("hunnan", "210112"),
 ])
 def test_search_finds_places_by_the_names_people_type(client, registry, query, expected):
     ids = {row for layer in registry.layers.values() if "id" in layer for row in layer["id"]}
+    ids |= {code for level in ("city", "district") for code in registry.boundaries[level]["adcode"]}
     if expected not in ids:  # an id renamed in the data must fail here, not pass vacuously
         pytest.fail(f"{expected} is not an id in the data any more")
     hits = client.get(f"/map/search?q={query}").get_json()["hits"]
     assert hits and hits[0]["id"] == expected, (query, [h["id"] for h in hits])
+
+
+def test_search_finds_cities_and_districts_before_the_places_named_after_them(client):
+    """Issue 22 item 3: 沈阳市 answered "nothing found"; a city is found by its name, whatever the
+    filter, and the places named after it follow."""
+    hits = client.get("/map/search?q=沈阳市").get_json()["hits"]
+    assert [(h["layer"], h["id"], h["name_zh"]) for h in hits[:1]] == [("cities", "210100", "沈阳市")]
+    assert hits[0]["layer_title"] == "地级市"
+    shenyang = client.get("/map/search?q=沈阳").get_json()["hits"]
+    assert shenyang[0]["id"] == "210100" and "htz_shenyang" in [h["id"] for h in shenyang[1:]]
+    # a filter that excludes every Shenyang place still finds the city
+    filtered = client.get("/map/search?q=沈阳市&industry=marine").get_json()["hits"]
+    assert [h["id"] for h in filtered] == ["210100"]
+    assert client.get("/map/search?q=shenyang&lang=en").get_json()["hits"][0]["layer_title"] == "Cities"
+    district = client.get("/map/search?q=浑南区").get_json()["hits"][0]
+    assert (district["layer"], district["name_en"]) == ("districts", "Hunnan District")
 
 
 def test_english_word_search_does_not_match_letters_scattered_in_other_names(client):

@@ -1,7 +1,7 @@
 """Layer specs + GeoDataFrames -> the GeoJSON the browser draws (one FeatureCollection per layer).
 
 Data text only ever leaves here inside JSON (never as template source, never as script): the
-map page is a frame and atlas.js fetches these collections from /map/layers/<id>.geojson.
+map page is a frame and its script (static/atlas/layers.js) fetches these collections from /map/layers/<id>.geojson.
 
 Each feature carries what the browser needs to draw it and nothing it must interpret:
     id        the row's id (search and table select by it)
@@ -31,7 +31,7 @@ PRECISION_STYLE = {
 }
 PATH_KEYS = {"color", "weight", "fill_color", "fill_opacity", "dash_array", "radius", "opacity", "shape"}
 # Marker shapes (layers/*.yaml `shape`): each point category has its own colour *and* shape, so
-# the map reads in greyscale and for colour-blind readers; atlas.js draws them as SVG icons.
+# the map reads in greyscale and for colour-blind readers; static/atlas/markers.js draws them as SVG icons.
 SHAPES = ("circle", "square", "diamond", "triangle", "star", "ring")
 
 
@@ -42,7 +42,7 @@ def _star(points: int = 5, inner: float = 0.45) -> list[tuple[float, float]]:
 
 
 # Outline of each polygonal shape in unit coordinates (centre 0,0, radius 1, y down); the
-# legend (server) and the markers (atlas.js, from the page config) draw the same outlines.
+# legend (server) and the markers (static/atlas/markers.js, from the page config) draw the same outlines.
 SHAPE_POINTS = {
     "square": [(-0.85, -0.85), (0.85, -0.85), (0.85, 0.85), (-0.85, 0.85)],
     "diamond": [(0, -1.1), (1.1, 0), (0, 1.1), (-1.1, 0)],

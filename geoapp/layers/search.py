@@ -86,10 +86,18 @@ class SearchIndex:
         self._lock = threading.Lock()
 
     @classmethod
-    def build(cls, specs: list[LayerSpec], frames: dict[str, gpd.GeoDataFrame]) -> "SearchIndex":
-        """The index of the searchable point layers of `frames` (computed on first use)."""
-        return cls([(spec.id, frames[spec.data]) for spec in specs
-                    if spec.searchable and spec.geometry == "point"])
+    def build(cls, specs: list[LayerSpec], frames: dict[str, gpd.GeoDataFrame],
+              boundaries: dict[str, gpd.GeoDataFrame] | None = None) -> "SearchIndex":
+        """The index of the searchable point layers of `frames` (computed on first use), after
+        the cities and districts of `boundaries` (adcode as id, a point inside the area), so a
+        city is found by its name before the places named after it."""
+        areas = []
+        for spec in specs:
+            level = spec.data.split(":", 1)[1] if spec.data.startswith("boundaries:") else ""
+            if boundaries is not None and level in AREA_LEVELS and level in boundaries:
+                areas.append((spec.id, area_points(boundaries[level])))
+        return cls(areas + [(spec.id, frames[spec.data]) for spec in specs
+                            if spec.searchable and spec.geometry == "point"])
 
     @property
     def built(self) -> bool:
@@ -130,7 +138,9 @@ class SearchIndex:
                 in_order = re.compile(".*".join(re.escape(c) for c in q))
                 loose = np.fromiter((in_order.search(t) is not None for t in keys["cjk"]),
                                     dtype=bool, count=len(keys))[key] & keep & ~exact
-            rank = np.where(exact, 0, np.where(loose, 1, 9))
+            # the name itself first (沈阳市 -> the city, not the places named after it)
+            same = (rows["name_zh"].to_numpy(dtype=object) == q) & keep
+            rank = np.where(same, 0, np.where(exact, 1, np.where(loose, 2, 9)))
         else:
             words, squashed = _words(query), re.sub(r"[^0-9a-z]", "", q)
             if not squashed:
@@ -143,6 +153,16 @@ class SearchIndex:
         hits = np.flatnonzero(rank < 9)
         order = hits[np.argsort(rank[hits], kind="stable")][:limit]
         return rows.iloc[order].drop(columns=["key", "latin"])
+
+
+AREA_LEVELS = ("city", "district")
+
+
+def area_points(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Boundaries as search rows: id = adcode, the names, a point inside each area."""
+    return gpd.GeoDataFrame({"id": frame["adcode"].astype(str).to_numpy(),
+                             "name_zh": frame["name_zh"].to_numpy(), "name_en": frame["name_en"].to_numpy()},
+                            geometry=frame.geometry.representative_point().to_numpy(), crs=frame.crs)
 
 
 def _contains(texts: pd.Series, part: str) -> np.ndarray:

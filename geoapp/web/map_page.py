@@ -4,6 +4,7 @@ it) and served from the body cache with ETag and gzip."""
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import re
 
@@ -162,11 +163,14 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
     names = Names(reg.boundaries["city"], reg.boundaries["district"])
     cities = reg.boundaries["city"]
     filter_items = flt.query_items()
-    layers, counts, matched = [], {}, 0
+    layers, counts, matched, absent = [], {}, 0, {}
     for spec in specs():
         count = filtered_count(spec, flt)
         counts[spec.id] = count
         if spec.geometry == "polygon" and spec.filterable and count == 0:
+            # not drawn (nothing to draw), but its on/off state is kept in the URL's layers=
+            if spec.control:
+                absent[spec.id] = spec.show
             continue
         params = {**(filter_items if spec.filterable or spec.geometry == "choropleth" else {}),
                   "lang": lang if lang == "en" else ""}
@@ -189,7 +193,8 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
         bounds = [[y0, x0], [y1, x1]]
     bounds = drawn_bounds(bounds)
     frame = map_frame()
-    counts_by = facet_counts(reg.counted_places(), cities, flt)
+    every = reg.counted_places()
+    counts_by = facet_counts(every, cities, flt)
     facets = []
     for name, label, options in (
         ("city", t("城市", "City"), [(c, names.short(c, lang)) for c in cities["adcode"]]),
@@ -202,10 +207,20 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
         facets.append({"name": name, "label": label, "chosen": [text for v, text in options if v in chosen],
                        "options": [{"value": v, "text": text, "count": counts_by[name].get(v, 0),
                                     "checked": v in chosen} for v, text in options]})
-    chip_parts = [f"{f['label']}: {'、'.join(f['chosen'])}" for f in facets if f["chosen"]]
+    colon, sep = t("：", ": "), t("、", ", ")
+    chip_parts = [f"{f['label']}{colon}{sep.join(f['chosen'])}" for f in facets if f["chosen"]]
+    filter_words = (t("筛选", "Filter") + colon + " · ".join(chip_parts)) if chip_parts else \
+        t("筛选：全部地点", "Filter: all places")
+    en = "en" if lang == "en" else ""
+    clear_url = link("/", lang=en)
+    areas = unlisted_areas(every, flt)
+    empty, empty_fixes = "", []
+    if matched == 0 and not areas:
+        empty, empty_fixes = empty_reason(every, cities, flt, facets, lang, metric)
     config = {
         "map": frame.map_var, "lang": lang, "bounds": bounds, "province": drawn_bounds(LIAONING_BOUNDS),
-        "layers": layers, "counts": counts, "matched": matched, "filter": filter_items,
+        "base": request.script_root,   # the plan prefix (/plans/<id>), read once by atlas/core.js
+        "layers": layers, "absent": absent, "counts": counts, "matched": matched, "filter": filter_items,
         "search": link("/map/search", **filter_items, lang=lang if lang == "en" else ""),
         "places": link("/map/places.json", **filter_items, lang=lang if lang == "en" else ""),
         "cityUrl": link("/map/cities/{adcode}.json", **filter_items, lang=lang if lang == "en" else ""),
@@ -232,24 +247,85 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
                  "imageFilter": t("筛选", "Filter"), "imageAll": t("全部地点", "All places"),
                  "imageSources": t("来源：辽宁省“十三五”科技创新规划；行政区划与地点来源见 /about",
                                    "Sources: Liaoning 13th Five-Year S&T Plan; boundaries and places: see /about"),
-                 "imageDate": t("制图日期", "Made on")},
+                 "imageDate": t("制图日期", "Made on"), "colon": colon,
+                 "cityButton": t("{tip}。按回车键打开城市面板", "{tip}. Press Enter to open the city panel"),
+                 "areasNote": t("规划区域画在地图的区域图层中，计入地点数，不在地点列表里。",
+                                "Plan areas are drawn in the map's area layer and counted, but not in the list of places."),
+                 "zoomIn": t("放大", "Zoom in"), "zoomOut": t("缩小", "Zoom out"),
+                 "layersControl": t("图层", "Layers")},
     }
     html = render_template(
         "map.html", lang=lang, t=t, facets=facets, metric=metric,
         metrics=[(m, vocab.pick(METRIC_LABELS[m], lang)) for m in MAP_METRICS],
-        chips=" · ".join(chip_parts), legend=layers, swatch=swatch,
+        chips=filter_words if chip_parts else "", filter_words=filter_words, legend=layers, swatch=swatch,
         map_body=frame.html, map_script=frame.script, config=config, matched=matched,
+        empty=empty, empty_fixes=empty_fixes, clear_url=clear_url, index_url=link("/"),
+        unlisted=unlisted_note(areas, lang),
+        facet_note=t("括号里是与其他已选条件同时满足的地点数（含画成区域、不在地点列表里的规划区域）。",
+                     "In brackets: places matching this and the other choices (plan areas included: "
+                     "drawn as areas, not in the list of places)."),
         download_url=link("/export/all.gpkg", **filter_items),
-        places_files={fmt: link(f"/map/places.{fmt}", **filter_items, lang=lang if lang == "en" else "")
-                      for fmt in ("xlsx", "csv")},
-        stats_url=link("/stats", **filter_items, lang=lang if lang == "en" else ""),
+        places_files={fmt: link(f"/map/places.{fmt}", **filter_items, lang=en) for fmt in ("xlsx", "csv")},
+        stats_url=link("/stats", **filter_items, lang=en),
+        about_url=link("/about", lang=en),
+        sources_line=t("来源：辽宁省科学和技术发展“十三五”规划；行政区划与各地点的来源见本站“数据来源”页。",
+                       "Sources: the Liaoning 13th Five-Year S&T Plan; boundaries and each place's sources are on the atlas's Sources page."),
+        today=datetime.date.today().isoformat(),
         other_lang_url=link("/", **filter_items, metric=metric if metric != "places" else "",
                             lang="" if lang == "en" else "en"),
     )
     return html.encode("utf-8")
 
 
-AT = re.compile(r"^(\d{1,2})/(-?\d{1,2}(?:\.\d{1,6})?)/(-?\d{1,3}(?:\.\d{1,6})?)$")
+def unlisted_areas(every, flt: Filter) -> int:
+    """How many counted places the filter keeps are areas, not points: they are in the facet
+    counts and the cities' shading but not in the list beside the map."""
+    keep = flt.mask(every, None) & (every["city_adcode"].fillna("") != "").to_numpy(dtype=bool) \
+        & (every.geometry.geom_type != "Point").to_numpy(dtype=bool)
+    return int(keep.sum())
+
+
+def unlisted_note(areas: int, lang: str) -> str:
+    """Said under the list (names stay out of the page frame: it carries no data text)."""
+    if not areas:
+        return ""
+    if lang == "en":
+        return (f"The counts in the filter and the cities' shading include {areas} plan area{'s' if areas > 1 else ''}: "
+                "drawn as areas on the map (the area layer), not in this list.")
+    return f"筛选项和城市设色的计数含 {areas} 处规划区域：画在地图的区域图层中，不在本列表里。"
+
+
+def empty_reason(every, cities, flt: Filter, facets: list[dict], lang: str, metric: str) -> tuple[str, list[dict]]:
+    """Why nothing matches, in words: for each choice, how many places there would be without it
+    (the other choices kept), with a link that drops it."""
+    t = (lambda zh, en: en if lang == "en" else zh)
+    counted = (every["city_adcode"].fillna("") != "").to_numpy(dtype=bool)
+    fixes, culprits = [], []
+    en = "en" if lang == "en" else ""
+    for facet in facets:
+        if not facet["chosen"]:
+            continue
+        name = facet["name"]
+        without = Filter(**{p: getattr(flt, p) for p in ("industry", "city", "level", "kind") if p != name})
+        n = int((without.mask(every, None) & counted).sum())
+        words = facet["label"] + t("：", ": ") + t("、", ", ").join(facet["chosen"])
+        if n:
+            culprits.append(words)
+            fixes.append({"url": link("/", **without.query_items(),
+                                      metric=metric if metric != "places" else "", lang=en),
+                          "text": t(f"去掉“{words}”（{n} 处）", f"Drop “{words}” ({n} place{'' if n == 1 else 's'})")})
+    if len(culprits) == 1:
+        why = t(f"是“{culprits[0]}”使结果为空：其余条件下有地点，但都不符合它。",
+                f"“{culprits[0]}” emptied the result: the other choices match places, none of them this one.")
+    elif culprits:
+        why = t(f"没有地点同时符合“{'”和“'.join(culprits)}”：去掉其中任何一个都有地点。",
+                f"No place matches “{'” and “'.join(culprits)}” together: drop any one of them to see places.")
+    else:
+        why = t("没有符合筛选条件的地点。", "No places match this filter.")
+    return why, fixes
+
+
+AT = re.compile(r"^(\d{1,2}(?:\.\d{1,2})?)/(-?\d{1,2}(?:\.\d{1,6})?)/(-?\d{1,3}(?:\.\d{1,6})?)$")
 AT_ALLOWED = "zoom/lat/lon with zoom 5–18, e.g. 7/41.2/122.6"
 
 
@@ -259,9 +335,14 @@ def check_view_params() -> None:
     at = request.args.get("at", "")
     if at:
         match = AT.match(at)
-        if not match or not 5 <= int(match.group(1)) <= 18 or abs(float(match.group(2))) > 85 \
+        if not match or not 5 <= float(match.group(1)) <= 18 or abs(float(match.group(2))) > 85 \
                 or abs(float(match.group(3))) > 180:
             raise FilterError("at", at, [AT_ALLOWED])
+    panel = request.args.get("city_panel", "")
+    if panel:
+        codes = list(registry().boundaries["city"]["adcode"])
+        if panel not in codes:
+            raise FilterError("city_panel", panel, codes)
     wanted = request.args.get("layers")
     if wanted is not None:
         known = [s.id for s in specs() if s.control]
@@ -382,9 +463,12 @@ def search():
 
     def build():
         allowed = None
-        if not flt.empty:
+        if not flt.empty:  # the filter narrows the places; cities and districts are always found
+            reg = registry()
             allowed = {spec.id: set(filtered(spec, flt)["id"]) for spec in specs()
                        if spec.searchable and spec.geometry == "point"}
+            allowed.update({spec.id: set(reg.boundaries[spec.data.split(":", 1)[1]]["adcode"]) for spec in specs()
+                            if spec.data in ("boundaries:city", "boundaries:district")})
         hits = context.bundle().search.search(q, allowed)
         titles = {spec.id: spec.title_in(lang) for spec in specs()}
         xs, ys = drawn_lonlat(hits["lon"].to_numpy(dtype=float), hits["lat"].to_numpy(dtype=float))
