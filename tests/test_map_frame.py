@@ -244,3 +244,15 @@ def test_places_sharing_a_seat_are_drawn_apart_but_exported_at_the_seat(client, 
         for f in exported:
             x, y = f["geometry"]["coordinates"]
             assert (round(x, 6), round(y, 6)) == stored[f["properties"]["id"]]
+
+
+def test_plan_references_read_in_the_page_language_without_file_paths(client):
+    """Issue 22 item 6: English readers got Chinese section numbers (三（二）2) and file paths in popups."""
+    for lang in ("zh", "en"):
+        body = client.get(f"/map/layers/high_tech_zones.geojson?lang={lang}").get_json()
+        popup = next(f["properties"]["popup"] for f in body["features"] if f["properties"]["id"] == "htz_shenyang")
+        assert "data/plan" not in popup and "plan text" not in popup
+        if lang == "en":
+            assert "III.2.2" in popup and "三（二）" not in popup
+        else:
+            assert "规划原文 三（二）2" in popup

@@ -121,10 +121,12 @@ class Choropleth:
         self.scale = color_scale(list(self.values.values()))
 
     def legend(self) -> list[dict]:
+        """The classes some city is in (a class no city falls in is not drawn, so not explained)."""
+        values = list(self.values.values())
         return [{"label": f"{self.label}: {lo:g}" + (f"–{hi - 1:g}" if hi - 1 > lo else ""),
                  "style": {"fill": True, "fill_color": color, "color": "#999",
                            "fill_opacity": 0.8, "weight": 1}}
-                for lo, hi, color in self.scale.classes()]
+                for lo, hi, color in self.scale.classes() if any(lo <= v < hi for v in values)]
 
 
 def polygon_collection(spec: LayerSpec, frame: gpd.GeoDataFrame, lang: str, names: Names,

@@ -185,6 +185,7 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
         else:
             layers.append(layer_entry(spec, lang, link(f"/map/layers/{spec.id}.geojson", **params),
                                       count, shade))
+        layers[-1]["legend"] = drawn_legend(spec, layers[-1]["legend"], flt, count)
         if spec.geometry == "point" and spec.counted:
             matched += count
     bounds = LIAONING_BOUNDS
@@ -275,6 +276,25 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
                             lang="" if lang == "en" else "en"),
     )
     return html.encode("utf-8")
+
+
+def drawn_legend(spec, legend: list[dict], flt: Filter, count: int) -> list[dict]:
+    """The legend entries of what the filter draws: none for an empty layer, and for a layer
+    styled by a column only the values its filtered rows have (on screen and on paper)."""
+    if spec.geometry == "choropleth" or spec.data.startswith("boundaries:"):
+        return legend
+    if count == 0:
+        return []
+    by = spec.style.get("by")
+    if not by or len(legend) != len(spec.style.get("values", {})):
+        return legend
+    reg = registry()
+    frame = reg.layers[spec.data]
+    if by not in frame.columns:
+        return legend
+    column = frame[by].to_numpy(dtype=object)
+    present = set(column[flt.mask(frame, reg.boundaries["city"])] if spec.filterable else column)
+    return [entry for value, entry in zip(spec.style["values"], legend) if value in present]
 
 
 def unlisted_areas(every, flt: Filter) -> int:

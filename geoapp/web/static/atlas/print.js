@@ -6,19 +6,26 @@
 (function () {
   "use strict";
   var atlas = window.atlas, map = atlas.map;
-  var legendWasOpen = null;
+  // what the screen showed is what the paper shows: its bounds are fitted into the printed map
+  // (whose shape differs), and the screen's view comes back after printing
+  var saved = null;
   function enter() {
-    if (legendWasOpen === null) legendWasOpen = atlas.legendOpen();
+    if (!saved) {
+      saved = { legend: atlas.legendOpen(), center: map.getCenter(), zoom: map.getZoom(), bounds: map.getBounds() };
+    }
     atlas.setLegend(true);
     document.getElementById("atlas-print-date").textContent = atlas.today();
     map.invalidateSize({ pan: false });
+    map.fitBounds(saved.bounds, { animate: false, padding: [4, 4] });
     document.body.setAttribute("data-print", "true");
   }
   function leave() {
-    if (legendWasOpen !== null) atlas.setLegend(legendWasOpen);
-    legendWasOpen = null;
+    if (!saved) return;
+    atlas.setLegend(saved.legend);
     document.body.removeAttribute("data-print");
     map.invalidateSize({ pan: false });
+    map.setView(saved.center, saved.zoom, { animate: false });
+    saved = null;
   }
   atlas.enterPrint = enter;
   window.addEventListener("beforeprint", enter);
