@@ -158,3 +158,17 @@ def test_cached_page_links_come_from_the_filter_not_the_first_request(client):
     assert stats_link == "/stats?industry=biomedicine,marine&kind=cluster,coastal_park"
     other = re.search(r'href="(/\?[^"]*lang=en[^"]*)"', html).group(1)
     assert "industry=biomedicine,marine" in other and "kind=cluster,coastal_park" in other
+
+
+def test_english_city_panel_says_units_and_periods_in_english(client):
+    """Issue 22 item 6: the English city panel said "8 个", "60 余万人", "“十二五”期间"."""
+    cjk = re.compile(r"[\u3400-\u9fff]")
+    seen = []
+    for code in ("210100", "210200", "211300"):
+        card = client.get(f"/map/cities/{code}.json?lang=en").get_json()["scorecard"]["rows"]
+        for row in card:
+            seen += [row["target"], row["when"]] + [f["text"] for f in row["city_figures"]]
+    assert seen and not [text for text in seen if cjk.search(text)]
+    assert "12th FYP period (2011–2015)" in seen
+    zh = client.get("/map/cities/210100.json").get_json()["scorecard"]["rows"]
+    assert "60 余万人" in [row["target"] for row in zh]

@@ -14,6 +14,7 @@
     // on phones the zoom may be fractional (quarter steps): the province fills the map's width
     // instead of the integer zoom below it (which left it a third of the map's height)
     map.fitBounds(config.bounds, { paddingTopLeft: [left, pad[1]], paddingBottomRight: pad, animate: false });
+    atlas.firstView = { center: map.getCenter(), zoom: map.getZoom() };   // printing knows it is untouched
   }
   atlas.fit = fit;
   if (atlas.narrow()) map.options.zoomSnap = 0.25;

@@ -6,23 +6,29 @@
 (function () {
   "use strict";
   var atlas = window.atlas, map = atlas.map;
-  // what the screen showed is what the paper shows: its bounds are fitted into the printed map
-  // (whose shape differs), and the screen's view comes back after printing
+  // What the screen showed is what the paper shows, fitted into the printed map (whose shape
+  // differs) at any zoom step: the province (or the filtered cities) when the view is still the
+  // first one, else the bounds on screen. The screen's view comes back after printing.
   var saved = null;
   function enter() {
     if (!saved) {
-      saved = { legend: atlas.legendOpen(), center: map.getCenter(), zoom: map.getZoom(), bounds: map.getBounds() };
+      var first = atlas.firstView, c = map.getCenter();
+      var untouched = first && first.zoom === map.getZoom() && first.center.equals(c, 1e-6);
+      saved = { legend: atlas.legendOpen(), center: c, zoom: map.getZoom(), snap: map.options.zoomSnap,
+                bounds: untouched ? L.latLngBounds(atlas.config.bounds) : map.getBounds() };
     }
     atlas.setLegend(true);
     document.getElementById("atlas-print-date").textContent = atlas.today();
     map.invalidateSize({ pan: false });
-    map.fitBounds(saved.bounds, { animate: false, padding: [4, 4] });
+    map.options.zoomSnap = 0;
+    map.fitBounds(saved.bounds, { animate: false, padding: [8, 8] });
     document.body.setAttribute("data-print", "true");
   }
   function leave() {
     if (!saved) return;
     atlas.setLegend(saved.legend);
     document.body.removeAttribute("data-print");
+    map.options.zoomSnap = saved.snap;
     map.invalidateSize({ pan: false });
     map.setView(saved.center, saved.zoom, { animate: false });
     saved = null;
