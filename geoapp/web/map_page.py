@@ -220,7 +220,7 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
         empty, empty_fixes = empty_reason(every, cities, flt, facets, lang, metric)
     config = {
         "map": frame.map_var, "lang": lang, "bounds": bounds, "province": drawn_bounds(LIAONING_BOUNDS),
-        "base": request.script_root,   # the plan prefix (/plans/<id>), read once by atlas/core.js
+        "base": request.script_root + "/",   # the plan prefix (/plans/<id>/), read once by atlas/core.js
         "layers": layers, "absent": absent, "counts": counts, "matched": matched, "filter": filter_items,
         "search": link("/map/search", **filter_items, lang=lang if lang == "en" else ""),
         "places": link("/map/places.json", **filter_items, lang=lang if lang == "en" else ""),
