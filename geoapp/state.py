@@ -300,13 +300,16 @@ class Atlas:
         if plan_id not in self._plans:
             raise UnknownPlan(plan_id, self.plan_ids)
         with self._plan_lock(plan_id):
-            bundle = self._bundles.get(plan_id)
-            if bundle is None:
-                version, frames = self.store.snapshot(self.version) if self.version else (0, {})
+            while True:
+                bundle = self._bundles.get(plan_id)
+                if bundle is not None:
+                    return bundle
+                version = self.version
+                _, frames = self.store.snapshot(version) if version else (0, {})
                 bundle = self._make(plan_id, version, frames)
                 with self._lock:
-                    bundle = self._bundles.setdefault(plan_id, bundle)
-        return bundle
+                    if self.version == version:   # else a switch landed meanwhile: build again
+                        return self._bundles.setdefault(plan_id, bundle)
 
     def _plan_lock(self, plan_id: str) -> threading.Lock:
         with self._lock:
@@ -353,8 +356,10 @@ class Atlas:
                     self._root, self._plans, self.default_plan = root, plans, default
                     self._bases = bases
                     self._bundles = built       # plans no longer in the data are gone
-                else:
-                    self._bundles = {**self._bundles, **built}   # one reference per plan, replaced
+                else:   # one reference per plan, replaced; a plan built meanwhile at the old
+                    # version is dropped (built again, at this version, on its next request)
+                    self._bundles = {**{p: b for p, b in self._bundles.items() if b.version == version},
+                                     **built}
                 self.version = version
                 self.switches += 1
             return True
