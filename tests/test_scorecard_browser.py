@@ -37,3 +37,23 @@ def test_scorecard_section_fits_the_screen(browser, live_server, size):
         page.screenshot(path=str(ARTIFACTS / f"scorecard_{size}.png"))
     finally:
         context.close()
+
+
+def test_city_panel_lists_the_citys_scorecard_rows(browser, live_server):
+    """Dalian's panel on the map: the targets touching it, with Dalian's own 2019 figure."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{live_server}/", wait_until="networkidle")
+        page.evaluate("atlas.openCity('210200')")
+        page.wait_for_selector("#atlas-city[data-adcode='210200'] ul.scorecard li")
+        text = page.inner_text("#atlas-city ul.scorecard")
+        assert "技术市场合同成交额" in text and "2019: 210.39 亿元" in text
+        assert errors == []
+        page.locator("#atlas-city ul.scorecard").scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "scorecard_city_panel.png"))
+    finally:
+        context.close()
