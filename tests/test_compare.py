@@ -121,3 +121,29 @@ def test_compare_page_brief_and_downloads(client):
     assert csv.status_code == 200 and csv.data.startswith(b"\xef\xbb\xbf")
     assert len(csv.data.decode("utf-8-sig").strip().splitlines()) == 15   # header + 14 cities
     assert client.get("/compare/places.xlsx").status_code == 200
+
+
+def test_api_compare_over_two_plans(client, registry, monkeypatch):
+    """Two plans through the web: plan 'b' is the shipped plan's data edited in memory (the CAS
+    Dandong task dropped, the centre no longer referenced) until the plan folders' fixture is on
+    main (tests/plans_fixture.make_second_plan)."""
+    from geoapp.web import compare as web_compare
+    every = registry.counted_places().copy()
+    every.loc[every["id"] == "platform_cas_dandong", "plan_refs"] = ""
+    second = replace(registry, tasks=tuple(t for t in registry.tasks if t.id != "cas_dandong_centre"),
+                     _counted=every)
+    views = {"first": registry, "second": second}
+    monkeypatch.setattr(web_compare, "plan_ids", lambda: list(views))
+    monkeypatch.setattr(web_compare, "plan_view", lambda pid: views[pid])
+    body = client.get("/api/compare?a=first&b=second").get_json()
+    assert len(body["cities"]) == 14
+    assert [p["id_a"] for p in body["places"] if p["status"] == "dropped"] == ["platform_cas_dandong"]
+    assert [t["id_a"] for t in body["tasks"] if t["status"] == "dropped"] == ["cas_dandong_centre"]
+    back = client.get("/api/compare?a=second&b=first").get_json()
+    assert [p["id_b"] for p in back["places"] if p["status"] == "new"] == ["platform_cas_dandong"]
+    assert [t["id_b"] for t in back["tasks"] if t["status"] == "new"] == ["cas_dandong_centre"]
+    dandong = next(c for c in back["cities"] if c["city_adcode"] == "210600")
+    assert (dandong["tasks_change"], dandong["places_new"]) == (1, 1)
+    page = client.get("/compare?a=first&b=second").get_data(as_text=True)
+    assert page.count('class="dropped"') == 1
+    assert client.get("/api/compare?a=first&b=third").get_json()["allowed"] == ["first", "second"]
