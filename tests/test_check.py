@@ -11,6 +11,7 @@ import pytest
 
 from geoapp import LAYERS_DIR, PROJECT_ROOT
 from geoapp.data import DataValidationError, load_registry
+from tests.plans_fixture import plan_dir
 
 HTZ = "parks/high_tech_zones.csv"
 
@@ -57,16 +58,17 @@ def test_layer_spec_with_a_wrong_type_names_the_file(data_copy, layers_copy):
 
 
 def test_missing_derived_geometry_names_the_spec_and_the_file(data_copy):
-    (data_copy / "zones" / "shenyang_dalian_belt.geojson").unlink()
+    (plan_dir(data_copy) / "shenyang_dalian_belt.geojson").unlink()
     problems = problems_of(data_copy)
-    assert any("layers/40_belt.yaml, field 'data'" in p and "shenyang_dalian_belt" in p
-               and "data/zones/shenyang_dalian_belt.geojson" in p for p in problems), problems
+    assert any("plans/liaoning_st_13th/plan.yaml, field 'corridor.layer'" in p
+               and "shenyang_dalian_belt.geojson does not exist in " in p
+               for p in problems), problems
 
 
 def test_task_citing_a_missing_section_names_the_tasks_file(data_copy):
-    replace_in(data_copy / "plan" / "tasks.yaml", "section: 三（二）2", "section: 九（九）9")
+    replace_in(plan_dir(data_copy) / "tasks.yaml", "section: 三（二）2", "section: 九（九）9")
     problems = problems_of(data_copy)
-    assert any("plan/tasks.yaml, field 'task " in p and "section '九（九）9' does not exist" in p
+    assert any("plans/liaoning_st_13th/tasks.yaml, field 'task " in p and "section '九（九）9' does not exist" in p
                for p in problems), problems
 
 
@@ -79,15 +81,15 @@ def test_template_syntax_in_a_csv_cell_names_file_row_and_field(data_copy, paylo
 
 
 def test_template_syntax_in_geojson_tasks_and_specs(data_copy, layers_copy):
-    belt = data_copy / "zones" / "shenyang_dalian_belt.geojson"
+    belt = plan_dir(data_copy) / "shenyang_dalian_belt.geojson"
     doc = json.loads(belt.read_text(encoding="utf-8"))
     doc["features"][0]["properties"]["note_en"] = "a {{ cycler.__init__.__globals__.os.getpid() }}"
     belt.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    replace_in(data_copy / "plan" / "tasks.yaml", "title_en: ", "title_en: '{% raw %}' #")
+    replace_in(plan_dir(data_copy) / "tasks.yaml", "title_en: ", "title_en: '{% raw %}' #")
     replace_in(layers_copy / "60_high_tech_zones.yaml", "en: High-tech zones}", "en: \"{{x}} zones\"}")
     problems = problems_of(data_copy, layers_copy)
-    assert any("zones/shenyang_dalian_belt.geojson, row 1, field 'note_en'" in p for p in problems), problems
-    assert any("plan/tasks.yaml, field '[1].title_en'" in p and "'{%'" in p for p in problems), problems
+    assert any("liaoning_st_13th/shenyang_dalian_belt.geojson, row 1, field 'note_en'" in p for p in problems), problems
+    assert any("plans/liaoning_st_13th/tasks.yaml, field '[1].title_en'" in p and "'{%'" in p for p in problems), problems
     assert any("60_high_tech_zones.yaml, field 'title.en'" in p and "'{{'" in p for p in problems), problems
 
 
@@ -142,12 +144,12 @@ def test_boundary_without_adcode_names_file_and_field(data_copy):
 
 def test_check_command_fails_naming_files_for_each_breakage(data_copy, layers_copy):
     (layers_copy / "60_high_tech_zones.yaml").write_text("id: [unclosed\n", encoding="utf-8")
-    replace_in(data_copy / "plan" / "tasks.yaml", "section: 三（二）2", "section: 九（九）9")
+    replace_in(plan_dir(data_copy) / "tasks.yaml", "section: 三（二）2", "section: 九（九）9")
     replace_in(data_copy / HTZ, "沈阳高新技术产业开发区", "沈阳高新技术产业开发区{{7*7}}")
     result = check(data_copy, layers_copy)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    for text in ("60_high_tech_zones.yaml", "plan/tasks.yaml", f"{HTZ}, row 1, field 'name_zh'"):
+    for text in ("60_high_tech_zones.yaml", "plans/liaoning_st_13th/tasks.yaml", f"{HTZ}, row 1, field 'name_zh'"):
         assert text in result.stderr, (text, result.stderr)
 
 
@@ -160,28 +162,28 @@ def test_check_command_on_a_gbk_file_is_a_message_not_a_traceback(data_copy):
 
 
 def test_start_up_refuses_broken_data_with_the_same_messages(data_copy):
-    (data_copy / "zones" / "shenyang_dalian_belt.geojson").unlink()
+    (plan_dir(data_copy) / "shenyang_dalian_belt.geojson").unlink()
     from geoapp.web import create_app
     with pytest.raises(DataValidationError) as info:
         create_app({"ATLAS_DATA_DIR": str(data_copy), "ATLAS_TILES": "none"})
-    assert any("40_belt.yaml" in str(p) for p in info.value.problems)
+    assert any("corridor.layer" in str(p) for p in info.value.problems)
     # the WSGI entry point (what gunicorn loads) exits with the messages, no traceback
     env = {"PATH": "/usr/bin:/bin", "ATLAS_DATA_DIR": str(data_copy), "ATLAS_TILES": "none"}
     result = subprocess.run([sys.executable, "-c", "import wsgi"], capture_output=True, text=True,
                             cwd=PROJECT_ROOT, env=env)
     assert result.returncode != 0
-    assert "Traceback" not in result.stderr and "40_belt.yaml" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "corridor.layer" in result.stderr, result.stderr
 
 
 def test_check_names_the_data_dir_it_read(data_copy):
     result = check(data_copy)
     assert result.returncode == 0, result.stderr
     specs = len(list((PROJECT_ROOT / "layers").glob("*.yaml")))   # 11 with the imported-list template
-    assert f"{specs} layer specs" in result.stdout and "plan tasks" in result.stdout
+    assert f"{specs} layer specs" in result.stdout and " tasks, " in result.stdout
 
 
 def test_template_syntax_written_with_json_escapes_is_found(data_copy):
-    belt = data_copy / "zones" / "shenyang_dalian_belt.geojson"
+    belt = plan_dir(data_copy) / "shenyang_dalian_belt.geojson"
     text = belt.read_text(encoding="utf-8")
     doc = json.loads(text)
     doc["features"][0]["properties"]["name_en"] = "{{7*7}}"

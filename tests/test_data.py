@@ -77,7 +77,7 @@ def test_every_point_inside_its_city_and_district(registry):
 def test_every_row_has_a_source_and_an_existing_plan_section(registry):
     places = registry.places()
     assert (places["source"].str.strip().str.len() > 0).all()
-    sections = plan_text.sections()
+    sections = registry.sections
     for refs in places["plan_refs"]:
         for ref in refs.split(";"):
             assert ref in sections, ref
@@ -106,7 +106,8 @@ def test_demonstration_zone_core_is_the_three_areas_the_plan_names(registry):
     htz = registry.layer("high_tech_zones").set_index("id")
     shenyang = core[core["member_id"] == "htz_shenyang"].geometry.iloc[0]
     assert shenyang.equals(htz.loc["htz_shenyang"].geometry)
-    assert plan_text.quote_in_section("三（二）2", "以沈阳高新区、大连高新区及金普新区创新集聚区为核心区")
+    assert plan_text.quote_in_section("三（二）2", "以沈阳高新区、大连高新区及金普新区创新集聚区为核心区",
+                                        registry.sections)
 
 
 def test_belt_corridor_joins_shenyang_and_dalian_and_stays_in_province(registry):
@@ -127,7 +128,7 @@ def test_jianping_intervention_is_the_county_polygon(registry):
 
 
 def test_stored_belt_is_what_the_corridor_function_gives_today(registry):
-    """data/zones/shenyang_dalian_belt.geojson is derived; if the HTZ points move, `make data`
+    """The plan's shenyang_dalian_belt.geojson is derived; if the HTZ points move, `make data`
     must be re-run — this fails until it is."""
     from geoapp.analysis.corridor import AXIS_ENDS, DEFAULT_HALF_WIDTH_KM, corridor
     htz = registry.layer("high_tech_zones").set_index("id").geometry

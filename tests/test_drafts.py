@@ -19,10 +19,7 @@ from geoapp.ingest.drafts.extract import draft, sentence_spans
 
 
 def plan_text_path(registry) -> Path:
-    plan = getattr(registry, "plan", None)
-    if plan is not None and getattr(plan, "text", None):
-        return Path(plan.text)
-    return registry.data_dir / "plan" / "source" / "liaoning_st_13th_fyp.txt"
+    return Path(registry.plan.text)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The target scorecard (issue 21): outcomes as data (data/plan/outcomes.yaml, checked by
+"""The target scorecard (issue 21): outcomes as data (data/plans/<plan>/outcomes.yaml, checked by
 `make check`), the status rules, /api/scorecard, /stats/scorecard.csv and the city panel."""
 import csv
 import io
@@ -12,7 +12,7 @@ from geoapp.data.outcomes import Outcome, outcomes_from_dict, check_outcomes, un
 from geoapp.data.tasks import LayerFilter, Target, Task
 from geoapp import DATA_DIR, LAYERS_DIR
 
-OUTCOMES = "plan/outcomes.yaml"
+OUTCOMES = "plans/liaoning_st_13th/outcomes.yaml"
 
 
 def replace_in(path, old: str, new: str) -> None:
@@ -32,7 +32,7 @@ def problems_of(data_dir) -> list[str]:
 def test_shipped_outcomes_are_sound_and_sourced(registry):
     outcomes = registry.outcomes
     assert check_outcomes(outcomes, registry.tasks, (2016, 2020),
-                          set(registry.boundaries["city"]["adcode"])) == []
+                          set(registry.boundaries["city"]["adcode"]), registry.sections) == []
     sourced = [(entry.target, o) for entry in outcomes.targets for o in entry.outcomes]
     assert len({t for t, o in sourced if not o.city}) >= 3
     for target, outcome in sourced:  # no outcome without a named source and a year

@@ -118,9 +118,8 @@ def test_check_rejects_a_place_whose_cited_section_does_not_name_it(data_copy):
 
 
 def test_every_cited_section_names_the_place(registry):
-    from geoapp.data import plan_text
     from geoapp.data.validate import plan_names
-    sections = plan_text.sections()
+    sections = registry.sections
     places = registry.places()
     places = places[places["layer"] != "demo_zone_core"]
     for rec in places.to_dict("records"):

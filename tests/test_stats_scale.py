@@ -21,6 +21,7 @@ from benchmarks.synthetic import LAYER_ID, make_dataset, synthetic_rows
 from geoapp.geo import EQUAL_AREA
 from geoapp.web.charts import BELT_POINTS_MAX
 from tests.test_map import page_config
+from tests.plans_fixture import plan_dir
 
 N = 3000
 TASK = "synthetic_test_task"
@@ -31,7 +32,7 @@ NAMED = ["synthetic_000001", "synthetic_000002", "synthetic_000003"]
 def big(tmp_path_factory):
     from geoapp.web import create_app
     data_dir, layers_dir = make_dataset(tmp_path_factory.mktemp("stats-scale"), N)
-    tasks_file = data_dir / "plan" / "tasks.yaml"
+    tasks_file = plan_dir(data_dir) / "tasks.yaml"
     tasks = yaml.safe_load(tasks_file.read_text(encoding="utf-8"))
     anchor = tasks[0]  # a section and a quote that exist in the plan text
     tasks.append({
@@ -59,7 +60,7 @@ def expected_rows(data_dir) -> gpd.GeoDataFrame:
     joined = gpd.sjoin(points, cities, how="left", predicate="within")
     assert joined.index.is_unique  # the cities do not overlap
     points["city_by_join"] = joined["adcode"]
-    corridor = gpd.read_file(data_dir / "zones" / "shenyang_dalian_belt.geojson").to_crs(EQUAL_AREA)
+    corridor = gpd.read_file(plan_dir(data_dir) / "shenyang_dalian_belt.geojson").to_crs(EQUAL_AREA)
     points["in_belt"] = points.to_crs(EQUAL_AREA).intersects(corridor.geometry.iloc[0]).to_numpy()
     return points
 

@@ -1,37 +1,41 @@
-"""data/plan/tasks.yaml against the plan text (the source of truth) and the registry."""
+"""The default plan's tasks.yaml (data/plans/<plan>/) against the plan text (the source of truth) and the registry."""
 import re
 
 import pytest
 
 from geoapp.analysis.coverage import task_status
 from geoapp.analysis.report import build_report
+from geoapp import DATA_DIR
 from geoapp.data import plan_text
+from geoapp.data.plans import load_plans
 from geoapp.data.tasks import Task, check_tasks, load_tasks
 
-TASKS = load_tasks()
+PLAN = next(p for p in load_plans(DATA_DIR)[0].values() if p.default)
+TASKS = load_tasks(PLAN.tasks_file)
+SECTIONS = plan_text.sections(PLAN.text)
 
 
 def test_tasks_file_is_sound(registry):
     places = registry.counted_places()
     problems = check_tasks(TASKS, set(places["id"]), set(registry.layers),
-                           set(registry.boundaries["city"]["adcode"]))
+                           set(registry.boundaries["city"]["adcode"]), SECTIONS, PLAN.industries)
     assert problems == []
     assert len({t.id for t in TASKS}) == len(TASKS)
 
 
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
 def test_every_task_quotes_a_section_that_exists(task: Task):
-    assert task.section in plan_text.sections()
-    assert plan_text.quote_in_section(task.section, task.quote)
+    assert task.section in SECTIONS
+    assert plan_text.quote_in_section(task.section, task.quote, SECTIONS)
     for target in task.targets:
-        assert plan_text.quote_in_section(task.section, target.quote), target.metric_zh
+        assert plan_text.quote_in_section(task.section, target.quote, SECTIONS), target.metric_zh
         if target.value is not None:
             # the number as a whole token: 1 must not pass on a quote that only says 12
             number = re.escape(f"{target.value:g}")
             assert re.search(rf"(?<![0-9.]){number}(?![0-9])", target.quote.replace(" ", "")), \
                 target.metric_zh
         if target.year is not None:  # the year is in the quote or heads the section
-            heading = plan_text.sections()[task.section].heading
+            heading = SECTIONS[task.section].heading
             assert str(target.year) in (target.quote + heading).replace(" ", ""), target.metric_zh
 
 
@@ -41,7 +45,7 @@ def test_check_tasks_reports_what_is_wrong():
         Task("bad_quote", "x", "x", "三（二）2", "这句话不在规划里"),
         Task("bad_place", "x", "x", "三（二）2", "着力打造“沈大高新技术产业带”", places=("htz_atlantis",)),
     )
-    problems = check_tasks(bad, {"htz_shenyang"}, {"high_tech_zones"}, {"210100"})
+    problems = check_tasks(bad, {"htz_shenyang"}, {"high_tech_zones"}, {"210100"}, SECTIONS)
     assert any("no_section" in p and "does not exist" in p for p in problems)
     assert any("bad_quote" in p and "quote not found" in p for p in problems)
     assert any("htz_atlantis" in p for p in problems)
@@ -49,7 +53,7 @@ def test_check_tasks_reports_what_is_wrong():
 
 def test_htz_tiers_are_the_cities_the_plan_lists(registry):
     """Parse the three tiers from the text itself and compare with the tasks' places."""
-    text = re.sub(r"\s+", "", plan_text.sections()["三（二）2"].text)
+    text = re.sub(r"\s+", "", SECTIONS["三（二）2"].text)
     names = {zh.removesuffix("市"): code for code, zh in
              zip(registry.boundaries["city"]["adcode"], registry.boundaries["city"]["name_zh"])}
     htz = registry.layer("high_tech_zones").set_index("id")
@@ -73,7 +77,7 @@ def test_htz_tiers_are_the_cities_the_plan_lists(registry):
 
 def test_box1_platforms_match_the_text_and_sum_to_151_not_150():
     """专栏1 counted independently from the text: 15 common + 126 specialised + 10 service."""
-    box = plan_text.sections()["专栏1"].text
+    box = SECTIONS["专栏1"].text
     common = sum(int(n) for n in re.findall(r"(\d+)\s*个产业共性技术创新平台", box))
     special = sum(int(n) for n in re.findall(r"(\d+)\s*个产业专业技术创新平台", box))
     service = sum(int(n) for n in re.findall(r"(\d+)\s*个产业技术创新综合服务平台", box))

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from geoapp.data import DataValidationError, load_registry
+from tests.plans_fixture import plan_dir
 
 HTZ = "parks/high_tech_zones.csv"
 
@@ -61,7 +62,7 @@ def test_swapped_lon_lat_is_reported_outside_liaoning(data_copy):
 
 
 def test_bad_crs_in_a_geojson_layer(data_copy):
-    path = data_copy / "zones" / "shenyang_dalian_belt.geojson"
+    path = plan_dir(data_copy) / "shenyang_dalian_belt.geojson"
     doc = json.loads(path.read_text(encoding="utf-8"))
     doc["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3857"}}
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")

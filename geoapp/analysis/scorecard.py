@@ -1,5 +1,5 @@
 """The target scorecard: every numeric target of the plan against its baseline and its latest
-sourced outcome (data/plan/outcomes.yaml), with a status and the gap. Pure functions, no Flask.
+sourced outcome (the plan folder's outcomes.yaml), with a status and the gap. Pure functions, no Flask.
 
 Which outcome decides (`decisive`): the province's figure for the target's year when there is
 one, else the latest province figure (a city's own figure never decides: it is shown in that

@@ -42,11 +42,18 @@ def main(argv: list[str] | None = None) -> int:
     places = registry.counted_places()  # each place once (not again through `counted: false` layers)
     print(f"\n{len(places)} places and areas; location precision: "
           + ", ".join(f"{k} {v}" for k, v in places['location_precision'].value_counts().items()))
-    print(f"{len(registry.specs)} layer specs, {len(registry.tasks)} plan tasks, "
-          f"{len(registry.sections)} plan sections, {len(registry.sources)} SOURCE.md files")
+    print(f"\n{len(registry.plans)} plan(s) in data/plans/:")
+    for plan_id in registry.plans:
+        view = registry.for_plan(plan_id)
+        plan = view.plan
+        print(f"  {plan_id}{' (default)' if plan.default else ''}: {plan.title('full', 'en')}, "
+              f"{plan.period[0]}–{plan.period[1]}; {len(view.tasks)} tasks, {len(view.sections)} "
+              f"sections, {len(plan.industries)} industries, {len(view.specs)} layer specs, "
+              f"{'corridor ' + '–'.join(plan.corridor.axis) if plan.corridor else 'no corridor'}; "
+              f"{len(view.sources)} SOURCE.md files")
     print("OK: every file valid (CRS, geometry, unique ids, vocabularies, city/district "
-          "containment, plan sections, sources, layer specs against the data, tasks against "
-          "places/layers/cities/sections, no template syntax in any text)")
+          "containment, plan manifests, plan sections, sources, layer specs against the data, "
+          "tasks against places/layers/cities/sections, corridor ends, no template syntax in any text)")
     return 0
 
 

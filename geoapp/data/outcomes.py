@@ -137,10 +137,10 @@ def _written(value: float, text: str) -> bool:
 
 
 def check_outcomes(outcomes: Outcomes, tasks: tuple[Task, ...], period: tuple[int, int],
-                   city_codes: set[str], sections: dict[str, plan_text.Section] | None = None) -> list[str]:
-    """Every problem, as readable sentences (empty: sound). `period`: the plan's (first, last) year."""
+                   city_codes: set[str], sections: dict[str, plan_text.Section]) -> list[str]:
+    """Every problem, as readable sentences (empty: sound). `period`: the plan's (first, last)
+    year; `sections`: the plan text's sections."""
     problems = []
-    sections = plan_text.sections() if sections is None else sections
     targets = {t.id: t for task in tasks for t in task.targets if t.id}
     first, last = period
     for sid, source in outcomes.sources.items():

@@ -1,4 +1,4 @@
-"""The plan's text (data/plan/source/) parsed into addressable sections.
+"""A plan's text (data/plans/<plan>/, the manifest's `text`) parsed into addressable sections.
 
 Section references look like the plan's own numbering: '三（二）2' is part 三, subsection （二）,
 item 2; '三（二）' a whole subsection; '专栏5' a box. Used to check that every `plan_refs` and every
@@ -10,10 +10,6 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-
-from geoapp import DATA_DIR
-
-PLAN_TEXT = DATA_DIR / "plan" / "source" / "liaoning_st_13th_fyp.txt"
 
 _PART = re.compile(r"^([一二三四五六七八九十]+)、(.*)")
 _SUB = re.compile(r"^（([一二三四五六七八九十]+)）(.*)")
@@ -35,7 +31,7 @@ def _normalise(text: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def sections(path: Path = PLAN_TEXT) -> dict[str, Section]:
+def sections(path: Path) -> dict[str, Section]:
     return sections_of(path.read_text(encoding="utf-8"))
 
 
@@ -78,8 +74,8 @@ def _depth(ref: str) -> int:
     return 2 if ref.endswith("）") else 3
 
 
-def quote_in_section(ref: str, quote: str, within: dict[str, Section] | None = None) -> bool:
+def quote_in_section(ref: str, quote: str, within: dict[str, Section]) -> bool:
     """True when the quote (whitespace ignored) occurs in the section's text (`within`: the
-    sections of a plan text; default the package's)."""
-    section = (sections() if within is None else within).get(ref)
+    sections of a plan text, `sections(path)`)."""
+    section = within.get(ref)
     return section is not None and _normalise(quote) in _normalise(section.text)

@@ -1,16 +1,26 @@
 """The one registry: the single door to the data. Everything under one data folder (ATLAS_DATA_DIR)
-plus the layer specs (ATLAS_LAYERS_DIR) is loaded once, validated and cross-checked here:
+plus the layer specs (ATLAS_LAYERS_DIR) is loaded once, validated and cross-checked here.
+
+The province's places are shared by every plan:
 
     <data>/boundaries/liaoning_{province,city,district}[.display].geojson
     <data>/{parks,platforms}/<layer_id>.csv           point layers: lon/lat in WGS84
-    <data>/zones/<layer_id>.geojson                   derived geometries (e.g. the belt corridor)
-    <data>/zones/plan_areas.csv                       plan designations drawn as admin areas
-    <data>/zones/demo_zone_core.csv                   members of other layers, by id
-    <data>/plan/source/liaoning_st_13th_fyp.txt       the plan text (sections plan_refs cite)
-    <data>/plan/tasks.yaml                            the plan's spatial tasks
-    <data>/plan/outcomes.yaml                         baselines and sourced outcomes of its targets
+    <data>/zones/<layer_id>.geojson                   shared area geometries (none today)
+    <data>/zones/<layer_id>.csv with member_id        members of other layers, by id (demo-zone core)
     <data>/*/SOURCE.md                                where the facts come from (shown on /about)
+
+and each plan lives in its own folder (geoapp.data.plans, docs/plans.md):
+
+    <data>/plans/<plan_id>/plan.yaml                  the manifest: titles, period, files, vocabulary...
+    <data>/plans/<plan_id>/<text>                     the plan text (sections plan_refs cite)
+    <data>/plans/<plan_id>/tasks.yaml                 the plan's spatial tasks
+    <data>/plans/<plan_id>/<areas>.csv                designations only it defines, drawn as admin areas
+    <data>/plans/<plan_id>/<corridor layer>.geojson   its derived corridor, when it has one
     <layers>/*.yaml                                   layer specs (geoapp.specs)
+
+A Registry is one plan's view of the data: the shared places plus that plan's text, tasks,
+layers and layer specs (`registry.plan`). `load_registry` checks every plan and returns the
+default plan's view; `registry.for_plan(plan_id)` gives another plan's.
 
 Every problem found in any of them is collected and raised together as DataValidationError,
 each naming file, row and field (geoapp.data.validate.Problem): `python -m geoapp.data check`
@@ -31,27 +41,25 @@ import pandas as pd
 from geoapp import DATA_DIR, LAYERS_DIR
 from geoapp.data import plan_text
 from geoapp.data.outcomes import OUTCOMES_NAME, Outcomes, check_outcomes, load_outcomes
+from geoapp.data.plans import Plan, load_plans
 from geoapp.data.tasks import Task, check_tasks, load_tasks
 from geoapp.data.validate import (DataValidationError, Problem, check_crs, check_places,
                                   check_template_syntax, read_seats, relative)
 from geoapp.specs import LayerSpec, LayerSpecError, load_specs
 
 BOUNDARY_LEVELS = ("province", "city", "district")
+# Folders of the shared registry whose CSVs are point layers (lon/lat).
 POINT_LAYER_DIRS = ("parks", "platforms")
+ZONES_DIR = "zones"
 TEXT_COLUMNS = ["id", "name_zh", "name_en", "kind", "level", "city_adcode", "district_adcode",
                 "industries", "plan_role", "location_precision", "plan_refs", "plan_names", "source",
                 "note_zh", "note_en"]
-PLAN_TEXT = Path("plan") / "source" / "liaoning_st_13th_fyp.txt"
-TASKS_FILE = Path("plan") / "tasks.yaml"
-OUTCOMES_FILE = TASKS_FILE.parent / OUTCOMES_NAME
-# The plan's period (first, last year): outcome years are checked against it. From the plan's
-# manifest once plans are data (issue 18).
-PLAN_PERIOD = (2016, 2020)
-# The data folders' SOURCE.md files, in the order /about shows them, with their titles.
+# The shared data folders' SOURCE.md files, in the order /about shows them, with their titles;
+# the plan's own SOURCE.md follows them.
 SOURCE_FILES = [("parks", ("地点（高新区、集群、基地、园区、平台）", "Places")),
                 ("zones", ("区域（产业带、试验区、示范区核心区）", "Zones")),
-                ("boundaries", ("行政区划边界", "Boundaries")),
-                ("plan", ("规划任务", "Plan tasks"))]
+                ("boundaries", ("行政区划边界", "Boundaries"))]
+PLAN_SOURCE_TITLE = ("规划任务", "Plan tasks")
 # Columns every place frame has (as text) once joined: what the filter and the analysis read.
 PLACE_COLUMNS = ("id", "kind", "level", "city_adcode", "district_adcode", "industries",
                  "location_precision")
@@ -101,21 +109,45 @@ class Registry:
     sources: list[SourceDocument] = field(default_factory=list)
     data_dir: Path = DATA_DIR
     outcomes: Outcomes = field(default_factory=Outcomes)
+    plan: Plan | None = None                                   # the plan of this view
+    plans: dict[str, Plan] = field(default_factory=dict)       # every plan, the default first
+    _views: dict[str, Registry] = field(default_factory=dict, repr=False)   # plan id -> view
+    _added: tuple[dict, dict] = field(default_factory=lambda: ({}, {}), repr=False)  # with_layers
     _counted: gpd.GeoDataFrame | None = field(default=None, repr=False)
 
     def layer(self, layer_id: str) -> gpd.GeoDataFrame:
         return self.layers[layer_id]
 
     @property
+    def default_plan(self) -> Plan | None:
+        return next(iter(self.plans.values()), None)
+
+    def for_plan(self, plan_id: str) -> Registry:
+        """The view of plan `plan_id` (KeyError for an unknown id): the same shared places and
+        boundaries, that plan's text, tasks, own layers and layer specs, plus the layers this
+        registry was given with `with_layers` (imported lists)."""
+        view = self._views[plan_id] if plan_id != getattr(self.plan, "id", None) else self
+        if view is self or not self._added[0]:
+            return view
+        frames, files = self._added
+        return replace(view, layers={**view.layers, **frames}, files={**view.files, **files},
+                       _added=(frames, files), _counted=None)
+
+    @property
     def uncounted(self) -> set[str]:
-        """Layers whose spec says `counted: false` (their rows repeat other layers' places)."""
-        return {spec.data for spec in self.specs if not spec.counted}
+        """Layers whose spec says `counted: false` (their rows repeat other layers' places),
+        whether or not this plan shows them."""
+        return {spec.data for spec in self.specs if not spec.counted} | \
+            {layer_id for layer_id, frame in self.layers.items() if frame.attrs.get("counted") is False}
 
     def with_layers(self, layers: dict[str, gpd.GeoDataFrame], source: Path) -> Registry:
         """This registry plus layers held elsewhere (imported lists from the store, already
         validated on import); `source` names where they come from in `summary`."""
-        return replace(self, layers={**self.layers, **{k: _normalise(f) for k, f in layers.items()}},
-                       files={**self.files, **{k: source for k in layers}}, _counted=None)
+        frames = {k: _normalise(f) for k, f in layers.items()}
+        files = {k: source for k in layers}
+        added = ({**self._added[0], **frames}, {**self._added[1], **files})
+        return replace(self, layers={**self.layers, **frames}, files={**self.files, **files},
+                       _added=added, _counted=None)
 
     def places(self) -> gpd.GeoDataFrame:
         """All point/area layers in one frame, with a `layer` column (a place listed by a
@@ -286,20 +318,15 @@ def _normalise(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame
 
 
-def _read_plan(data_dir: Path) -> tuple[dict[str, plan_text.Section], list[Problem]]:
-    path = data_dir / PLAN_TEXT
-    if not path.exists():
-        return {}, [Problem(relative(path), None, None, "the plan text is missing")]
+def _read_plan(plan: Plan) -> tuple[dict[str, plan_text.Section], list[Problem]]:
+    """The sections of the plan's text (its manifest names the file, which exists)."""
     try:
-        return plan_text.sections(path), []
+        return plan_text.sections(plan.text), []
     except UnicodeDecodeError:
-        return {}, [Problem(relative(path), None, None, "not UTF-8 text: save the plan text as UTF-8")]
+        return {}, [Problem(relative(plan.text), None, None, "not UTF-8 text: save the plan text as UTF-8")]
 
 
-def _read_tasks(data_dir: Path) -> tuple[tuple[Task, ...], list[Problem]]:
-    path = data_dir / TASKS_FILE
-    if not path.exists():
-        return (), [Problem(relative(path), None, None, "the tasks file is missing")]
+def _read_tasks(path: Path) -> tuple[tuple[Task, ...], list[Problem]]:
     try:
         tasks = load_tasks(path)
     except UnicodeDecodeError:
@@ -312,8 +339,7 @@ def _read_tasks(data_dir: Path) -> tuple[tuple[Task, ...], list[Problem]]:
     return tasks, []
 
 
-def _read_outcomes(data_dir: Path) -> tuple[Outcomes, list[Problem]]:
-    path = data_dir / OUTCOMES_FILE
+def _read_outcomes(path: Path) -> tuple[Outcomes, list[Problem]]:
     try:
         return load_outcomes(path), []
     except UnicodeDecodeError:
@@ -325,20 +351,31 @@ def _read_outcomes(data_dir: Path) -> tuple[Outcomes, list[Problem]]:
                                     f"cannot be read as outcomes{where}: {type(error).__name__}: {error}")]
 
 
+def _source_document(folder: Path, key: str, title: tuple[str, str]
+                     ) -> tuple[SourceDocument | None, list[Problem]]:
+    path = folder / "SOURCE.md"
+    if not path.exists():
+        return None, []
+    zh_path = folder / "SOURCE.zh.md"
+    try:
+        text = path.read_text(encoding="utf-8")
+        text_zh = zh_path.read_text(encoding="utf-8") if zh_path.exists() else None
+    except UnicodeDecodeError:
+        return None, [Problem(relative(path), None, None, "not UTF-8 text: save it as UTF-8")]
+    shown = relative(path)
+    if shown == str(path):  # outside the project: show it from the data folder down
+        shown = "data/" + "/".join(path.parts[-(len(Path(key).parts) + 1):])
+    return SourceDocument(key, shown, title, text, text_zh), []
+
+
 def _read_sources(data_dir: Path) -> tuple[list[SourceDocument], list[Problem]]:
+    """The shared folders' SOURCE.md files."""
     documents, problems = [], []
     for folder, title in SOURCE_FILES:
-        path = data_dir / folder / "SOURCE.md"
-        if not path.exists():
-            continue
-        zh_path = data_dir / folder / "SOURCE.zh.md"
-        try:
-            text = path.read_text(encoding="utf-8")
-            text_zh = zh_path.read_text(encoding="utf-8") if zh_path.exists() else None
-        except UnicodeDecodeError:
-            problems.append(Problem(relative(path), None, None, "not UTF-8 text: save it as UTF-8"))
-            continue
-        documents.append(SourceDocument(folder, f"data/{folder}/SOURCE.md", title, text, text_zh))
+        document, found = _source_document(data_dir / folder, folder, title)
+        problems += found
+        if document is not None:
+            documents.append(document)
     return documents, problems
 
 
@@ -354,42 +391,122 @@ def _read_specs(layers_dir: Path | None) -> tuple[list[LayerSpec], list[Problem]
         return [], [Problem(relative(Path(layers_dir)), None, None, str(error))]
 
 
-def _cross_check(registry: Registry, data_dir: Path, broken: set[str]) -> list[Problem]:
-    """Specs against the loaded layers, tasks against places, layers, cities and plan sections.
-    Layers in `broken` were found but could not be read (already reported)."""
+def _cross_check(registry: Registry, broken: set[str]) -> list[Problem]:
+    """Specs against the loaded layers, tasks against places, layers, cities and plan sections,
+    the corridor's ends against the places. Layers in `broken` were found but could not be read
+    (already reported)."""
     problems = []
+    plan = registry.plan
     known = set(registry.layers) | {f"boundaries:{level}" for level in registry.boundaries}
     for spec in registry.specs:
         if spec.data not in known and spec.data not in broken:
             expected = "" if spec.data.startswith("boundaries:") else \
-                f" (no data/*/{spec.data}.csv or data/zones/{spec.data}.geojson)"
+                (f" (no data/*/{spec.data}.csv, data/zones/{spec.data}.geojson or a file of "
+                 f"{relative(plan.folder)}/ named by its plan.yaml)")
             problems.append(Problem(relative(spec.path), None, "data",
                                     f"'{spec.data}' is not a loaded layer{expected}; "
                                     f"known: {', '.join(sorted(known))}"))
+    place_ids = set(registry.places()["id"]) if registry.layers else set()
+    if plan.corridor is not None and not broken:
+        for end in plan.corridor.axis:
+            if end not in place_ids:
+                problems.append(Problem(relative(plan.manifest), None, "corridor.axis",
+                                        f"'{end}' is not the id of any place in the registry"))
     if registry.tasks and registry.sections and not broken:
-        place_ids = set(registry.places()["id"]) if registry.layers else set()
         city_codes = set(registry.boundaries["city"]["adcode"]) if "city" in registry.boundaries else set()
         for message in check_tasks(registry.tasks, place_ids, set(registry.layers), city_codes,
-                                   registry.sections):
+                                   registry.sections, plan.industries):
             task = re.match(r"task '([^']*)'", message)
-            problems.append(Problem(relative(data_dir / TASKS_FILE), None,
+            problems.append(Problem(relative(plan.tasks_file), None,
                                     f"task {task.group(1)}" if task else None,
                                     message.split(": ", 1)[1] if task else message))
-        for message in check_outcomes(registry.outcomes, registry.tasks, PLAN_PERIOD, city_codes,
+        for message in check_outcomes(registry.outcomes, registry.tasks, plan.period, city_codes,
                                       registry.sections):
-            problems.append(Problem(relative(data_dir / OUTCOMES_FILE), None, None, message))
+            problems.append(Problem(relative(plan.folder / OUTCOMES_NAME), None, None, message))
     return problems
+
+
+def _plan_specs(plan: Plan, specs: list[LayerSpec], others: set[str]) -> tuple[list[LayerSpec], list[Problem]]:
+    """The layer specs the plan shows: those its manifest lists, in spec order; without a list,
+    every spec but those drawing another plan's own layers (`others`)."""
+    if plan.layers is None:
+        return [s for s in specs if s.data not in others], []
+    ids = [s.id for s in specs]
+    problems = [Problem(relative(plan.manifest), None, "layers",
+                        f"unknown layer '{layer}'; known (layers/*.yaml): {', '.join(ids)}")
+                for layer in plan.layers if layer not in ids]
+    return [s for s in specs if s.id in plan.layers], problems
+
+
+def _plan_view(plan: Plan, shared: Registry, specs: list[LayerSpec], seats, others: set[str],
+               shared_broken: set[str], members: list[tuple[str, gpd.GeoDataFrame, Path]]
+               ) -> tuple[Registry | None, list[Problem]]:
+    """One plan's view: the shared registry plus the plan's text, tasks, own layers and specs."""
+    sections, problems = _read_plan(plan)
+    tasks, task_problems = _read_tasks(plan.tasks_file)
+    outcomes, outcome_problems = _read_outcomes(plan.folder / OUTCOMES_NAME)
+    problems += task_problems + outcome_problems
+    layers = dict(shared.layers)
+    files = dict(shared.files)
+    broken = set(shared_broken)
+    seen_ids = {i: relative(files[k]) for k, f in shared.layers.items() if "id" in f.columns for i in f["id"]}
+    own: dict[str, gpd.GeoDataFrame] = {}
+    for path in plan.areas:
+        frame, area_problems = _areas_layer(path, shared.boundaries, seen_ids, seats, sections)
+        problems += area_problems
+        if frame is not None:
+            own[path.stem], files[path.stem] = _normalise(frame), path
+        else:
+            broken.add(path.stem)
+    if plan.corridor is not None:
+        path = plan.folder / f"{plan.corridor.layer}.geojson"
+        frame, read_problems = read_geojson(path)
+        problems += read_problems
+        if frame is None or read_problems:
+            broken.add(path.stem)
+        else:
+            if "id" in frame.columns:
+                problems += [Problem(relative(path), i, "source", "empty")
+                             for i, s in enumerate(frame.get("source", [""] * len(frame)), 1)
+                             if not str(s or "").strip()]
+                if plan.corridor.place not in set(frame["id"]):
+                    problems.append(Problem(relative(plan.manifest), None, "corridor.place",
+                                            f"'{plan.corridor.place}' is not the id of a row of {relative(path)}"))
+            own[path.stem], files[path.stem] = _normalise(frame), path
+    # the layer order of the one-plan data folder: point layers, areas, geometries, members
+    member_ids = {m[0] for m in members}
+    ordered = {k: f for k, f in layers.items() if k not in member_ids and str(files[k]).endswith(".csv")}
+    ordered.update({k: own[k] for k in own if not str(files[k]).endswith(".geojson")})
+    geometry = {k: f for k, f in {**layers, **own}.items() if str(files[k]).endswith(".geojson")}
+    ordered.update(dict(sorted(geometry.items())))
+    ordered.update({k: layers[k] for k in member_ids if k in layers})
+    ordered.update({k: f for k, f in layers.items() if k not in ordered})
+    view_specs, spec_problems = _plan_specs(plan, specs, others)
+    problems += spec_problems
+    document, source_problems = _source_document(plan.folder, f"plans/{plan.id}", PLAN_SOURCE_TITLE)
+    problems += source_problems
+    sources = list(shared.sources) + ([document] if document is not None else [])
+    view = Registry(shared.boundaries, shared.display, ordered, files, view_specs, tasks, sections,
+                    sources, shared.data_dir, outcomes, plan)
+    for layer_id in {spec.data for spec in specs if not spec.counted} & set(own):
+        own[layer_id].attrs["counted"] = False  # read by analysis.places.counted_places
+    problems += _cross_check(view, broken)
+    return view, problems
 
 
 def load_registry(data_dir: Path = DATA_DIR, layers_dir: Path | None = LAYERS_DIR,
                   check_text: bool = True) -> Registry:
-    """Load, validate and cross-check everything in the data folder and the layer specs in
-    `layers_dir` (None: no specs); raise DataValidationError listing every problem found.
+    """Load, validate and cross-check the shared places, every plan in <data_dir>/plans/ and
+    the layer specs in `layers_dir` (None: no specs); raise DataValidationError listing every
+    problem found. Returns the default plan's view (Registry.for_plan gives the others).
     `check_text=False` skips the template-syntax check (defence in depth; only tests of the
     map's literal rendering turn it off)."""
     data_dir = Path(data_dir)
     files: dict[str, Path] = {}
-    sections, problems = _read_plan(data_dir)
+    plans, problems = load_plans(data_dir)
+    default = next((p for p in plans.values() if p.default), None)
+    # Place rows cite sections of the default plan's text (plan_refs).
+    sections = _read_plan(default)[0] if default is not None else {}
     boundaries, boundary_problems = read_boundaries(data_dir, files=files)
     display, display_problems = read_boundaries(data_dir, display=True)
     problems += boundary_problems + display_problems
@@ -408,16 +525,10 @@ def load_registry(data_dir: Path = DATA_DIR, layers_dir: Path | None = LAYERS_DI
                 broken.add(path.stem)
                 continue
             if not read_problems:
-                problems += check_places(frame, path, boundaries, seen_ids, seats or None, sections)
+                problems += check_places(frame, path, boundaries, seen_ids, seats or None,
+                                         sections if default is not None else None)
             layers[path.stem], files[path.stem] = _normalise(frame), path
-    zones = data_dir / "zones"
-    if (path := zones / "plan_areas.csv").exists():
-        frame, area_problems = _areas_layer(path, boundaries, seen_ids, seats, sections)
-        problems += area_problems
-        if frame is not None:
-            layers[path.stem], files[path.stem] = _normalise(frame), path
-        else:
-            broken.add(path.stem)
+    zones = data_dir / ZONES_DIR
     for path in sorted(zones.glob("*.geojson")):
         frame, read_problems = read_geojson(path)
         problems += read_problems
@@ -429,32 +540,41 @@ def load_registry(data_dir: Path = DATA_DIR, layers_dir: Path | None = LAYERS_DI
                          for i, s in enumerate(frame.get("source", [""] * len(frame)), 1)
                          if not str(s or "").strip()]
         layers[path.stem], files[path.stem] = _normalise(frame), path
-    if (path := zones / "demo_zone_core.csv").exists():
+    members: list[tuple[str, gpd.GeoDataFrame, Path]] = []
+    for path in sorted(zones.glob("*.csv")):
         if problems:  # its rows are copies of other layers' rows: check it once those are sound
             broken.add(path.stem)
+            continue
+        frame, member_problems = _members_layer(path, layers)
+        problems += member_problems
+        if frame is not None:
+            layers[path.stem], files[path.stem] = _normalise(frame), path
+            members.append((path.stem, layers[path.stem], path))
         else:
-            frame, member_problems = _members_layer(path, layers)
-            problems += member_problems
-            if frame is not None:
-                layers[path.stem], files[path.stem] = _normalise(frame), path
-            else:
-                broken.add(path.stem)
+            broken.add(path.stem)
     specs, spec_problems = _read_specs(layers_dir)
     for spec in specs:
         if spec.imported is not None and spec.data not in layers:
             # Filled from the versioned store (geoapp.ingest, Registry.with_layers); empty here.
             layers[spec.data], files[spec.data] = _empty_layer(), spec.path
-    tasks, task_problems = _read_tasks(data_dir)
     sources, source_problems = _read_sources(data_dir)
-    outcomes, outcome_problems = _read_outcomes(data_dir)
-    problems += spec_problems + task_problems + source_problems + outcome_problems
-    registry = Registry(boundaries, display, layers, files, specs, tasks, sections, sources, data_dir,
-                        outcomes=outcomes)
-    for layer_id in registry.uncounted & set(layers):
+    problems += spec_problems + source_problems
+    for layer_id in {spec.data for spec in specs if not spec.counted} & set(layers):
         layers[layer_id].attrs["counted"] = False  # read by analysis.places.counted_places
-    problems += _cross_check(registry, data_dir, broken)
+    shared = Registry(boundaries, display, layers, files, specs, (), {}, sources, data_dir)
+    own_layers = {pid: set(p.layer_files) for pid, p in plans.items()}
+    views: dict[str, Registry] = {}
+    for plan_id, plan in plans.items():
+        others = set().union(*(ids for pid, ids in own_layers.items() if pid != plan_id)) - set(layers)
+        view, view_problems = _plan_view(plan, shared, specs, seats, others, broken, members)
+        problems += view_problems
+        if view is not None:
+            views[plan_id] = view
+    for view in views.values():
+        view.plans = dict(plans)
+        view._views = views
     if check_text:
         problems += check_template_syntax(data_dir, layers_dir)
     if problems:
         raise DataValidationError(problems)
-    return registry
+    return views[default.id]

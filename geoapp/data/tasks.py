@@ -1,4 +1,4 @@
-"""The plan's spatial tasks (data/plan/tasks.yaml) as plain objects, and their checks.
+"""A plan's spatial tasks (data/plans/<plan>/tasks.yaml) as plain objects, and their checks.
 
 A task names what it covers in three ways, any of which may be empty:
     places   registry ids of places the plan names (e.g. platform_cas_dandong)
@@ -18,10 +18,9 @@ import re
 import pandas as pd
 import yaml
 
-from geoapp import DATA_DIR, vocab
+from geoapp import vocab
 from geoapp.data import plan_text
 
-TASKS_FILE = DATA_DIR / "plan" / "tasks.yaml"
 STATED_AS = ("target", "achieved")
 TARGET_ID = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
 
@@ -122,7 +121,7 @@ def task_from_dict(raw: dict) -> Task:
 
 
 @lru_cache(maxsize=4)
-def load_tasks(path: Path = TASKS_FILE) -> tuple[Task, ...]:
+def load_tasks(path: Path) -> tuple[Task, ...]:
     with open(path, encoding="utf-8") as fh:
         return tuple(task_from_dict(raw) for raw in yaml.safe_load(fh))
 
@@ -132,12 +131,14 @@ def _digits(text: str) -> str:
 
 
 def check_tasks(tasks, place_ids: set[str], layer_ids: set[str], city_codes: set[str],
-                sections: dict[str, plan_text.Section] | None = None) -> list[str]:
+                sections: dict[str, plan_text.Section],
+                industries: dict[str, tuple[str, str]] | None = None) -> list[str]:
     """Every problem found, as readable sentences; an empty list means the tasks are sound.
-    `sections`: the plan text's sections (default: the package's plan text)."""
+    `sections`: the plan text's sections; `industries`: the plan's industry vocabulary
+    (default: vocab.INDUSTRIES)."""
     problems = []
     seen, target_ids = set(), set()
-    sections = plan_text.sections() if sections is None else sections
+    industries = vocab.INDUSTRIES if industries is None else industries
     for task in tasks:
         where = f"task '{task.id}'"
         if task.id in seen:
@@ -154,8 +155,8 @@ def check_tasks(tasks, place_ids: set[str], layer_ids: set[str], city_codes: set
             if code not in city_codes:
                 problems.append(f"{where}: '{code}' is not a city adcode")
         for code in task.industries:
-            if code not in vocab.INDUSTRIES:
-                problems.append(f"{where}: unknown industry '{code}'")
+            if code not in industries:
+                problems.append(f"{where}: unknown industry '{code}'; allowed: {', '.join(industries)}")
         filters = list(task.layers) + [t.counts for t in task.targets if t.counts]
         for f in filters:
             if f.layer and f.layer not in layer_ids:
@@ -172,8 +173,8 @@ def check_tasks(tasks, place_ids: set[str], layer_ids: set[str], city_codes: set
                 problems.append(f"{label}: value {target.value} is not written in its quote")
             if target.stated_as not in STATED_AS:
                 problems.append(f"{label}: stated_as must be one of {', '.join(STATED_AS)}")
-            if target.industry and target.industry not in vocab.INDUSTRIES:
-                problems.append(f"{label}: unknown industry '{target.industry}'")
+            if target.industry and target.industry not in industries:
+                problems.append(f"{label}: unknown industry '{target.industry}'; allowed: {', '.join(industries)}")
             if target.id:
                 if not TARGET_ID.match(target.id):
                     problems.append(f"{label}: id '{target.id}' must be lower-case letters, digits "

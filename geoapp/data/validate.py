@@ -17,7 +17,6 @@ import shapely
 import yaml
 
 from geoapp import PROJECT_ROOT, vocab
-from geoapp.data import plan_text
 
 REQUIRED = ["id", "name_zh", "name_en", "kind", "level", "city_adcode", "industries",
             "location_precision", "plan_refs", "source"]
@@ -130,7 +129,8 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
                  optional: tuple[str, ...] = (), id_pattern: re.Pattern | None = ID_PATTERN) -> list[Problem]:
     """Check one place layer. `seen_ids` maps ids already used (in any file) to their file;
     `seats` (read_seats) enables the check that city/district-only points are at the seat;
-    `sections` are the plan text's sections that plan_refs must name (default: the package's).
+    `sections` are the plan text's sections that plan_refs must name (None: not checked, as
+    when the plan's manifest could not be read, which is reported by itself).
     The same checks serve imported lists (ingest/rows.py), which pass `row_numbers` (the spreadsheet row
     of each frame row, as problems name it), `optional` fields that may be empty (name_en,
     plan_refs) and `id_pattern=None` (their ids are checked when the list is converted).
@@ -156,7 +156,6 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
     cities = boundaries["city"].set_index("adcode")
     districts = boundaries["district"].set_index("adcode")
     province = boundaries["province"].geometry.union_all()
-    sections = plan_text.sections() if sections is None else sections
 
     ident = text["id"]
     blank_id = ident == ""
@@ -190,6 +189,9 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
     if "plan_refs" not in optional:
         add(refs.map(len) == 0, 8, "plan_refs", "empty; name the plan section(s), e.g. 三（二）2 or 专栏5")
     exploded = refs.explode().dropna()
+    if sections is None:  # no plan text to check against (its manifest has problems, reported)
+        exploded = exploded[:0]
+        sections = {}
     for i, ref in exploded[~exploded.isin(list(sections))].items():
         found.append((int(i) + 1, 9, "plan_refs", f"section '{ref}' does not exist in the plan text"))
     section_text = {ref: _normalise_text(sections[ref].text) for ref in set(exploded) if ref in sections}
