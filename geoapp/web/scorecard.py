@@ -13,7 +13,6 @@ from flask import Blueprint, current_app
 from geoapp import vocab
 from geoapp.analysis.corridor import DEFAULT_HALF_WIDTH_KM
 from geoapp.analysis.scorecard import STATUS_NOTES, STATUSES, Scorecard, build_scorecard
-from geoapp.data.registry import PLAN_PERIOD
 from geoapp.export.spreadsheet import CSV_TYPE, XLSX_TYPE, Sheet, csv_bytes, xlsx_bytes
 from geoapp.filters import Filter
 from geoapp.layers.popup import section_label
@@ -51,9 +50,9 @@ TABLE_FORMATS = {"csv": CSV_TYPE, "xlsx": XLSX_TYPE}
 
 
 def plan_period(reg) -> tuple[int, int]:
-    """The plan's (first, last) year: from the plan's manifest once plans are data."""
-    plan = getattr(reg, "plan", None)
-    return tuple(getattr(plan, "period", None) or PLAN_PERIOD)
+    """The plan's (first, last) year, from its manifest."""
+    return reg.plan.period
+
 
 
 def scorecard() -> Scorecard:
