@@ -90,6 +90,7 @@ def test_unknown_type_and_broken_files_say_what_is_allowed():
 
 
 def _prepare(text, registry, crs="wgs84", name="list.csv", **kw):
+    kw.setdefault("sections", registry.sections)  # the plan text imported plan_refs cite
     return prepare(read_upload(text.encode("utf-8"), name), "enterprises_platforms",
                    registry.boundaries, crs, {"kind": "platform", "level": "unspecified"},
                    "list 第{row}行", **kw)
@@ -201,7 +202,7 @@ def test_imported_rows_get_the_curated_checks_with_the_same_messages(registry, d
     import csv
     # The curated side: the first row of a place file that has plan_refs, broken both ways.
     path = next(p for p in sorted(data_copy.rglob("*.csv"))
-                if "plan_refs" in p.read_text(encoding="utf-8-sig").splitlines()[0].split(","))
+                if {"plan_refs", "name_zh"} <= set(p.read_text(encoding="utf-8-sig").splitlines()[0].split(",")))
     with path.open(encoding="utf-8-sig", newline="") as f:
         table = list(csv.DictReader(f))
     fields = list(table[0])
