@@ -83,13 +83,13 @@ def test_a_plan_without_outcomes_file_has_an_empty_scorecard_of_its_targets(data
 
 
 def test_target_ids_must_be_unique(data_copy):
-    replace_in(data_copy / "plan/tasks.yaml", "id: rd_personnel_fte,", "id: rd_gdp_share,")
+    replace_in(data_copy / "plans/liaoning_st_13th/tasks.yaml", "id: rd_personnel_fte,", "id: rd_gdp_share,")
     problems = problems_of(data_copy)
     assert any("target id 'rd_gdp_share' used twice" in p for p in problems), problems
 
 
 def test_also_quote_is_checked_against_its_section(data_copy):
-    replace_in(data_copy / "plan/tasks.yaml", "quote: 省级以上重点实验室、工程中心数量超过 1000 个",
+    replace_in(data_copy / "plans/liaoning_st_13th/tasks.yaml", "quote: 省级以上重点实验室、工程中心数量超过 1000 个",
                "quote: 省级以上重点实验室、工程中心数量超过 2000 个")
     problems = problems_of(data_copy)
     assert any("also-quote not found in section 二（三）2" in p for p in problems), problems
