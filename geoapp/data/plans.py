@@ -27,7 +27,7 @@ TITLE_KEYS = ("full", "short", "atlas", "stats", "sources")
 COMPUTED_METRICS = ("places", "tasks", "industries_present")
 METRIC_SELECTORS = {"kinds": ("kind", vocab.KINDS), "levels": ("level", vocab.LEVELS),
                     "precision": ("location_precision", vocab.LOCATION_PRECISION)}
-KEYS = {"id", "default", "titles", "period", "text", "tasks", "places", "areas", "corridor",
+KEYS = {"id", "default", "titles", "period", "text", "tasks", "places", "areas", "points", "corridor",
         "industries", "kinds", "levels", "groups", "metrics", "map_metrics", "bars", "layers"}
 REQUIRED = ("id", "titles", "period", "text", "tasks", "industries", "metrics")
 CORRIDOR_KEYS = {"axis", "half_width_km", "layer", "place", "title"}
@@ -80,6 +80,7 @@ class Plan:
     default: bool = False
     places_file: Path | None = None          # id, plan_refs, plan_names, plan_role of shared places
     areas: tuple[Path, ...] = ()             # designations drawn as admin areas (layer = stem)
+    points: tuple[Path, ...] = ()            # point places only this plan names (layer = stem)
     corridor: Corridor | None = None
     kinds: tuple[str, ...] = tuple(vocab.KINDS)
     levels: tuple[str, ...] = tuple(vocab.LEVELS)
@@ -95,7 +96,7 @@ class Plan:
     @property
     def layer_files(self) -> dict[str, Path]:
         """Layers only this plan defines: {layer id: file}."""
-        files = {path.stem: path for path in self.areas}
+        files = {path.stem: path for path in (*self.areas, *self.points)}
         if self.corridor is not None:
             files[self.corridor.layer] = self.folder / f"{self.corridor.layer}.geojson"
         return files
@@ -218,14 +219,20 @@ def read_manifest(folder: Path) -> tuple[Plan | None, list[Problem]]:
     text = r.file(raw["text"], "text", folder, ".txt")
     tasks_file = r.file(raw["tasks"], "tasks", folder, ".yaml")
     places_file = r.file(raw["places"], "places", folder, ".csv") if "places" in raw else None
-    areas: list[Path] = []
-    if "areas" in raw:
-        if not isinstance(raw["areas"], list):
-            r.problem("areas", f"must be a list of CSV files in this folder; got {raw['areas']!r}")
-        else:
-            for index, value in enumerate(raw["areas"], start=1):
-                if (area := r.file(value, f"areas[{index}]", folder, ".csv")) is not None:
-                    areas.append(area)
+    own_files: dict[str, list[Path]] = {"areas": [], "points": []}
+    for key, files in own_files.items():
+        if key not in raw:
+            continue
+        if not isinstance(raw[key], list):
+            r.problem(key, f"must be a list of CSV files in this folder; got {raw[key]!r}")
+            continue
+        for index, value in enumerate(raw[key], start=1):
+            if (found := r.file(value, f"{key}[{index}]", folder, ".csv")) is not None:
+                files.append(found)
+    stems = [p.stem for files in own_files.values() for p in files]
+    for stem in sorted({s for s in stems if stems.count(s) > 1}):
+        r.problem("areas", f"two files give the layer '{stem}'; a layer id (file stem) is used once")
+    areas, points = own_files["areas"], own_files["points"]
 
     industries: dict[str, tuple[str, str]] = {}
     if not isinstance(raw["industries"], dict) or not raw["industries"]:
@@ -319,7 +326,7 @@ def read_manifest(folder: Path) -> tuple[Plan | None, list[Problem]]:
         return None, r.problems
     return Plan(id=plan_id, folder=folder, titles=titles, period=years, text=text, tasks_file=tasks_file,
                 industries=industries, metrics=metrics, default=default, places_file=places_file,
-                areas=tuple(areas), corridor=corridor, kinds=kinds, levels=levels, groups=groups,
+                areas=tuple(areas), points=tuple(points), corridor=corridor, kinds=kinds, levels=levels, groups=groups,
                 map_metrics=map_metrics or tuple(metrics)[:1], bars=tuple(bars), layers=layers,
                 manifest=path), []
 

@@ -44,7 +44,7 @@ from geoapp.data.outcomes import OUTCOMES_NAME, Outcomes, check_outcomes, load_o
 from geoapp.data.plans import Plan, load_plans
 from geoapp.data.tasks import Task, check_tasks, load_tasks
 from geoapp.data.validate import (DataValidationError, Problem, check_crs, check_places,
-                                  check_template_syntax, read_seats, relative)
+                                  check_plan_places, check_template_syntax, read_seats, relative)
 from geoapp.specs import LayerSpec, LayerSpecError, load_specs
 
 BOUNDARY_LEVELS = ("province", "city", "district")
@@ -258,7 +258,8 @@ def read_point_csv(path: Path) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
     return frame, problems
 
 
-def _areas_layer(path: Path, boundaries, seen_ids, seats, sections) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
+def _areas_layer(path: Path, boundaries, seen_ids, seats, sections,
+                 industries=None) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
     """Plan designations whose extent is an administrative area (column area_adcode)."""
     table, problems = read_table(path)
     if table is None:
@@ -274,7 +275,7 @@ def _areas_layer(path: Path, boundaries, seen_ids, seats, sections) -> tuple[gpd
             geoms.append(admin.loc[code])
     frame = gpd.GeoDataFrame(table, geometry=geoms, crs=4326)
     if not problems:
-        problems += check_places(frame, path, boundaries, seen_ids, seats, sections)
+        problems += check_places(frame, path, boundaries, seen_ids, seats, sections, industries=industries)
     return frame, problems
 
 
@@ -438,6 +439,61 @@ def _plan_specs(plan: Plan, specs: list[LayerSpec], others: set[str]) -> tuple[l
     return [s for s in specs if s.id in plan.layers], problems
 
 
+PLAN_COLUMNS = ("plan_refs", "plan_names", "plan_role")
+
+
+def _plan_places(plan: Plan, layers: dict[str, gpd.GeoDataFrame], sections
+                 ) -> tuple[dict[str, gpd.GeoDataFrame], list[Problem]]:
+    """The shared layers with the plan's own columns (PLAN_COLUMNS) from its places.csv: what
+    the plan cites for each place it names. Rows the plan does not list keep the columns they
+    carry (imported or synthetic lists cite the default plan) in the default plan's view, and
+    have them empty in any other plan's."""
+    table, problems = (read_table(plan.places_file) if plan.places_file is not None
+                       else (pd.DataFrame(columns=["id", *PLAN_COLUMNS]), []))
+    if table is None:
+        return layers, problems
+    names = {}
+    for frame in layers.values():
+        if "id" in frame.columns and len(frame):
+            names.update(zip(frame["id"], frame["name_zh"]))
+    if plan.places_file is not None:
+        problems += check_plan_places(table, plan.places_file, names, sections, plan.industries)
+    table = table.fillna("").astype(str)
+    given = {column: dict(zip(table["id"].str.strip(), table[column].str.strip()))
+             for column in PLAN_COLUMNS if column in table.columns}
+    result = {}
+    for layer_id, frame in layers.items():
+        if "id" not in frame.columns or not len(frame):
+            result[layer_id] = frame
+            continue
+        listed = frame["id"].isin(given.get("plan_refs", {}).keys())
+        if not listed.any() and plan.default:
+            result[layer_id] = frame  # nothing to change: the same frame, not a copy
+            continue
+        frame = frame.copy()
+        frame.attrs = dict(frame.attrs)
+        for column in PLAN_COLUMNS:
+            mine = frame["id"].map(given.get(column, {}))
+            keep = frame[column] if plan.default else pd.Series("", index=frame.index, dtype=object)
+            frame[column] = mine.where(listed, keep).fillna("").astype(str)
+        result[layer_id] = frame
+    return result, problems
+
+
+def _read_plan_specs(plan: Plan, specs: list[LayerSpec]) -> tuple[list[LayerSpec], list[Problem]]:
+    """The layer specs with those only this plan has (<plan folder>/layers/*.yaml), in file-name
+    order among the shared ones; an id used twice is a problem."""
+    folder = plan.folder / "layers"
+    if not folder.is_dir():
+        return specs, []
+    own, problems = _read_specs(folder)
+    ids = {s.id for s in specs}
+    problems += [Problem(relative(s.path), None, "id", f"'{s.id}' is already a layer id in layers/; "
+                         "a plan's own layer needs an id of its own") for s in own if s.id in ids]
+    merged = specs + [s for s in own if s.id not in ids]
+    return sorted(merged, key=lambda s: s.path.name if s.path else ""), problems
+
+
 def _plan_view(plan: Plan, shared: Registry, specs: list[LayerSpec], seats, others: set[str],
                shared_broken: set[str], members: list[tuple[str, gpd.GeoDataFrame, Path]]
                ) -> tuple[Registry | None, list[Problem]]:
@@ -450,9 +506,22 @@ def _plan_view(plan: Plan, shared: Registry, specs: list[LayerSpec], seats, othe
     files = dict(shared.files)
     broken = set(shared_broken)
     seen_ids = {i: relative(files[k]) for k, f in shared.layers.items() if "id" in f.columns for i in f["id"]}
+    layers, place_problems = _plan_places(plan, layers, sections)
+    problems += place_problems
     own: dict[str, gpd.GeoDataFrame] = {}
+    for path in plan.points:
+        frame, read_problems = read_point_csv(path)
+        problems += read_problems
+        if frame is None:
+            broken.add(path.stem)
+            continue
+        if not read_problems:
+            problems += check_places(frame, path, shared.boundaries, seen_ids, seats or None, sections,
+                                     industries=plan.industries)
+        own[path.stem], files[path.stem] = _normalise(frame), path
     for path in plan.areas:
-        frame, area_problems = _areas_layer(path, shared.boundaries, seen_ids, seats, sections)
+        frame, area_problems = _areas_layer(path, shared.boundaries, seen_ids, seats, sections,
+                                            plan.industries)
         problems += area_problems
         if frame is not None:
             own[path.stem], files[path.stem] = _normalise(frame), path
@@ -481,14 +550,16 @@ def _plan_view(plan: Plan, shared: Registry, specs: list[LayerSpec], seats, othe
     ordered.update(dict(sorted(geometry.items())))
     ordered.update({k: layers[k] for k in member_ids if k in layers})
     ordered.update({k: f for k, f in layers.items() if k not in ordered})
-    view_specs, spec_problems = _plan_specs(plan, specs, others)
+    plan_specs, spec_problems = _read_plan_specs(plan, specs)
+    problems += spec_problems
+    view_specs, spec_problems = _plan_specs(plan, plan_specs, others)
     problems += spec_problems
     document, source_problems = _source_document(plan.folder, f"plans/{plan.id}", PLAN_SOURCE_TITLE)
     problems += source_problems
     sources = list(shared.sources) + ([document] if document is not None else [])
     view = Registry(shared.boundaries, shared.display, ordered, files, view_specs, tasks, sections,
                     sources, shared.data_dir, outcomes, plan)
-    for layer_id in {spec.data for spec in specs if not spec.counted} & set(own):
+    for layer_id in {spec.data for spec in plan_specs if not spec.counted} & set(own):
         own[layer_id].attrs["counted"] = False  # read by analysis.places.counted_places
     problems += _cross_check(view, broken)
     return view, problems
@@ -505,8 +576,11 @@ def load_registry(data_dir: Path = DATA_DIR, layers_dir: Path | None = LAYERS_DI
     files: dict[str, Path] = {}
     plans, problems = load_plans(data_dir)
     default = next((p for p in plans.values() if p.default), None)
-    # Place rows cite sections of the default plan's text (plan_refs).
+    # Shared place rows that carry plan_refs (imported and synthetic lists) cite the default
+    # plan's text; their industry codes are those of any plan.
     sections = _read_plan(default)[0] if default is not None else {}
+    industries = {code: label for plan in plans.values() for code, label in plan.industries.items()} \
+        or None
     boundaries, boundary_problems = read_boundaries(data_dir, files=files)
     display, display_problems = read_boundaries(data_dir, display=True)
     problems += boundary_problems + display_problems
@@ -524,9 +598,10 @@ def load_registry(data_dir: Path = DATA_DIR, layers_dir: Path | None = LAYERS_DI
             if frame is None:
                 broken.add(path.stem)
                 continue
-            if not read_problems:
+            if not read_problems:  # plan_refs: a plan's places.csv says which places it names
                 problems += check_places(frame, path, boundaries, seen_ids, seats or None,
-                                         sections if default is not None else None)
+                                         sections if default is not None else None,
+                                         optional=("plan_refs",), industries=industries)
             layers[path.stem], files[path.stem] = _normalise(frame), path
     zones = data_dir / ZONES_DIR
     for path in sorted(zones.glob("*.geojson")):

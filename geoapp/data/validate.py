@@ -126,22 +126,30 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
                  seen_ids: dict[str, str],
                  seats: dict[str, tuple[float, float]] | None = None,
                  sections: dict | None = None, *, row_numbers: list[int] | None = None,
-                 optional: tuple[str, ...] = (), id_pattern: re.Pattern | None = ID_PATTERN) -> list[Problem]:
+                 optional: tuple[str, ...] = (), id_pattern: re.Pattern | None = ID_PATTERN,
+                 industries: dict[str, tuple[str, str]] | None = None) -> list[Problem]:
     """Check one place layer. `seen_ids` maps ids already used (in any file) to their file;
     `seats` (read_seats) enables the check that city/district-only points are at the seat;
     `sections` are the plan text's sections that plan_refs must name (None: not checked, as
     when the plan's manifest could not be read, which is reported by itself).
     The same checks serve imported lists (ingest/rows.py), which pass `row_numbers` (the spreadsheet row
     of each frame row, as problems name it), `optional` fields that may be empty (name_en,
-    plan_refs) and `id_pattern=None` (their ids are checked when the list is converted).
+    plan_refs) and `id_pattern=None` (their ids are checked when the list is converted). An
+    optional field may also be left out as a column (the shared registry's rows carry no
+    plan_refs: the plans say which places they name, geoapp.data.plans).
+    `industries`: the industry vocabulary of `industries` and `plan_role` (default vocab.INDUSTRIES).
 
     Vectorised (column masks, prepared polygons, one covers() call per city and per district), so
     100,000 rows take seconds; problems come out in row order, as a spreadsheet lists them.
     """
     name = relative(path)
-    missing = [c for c in REQUIRED if c not in frame.columns]
+    missing = [c for c in REQUIRED if c not in frame.columns and c not in optional]
     if missing:
         return [Problem(name, None, c, "required column is missing") for c in missing]
+    absent = [c for c in REQUIRED if c not in frame.columns]
+    if absent:  # optional columns left out: empty
+        frame = frame.assign(**dict.fromkeys(absent, ""))
+    industries = vocab.INDUSTRIES if industries is None else industries
     found: list[tuple[int, int, str, str]] = []  # (row, check order, field, message)
 
     def add(mask, order: int, field: str, message) -> None:
@@ -182,9 +190,9 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
         if field not in frame.columns:
             continue
         codes = _split_each(frame[field]).explode().dropna()
-        for i, code in codes[~codes.isin(list(vocab.INDUSTRIES))].items():
+        for i, code in codes[~codes.isin(list(industries))].items():
             found.append((int(i) + 1, 7, field,
-                          f"unknown industry code '{code}'; allowed: {', '.join(vocab.INDUSTRIES)}"))
+                          f"unknown industry code '{code}'; allowed: {', '.join(industries)}"))
     refs = _split_each(text["plan_refs"])
     if "plan_refs" not in optional:
         add(refs.map(len) == 0, 8, "plan_refs", "empty; name the plan section(s), e.g. 三（二）2 or 专栏5")
@@ -274,6 +282,51 @@ def check_places(frame: gpd.GeoDataFrame, path: Path, boundaries: dict[str, gpd.
     found.sort(key=lambda item: (item[0], item[1]))
     return [Problem(name, row_numbers[row - 1] if row_numbers is not None else row, field, message)
             for row, _, field, message in found]
+
+
+PLAN_PLACE_COLUMNS = ("id", "plan_refs")  # of a plan's places.csv; plan_names, plan_role optional
+
+
+def check_plan_places(table: pd.DataFrame, path: Path, names: dict[str, str],
+                      sections: dict, industries: dict[str, tuple[str, str]]) -> list[Problem]:
+    """A plan's places.csv: which shared places the plan names and where. Every row names a
+    place of the registry (`names`: id -> name_zh) once, cites sections of the plan's text that
+    exist and mention the place (under name_zh or one of `plan_names`), and gives `plan_role`
+    codes of the plan's industry vocabulary."""
+    name = relative(path)
+    missing = [c for c in PLAN_PLACE_COLUMNS if c not in table.columns]
+    if missing:
+        return [Problem(name, None, c, "required column is missing (columns: id, plan_refs, "
+                        "plan_names, plan_role)") for c in missing]
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    text = {ref: _normalise_text(section.text) for ref, section in sections.items()}
+    for row, rec in enumerate(table.fillna("").astype(str).to_dict("records"), start=1):
+        ident = rec["id"].strip()
+        if ident not in names:
+            problems.append(Problem(name, row, "id", f"'{ident}' is not the id of a place in the shared "
+                                    "registry (data/parks, data/platforms, data/zones)"))
+            continue
+        if ident in seen:
+            problems.append(Problem(name, row, "id", f"'{ident}' is listed twice; one row per place"))
+        seen.add(ident)
+        refs = _split(rec["plan_refs"])
+        if not refs:
+            problems.append(Problem(name, row, "plan_refs", "empty; name the plan section(s), e.g. 三（二）2 or 专栏5"))
+        aliases = [names[ident]] + _split(rec.get("plan_names", ""))
+        for ref in refs:
+            if ref not in text:
+                problems.append(Problem(name, row, "plan_refs", f"section '{ref}' does not exist in the plan text"))
+            elif not any(alias and _normalise_text(alias) in text[ref] for alias in aliases):
+                problems.append(Problem(name, row, "plan_refs", f"section '{ref}' does not mention this "
+                                        f"place under any of its names ({' / '.join(a for a in aliases if a)}); "
+                                        "cite a section that names it, or add the name the plan uses there "
+                                        "to plan_names"))
+        for code in _split(rec.get("plan_role", "")):
+            if code not in industries:
+                problems.append(Problem(name, row, "plan_role", f"unknown industry code '{code}'; "
+                                        f"allowed (the plan's industries): {', '.join(industries)}"))
+    return problems
 
 
 # Template syntax (Jinja and friends): data text is shown literally, never evaluated, and a file
