@@ -100,11 +100,12 @@ def city_lookup(cities: gpd.GeoDataFrame) -> dict[str, str]:
     return table
 
 
-def parse_filter(args: Mapping, cities: gpd.GeoDataFrame) -> Filter:
-    """Parse industry/city/level/kind from request args (a dict or werkzeug MultiDict)."""
+def parse_filter(args: Mapping, cities: gpd.GeoDataFrame, industries: Mapping[str, tuple[str, str]]) -> Filter:
+    """Parse industry/city/level/kind from request args (a dict or werkzeug MultiDict);
+    `industries`: the plan's industry vocabulary (its manifest's), the codes `industry` takes."""
     lookup = city_lookup(cities)
     found: dict[str, set[str]] = {p: set() for p in PARAMS}
-    tables = {"industry": vocab.INDUSTRIES, "level": vocab.LEVELS, "kind": vocab.KINDS}
+    tables = {"industry": industries, "level": vocab.LEVELS, "kind": vocab.KINDS}
     for param in PARAMS:
         for value in _values(args, param):
             if param == "city":

@@ -31,8 +31,13 @@ from geoapp.analysis.report import build_report, city_metrics
 from geoapp.analysis.view import place_view
 from geoapp.data.tasks import LayerFilter, MissingPlace, Target, Task
 from geoapp.filters import Filter
+from tests.plans_fixture import shipped_plan
 
 A, B, C = "210100", "210200", "211300"
+# What is counted (metrics, industries, belt groups) is a plan's: the hand-made world is counted
+# with the shipped plan's manifest.
+PLAN = shipped_plan()
+GROUPS = belt_mod.plan_groups(PLAN)
 
 
 def _frame(rows):
@@ -119,7 +124,7 @@ def view_of(world, flt=Filter()):
 
 def per_city_of(world, flt=Filter()):
     view = view_of(world, flt)
-    return city_counts(view, coverage(view, TASKS))
+    return city_counts(view, coverage(view, TASKS), PLAN)
 
 
 def coverage_of(world, flt=Filter()):
@@ -252,7 +257,7 @@ KM_PER_DEG_LON = 111.32 * math.cos(math.radians(41.5))  # ≈ 83.4 km at the axi
 
 
 def test_belt_figures_by_hand(world):
-    result = belt_mod.belt(view_of(world), half_width_km=10, axis_ends=("htz_a", "base_b"))
+    result = belt_mod.belt(view_of(world), half_width_km=10, axis_ends=("htz_a", "base_b"), groups=GROUPS)
     axis = 1.5 * KM_PER_DEG_LON                             # ≈ 125 km along lat 41.5
     assert result.axis_length_km == pytest.approx(axis, rel=0.01)
     assert result.area_km2 == pytest.approx(axis * 20 + math.pi * 10 ** 2, rel=0.01)
@@ -265,7 +270,7 @@ def test_belt_figures_by_hand(world):
 
 
 def test_belt_counts_imprecise_places_by_their_extent(world):
-    result = belt_mod.belt(view_of(world), half_width_km=10, axis_ends=("htz_a", "base_b"))
+    result = belt_mod.belt(view_of(world), half_width_km=10, axis_ends=("htz_a", "base_b"), groups=GROUPS)
     places = result.places.set_index("id")
     assert "band" not in places.index  # the corridor itself is not a place in the belt
     assert places["relation"].to_dict() == {
@@ -292,17 +297,17 @@ def test_belt_counts_imprecise_places_by_their_extent(world):
 
 
 def test_belt_width_is_a_parameter(world):
-    wide = belt_mod.belt(view_of(world), half_width_km=60, axis_ends=("htz_a", "base_b"))
+    wide = belt_mod.belt(view_of(world), half_width_km=60, axis_ends=("htz_a", "base_b"), groups=GROUPS)
     # 60 km north of lat 41.5 reaches lat ~42.04: city C now touches the belt, plat_far is in
     assert wide.cities.loc[C, "in_belt"]
     assert wide.places.set_index("id").loc["plat_far", "relation"] == "inside"
     with pytest.raises(ValueError):
-        belt_mod.belt(view_of(world), half_width_km=0, axis_ends=("htz_a", "base_b"))
+        belt_mod.belt(view_of(world), half_width_km=0, axis_ends=("htz_a", "base_b"), groups=GROUPS)
 
 
 def test_belt_follows_the_filter(world):
     result = belt_mod.belt(view_of(world, Filter(kind=frozenset({"platform"}))),
-                           half_width_km=10, axis_ends=("htz_a", "base_b"))
+                           half_width_km=10, axis_ends=("htz_a", "base_b"), groups=GROUPS)
     assert sorted(result.places["id"]) == ["plat_b", "plat_far"]
     # the axis still runs between the two named ends, whatever the filter
     assert result.axis_length_km == pytest.approx(1.5 * KM_PER_DEG_LON, rel=0.01)
@@ -363,13 +368,13 @@ def test_per_city_with_a_filter_matching_nothing_is_all_zero(registry):
 
 def test_belt_from_kept_corridor_figures_equals_a_fresh_belt(world):
     every = places_of(world[0])
-    figures = belt_mod.corridor_figures(every, world[1], 10, ("htz_a", "base_b"))
+    figures = belt_mod.corridor_figures(every, world[1], 10, ("htz_a", "base_b"), GROUPS)
     for flt in (Filter(), Filter(kind=frozenset({"platform"})), Filter(city=frozenset({B}))):
         view = view_of(world, flt)
-        fresh = belt_mod.belt(view, half_width_km=10, axis_ends=("htz_a", "base_b"))
-        kept = belt_mod.belt(view, half_width_km=10, axis_ends=("htz_a", "base_b"), figures=figures)
+        fresh = belt_mod.belt(view, half_width_km=10, axis_ends=("htz_a", "base_b"), groups=GROUPS)
+        kept = belt_mod.belt(view, half_width_km=10, axis_ends=("htz_a", "base_b"), groups=GROUPS, figures=figures)
         pd.testing.assert_frame_equal(fresh.places, kept.places)
         pd.testing.assert_frame_equal(fresh.cities, kept.cities)
         pd.testing.assert_frame_equal(fresh.groups, kept.groups)
-    only_b = belt_mod.belt(view_of(world, Filter(city=frozenset({B}))), 10, ("htz_a", "base_b"), figures)
+    only_b = belt_mod.belt(view_of(world, Filter(city=frozenset({B}))), 10, ("htz_a", "base_b"), GROUPS, figures)
     assert list(only_b.cities.index) == [B] and "plat_far" in set(only_b.places["id"])

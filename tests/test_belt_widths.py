@@ -13,7 +13,7 @@ import geopandas as gpd
 import pytest
 
 from geoapp.analysis import belt as belt_mod
-from geoapp.analysis.corridor import AXIS_ENDS, corridor
+from geoapp.analysis.corridor import corridor
 from geoapp.analysis.view import place_view
 from geoapp.geo import EQUAL_AREA, project
 
@@ -25,7 +25,8 @@ FAILED_BEFORE = [6.7, 7.0, 7.2, 7.7]  # from the issue's sweep (21 of 1,981 widt
 @pytest.fixture(scope="module")
 def axis_ends(registry):
     ends = registry.counted_places().set_index("id").geometry
-    return ends[AXIS_ENDS[0]], ends[AXIS_ENDS[1]]
+    first, second = registry.plan.corridor.axis  # the plan's corridor (its manifest)
+    return ends[first], ends[second]
 
 
 def test_the_issue_width_does_break_a_bare_reprojection(registry, axis_ends):
@@ -59,7 +60,8 @@ def test_corridor_is_valid_in_both_crs_for_every_width(registry, axis_ends, widt
 @example(width=6.7)
 @example(width=7.0)
 def test_belt_analysis_runs_for_every_width(registry, width):
-    result = belt_mod.belt(place_view(registry.counted_places(), registry.boundaries), half_width_km=width)
+    result = belt_mod.belt(place_view(registry.counted_places(), registry.boundaries), half_width_km=width,
+                           axis_ends=registry.plan.corridor.axis, groups=belt_mod.plan_groups(registry.plan))
     assert result.half_width_km == width and result.area_km2 > 0
     assert set(result.places["relation"]) <= set(belt_mod.RELATIONS)
 

@@ -130,11 +130,11 @@ def test_jianping_intervention_is_the_county_polygon(registry):
 def test_stored_belt_is_what_the_corridor_function_gives_today(registry):
     """The plan's shenyang_dalian_belt.geojson is derived; if the HTZ points move, `make data`
     must be re-run — this fails until it is."""
-    from geoapp.analysis.corridor import AXIS_ENDS, DEFAULT_HALF_WIDTH_KM, corridor
+    from geoapp.analysis.corridor import corridor
+    spec = registry.plan.corridor  # the manifest's axis and width
     htz = registry.layer("high_tech_zones").set_index("id").geometry
-    fresh = corridor(htz[AXIS_ENDS[0]], htz[AXIS_ENDS[1]], registry.boundaries["province"],
-                     DEFAULT_HALF_WIDTH_KM)
-    stored = registry.layer("shenyang_dalian_belt")
+    fresh = corridor(htz[spec.axis[0]], htz[spec.axis[1]], registry.boundaries["province"], spec.half_width_km)
+    stored = registry.layer(spec.layer)
     assert area_km2(stored).sum() == pytest.approx(fresh["area_km2"].iloc[0], rel=1e-4)
     difference = stored.geometry.iloc[0].symmetric_difference(fresh.geometry.iloc[0])
     assert difference.area < 1e-5  # square degrees: rounding to 6 decimals only

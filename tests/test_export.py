@@ -241,7 +241,7 @@ def test_label_columns_sit_next_to_each_code_column(client, registry, tmp_path):
             assert row.district_zh is None or row.district_zh != row.district_zh
         if isinstance(source.industries, str) and source.industries:
             codes = source.industries.split(";")
-            assert row.industries_en.split(";") == [vocab.INDUSTRIES[c][1] for c in codes]
+            assert row.industries_en.split(";") == [registry.plan.industries[c][1] for c in codes]
         else:
             assert row.industries_en is None or row.industries_en != row.industries_en
     dalian = read[read["id"] == "htz_dalian"].iloc[0]
@@ -378,13 +378,14 @@ def test_zipped_shapefile_reads_back_with_chinese_names(client, registry, tmp_pa
 
 
 def test_shapefile_field_names_are_documented():
-    from geoapp import vocab
     from geoapp.export.serialize import SHAPEFILE_FIELDS, shapefile_names
+    from tests.plans_fixture import shipped_plan
+    industries = shipped_plan().industries
     docs = (Path(__file__).resolve().parent.parent / "docs" / "ogc.md").read_text(encoding="utf-8")
     for column, field in SHAPEFILE_FIELDS.items():
         assert f"| `{column}` | `{field}` |" in docs
-    every = list(dict.fromkeys([f"industry_{code}" for code in vocab.INDUSTRIES] + list(SHAPEFILE_FIELDS)))
-    assert all(f"industry_{code}" in SHAPEFILE_FIELDS for code in vocab.INDUSTRIES)
+    every = list(dict.fromkeys([f"industry_{code}" for code in industries] + list(SHAPEFILE_FIELDS)))
+    assert all(f"industry_{code}" in SHAPEFILE_FIELDS for code in industries)
     short = shapefile_names(every)
     assert len(set(short.values())) == len(every) and all(len(f) <= 10 for f in short.values())
 

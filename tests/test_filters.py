@@ -3,7 +3,17 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import Point, box
 
-from geoapp.filters import Filter, FilterError, parse_filter
+from geoapp import DATA_DIR
+from geoapp.data.plans import load_plans
+from geoapp.filters import Filter, FilterError
+
+INDUSTRIES = next(p for p in load_plans(DATA_DIR)[0].values() if p.default).industries
+
+
+def parse_filter(args, cities):
+    """geoapp.filters.parse_filter with the shipped plan's industry vocabulary."""
+    from geoapp.filters import parse_filter as parse
+    return parse(args, cities, INDUSTRIES)
 
 CITIES = gpd.GeoDataFrame(
     {"adcode": ["210100", "210200"], "name_zh": ["沈阳市", "大连市"], "name_en": ["Shenyang", "Dalian"]},

@@ -109,10 +109,11 @@ def test_check_rejects_a_district_level_row_not_at_its_district_seat(data_copy):
 
 def test_check_rejects_a_place_whose_cited_section_does_not_name_it(data_copy):
     # the robotics institute cited the section about the robotics *base* (三（二）2) before the audit
-    edit_csv(data_copy, "platforms/platforms_labs.csv", "platform_robotics_shenyang",
+    # (what a plan cites for a place is in the plan's places.csv: row 36 is the institute)
+    edit_csv(data_copy, "plans/liaoning_st_13th/places.csv", "platform_robotics_shenyang",
              plan_refs="四（四）2;三（二）2")
     problems = problems_of(data_copy)
-    assert any("platforms_labs.csv, row 3, field 'plan_refs'" in p
+    assert any("liaoning_st_13th/places.csv, row 36, field 'plan_refs'" in p
                and "section '三（二）2' does not mention this place" in p for p in problems), problems
     assert not any("section '四（四）2'" in p for p in problems)
 

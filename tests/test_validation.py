@@ -73,7 +73,8 @@ def test_bad_crs_in_a_geojson_layer(data_copy):
 
 def test_duplicate_id_empty_source_unknown_section(data_copy):
     edit_csv(data_copy, HTZ, "htz_anshan", id="htz_shenyang")
-    edit_csv(data_copy, HTZ, "htz_jinzhou", source="", plan_refs="九（九）9")
+    edit_csv(data_copy, HTZ, "htz_jinzhou", source="")
+    edit_csv(data_copy, "plans/liaoning_st_13th/places.csv", "htz_jinzhou", plan_refs="九（九）9")
     problems = problems_of(data_copy)
     assert any("'htz_shenyang' is already used" in p for p in problems)
     assert any("field 'source'" in p and "row 5" in p for p in problems)

@@ -11,6 +11,9 @@ from geoapp.analysis import belt as belt_mod
 from geoapp.analysis.distribution import industry_flags
 from geoapp.export.catalog import FeatureTexts
 from geoapp.export.serialize import feature_texts
+from tests.plans_fixture import shipped_plan
+
+INDUSTRIES = shipped_plan().industries
 
 
 def test_relations_of_many_extents_at_once_match_the_hand_worked_answers():
@@ -44,13 +47,14 @@ def test_an_extent_within_the_tolerance_counts_as_inside():
 def test_industry_flags_split_each_list_cell():
     cells = pd.Series(["electronics;biomedicine", None, "", "biomedicine", " marine ; electronics",
                        float("nan"), "biomedicine"], index=[10, 11, 12, 13, 14, 15, 16])
-    flags = industry_flags(cells)
+    flags = industry_flags(cells, INDUSTRIES)
     assert list(flags.index) == [10, 11, 12, 13, 14, 15, 16]
     assert flags["electronics"].tolist() == [True, False, False, False, True, False, False]
     assert flags["biomedicine"].tolist() == [True, False, False, True, False, False, True]
     assert flags["marine"].tolist() == [False, False, False, False, True, False, False]
     assert not flags["equipment"].any()
-    assert industry_flags(pd.Series([], dtype=object)).shape == (0, len(flags.columns))
+    assert industry_flags(pd.Series([], dtype=object), INDUSTRIES).shape == (0, len(flags.columns))
+    assert list(flags.columns) == list(INDUSTRIES)  # one column per code of the vocabulary, in order
 
 
 def test_feature_texts_written_on_demand_equal_the_bulk_texts():

@@ -1,8 +1,8 @@
-"""What falls inside the Shenyang–Dalian high-tech belt (沈大高新技术产业带).
+"""What falls inside a plan's belt (its manifest's `corridor`, e.g. 沈大高新技术产业带).
 
-The plan draws no boundary; the corridor comes from geoapp.analysis.corridor: the axis from the
-Shenyang HTZ point to the Dalian HTZ point, buffered `half_width_km` on each side (default
-DEFAULT_HALF_WIDTH_KM = 30 km, i.e. a 60 km wide band), clipped to the province. Everything is
+The plan draws no boundary; the corridor comes from geoapp.analysis.corridor: the axis between
+the two places the manifest names (`corridor.axis`), buffered `half_width_km` on each side
+(default DEFAULT_HALF_WIDTH_KM = 30 km, i.e. a 60 km wide band), clipped to the province. Everything is
 measured in geoapp.geo.EQUAL_AREA: areas in km², distances in km.
 
 How places are counted. Most points only stand for a district or a city (location_precision):
@@ -19,7 +19,8 @@ and gets a relation:
     outside   the extent does not reach the corridor: not in the belt
 Shares inside are therefore a range: at least inside/total, at most (inside+partly)/total.
 `by_point` also counts the map's points inside the corridor, as a reader of the map would, and
-is only as good as the points are.
+is only as good as the points are. Places are counted by the plan's groups of kinds
+(manifest `groups`; a kind in no group counts in the last group).
 
 A city is in the belt when part of its area lies inside the corridor (area_in_belt_km2 > 0);
 `share_of_city` says how much.
@@ -33,8 +34,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geoapp.analysis.corridor import AXIS_ENDS, DEFAULT_HALF_WIDTH_KM, corridor
-from geoapp.analysis.places import GROUPS
+from geoapp.analysis.corridor import corridor
 from geoapp.analysis.view import PlaceView
 from geoapp.geo import project, project_xy
 
@@ -172,10 +172,11 @@ class CorridorFigures:
 
 
 def corridor_figures(every: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataFrame],
-                     half_width_km: float = DEFAULT_HALF_WIDTH_KM,
-                     axis_ends: tuple[str, str] = AXIS_ENDS) -> CorridorFigures:
+                     half_width_km: float, axis_ends: tuple[str, str],
+                     groups: dict[str, tuple[str, ...]]) -> CorridorFigures:
     """The corridor of `half_width_km` between the two named places, and how every city and every
-    place of `every` (the unfiltered counted places) relates to it."""
+    place of `every` (the unfiltered counted places) relates to it; `groups`: group id -> kinds
+    (plan_groups), in report order."""
     ends = every.set_index("id").geometry
     shape = corridor(ends[axis_ends[0]], ends[axis_ends[1]], boundaries["province"], half_width_km)
     band = project(shape).geometry.iloc[0]
@@ -204,11 +205,11 @@ def corridor_figures(every: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataF
     if areal.any():
         surface = shapely.point_on_surface(project(places.geometry[areal]).values)
         point_inside[areal] = shapely.covers(band, surface)
-    group_of = {kind: group for group, kinds in GROUPS.items() for kind in kinds}
+    group_of = {kind: group for group, kinds in groups.items() for kind in kinds}
     place_frame = pd.DataFrame({
         "id": places["id"].values, "name_zh": places["name_zh"].values,
         "name_en": places["name_en"].values, "kind": places["kind"].values,
-        "group": places["kind"].map(group_of).fillna("designations").values,
+        "group": places["kind"].map(group_of).fillna(list(groups)[-1]).values,
         "city_adcode": places["city_adcode"].values,
         "precision": places["location_precision"].values,
         "relation": place_relations(places, boundaries, band, xy),
@@ -218,20 +219,20 @@ def corridor_figures(every: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataF
                            round(area_km2 / province_km2, 4), shape, city_frame, place_frame, xy)
 
 
-def belt(view: PlaceView, half_width_km: float = DEFAULT_HALF_WIDTH_KM,
-         axis_ends: tuple[str, str] = AXIS_ENDS, figures: CorridorFigures | None = None) -> Belt:
+def belt(view: PlaceView, half_width_km: float, axis_ends: tuple[str, str],
+         groups: dict[str, tuple[str, ...]], figures: CorridorFigures | None = None) -> Belt:
     """The corridor of `half_width_km` and what of the view lies in it. The axis runs between
     the two named places whatever the filter (it is read from the unfiltered places).
     `figures`: corridor_figures for this width and these places, when already computed."""
     if figures is None:
-        figures = corridor_figures(view.every, view.boundaries, half_width_km, axis_ends)
+        figures = corridor_figures(view.every, view.boundaries, half_width_km, axis_ends, groups)
     cities = figures.cities
     if view.filter.city:
         cities = cities[cities.index.isin(view.filter.city)]
     kept = figures.places["id"].isin(view.places["id"]).to_numpy()
     places = figures.places[kept].reset_index(drop=True)
     return Belt(figures.half_width_km, figures.axis_length_km, figures.area_km2,
-                figures.province_share, figures.shape, cities, places, group_figures(places),
+                figures.province_share, figures.shape, cities, places, group_figures(places, list(groups)),
                 None if figures.xy is None else figures.xy[kept])
 
 
@@ -247,10 +248,17 @@ def with_corridor(places: gpd.GeoDataFrame, shape: gpd.GeoDataFrame) -> gpd.GeoD
     return places
 
 
-def group_figures(place_frame: pd.DataFrame) -> pd.DataFrame:
-    """Per group (and 'all'): total, inside, partly, outside, by_point, share_min, share_max.
-    One pass over the rows: counts by (group, relation) code, not a scan per group."""
-    names = list(GROUPS) + ["designations"]
+def plan_groups(plan) -> dict[str, tuple[str, ...]]:
+    """The plan's groups of kinds (manifest `groups`), in report order: group id -> kinds. A plan
+    without groups counts every place in one group, 'all_places'."""
+    return {gid: group.kinds for gid, group in plan.groups.items()} or {"all_places": ()}
+
+
+def group_figures(place_frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Per group (`names`, in order, and 'all'): total, inside, partly, outside, by_point,
+    share_min, share_max. One pass over the rows: counts by (group, relation) code, not a scan
+    per group."""
+    names = list(names)
     group = pd.Index(names).get_indexer(place_frame["group"].to_numpy(dtype=object))
     relation = pd.Index(RELATIONS).get_indexer(place_frame["relation"].to_numpy(dtype=object))
     known = (group >= 0) & (relation >= 0)

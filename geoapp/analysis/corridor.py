@@ -1,9 +1,8 @@
-"""The Shenyang–Dalian high-tech industrial belt (沈大高新技术产业带) as a derived corridor.
-
-The plan names the belt (三（二）2) but draws no boundary. The atlas derives one, documented in
-data/zones/SOURCE.md: the straight axis from the Shenyang HTZ point to the Dalian HTZ point (the
-two cores the name refers to), buffered by `half_width_km` on each side in an equal-area
-projection, and clipped to the province. Change the width and every figure follows.
+"""A belt a plan names but does not draw (e.g. the 13th plan's 沈大高新技术产业带) as a derived
+corridor: the straight axis between two places of the plan's choosing (its manifest's
+`corridor.axis`), buffered by `half_width_km` on each side in an equal-area projection, and
+clipped to the province. Change the width and every figure follows. A plan without a corridor
+has none of this (analysis.report gives no belt).
 """
 from __future__ import annotations
 
@@ -12,8 +11,7 @@ from shapely.geometry import LineString
 
 from geoapp.geo import EQUAL_AREA, make_valid, project
 
-DEFAULT_HALF_WIDTH_KM = 30.0
-AXIS_ENDS = ("htz_shenyang", "htz_dalian")
+DEFAULT_HALF_WIDTH_KM = 30.0  # the belt width /stats uses when the request names none
 
 
 def corridor(start, end, province: gpd.GeoDataFrame,

@@ -1,4 +1,9 @@
-"""Per-city distribution of the plan's places and tasks over the 14 prefecture-level cities."""
+"""Per-city distribution of a plan's places and tasks over the 14 prefecture-level cities.
+
+What is counted per city is the plan's (its manifest's `metrics`, in column order, plus one
+column per industry of its vocabulary): geoapp.data.plans.Plan is passed in, nothing here is
+a constant of one plan.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -6,61 +11,54 @@ import pandas as pd
 
 from geoapp import vocab
 from geoapp.analysis.coverage import Coverage
-from geoapp.analysis.places import (CLUSTER_BASE_KINDS, DESIGNATION_KINDS, HTZ_KINDS, LAB_KINDS,
-                                    PLATFORM_KINDS, industry_codes)
+from geoapp.analysis.places import industry_codes
 from geoapp.analysis.view import PlaceView
-
-# Column -> (zh, en) label; the order is the column order of city_counts().
-METRIC_LABELS = {
-    "htz_national": ("国家级高新区", "National HTZs"),
-    "htz_provincial": ("省级高新区", "Provincial HTZs"),
-    "htz_total": ("高新区合计", "HTZs, all"),
-    "clusters_bases": ("集群·基地·园区", "Clusters, bases, parks"),
-    "laboratories": ("国家实验室", "National labs"),
-    "platforms": ("创新平台", "Platforms"),
-    "designations": ("规划区域", "Plan areas"),
-    "places": ("地点合计", "Places"),
-    "city_precision_places": ("仅知城市的地点", "Located to city only"),
-    "tasks": ("涉及的规划任务", "Plan tasks touching"),
-    "industries_present": ("产业数", "Industries present"),
-}
-METRICS = list(METRIC_LABELS)
-# The metrics the map can shade its cities by (choropleth), in the order its menu lists them.
-MAP_METRICS = ("places", "htz_total", "htz_national", "clusters_bases", "laboratories", "platforms",
-               "tasks", "industries_present")
-INDUSTRY_COLUMNS = [f"industry_{code}" for code in vocab.INDUSTRIES]
+from geoapp.data.plans import COMPUTED_METRICS
 
 
-def industry_flags(cells: pd.Series) -> pd.DataFrame:
-    """One boolean column per industry code of vocab.INDUSTRIES: is the code in the cell's
-    ';'-separated list. Each distinct cell is split once (a large layer has few distinct cells)."""
+def industry_columns(industries) -> list[str]:
+    """The per-industry columns of the city table: industry_<code> for each code, in order."""
+    return [f"industry_{code}" for code in industries]
+
+
+def metric_labels(plan) -> dict[str, tuple[str, str]]:
+    """Column -> (zh, en) label of the plan's metrics, in column order."""
+    return {metric_id: metric.label for metric_id, metric in plan.metrics.items()}
+
+
+def city_columns(plan) -> list[str]:
+    """Every integer column of `city_counts` for the plan: its metrics, then its industries."""
+    return list(plan.metrics) + industry_columns(plan.industries)
+
+
+def industry_flags(cells: pd.Series, industries) -> pd.DataFrame:
+    """One boolean column per industry code of `industries` (a plan's vocabulary): is the code
+    in the cell's ';'-separated list. Each distinct cell is split once (a large layer has few
+    distinct cells)."""
+    codes = list(industries)
     positions, distinct = pd.factorize(cells, use_na_sentinel=True)
     # one row per distinct cell, and a last row for empty/NaN cells (position -1)
     tags = [set(industry_codes(cell)) for cell in distinct] + [set()]
-    table = np.array([[code in cs for code in vocab.INDUSTRIES] for cs in tags], dtype=bool)
-    table = table.reshape(len(tags), len(vocab.INDUSTRIES))
-    return pd.DataFrame(table[positions], index=cells.index, columns=list(vocab.INDUSTRIES))
+    table = np.array([[code in cs for code in codes] for cs in tags], dtype=bool)
+    table = table.reshape(len(tags), len(codes))
+    return pd.DataFrame(table[positions], index=cells.index, columns=codes)
 
 
-def city_counts(view: PlaceView, result: Coverage) -> pd.DataFrame:
+def city_counts(view: PlaceView, result: Coverage, plan) -> pd.DataFrame:
     """One row per city (index: city adcode, all cities, in `cities` order), integer columns:
+    the plan's metrics (manifest `metrics`, e.g. htz_national: places of kind high_tech_zone and
+    level national), in order, then industry_<code> per industry of the plan's vocabulary.
+    A metric with kinds / levels / precision counts the places matching all of them; the
+    computed ones are
+        places                  every place (each place once per city it belongs to)
+        tasks                   plan tasks touching the city (a place in it, or the text names
+                                it), from the coverage `result` of the same view
+        industries_present      how many of the plan's industry codes occur among its places
 
-    htz_national, htz_provincial, htz_total   high-tech zones by level (htz_total: any level)
-    clusters_bases          clusters, bases, parks, software / service clusters, coastal parks,
-                            innovation areas (kinds in places.CLUSTER_BASE_KINDS)
-    laboratories, platforms national laboratories; other innovation platforms
-    designations            plan areas drawn as admin areas (pilot zone, health interventions)
-    places                  every place above (each place once)
-    city_precision_places   of those, places whose location is only known to the city
-    tasks                   plan tasks touching the city (a place in it, or the text names it),
-                            from the coverage `result` of the same view
-    industries_present      how many of the 10 industry codes occur among the city's places
-    industry_<code>         places tagged with that industry (one column per code in vocab)
-
-    The belt corridor has no city of its own and is not counted as a place here (its share of
-    each city is in geoapp.analysis.belt); the belt *task* does count in `tasks` for every city
-    the corridor overlaps. Every column answers for the view's filtered places; a filtered-out
-    city keeps its row with zeros.
+    A place without a city of its own (a corridor) is not counted here (its share of each city
+    is in geoapp.analysis.belt); a task naming it does count in `tasks` for every city the
+    corridor overlaps. Every column answers for the view's filtered places; a filtered-out city
+    keeps its row with zeros.
     """
     codes = view.city_codes
     index = view.index
@@ -77,34 +75,33 @@ def city_counts(view: PlaceView, result: Coverage) -> pd.DataFrame:
     def one_of(column: str, values) -> np.ndarray:  # column in values, by its integer codes
         return index.matching_any(column, values)[rows]
 
-    htz = one_of("kind", HTZ_KINDS)
-    tagged = industry_flags(pd.Series(every["industries"].to_numpy(dtype=object)[rows]))
-    flags = {
-        "htz_national": htz & one_of("level", ("national",)),
-        "htz_provincial": htz & one_of("level", ("provincial",)),
-        "htz_total": htz,
-        "clusters_bases": one_of("kind", CLUSTER_BASE_KINDS),
-        "laboratories": one_of("kind", LAB_KINDS),
-        "platforms": one_of("kind", PLATFORM_KINDS),
-        "designations": one_of("kind", DESIGNATION_KINDS),
-        "places": np.ones(len(rows), dtype=bool),
-        "city_precision_places": one_of("location_precision", ("city",)),
-        **{column: tagged[code].to_numpy(dtype=bool) for code, column in zip(vocab.INDUSTRIES, INDUSTRY_COLUMNS)},
-    }
+    columns = industry_columns(plan.industries)
+    tagged = industry_flags(pd.Series(every["industries"].to_numpy(dtype=object)[rows]), plan.industries)
+    flags = {}
+    for metric_id, metric in plan.metrics.items():
+        if metric_id in COMPUTED_METRICS:
+            continue
+        flag = np.ones(len(rows), dtype=bool)
+        for column, values in metric.selects().items():
+            flag &= one_of(column, values)
+        flags[metric_id] = flag
+    flags["places"] = np.ones(len(rows), dtype=bool)
+    flags.update({column: tagged[code].to_numpy(dtype=bool) for code, column in zip(plan.industries, columns)})
     table = pd.DataFrame({name: np.bincount(cols[flag], minlength=len(codes))[:len(codes)]
                           for name, flag in flags.items()},
                          index=pd.Index(codes, name="city_adcode"))
-    table["industries_present"] = (table[INDUSTRY_COLUMNS] > 0).sum(axis=1)
+    table["industries_present"] = (table[columns] > 0).sum(axis=1)
     table["tasks"] = result.touches.sum(axis=0).reindex(codes, fill_value=0).astype("int64")
-    return table[METRICS + INDUSTRY_COLUMNS].astype("int64")
+    return table[city_columns(plan)].astype("int64")
 
 
-def city_table(view: PlaceView, result: Coverage, lang: str = "zh") -> pd.DataFrame:
+def city_table(view: PlaceView, result: Coverage, plan, lang: str = "zh") -> pd.DataFrame:
     """`city_counts` with the city names first and the industries present spelled out, for
     people (the web table and the CSV download)."""
-    metrics = city_counts(view, result)
+    metrics = city_counts(view, result, plan)
     names = view.cities.set_index("adcode")[["name_zh", "name_en"]].reindex(metrics.index)
-    present = metrics[INDUSTRY_COLUMNS].apply(
-        lambda row: ("、" if lang == "zh" else ", ").join(vocab.label(vocab.INDUSTRIES, c.removeprefix("industry_"), lang)
-                             for c, n in row.items() if n > 0), axis=1)
+    present = metrics[industry_columns(plan.industries)].apply(
+        lambda row: ("、" if lang == "zh" else ", ").join(
+            vocab.label(plan.industries, c.removeprefix("industry_"), lang) for c, n in row.items() if n > 0),
+        axis=1)
     return pd.concat([names, metrics, present.rename("industry_names")], axis=1)

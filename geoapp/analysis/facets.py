@@ -15,8 +15,10 @@ from geoapp.analysis.distribution import industry_flags
 from geoapp.filters import PARAMS, Filter
 
 
-def facet_counts(every: gpd.GeoDataFrame, cities: gpd.GeoDataFrame, flt: Filter) -> dict[str, dict[str, int]]:
-    """{param: {value: places}} for industry, city, level and kind."""
+def facet_counts(every: gpd.GeoDataFrame, cities: gpd.GeoDataFrame, flt: Filter,
+                 industries) -> dict[str, dict[str, int]]:
+    """{param: {value: places}} for industry (codes of `industries`, the plan's vocabulary),
+    city, level and kind."""
     counted = (every["city_adcode"].fillna("") != "").to_numpy(dtype=bool)
     # rows matching each parameter alone (all rows where the filter leaves it open); a row
     # without a city is never counted, so the city test on such rows does not matter
@@ -28,7 +30,7 @@ def facet_counts(every: gpd.GeoDataFrame, cities: gpd.GeoDataFrame, flt: Filter)
             if other != param:
                 keep &= alone[other]
         if param == "industry":  # a place counts once per industry it names
-            flags = industry_flags(every["industries"][keep])
+            flags = industry_flags(every["industries"][keep], industries)
             out[param] = {code: int(n) for code, n in flags.sum().items() if n}
             continue
         column = every[{"city": "city_adcode", "level": "level", "kind": "kind"}[param]].to_numpy(dtype=object)

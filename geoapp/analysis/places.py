@@ -18,22 +18,6 @@ from geoapp import vocab
 from geoapp.data.registry import join_places
 from geoapp.geo import project
 
-# Groups the distribution and the belt report on, by `kind`.
-HTZ_KINDS = ("high_tech_zone",)
-CLUSTER_BASE_KINDS = ("cluster", "industrial_base", "industrial_park", "software_cluster",
-                      "service_cluster", "coastal_park", "innovation_area")
-LAB_KINDS = ("laboratory",)
-PLATFORM_KINDS = ("platform",)
-DESIGNATION_KINDS = ("pilot_zone", "health_intervention", "corridor")
-
-GROUPS = {
-    "high_tech_zones": HTZ_KINDS,
-    "clusters_bases": CLUSTER_BASE_KINDS,
-    "laboratories": LAB_KINDS,
-    "platforms": PLATFORM_KINDS,
-}
-
-
 def uncounted_layers(layers: Mapping[str, gpd.GeoDataFrame]) -> set[str]:
     """Layers the registry marked `counted: false` (frame.attrs, set from the layer specs)."""
     return {layer_id for layer_id, frame in layers.items() if frame.attrs.get("counted") is False}

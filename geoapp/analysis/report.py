@@ -3,13 +3,16 @@
     view      the places, filtered once (analysis.view.PlaceView); for a belt width other than
               the stored corridor's, the corridor row carries the corridor of that width, so
               coverage and distribution answer for the same corridor as the belt figures
-    belt      analysis.belt.Belt (selected by the filter from the width's CorridorFigures)
+    belt      analysis.belt.Belt (selected by the filter from the width's CorridorFigures), or
+              None for a plan without a corridor (its manifest has no `corridor`)
     coverage  task × city coverage, computed once and handed to what derives from it
     cities    per-city table (distribution.city_table)
     figures   plan-wide figures (coverage.plan_figures)
     targets   the plan's numbers against the map (coverage.targets_vs_mapped)
 
-`registry` is anything with `counted_places()`, `boundaries` and `tasks` (geoapp.data.Registry).
+`registry` is anything with `counted_places()`, `boundaries`, `tasks` and `plan` (a
+geoapp.data.Registry: one plan's view); the plan says what is counted (metrics, industries,
+groups) and whether there is a belt.
 `ReportCache` keeps the most recent reports (and the per-city tables the map's choropleth shades
 by) of one data version: geoapp.state holds one per Bundle.
 """
@@ -34,35 +37,53 @@ class Report:
     filter: Filter
     half_width_km: float
     view: PlaceView
-    belt: belt_analysis.Belt
+    belt: belt_analysis.Belt | None
     coverage: Coverage
     cities: pd.DataFrame
     figures: dict
     targets: pd.DataFrame
+    plan: object = None            # the plan of the registry the report was built from (data.plans.Plan)
+
+
+def corridor_figures(registry, half_width_km: float) -> belt_analysis.CorridorFigures | None:
+    """The plan's corridor at `half_width_km` (belt.corridor_figures), None without a corridor."""
+    corridor = registry.plan.corridor
+    if corridor is None:
+        return None
+    return belt_analysis.corridor_figures(registry.counted_places(), registry.boundaries, half_width_km,
+                                          corridor.axis, belt_analysis.plan_groups(registry.plan))
 
 
 def build_report(registry, filter: Filter = Filter(), half_width_km: float = DEFAULT_HALF_WIDTH_KM,
                  figures: belt_analysis.CorridorFigures | None = None) -> Report:
-    """`figures`: belt_analysis.corridor_figures for this width, when the caller keeps them
-    (they do not depend on the filter)."""
+    """`figures`: corridor_figures for this width, when the caller keeps them (they do not
+    depend on the filter). Without a corridor in the plan, `half_width_km` is ignored and the
+    report has no belt."""
+    plan = registry.plan
     every = registry.counted_places()
     view = place_view(every, registry.boundaries, filter)
-    belt = belt_analysis.belt(view, half_width_km, figures=figures)
-    if half_width_km != DEFAULT_HALF_WIDTH_KM:  # the stored corridor has the default width
-        view = place_view(belt_analysis.with_corridor(every, belt.shape), registry.boundaries, filter)
+    belt = None
+    if plan.corridor is not None:
+        if figures is None:
+            figures = corridor_figures(registry, half_width_km)
+        belt = belt_analysis.belt(view, half_width_km, plan.corridor.axis, belt_analysis.plan_groups(plan),
+                                  figures=figures)
+        if half_width_km != plan.corridor.half_width_km:  # the stored corridor has the plan's width
+            view = place_view(belt_analysis.with_corridor(every, belt.shape), registry.boundaries, filter)
     result = coverage(view, registry.tasks)
     return Report(
         filter=filter, half_width_km=half_width_km, view=view, belt=belt, coverage=result,
-        cities=city_table(view, result), figures=plan_figures(result),
-        targets=targets_vs_mapped(view, result, registry.tasks),
+        cities=city_table(view, result, plan), figures=plan_figures(result),
+        targets=targets_vs_mapped(view, result, registry.tasks), plan=plan,
     )
 
 
 def city_metrics(registry, filter: Filter = Filter()) -> pd.DataFrame:
-    """Per-city table of every metric (distribution.METRIC_LABELS columns and the industry
-    columns) for the filter, with the stored corridor: the numbers /stats shows by default."""
+    """Per-city table of every metric (the plan's metrics and industry columns,
+    distribution.city_columns) for the filter, with the stored corridor: the numbers /stats
+    shows by default."""
     view = place_view(registry.counted_places(), registry.boundaries, filter)
-    return city_counts(view, coverage(view, registry.tasks))
+    return city_counts(view, coverage(view, registry.tasks), registry.plan)
 
 
 REPORT_CACHE_SIZE = 64

@@ -28,7 +28,8 @@ COMPUTED_METRICS = ("places", "tasks", "industries_present")
 METRIC_SELECTORS = {"kinds": ("kind", vocab.KINDS), "levels": ("level", vocab.LEVELS),
                     "precision": ("location_precision", vocab.LOCATION_PRECISION)}
 KEYS = {"id", "default", "titles", "period", "text", "tasks", "places", "areas", "points", "corridor",
-        "industries", "kinds", "levels", "groups", "metrics", "map_metrics", "bars", "layers"}
+        "industries", "kinds", "levels", "groups", "metrics", "map_metrics", "panel_metrics", "bars",
+        "layers"}
 REQUIRED = ("id", "titles", "period", "text", "tasks", "industries", "metrics")
 CORRIDOR_KEYS = {"axis", "half_width_km", "layer", "place", "title"}
 HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
@@ -86,6 +87,7 @@ class Plan:
     levels: tuple[str, ...] = tuple(vocab.LEVELS)
     groups: dict[str, Group] = field(default_factory=dict)
     map_metrics: tuple[str, ...] = ()
+    panel_metrics: tuple[str, ...] = ()      # the map's city panel figures (default: every metric)
     bars: tuple[tuple[str, str], ...] = ()   # (metric, colour)
     layers: tuple[str, ...] | None = None    # layer spec ids shown; None: every spec
     manifest: Path | None = None
@@ -294,6 +296,9 @@ def read_manifest(folder: Path) -> tuple[Plan | None, list[Problem]]:
     map_metrics: tuple[str, ...] = ()
     if "map_metrics" in raw:
         map_metrics = r.codes(raw["map_metrics"], "map_metrics", list(metrics) or ["places"])
+    panel_metrics: tuple[str, ...] = ()
+    if "panel_metrics" in raw:
+        panel_metrics = r.codes(raw["panel_metrics"], "panel_metrics", list(metrics) or ["places"])
     bars: list[tuple[str, str]] = []
     if "bars" in raw:
         if not isinstance(raw["bars"], list):
@@ -327,7 +332,8 @@ def read_manifest(folder: Path) -> tuple[Plan | None, list[Problem]]:
     return Plan(id=plan_id, folder=folder, titles=titles, period=years, text=text, tasks_file=tasks_file,
                 industries=industries, metrics=metrics, default=default, places_file=places_file,
                 areas=tuple(areas), points=tuple(points), corridor=corridor, kinds=kinds, levels=levels, groups=groups,
-                map_metrics=map_metrics or tuple(metrics)[:1], bars=tuple(bars), layers=layers,
+                map_metrics=map_metrics or tuple(metrics)[:1], panel_metrics=panel_metrics or tuple(metrics),
+                bars=tuple(bars), layers=layers,
                 manifest=path), []
 
 

@@ -442,7 +442,7 @@ def _plan_specs(plan: Plan, specs: list[LayerSpec], others: set[str]) -> tuple[l
 PLAN_COLUMNS = ("plan_refs", "plan_names", "plan_role")
 
 
-def _plan_places(plan: Plan, layers: dict[str, gpd.GeoDataFrame], sections
+def _plan_places(plan: Plan, layers: dict[str, gpd.GeoDataFrame], sections, broken: set[str] = frozenset()
                  ) -> tuple[dict[str, gpd.GeoDataFrame], list[Problem]]:
     """The shared layers with the plan's own columns (PLAN_COLUMNS) from its places.csv: what
     the plan cites for each place it names. Rows the plan does not list keep the columns they
@@ -457,7 +457,8 @@ def _plan_places(plan: Plan, layers: dict[str, gpd.GeoDataFrame], sections
         if "id" in frame.columns and len(frame):
             names.update(zip(frame["id"], frame["name_zh"]))
     if plan.places_file is not None:
-        problems += check_plan_places(table, plan.places_file, names, sections, plan.industries)
+        problems += check_plan_places(table, plan.places_file, names, sections, plan.industries,
+                                      check_ids=not broken)
     table = table.fillna("").astype(str)
     given = {column: dict(zip(table["id"].str.strip(), table[column].str.strip()))
              for column in PLAN_COLUMNS if column in table.columns}
@@ -506,7 +507,7 @@ def _plan_view(plan: Plan, shared: Registry, specs: list[LayerSpec], seats, othe
     files = dict(shared.files)
     broken = set(shared_broken)
     seen_ids = {i: relative(files[k]) for k, f in shared.layers.items() if "id" in f.columns for i in f["id"]}
-    layers, place_problems = _plan_places(plan, layers, sections)
+    layers, place_problems = _plan_places(plan, layers, sections, shared_broken)
     problems += place_problems
     own: dict[str, gpd.GeoDataFrame] = {}
     for path in plan.points:
@@ -640,7 +641,8 @@ def load_registry(data_dir: Path = DATA_DIR, layers_dir: Path | None = LAYERS_DI
     own_layers = {pid: set(p.layer_files) for pid, p in plans.items()}
     views: dict[str, Registry] = {}
     for plan_id, plan in plans.items():
-        others = set().union(*(ids for pid, ids in own_layers.items() if pid != plan_id)) - set(layers)
+        others = set().union(*(ids for pid, ids in own_layers.items() if pid != plan_id)) \
+            - set(layers) - own_layers[plan_id]
         view, view_problems = _plan_view(plan, shared, specs, seats, others, broken, members)
         problems += view_problems
         if view is not None:

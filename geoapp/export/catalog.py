@@ -20,7 +20,7 @@ import shapely
 from pandas.api.types import infer_dtype
 
 from geoapp import vocab
-from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRICS
+from geoapp.analysis.distribution import city_columns
 from geoapp.analysis.report import city_metrics
 from geoapp.data import Registry
 from geoapp.export import styles
@@ -157,6 +157,8 @@ class Collection:
     _match: gpd.GeoDataFrame       # the columns Filter.apply reads
     spec: LayerSpec | None = None  # the map's layer spec (styles for GIS files), if there is one
     region: tuple | None = None    # bounds of the province: the extent of a collection with no rows
+    plan_title: tuple[str, str] | None = None        # the plan's `sources` title (zh, en)
+    choropleth_label: tuple[str, str] | None = None  # label of the plan's `places` metric
     _selections: "Memo" = field(default_factory=lambda: Memo(SELECTIONS_KEPT), repr=False)
 
     @property
@@ -204,7 +206,7 @@ class Collection:
         return Source(self.id, frame, self.mercator, self.positions(flt, cities), self.mercator_points)
 
     def description(self) -> str:
-        return styles.description(self.spec) if self.spec else self.title
+        return styles.description(self.spec, self.plan_title) if self.spec else self.title
 
     def style_row(self, table: str | None = None) -> dict | None:
         """This layer's row of a GeoPackage `layer_styles` table (QML + SLD from its map spec).
@@ -214,7 +216,7 @@ class Collection:
         choropleth = None
         if self.spec.geometry == "choropleth" and CHOROPLETH_FIELD in self.frame:
             scale = color_scale([int(v) for v in self.frame[CHOROPLETH_FIELD]])
-            label = " / ".join(METRIC_LABELS[CHOROPLETH_FIELD])
+            label = " / ".join(self.choropleth_label or (CHOROPLETH_FIELD, CHOROPLETH_FIELD))
             choropleth = styles.Choropleth(CHOROPLETH_FIELD, label, scale.classes())
         return styles.style_row(table or self.id, GPKG_GEOMETRY_COLUMN, self.spec,
                                 point=self.geometry_type in ("Point", "MultiPoint"), choropleth=choropleth)
@@ -251,12 +253,14 @@ def _names_by_adcode(registry: Registry) -> dict[str, tuple[str, str]]:
     return names
 
 
-def with_labels(frame: gpd.GeoDataFrame, names: dict[str, tuple[str, str]], boundary: bool) -> gpd.GeoDataFrame:
+def with_labels(frame: gpd.GeoDataFrame, names: dict[str, tuple[str, str]], boundary: bool,
+                industries: dict[str, tuple[str, str]] | None = None) -> gpd.GeoDataFrame:
     """`frame` with <name>_zh and <name>_en label columns right after each code column (see
-    LABELLED_CODES). Lists (industries) are labelled item by item, joined with ';'; a code without
-    a label stays as it is, an empty cell stays empty."""
+    LABELLED_CODES). Lists (industries, labelled by `industries`, the plan's vocabulary) are
+    labelled item by item, joined with ';'; a code without a label stays as it is, an empty cell
+    stays empty."""
     tables = {"kind": vocab.KINDS, "level": BOUNDARY_LEVELS if boundary else vocab.LEVELS,
-              "industries": vocab.INDUSTRIES, "location_precision": vocab.LOCATION_PRECISION}
+              "industries": industries or {}, "location_precision": vocab.LOCATION_PRECISION}
     columns = {}
     for column in frame.columns:
         columns[column] = frame[column]
@@ -277,15 +281,14 @@ def with_labels(frame: gpd.GeoDataFrame, names: dict[str, tuple[str, str]], boun
     return gpd.GeoDataFrame(labelled, geometry=frame.geometry.name, crs=frame.crs)
 
 
-CITY_FIGURES = METRICS + INDUSTRY_COLUMNS
-
-
 def with_city_figures(frame: gpd.GeoDataFrame, registry: Registry, flt: Filter = Filter()) -> gpd.GeoDataFrame:
     """The cities layer with the per-city figures of /stats for the filter
     (analysis.report.city_metrics, the numbers /api/distribution answers) as integer columns
-    after the properties; columns of an earlier filter are replaced."""
-    figures = city_metrics(registry, flt)[CITY_FIGURES]
-    frame = frame.drop(columns=[c for c in CITY_FIGURES if c in frame.columns])
+    after the properties; columns of an earlier filter are replaced. The figures are the
+    plan's (distribution.city_columns)."""
+    columns = city_columns(registry.plan)
+    figures = city_metrics(registry, flt)[columns]
+    frame = frame.drop(columns=[c for c in columns if c in frame.columns])
     joined = frame.join(figures, on="adcode")
     geometry = joined.pop(frame.geometry.name)
     return gpd.GeoDataFrame(joined.assign(**{frame.geometry.name: geometry}),
@@ -330,7 +333,8 @@ class Catalog:
         self.region = tuple(registry.boundaries["province"].total_bounds)
         self.collections: dict[str, Collection] = {}
         for layer_id, frame in registry.layers.items():
-            published = with_labels(_published(frame, "id"), names, boundary=False)
+            published = with_labels(_published(frame, "id"), names, boundary=False,
+                                    industries=registry.plan.industries)
             self._add(layer_id, published, titles, match=frame, is_boundary=False)
         for collection_id, level in BOUNDARY_COLLECTIONS.items():
             frame = registry.boundaries[level]
@@ -359,7 +363,9 @@ class Catalog:
             id=collection_id, title_zh=zh, title_en=en, frame=published,
             features=FeatureTexts(published),
             geometry_type=_geometry_type(published, self.specs.get(collection_id)), is_boundary=is_boundary, _match=match,
-            spec=self.specs.get(collection_id), region=self.region)
+            spec=self.specs.get(collection_id), region=self.region,
+            plan_title=self.registry.plan.titles["sources"],
+            choropleth_label=getattr(self.registry.plan.metrics.get(CHOROPLETH_FIELD), "label", None))
 
     def frame_for(self, collection: Collection, flt: Filter) -> gpd.GeoDataFrame:
         """The collection's published frame, except the cities' figures follow the filter (the

@@ -27,7 +27,10 @@ def _response(description: str, *media: str, schema_ref: str | None = None) -> d
 
 
 def openapi_document(server_url: str, collection_ids: list[str], city_codes: list[str],
-                     default_limit: int, max_limit: int, coordinate_decimals: int) -> dict:
+                     default_limit: int, max_limit: int, coordinate_decimals: int,
+                     plan_title: tuple[str, str] = ("", ""), industries=()) -> dict:
+    """The OpenAPI 3.0 document of the OGC API of one plan (`plan_title`: its `sources` title,
+    zh and en; `industries`: its industry codes, the `industry` parameter's values)."""
     errors = {
         "400": _response("Bad parameter (its name, what was wrong and what is allowed): OGC "
                          "exception {code, description}.", JSON, schema_ref="#/components/schemas/exception"),
@@ -47,7 +50,7 @@ def openapi_document(server_url: str, collection_ids: list[str], city_codes: lis
 
     collection_id = {"$ref": "#/components/parameters/collectionId"}
     atlas_filter = [
-        _filter_parameter("industry", list(vocab.INDUSTRIES), "Industry code"),
+        _filter_parameter("industry", list(industries), "Industry code"),
         _filter_parameter("city", city_codes, "City adcode (also 沈阳, 沈阳市 or shenyang)"),
         _filter_parameter("level", list(vocab.LEVELS), "Level code"),
         _filter_parameter("kind", list(vocab.KINDS), "Kind code"),
@@ -57,7 +60,7 @@ def openapi_document(server_url: str, collection_ids: list[str], city_codes: lis
         "info": {
             "title": "辽宁创新地图 OGC API – Features / Liaoning Innovation Atlas",
             "version": "1.0.0",
-            "description": "Places of the Liaoning 13th Five-Year S&T Plan and Liaoning's "
+            "description": f"Places of the {plan_title[1]} ({plan_title[0]}) and Liaoning's "
                            "administrative boundaries. WGS84 lon/lat (CRS84), coordinates rounded "
                            f"to {coordinate_decimals} decimals, feature id = the row's stable id "
                            "(adcode for boundaries). Boundary collections honour only `city`.",

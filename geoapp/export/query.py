@@ -83,7 +83,7 @@ def property_columns(frame: gpd.GeoDataFrame) -> list[str]:
     return [c for c in frame.columns if c != frame.geometry.name]
 
 
-def _property_schema(frame: gpd.GeoDataFrame, column: str) -> dict:
+def _property_schema(frame: gpd.GeoDataFrame, column: str, industries=()) -> dict:
     series = frame[column]
     if pd.api.types.is_bool_dtype(series):
         schema = {"type": "boolean"}
@@ -96,18 +96,20 @@ def _property_schema(frame: gpd.GeoDataFrame, column: str) -> dict:
     if column in CODE_VOCABULARIES:
         schema["enum"] = list(CODE_VOCABULARIES[column])
     if column == "industries":
-        schema["description"] = ("industry codes separated by ';' (" + ", ".join(vocab.INDUSTRIES)
+        schema["description"] = ("industry codes separated by ';' (" + ", ".join(industries)
                                  + "); use LIKE '%code%' or the industry parameter")
     return {"title": column, **schema}
 
 
-def queryables(frame: gpd.GeoDataFrame, geometry_type: str, schema_id: str, title: str) -> dict:
-    """The collection's queryables as a JSON Schema (OGC API – Features Part 3, 2020-12 draft)."""
+def queryables(frame: gpd.GeoDataFrame, geometry_type: str, schema_id: str, title: str,
+               industries=()) -> dict:
+    """The collection's queryables as a JSON Schema (OGC API – Features Part 3, 2020-12 draft);
+    `industries`: the plan's industry codes (described for the `industries` column)."""
     properties = {"geometry": {"title": "geometry",
                                "format": GEOMETRY_FORMATS.get(geometry_type, "geometry-any"),
                                "x-ogc-role": "primary-geometry"}}
     for column in property_columns(frame):
-        properties[column] = _property_schema(frame, column)
+        properties[column] = _property_schema(frame, column, industries)
         if column in ("id", "adcode") and list(frame[column].astype(str)) == list(frame.index):
             properties[column]["x-ogc-role"] = "id"  # the feature id (as pygeoapi marks it)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": schema_id,

@@ -198,14 +198,17 @@ def sld(spec: LayerSpec, layer_name: str, point: bool, choropleth: Choropleth | 
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
 
 
-def description(spec: LayerSpec) -> str:
-    """'title zh / title en' and the legend entries, e.g. for gpkg_contents.description."""
+def description(spec: LayerSpec, plan_title: tuple[str, str] | None = None) -> str:
+    """'title zh / title en', the legend entries and the plan (its `sources` title, zh and en),
+    e.g. for gpkg_contents.description."""
     entries = [label for _, _, label in _categories(spec)] if spec.style.get("by") else \
         [_label(spec.legend)] if spec.legend else []
     text = _label(spec.title)
     if entries:
         text += ". " + "; ".join(e for e in entries if e)
-    return text + ". 辽宁省“十三五”科技创新规划 / Liaoning 13th Five-Year S&T Plan atlas; sources per row."
+    if plan_title:
+        text += f". {plan_title[0]} / {plan_title[1]} atlas"
+    return text + "; sources per row."
 
 
 def style_row(table: str, geometry_column: str, spec: LayerSpec, point: bool,

@@ -84,9 +84,11 @@ def source_text(raw: str, lang: str) -> str:
 
 
 class Names:
-    """adcode -> (name_zh, name_en) for cities and districts."""
+    """adcode -> (name_zh, name_en) for cities and districts; `industries`: the plan's industry
+    vocabulary (code -> (zh, en)) the popups label industry codes with."""
 
-    def __init__(self, *frames):
+    def __init__(self, *frames, industries: dict[str, tuple[str, str]] | None = None):
+        self.industries = industries or {}
         self.table = {}
         for frame in frames:
             self.table.update({c: (z, e) for c, z, e in
@@ -125,7 +127,7 @@ def _value(field: str, record: dict, lang: str, names: Names) -> Markup | None:
         table = {"level": vocab.LEVELS, "kind": vocab.KINDS, "location_precision": vocab.LOCATION_PRECISION}
         return escape(vocab.label(table[field], raw, lang))
     if field == "industries":
-        return escape(vocab.pick(("、", ", "), lang).join(vocab.label(vocab.INDUSTRIES, c, lang)
+        return escape(vocab.pick(("、", ", "), lang).join(vocab.label(names.industries, c, lang)
                                                        for c in vocab.split_codes(raw)))
     if field == "plan_refs":
         return escape(vocab.pick(("；", "; "), lang).join(section_label(c, lang) for c in vocab.split_codes(raw)))

@@ -38,7 +38,7 @@ def render_about(lang: str) -> bytes:
     documents = [{"title": vocab.pick(doc.title, lang), "file": file,
                   "html": markdown_html(text)}
                  for doc in reg.sources for file, text in [doc.for_lang(lang)]]
-    names = Names(reg.boundaries["city"], reg.boundaries["district"])
+    names = Names(reg.boundaries["city"], reg.boundaries["district"], industries=reg.plan.industries)
     places = reg.counted_places()  # each place once
     records = places.drop(columns="geometry").to_dict("records")
     # notes written by the maintainers refer to other rows by id ("see htz_anshan"): readers get

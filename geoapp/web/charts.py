@@ -10,13 +10,8 @@ import pandas as pd
 from geoapp import vocab
 from geoapp.analysis.belt import RELATIONS, Belt
 from geoapp.analysis.coverage import Coverage
-from geoapp.analysis.distribution import METRIC_LABELS
 from geoapp.geo import project
 
-# Stacked bars: what each city hosts (each place once; htz split by level).
-BAR_SERIES = [("htz_national", "#b2182b"), ("htz_provincial", "#ef8a62"),
-              ("clusters_bases", "#2166ac"), ("laboratories", "#1b7837"),
-              ("platforms", "#7fbf7b"), ("designations", "#999999")]
 STATUS_COLOURS = {"located": "#1b7837", "partly_located": "#d6a100", "not_located": "#b2182b",
                   "city_level": "#3f6f96", "counted_only": "#767676"}  # AA with white text
 RELATION_COLOURS = {"inside": "#b2182b", "partly": "#d6a100", "outside": "#555555"}
@@ -51,25 +46,27 @@ def ink_on(fill: str) -> str:
     return INK_LIGHT if contrast(fill, INK_LIGHT) > contrast(fill, INK_DARK) else INK_DARK
 
 
-def bar_chart(cities: pd.DataFrame, lang: str) -> dict:
-    """Horizontal stacked bars, one per city: geometry for the SVG in the template."""
+def bar_chart(cities: pd.DataFrame, plan, lang: str) -> dict:
+    """Horizontal stacked bars, one per city: geometry for the SVG in the template. The series
+    are the plan's (manifest `bars`: what each city hosts, each place once, one colour each)."""
     label_w, row_h, bar_max, top = 90, 24, 520, 10
-    totals = cities[[s for s, _ in BAR_SERIES]].sum(axis=1)
+    series_colours = list(plan.bars)
+    labels = {m: vocab.pick(plan.metrics[m].label, lang) for m, _ in series_colours}
+    totals = cities[[s for s, _ in series_colours]].sum(axis=1)
     scale = bar_max / max(int(totals.max()), 1)
     rows = []
     for i, (code, rec) in enumerate(cities.iterrows()):
         x, segments = label_w, []
-        for series, colour in BAR_SERIES:
+        for series, colour in series_colours:
             n = int(rec[series])
             if n:
-                segments.append({"x": x, "w": n * scale, "colour": colour, "n": n,
-                                 "label": vocab.pick(METRIC_LABELS[series], lang)})
+                segments.append({"x": x, "w": n * scale, "colour": colour, "n": n, "label": labels[series]})
                 x += n * scale
         rows.append({"y": top + i * row_h, "name": rec[vocab.pick(("name_zh", "name_en"), lang)],
                      "segments": segments, "total": int(totals[code]), "end": x})
     return {"rows": rows, "width": label_w + bar_max + 40, "height": top + len(rows) * row_h + 8,
             "row_h": row_h, "label_w": label_w, "bar_max": bar_max,
-            "legend": [(vocab.pick(METRIC_LABELS[s], lang), c) for s, c in BAR_SERIES]}
+            "legend": [(labels[s], c) for s, c in series_colours]}
 
 
 def heat_map(result: Coverage, cities: pd.DataFrame, lang: str) -> dict:

@@ -15,7 +15,6 @@ from shapely.geometry import mapping
 
 from geoapp import vocab
 from geoapp.analysis import compare as cmp
-from geoapp.analysis.places import GROUPS
 from geoapp.analysis.scorecard import STATUSES as SCORE_STATUSES
 from geoapp.analysis.scorecard import build_scorecard
 from geoapp.export.spreadsheet import CSV_TYPE, XLSX_TYPE, Sheet, csv_bytes, xlsx_bytes
@@ -28,11 +27,6 @@ from geoapp.web.urls import link
 
 bp = Blueprint("compare", __name__)
 
-# Until plans are data (issue 18) the one plan has this id and these labels.
-FALLBACK_PLAN = ("liaoning_st_13th", ("辽宁“十三五”科技规划", "Liaoning 13th Five-Year S&T Plan"))
-FALLBACK_GROUP_LABELS = {"high_tech_zones": ("高新区", "High-tech zones"),
-                         "clusters_bases": ("集群·基地·园区", "Clusters, bases, parks"),
-                         "laboratories": ("国家实验室", "National labs"), "platforms": ("创新平台", "Platforms")}
 STATUS_STYLE = {"continued": "#4d7ea8", "dropped": "#b2182b", "new": "#1b7837"}
 TABLES = {
     "cities": ("各市对比", "Cities compared"),
@@ -62,12 +56,9 @@ def plan_view(pid: str):
 
 
 def _plan_meta(view) -> tuple[str, tuple[str, str], dict, dict, tuple[int, int] | None]:
-    plan = getattr(view, "plan", None)
-    if plan is None:
-        groups = {g: (FALLBACK_GROUP_LABELS[g], tuple(kinds)) for g, kinds in GROUPS.items()}
-        return atlas().default_plan, FALLBACK_PLAN[1], groups, dict(vocab.INDUSTRIES), None
-    title = plan.titles.get("short") or plan.titles.get("full")
-    return plan.id, tuple(title), dict(plan.groups), dict(plan.industries), tuple(plan.period)
+    plan = view.plan  # the plan's manifest: id, titles, groups of kinds, industries, period
+    groups = {gid: (group.label, tuple(group.kinds)) for gid, group in plan.groups.items()}
+    return plan.id, tuple(plan.titles["short"]), groups, dict(plan.industries), tuple(plan.period)
 
 
 def chosen_plans() -> tuple[str, str]:

@@ -98,7 +98,8 @@ def current_filter() -> Filter:
     memo = bundle().filters
     flt = memo.get(spelling)
     if flt is None:
-        flt = parse_filter(request.args, registry().boundaries["city"])
+        reg = registry()
+        flt = parse_filter(request.args, reg.boundaries["city"], reg.plan.industries)
         memo.put(spelling, flt)
     return flt
 

@@ -16,7 +16,7 @@ from markupsafe import Markup
 from geoapp import vocab
 from geoapp.analysis.corridor import DEFAULT_HALF_WIDTH_KM
 from geoapp.analysis.coverage import STATUSES
-from geoapp.analysis.distribution import INDUSTRY_COLUMNS, MAP_METRICS, METRIC_LABELS
+from geoapp.analysis.distribution import industry_columns
 from geoapp.analysis.facets import facet_counts
 from geoapp.filters import Filter, FilterError
 from geoapp.layers.build import LIAONING_BOUNDS, display_shift, layer_entry, shift_geometries
@@ -137,13 +137,14 @@ def choropleth(flt: Filter, metric: str, lang: str) -> Choropleth:
     # else the same functions without the belt): a new filter does not build a whole report
     table = stats_city_metrics(flt)
     return Choropleth({code: int(v) for code, v in table[metric].items()},
-                      vocab.label({metric: METRIC_LABELS[metric]}, metric, lang))
+                      vocab.pick(registry().plan.metrics[metric].label, lang))
 
 
 def current_metric() -> str:
-    metric = request.args.get("metric", "places")
-    if metric not in MAP_METRICS:
-        raise FilterError("metric", metric, MAP_METRICS)
+    allowed = registry().plan.map_metrics  # the plan's (manifest `map_metrics`), the first by default
+    metric = request.args.get("metric", allowed[0])
+    if metric not in allowed:
+        raise FilterError("metric", metric, allowed)
     return metric
 
 
@@ -160,7 +161,7 @@ def csp_for(script: str) -> str:
 def render_page(flt: Filter, lang: str, metric: str) -> bytes:
     reg = registry()
     t = (lambda zh, en: en if lang == "en" else zh)
-    names = Names(reg.boundaries["city"], reg.boundaries["district"])
+    names = Names(reg.boundaries["city"], reg.boundaries["district"], industries=reg.plan.industries)
     cities = reg.boundaries["city"]
     filter_items = flt.query_items()
     layers, counts, matched, absent = [], {}, 0, {}
@@ -194,13 +195,14 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
         bounds = [[y0, x0], [y1, x1]]
     bounds = drawn_bounds(bounds)
     frame = map_frame()
+    plan = reg.plan
     every = reg.counted_places()
-    counts_by = facet_counts(every, cities, flt)
+    counts_by = facet_counts(every, cities, flt, plan.industries)
     facets = []
     for name, label, options in (
         ("city", t("城市", "City"), [(c, names.short(c, lang)) for c in cities["adcode"]]),
         ("industry", t("产业", "Industry"),
-         [(c, vocab.label(vocab.INDUSTRIES, c, lang)) for c in vocab.INDUSTRIES]),
+         [(c, vocab.label(plan.industries, c, lang)) for c in plan.industries]),
         ("level", t("级别", "Level"), [(c, vocab.label(vocab.LEVELS, c, lang)) for c in ("national", "provincial")]),
         ("kind", t("类型", "Kind"), [(c, vocab.label(vocab.KINDS, c, lang)) for c in vocab.KINDS]),
     ):
@@ -244,10 +246,10 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
                  "gpkgLink": t("下载 GeoPackage", "Download GeoPackage"),
                  "csvLink": t("城市统计 CSV", "City figures CSV"),
                  "xlsxLink": t("城市统计 Excel", "City figures Excel"),
-                 "imageTitle": t("辽宁“十三五”科技创新地图", "Liaoning 13th Five-Year S&T Plan Atlas"),
+                 "imageTitle": t(*plan.titles["atlas"]),
                  "imageFilter": t("筛选", "Filter"), "imageAll": t("全部地点", "All places"),
-                 "imageSources": t("来源：辽宁省“十三五”科技创新规划；行政区划与地点来源见 /about",
-                                   "Sources: Liaoning 13th Five-Year S&T Plan; boundaries and places: see /about"),
+                 "imageSources": t(f"来源：{plan.title('sources', 'zh')}；行政区划与地点来源见 /about",
+                                   f"Sources: {plan.title('sources', 'en')}; boundaries and places: see /about"),
                  "imageDate": t("制图日期", "Made on"), "colon": colon,
                  "cityButton": t("{tip}。按回车键打开城市面板", "{tip}. Press Enter to open the city panel"),
                  "areasNote": t("规划区域画在地图的区域图层中，计入地点数，不在地点列表里。",
@@ -257,7 +259,7 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
     }
     html = render_template(
         "map.html", lang=lang, t=t, facets=facets, metric=metric,
-        metrics=[(m, vocab.pick(METRIC_LABELS[m], lang)) for m in MAP_METRICS],
+        metrics=[(m, vocab.pick(plan.metrics[m].label, lang)) for m in plan.map_metrics], plan=plan,
         chips=filter_words if chip_parts else "", filter_words=filter_words, legend=layers, swatch=swatch,
         map_body=frame.html, map_script=frame.script, config=config, matched=matched,
         empty=empty, empty_fixes=empty_fixes, clear_url=clear_url, index_url=link("/"),
@@ -269,10 +271,11 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
         places_files={fmt: link(f"/map/places.{fmt}", **filter_items, lang=en) for fmt in ("xlsx", "csv")},
         stats_url=link("/stats", **filter_items, lang=en),
         about_url=link("/about", lang=en),
-        sources_line=t("来源：辽宁省科学和技术发展“十三五”规划；行政区划与各地点的来源见本站“数据来源”页。",
-                       "Sources: the Liaoning 13th Five-Year S&T Plan; boundaries and each place's sources are on the atlas's Sources page."),
+        sources_line=t(f"来源：{plan.title('sources', 'zh')}；行政区划与各地点的来源见本站“数据来源”页。",
+                       f"Sources: {plan.title('sources', 'en')}; boundaries and each place's sources are on the "
+                       "atlas's Sources page."),
         today=datetime.date.today().isoformat(),
-        other_lang_url=link("/", **filter_items, metric=metric if metric != "places" else "",
+        other_lang_url=link("/", **filter_items, metric=metric if metric != plan.map_metrics[0] else "",
                             lang="" if lang == "en" else "en"),
     )
     return html.encode("utf-8")
@@ -394,7 +397,7 @@ def layer(layer_id: str):
     flt = current_filter() if spec.filterable or spec.geometry == "choropleth" else Filter()
     metric = current_metric() if spec.geometry == "choropleth" else ""
     reg = registry()
-    names = Names(reg.boundaries["city"], reg.boundaries["district"])
+    names = Names(reg.boundaries["city"], reg.boundaries["district"], industries=reg.plan.industries)
 
     def build():
         frame = drawn(filtered(spec, flt))
@@ -459,7 +462,7 @@ def popup(layer_id: str, place_id: str):
         response.status_code = 404
         return response
     record = rows.drop(columns="geometry").iloc[0].to_dict()
-    names = Names(reg.boundaries["city"], reg.boundaries["district"])
+    names = Names(reg.boundaries["city"], reg.boundaries["district"], industries=reg.plan.industries)
     body = cached_body(("map-popup", spec.id, place_id, lang),
                        lambda: (_json({"id": place_id, "popup": popup_html(spec.popup, record, lang, names)}),
                                 "application/json"))
@@ -516,7 +519,7 @@ def table_frame(flt: Filter, lang: str):
     if table is not None:
         return table
     reg = registry()
-    names = Names(reg.boundaries["city"], reg.boundaries["district"])
+    names = Names(reg.boundaries["city"], reg.boundaries["district"], industries=reg.plan.industries)
     parts = []
     for spec in specs():
         if spec.geometry != "point" or not spec.counted:
@@ -614,7 +617,7 @@ def city(adcode: str):
 
     def build():
         t = (lambda zh, en: en if lang == "en" else zh)
-        names = Names(cities, reg.boundaries["district"])
+        names = Names(cities, reg.boundaries["district"], industries=reg.plan.industries)
         report = stats_report(flt, DEFAULT_HALF_WIDTH_KM)
         row = report.cities.loc[adcode]
         view = report.view
@@ -630,13 +633,11 @@ def city(adcode: str):
         return _json({
             "adcode": adcode, "name": names.short(adcode, lang), "name_zh": names.short(adcode, "zh"),
             "name_en": names.short(adcode, "en"), "filter": flt.query_items(),
-            "numbers": [{"key": m, "label": t(*METRIC_LABELS[m]), "value": int(row[m])}
-                        for m in ("places", "htz_national", "htz_provincial", "clusters_bases",
-                                  "laboratories", "platforms", "designations", "city_precision_places",
-                                  "tasks", "industries_present")],
+            "numbers": [{"key": m, "label": t(*reg.plan.metrics[m].label), "value": int(row[m])}
+                        for m in reg.plan.panel_metrics],
             # in the page's language (the report's industry_names column is Chinese)
-            "industries": t("、", ", ").join(vocab.label(vocab.INDUSTRIES, c.removeprefix("industry_"), lang)
-                                           for c in INDUSTRY_COLUMNS if row[c] > 0),
+            "industries": t("、", ", ").join(vocab.label(reg.plan.industries, c.removeprefix("industry_"), lang)
+                                           for c in industry_columns(reg.plan.industries) if row[c] > 0),
             "places": shown.drop(columns=["city_adcode"]).to_dict("records"),
             # plan areas of the city (counted in its figures), and areas crossing it (the belt)
             "areas": [{"id": pid, "name": (en_name or zh) if lang == "en" else zh}

@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify, request
 
 from geoapp import vocab
 from geoapp.analysis.corridor import DEFAULT_HALF_WIDTH_KM
-from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRICS
+from geoapp.analysis.distribution import industry_columns
 from geoapp.export.spreadsheet import CSV_TYPE, XLSX_TYPE, Sheet, csv_bytes, xlsx_bytes
 from geoapp.filters import Filter, FilterError
 from geoapp.web import tables
@@ -99,9 +99,10 @@ def city_sheets(adcode: str, flt: Filter, lang: str) -> list[Sheet]:
     t = ctx.t
     data = stats_report(flt, DEFAULT_HALF_WIDTH_KM)
     row = data.cities.loc[adcode]
-    figures = [[vocab.pick(METRIC_LABELS[m], lang), int(row[m]), m] for m in METRICS]
-    figures += [[t("产业：", "Industry: ") + ctx.label(vocab.INDUSTRIES, c.removeprefix("industry_")), int(row[c]), c]
-                for c in INDUSTRY_COLUMNS]
+    plan = data.plan  # the figures are the plan's metrics and industries
+    figures = [[vocab.pick(metric.label, lang), int(row[m]), m] for m, metric in plan.metrics.items()]
+    figures += [[t("产业：", "Industry: ") + ctx.label(plan.industries, c.removeprefix("industry_")), int(row[c]), c]
+                for c in industry_columns(plan.industries)]
     notes = table_notes(flt, None, ctx)
     name = ctx.city(adcode)
     sheets = [Sheet(name + t("统计", " figures"), [t("指标", "Figure"), t("数值", "Value"), t("指标代码", "Code")],

@@ -221,11 +221,12 @@ def _json_body(key: tuple, build, content_type: str = JSON):
 # --- resources -------------------------------------------------------------------------------------
 
 def landing_document() -> dict:
+    plan = catalog().registry.plan
     return {
         "title": "辽宁创新地图 Liaoning Innovation Atlas — OGC API – Features",
-        "description": "Places of the Liaoning 13th Five-Year S&T Plan (high-tech zones, clusters, "
-                       "bases, coastal parks, laboratories, platforms, plan areas, the Shenyang–Dalian "
-                       "belt) and Liaoning's province, city and district boundaries.",
+        "description": f"Places of the {plan.title('sources', 'en')} ({plan.title('sources', 'zh')}: "
+                       "high-tech zones, clusters, bases, parks, laboratories, platforms, the plan's "
+                       "own areas) and Liaoning's province, city and district boundaries.",
         "links": _self_links("ogc.landing") + [
             _link(url_for("ogc.openapi", _external=True), "service-desc", OPENAPI_JSON, "OpenAPI 3.0 definition"),
             _link(url_for("ogc.openapi", _external=True, f="html"), "service-doc", HTML, "API documentation"),
@@ -258,8 +259,10 @@ def conformance():
 
 def _openapi() -> dict:
     cat = catalog()
+    plan = cat.registry.plan
     return openapi_document(url_for("ogc.landing", _external=True).rstrip("/"), cat.ids(),
-                            list(cat.cities["adcode"]), DEFAULT_LIMIT, MAX_LIMIT, COORDINATE_DECIMALS)
+                            list(cat.cities["adcode"]), DEFAULT_LIMIT, MAX_LIMIT, COORDINATE_DECIMALS,
+                            plan.titles["sources"], list(plan.industries))
 
 
 @bp.get("/ogc/api")
@@ -515,7 +518,7 @@ def queryables(collection_id: str):
     def doc():
         return query.queryables(found.frame, found.geometry_type,
                                 url_for("ogc.queryables", collection_id=collection_id, _external=True),
-                                found.title)
+                                found.title, list(catalog().registry.plan.industries))
 
     if wants_html():
         return render_template("ogc_queryables.html", collection=found, doc=doc())

@@ -17,14 +17,13 @@ import json
 from decimal import Decimal, InvalidOperation
 
 import pandas as pd
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 
 from geoapp import vocab
-from geoapp.analysis.belt import corridor_figures
 from geoapp.analysis.corridor import DEFAULT_HALF_WIDTH_KM
 from geoapp.analysis.coverage import STATUSES
-from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRICS
-from geoapp.analysis.report import Report, build_report
+from geoapp.analysis.distribution import industry_columns
+from geoapp.analysis.report import Report, build_report, corridor_figures
 from geoapp.analysis.report import city_metrics as analysis_city_metrics
 from geoapp.export.spreadsheet import CSV_TYPE, XLSX_TYPE, csv_bytes, xlsx_bytes
 from geoapp.filters import Filter, FilterError
@@ -42,7 +41,7 @@ HALF_WIDTH_RANGE = (1.0, 100.0)
 HALF_WIDTH_STEP = Decimal("0.01")
 HALF_WIDTH_ALLOWED = "a number of km from 1 to 100 with at most two decimals, e.g. 30 or 12.5"
 
-GROUP_LABELS, RELATION_LABELS, PRECISION_LABELS = tables.GROUP_LABELS, tables.RELATION_LABELS, tables.PRECISION_LABELS
+RELATION_LABELS, PRECISION_LABELS = tables.RELATION_LABELS, tables.PRECISION_LABELS
 
 
 def half_width() -> float:
@@ -68,13 +67,13 @@ def report(flt: Filter, width: float) -> Report:
     reg = registry()
 
     def build() -> Report:
-        figures = cache.corridor(width, lambda: corridor_figures(reg.counted_places(), reg.boundaries, width))
+        figures = cache.corridor(width, lambda: corridor_figures(reg, width))
         return build_report(reg, flt, width, figures)
     return cache.get(flt, width, build)
 
 
 def city_metrics(flt: Filter) -> pd.DataFrame:
-    """Per-city metrics for the filter (index: city adcode; distribution.METRICS columns), the
+    """Per-city metrics for the filter (index: city adcode; the plan's metric columns), the
     numbers /stats shows for it, without building the belt (the map's choropleth)."""
     reg = registry()
     return context.bundle().reports.metrics(flt, lambda: analysis_city_metrics(reg, flt))
@@ -122,11 +121,12 @@ def api_distribution():
 
     def document():
         table = report(flt, DEFAULT_HALF_WIDTH_KM).cities.reset_index()
+        plan = registry().plan
         return {
             "filter": flt.query_items(),
-            "columns": {m: {"zh": METRIC_LABELS[m][0], "en": METRIC_LABELS[m][1]} for m in METRICS}
-            | {c: {"zh": vocab.INDUSTRIES[c.removeprefix("industry_")][0],
-                   "en": vocab.INDUSTRIES[c.removeprefix("industry_")][1]} for c in INDUSTRY_COLUMNS},
+            "columns": {m: {"zh": metric.label[0], "en": metric.label[1]} for m, metric in plan.metrics.items()}
+            | {column: {"zh": zh, "en": en}
+               for column, (zh, en) in zip(industry_columns(plan.industries), plan.industries.values())},
             "cities": _records(table),
         }
     return _json(("distribution", flt.key()), document)
@@ -146,9 +146,10 @@ def coverage_document(flt: Filter, width: float) -> dict:
         "figures": data.figures,
         "tasks": _records(tasks),
         "targets": _records(data.targets),
-        "belt": {**belt.summary(), "cities": _records(belt.cities.reset_index()),
-                 "groups": _records(belt.groups.reset_index()),
-                 "places": _rows(belt.places)},
+        # null for a plan without a corridor (its manifest has none)
+        "belt": None if belt is None else {**belt.summary(), "cities": _records(belt.cities.reset_index()),
+                                           "groups": _records(belt.groups.reset_index()),
+                                           "places": _rows(belt.places)},
     }
 
 
@@ -164,8 +165,10 @@ TABLE_FORMATS = {"csv": CSV_TYPE, "xlsx": XLSX_TYPE}
 
 
 def table_context(lang: str) -> tables.Context:
-    cities = registry().boundaries["city"]
-    return tables.Context(lang, {c: (z, e) for c, z, e in zip(cities["adcode"], cities["name_zh"], cities["name_en"])})
+    reg = registry()
+    cities = reg.boundaries["city"]
+    return tables.Context(lang, {c: (z, e) for c, z, e in zip(cities["adcode"], cities["name_zh"], cities["name_en"])},
+                          reg.plan.industries)
 
 
 def table_notes(flt: Filter, width: float | None, ctx: tables.Context) -> list[str]:
@@ -192,6 +195,9 @@ def stats_table(name: str, fmt: str):
     default, `lang=en`), codes in extra columns; the file name says what, which filter, which day."""
     flt, lang = current_filter(), current_lang()
     table = tables.STATS_TABLES[name]
+    if table.uses_width and registry().plan.corridor is None:
+        abort(404, description=f"this plan has no belt (no corridor in its plan.yaml), so no /stats/{name} "
+                               f"table; its tables: {', '.join(n for n, t in tables.STATS_TABLES.items() if not t.uses_width)}")
     width = half_width() if table.uses_width else DEFAULT_HALF_WIDTH_KM
     body = cached_body(("stats", fmt, name, flt.key(), width, lang),
                        lambda: table_body(name, fmt, flt, width, lang))
@@ -230,9 +236,10 @@ def render_page(flt: Filter, width: float, lang: str, width_error: str = "", wid
     t = translator(lang)
     cities = data.cities
     names = cities[vocab.pick(("name_zh", "name_en"), lang)].to_dict()
+    plan = reg.plan
     selects = [
         ("industry", t("产业", "Industry"),
-         [(c, vocab.label(vocab.INDUSTRIES, c, lang)) for c in vocab.INDUSTRIES]),
+         [(c, vocab.label(plan.industries, c, lang)) for c in plan.industries]),
         ("city", t("城市", "City"), list(names.items())),
         ("level", t("级别", "Level"), [(c, vocab.label(vocab.LEVELS, c, lang)) for c in vocab.LEVELS]),
         ("kind", t("类型", "Kind"), [(c, vocab.label(vocab.KINDS, c, lang)) for c in vocab.KINDS]),
@@ -253,14 +260,22 @@ def render_page(flt: Filter, width: float, lang: str, width_error: str = "", wid
     targets = data.targets.copy()
     targets["metric"] = targets[vocab.pick(("metric_zh", "metric_en"), lang)]
     targets["industry_label"] = targets["industry"].map(
-        lambda c: vocab.label(vocab.INDUSTRIES, c, lang) if c else "")
+        lambda c: vocab.label(plan.industries, c, lang) if c else "")
     targets["section_label"] = targets["section"].fillna("").map(lambda sec: section_label(sec, lang))
     targets["unit_label"] = targets["unit_zh"].fillna("").map(lambda u: tables.unit_label(u, lang))
     targets["period_label"] = targets["period"].fillna("").map(lambda p: tables.period_label(p, lang))
     ctx = table_context(lang)
-    by_city = tables.belt_city_counts(data.belt)
-    belt_by_city = [{"name": ctx.city(code), **{k: int(c[k]) for k in ("inside", "partly", "outside", "total")}}
-                    for code, c in by_city.iterrows() if c["total"]]
+    belt = data.belt  # None: the plan has no corridor, the page has no belt section
+    belt_by_city = [] if belt is None else [
+        {"name": ctx.city(code), **{k: int(c[k]) for k in ("inside", "partly", "outside", "total")}}
+        for code, c in tables.belt_city_counts(belt).iterrows() if c["total"]]
+    axis_names = []
+    if plan.corridor is not None:
+        every = reg.counted_places().set_index("id")
+        for end in plan.corridor.axis:
+            row = every.loc[end]
+            alias = vocab.split_codes(row.get("plan_names", ""))
+            axis_names.append((alias[0] if alias else row["name_zh"], row["name_en"] or row["name_zh"]))
     html = render_template(
         "stats.html", lang=lang, t=t, flt=flt, selects=selects, query=query,
         flt_query=flt.query_items(), dl_query={**query, **({"lang": "en"} if lang == "en" else {})},
@@ -268,19 +283,20 @@ def render_page(flt: Filter, width: float, lang: str, width_error: str = "", wid
         width=width, default_width=DEFAULT_HALF_WIDTH_KM,
         other_lang_query={**query, **({} if lang == "en" else {"lang": "en"})},
         map_query={"lang": lang if lang == "en" else ""}, link=link,
-        metrics=[(m, vocab.pick(METRIC_LABELS[m], lang)) for m in METRICS], cities=cities,
+        plan=plan, axis_names=axis_names,
+        metrics=[(m, vocab.pick(metric.label, lang)) for m, metric in plan.metrics.items()], cities=cities,
         figures=data.figures, statuses=[(k, vocab.pick(v, lang), STATUS_COLOURS[k])
                                         for k, v in STATUSES.items()],
-        bars=bar_chart(cities, lang), heat=heat_map(data.coverage, cities, lang),
+        bars=bar_chart(cities, plan, lang), heat=heat_map(data.coverage, cities, lang),
         tasks=tasks.to_dict("records"), targets=_records(targets),
-        belt=data.belt, belt_svg=belt_map(data.belt, reg.display["city"], lang),
-        belt_cities=data.belt.cities.reset_index().to_dict("records"),
-        belt_groups=[{**rec, "label": vocab.pick(GROUP_LABELS[rec["group"]], lang)}
-                     for rec in data.belt.groups.reset_index().to_dict("records")],
+        belt=belt, belt_svg=belt_map(belt, reg.display["city"], lang) if belt is not None else None,
+        belt_cities=belt.cities.reset_index().to_dict("records") if belt is not None else [],
+        belt_groups=[{**rec, "label": tables.group_label(plan, rec["group"], lang)}
+                     for rec in belt.groups.reset_index().to_dict("records")] if belt is not None else [],
         relation_labels={k: vocab.pick(v, lang) for k, v in RELATION_LABELS.items()},
         names=names, industry_names={
-            code: t("、", ", ").join(vocab.label(vocab.INDUSTRIES, c.removeprefix("industry_"), lang)
-                           for c in INDUSTRY_COLUMNS if rec[c] > 0)
+            code: t("、", ", ").join(vocab.label(plan.industries, c.removeprefix("industry_"), lang)
+                           for c in industry_columns(plan.industries) if rec[c] > 0)
             for code, rec in cities.iterrows()},
     )
     return html.encode("utf-8")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -20,16 +20,13 @@ import pandas as pd
 
 from geoapp import vocab
 from geoapp.analysis.coverage import STATUSES
-from geoapp.analysis.distribution import INDUSTRY_COLUMNS, METRIC_LABELS, METRICS
+from geoapp.analysis.distribution import industry_columns
 from geoapp.export.spreadsheet import Sheet
 from geoapp.filters import PARAMS, Filter
 from geoapp.layers.popup import section_label
 
-GROUP_LABELS = {"high_tech_zones": ("高新区", "High-tech zones"),
-                "clusters_bases": ("集群·基地·园区", "Clusters, bases, parks"),
-                "laboratories": ("国家实验室", "National labs"),
-                "platforms": ("创新平台", "Platforms"),
-                "designations": ("规划区域", "Plan areas"), "all": ("全部", "All")}
+# The belt's place groups are the plan's (manifest `groups`); 'all' sums them.
+ALL_GROUPS = ("全部", "All")
 RELATION_LABELS = {"inside": ("完全在带内", "wholly inside"), "partly": ("跨带边界", "straddles the edge"),
                    "outside": ("带外", "outside")}
 PRECISION_LABELS = {k: (v[0].split("（")[0], v[1].split(" (")[0])
@@ -39,7 +36,9 @@ PRECISION_LABELS = {k: (v[0].split("（")[0], v[1].split(" (")[0])
 UNIT_EN = {"个": "", "家": "", "项": "", "名": "", "家以上": "or more", "个/年": "per year",
            "余万人": "× 10,000 people, over", "万名": "× 10,000 people", "万人年": "× 10,000 person-years",
            "亿元": "× 100 million yuan", "%": "%", "%以上": "% or more", "件/万人": "per 10,000 people"}
-PERIOD_EN = {"“十二五”期间": "12th FYP period (2011–2015)", "“十三五”期间": "13th FYP period (2016–2020)"}
+# A plan's periods, “十N五”期间 (the Nth Five-Year Plan's years), in English: computed, not listed.
+_FYP_PERIOD = re.compile(r"^“十([一二三四五六七八九])五”期间$")
+_DIGITS = "一二三四五六七八九"
 STATED_AS = {"target": ("目标", "target"), "achieved": ("已完成", "achieved")}
 YES_NO = {True: ("是", "yes"), False: ("否", "no")}
 TIMEZONE = ZoneInfo("Asia/Shanghai")  # the date in a file name is the reader's day
@@ -50,7 +49,22 @@ def unit_label(unit_zh: str, lang: str) -> str:
 
 
 def period_label(period: str, lang: str) -> str:
-    return PERIOD_EN.get(period, period) if lang == "en" else period
+    """The period as the plan states it; in English, “十N五”期间 becomes the (10+N)th Five-Year
+    Plan period with its years (the 3rd plan began in 1966, each lasts five years)."""
+    found = _FYP_PERIOD.match(period) if lang == "en" else None
+    if not found:
+        return period
+    number = 10 + _DIGITS.index(found.group(1)) + 1
+    start = 1966 + 5 * (number - 3)
+    return f"{number}th FYP period ({start}–{start + 4})"
+
+
+def group_label(plan, group: str, lang: str) -> str:
+    """A belt group's label: the plan's (manifest `groups`), 'all' for the sum, else the id."""
+    if group == "all":
+        return vocab.pick(ALL_GROUPS, lang)
+    found = plan.groups.get(group) if plan is not None else None
+    return vocab.pick(found.label, lang) if found else group
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,7 @@ class Context:
     """What the table builders need besides the report: the language and the city names."""
     lang: str
     city_names: dict[str, tuple[str, str]]   # adcode -> (zh, en)
+    industries: dict[str, tuple[str, str]] = field(default_factory=dict)   # the plan's vocabulary
 
     def t(self, zh: str, en: str) -> str:
         return vocab.pick((zh, en), self.lang)
@@ -87,16 +102,19 @@ def _s(value) -> str:
 def distribution(data, ctx: Context) -> tuple[list, list]:
     t = ctx.t
     cities = data.cities
-    columns = ([t("城市", "City")] + [vocab.pick(METRIC_LABELS[m], ctx.lang) for m in METRICS]
-               + [t("产业：", "Industry: ") + ctx.label(vocab.INDUSTRIES, c.removeprefix("industry_"))
-                  for c in INDUSTRY_COLUMNS]
+    plan = data.plan
+    metrics, industries = list(plan.metrics), plan.industries
+    columns_of_industries = industry_columns(industries)
+    columns = ([t("城市", "City")] + [vocab.pick(plan.metrics[m].label, ctx.lang) for m in metrics]
+               + [t("产业：", "Industry: ") + ctx.label(industries, c.removeprefix("industry_"))
+                  for c in columns_of_industries]
                + [t("涉及产业", "Industries"), t("城市代码", "City code (adcode)")])
     rows = []
     for code, rec in cities.iterrows():
-        present = t("、", ", ").join(ctx.label(vocab.INDUSTRIES, c.removeprefix("industry_"))
-                                    for c in INDUSTRY_COLUMNS if rec[c] > 0)
-        rows.append([ctx.city(code)] + [int(rec[m]) for m in METRICS]
-                    + [int(rec[c]) for c in INDUSTRY_COLUMNS] + [present, code])
+        present = t("、", ", ").join(ctx.label(industries, c.removeprefix("industry_"))
+                                    for c in columns_of_industries if rec[c] > 0)
+        rows.append([ctx.city(code)] + [int(rec[m]) for m in metrics]
+                    + [int(rec[c]) for c in columns_of_industries] + [present, code])
     return columns, rows
 
 
@@ -147,7 +165,7 @@ def targets(data, ctx: Context) -> tuple[list, list]:
         value = None if pd.isna(r.value) else float(r.value)
         year = None if pd.isna(r.year) else int(r.year)
         rows.append([section_label(_s(r.section), ctx.lang), vocab.pick((r.metric_zh, r.metric_en), ctx.lang),
-                     ctx.label(vocab.INDUSTRIES, _s(r.industry)),
+                     ctx.label(data.plan.industries, _s(r.industry)),
                      int(value) if value is not None and value.is_integer() else value,
                      unit_label(_s(r.unit_zh), ctx.lang),
                      year if year is not None else period_label(_s(r.period), ctx.lang),
@@ -167,7 +185,7 @@ def belt_groups(data, ctx: Context) -> tuple[list, list]:
     for group, g in data.belt.groups.iterrows():
         if not g["total"]:
             continue
-        rows.append([vocab.pick(GROUP_LABELS[group], ctx.lang), int(g["total"]), int(g["inside"]),
+        rows.append([group_label(data.plan, group, ctx.lang), int(g["total"]), int(g["inside"]),
                      int(g["partly"]), int(g["outside"]), int(g["by_point"]),
                      None if pd.isna(g["share_min"]) else float(g["share_min"]),
                      None if pd.isna(g["share_max"]) else float(g["share_max"]), group])
@@ -233,7 +251,7 @@ def belt_places(data, ctx: Context) -> tuple[list, list]:
     kinds = {k: ctx.label(vocab.KINDS, k) for k in p["kind"].unique()}
     precisions = {k: vocab.pick(PRECISION_LABELS[k], ctx.lang) if k in PRECISION_LABELS else _s(k)
                   for k in p["precision"].unique()}
-    groups = {k: vocab.pick(GROUP_LABELS.get(k, (k, k)), ctx.lang) for k in p["group"].unique()}
+    groups = {k: group_label(data.plan, k, ctx.lang) for k in p["group"].unique()}
     rels = {k: vocab.pick(RELATION_LABELS.get(k, (k, k)), ctx.lang) for k in p["relation"].unique()}
     cities = {c: ctx.city(c) if c else "" for c in p["city_adcode"].fillna("").unique()}
     yes, no = vocab.pick(YES_NO[True], ctx.lang), vocab.pick(YES_NO[False], ctx.lang)
@@ -274,7 +292,7 @@ def stats_sheet(name: str, data, ctx: Context, notes=()) -> Sheet:
 
 def filter_words(flt: Filter, ctx: Context) -> list[str]:
     """The filter's values in words, one part per parameter (生物医药, 沈阳市+大连市, 国家级)."""
-    tables = {"industry": vocab.INDUSTRIES, "level": vocab.LEVELS, "kind": vocab.KINDS}
+    tables = {"industry": ctx.industries, "level": vocab.LEVELS, "kind": vocab.KINDS}
     parts = []
     for param in PARAMS:
         values = sorted(getattr(flt, param))
