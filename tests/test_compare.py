@@ -5,17 +5,14 @@ from dataclasses import replace
 import pytest
 
 from geoapp.analysis.compare import compare, make_side, plan_place_ids, short_name
-from geoapp.analysis.places import GROUPS
-from geoapp import vocab
 from geoapp.filters import Filter
-
-LABELS = {g: (g, g) for g in GROUPS}
 
 
 def _side(registry, plan_id, tasks, every, flt=Filter()):
-    groups = {g: (LABELS[g], kinds) for g, kinds in GROUPS.items()}
+    # the shipped plan's groups of kinds and industries (its manifest), labelled by their ids
+    groups = {g: ((g, g), group.kinds) for g, group in registry.plan.groups.items()}
     return make_side(plan_id, (plan_id, plan_id), tasks, every, registry.boundaries, flt, groups,
-                     dict(vocab.INDUSTRIES))
+                     dict(registry.plan.industries))
 
 
 @pytest.fixture(scope="module")
