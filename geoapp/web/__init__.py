@@ -105,7 +105,16 @@ def init_blueprints(app: Flask) -> None:
 
 def init_templates(app: Flask) -> None:
     """Compile every page template now, not in a worker's first request (/stats spent ~0.3 s CPU
-    compiling stats.html there); a broken template stops start-up instead of failing a user."""
+    compiling stats.html there); a broken template stops start-up instead of failing a user.
+    Every page template sees `plan`: the request's plan (titles for base.html and /about)."""
+    @app.context_processor
+    def _request_plan():
+        from geoapp.web import context
+        try:
+            return {"plan": context.registry().plan}
+        except Exception:  # outside a plan's request (e.g. an error page before the bundle is bound)
+            return {}
+
     for name in app.jinja_env.list_templates(filter_func=lambda n: n.endswith(".html")):
         app.jinja_env.get_template(name)
 
