@@ -48,7 +48,8 @@ def test_a_read_only_sqlite_store_keeps_reads_at_200_and_health_degraded(tmp_pat
         health = client.get("/health")
         body = health.get_json()
         assert health.status_code == 200 and body["status"] == "degraded" and body["store"] == "unreachable"
-        assert "unable to open database file" in body["store_error"] and body["serving_version"] == 0
+        assert body["store_error"] == "OperationalError (cannot be read)" and body["serving_version"] == 0
+        assert "/" not in str(body)        # no path of the store's file on a public page
     finally:
         subprocess.run(["chattr", "-i", *locked], check=True)
     check_now(app)
@@ -98,7 +99,8 @@ def test_a_stopped_postgis_keeps_reads_at_200_and_health_degraded_until_it_is_ba
             assert client.get(route).status_code == 200, route
         settle(app)
         body = client.get("/health").get_json()
-        assert body["status"] == "degraded" and "OperationalError" in body["store_error"]
+        assert body["status"] == "degraded" and body["store_error"] == "OperationalError (cannot be read)"
+        assert str(cluster.port) not in str(body)    # no host or port of the database on a public page
         cluster.start()
         check_now(app)
         assert client.get("/health").get_json() == {"status": "ok"}

@@ -64,7 +64,8 @@ class StoreHealth:
         self._wall = time.time
         self._lock = threading.Lock()
         self.failures = 0
-        self.error: str | None = None
+        self.error: str | None = None               # the full error, for this process's log
+        self.kind: str | None = None                # what /health shows: the class and the gist
         self.failing_since: float | None = None    # wall-clock time of the first failure in a row
         self.retry_at = 0.0
 
@@ -78,13 +79,16 @@ class StoreHealth:
 
     def succeeded(self) -> None:
         with self._lock:
-            self.failures, self.error, self.failing_since, self.retry_at = 0, None, None, 0.0
+            self.failures, self.error, self.kind, self.failing_since, self.retry_at = 0, None, None, None, 0.0
 
     def failed(self, error: BaseException) -> float:
         """Record a failure; returns the seconds until the next attempt."""
         with self._lock:
             self.failures += 1
             self.error = f"{type(error).__name__}: {str(error)[:300]}"
+            # /health is public: the class and the gist, not the message (host names, ports, paths)
+            gist = "disk full" if disk_full(error) else "read-only" if read_only(error) else "cannot be read"
+            self.kind = f"{type(error).__name__} ({gist})"
             if self.failing_since is None:
                 self.failing_since = self._wall()
             wait = min(self.BACKOFF_MAX, self.BACKOFF_FIRST * 2 ** (self.failures - 1))
@@ -96,6 +100,6 @@ class StoreHealth:
         with self._lock:
             if self.failures == 0:
                 return {"store": "ok"}
-            return {"store": "unreachable", "store_error": self.error, "failures": self.failures,
+            return {"store": "unreachable", "store_error": self.kind, "failures": self.failures,
                     "failing_for_s": round(self._wall() - (self.failing_since or self._wall()), 1),
                     "next_try_in_s": round(max(0.0, self.retry_at - self._clock()), 1)}
