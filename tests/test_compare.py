@@ -88,8 +88,8 @@ def test_the_filter_applies_to_both_plans(registry, plans):
     assert "platform_cas_dandong" not in set(c.places["id_a"])   # a Dandong place
 
 
-# --- the web (the shipped data has one plan: it is compared with itself; a second plan made by
-# data edits is used once the plans fixture is on main) ------------------------------------------
+# --- the web (the shipped data has one plan: it is compared with itself; two plan folders:
+# tests/test_compare_plans.py) ------------------------------------------------------------------
 
 def test_api_compare_answers_with_every_city(client, registry):
     body = client.get("/api/compare").get_json()
@@ -121,9 +121,9 @@ def test_compare_page_brief_and_downloads(client):
 
 
 def test_api_compare_over_two_plans(client, registry, monkeypatch):
-    """Two plans through the web: plan 'b' is the shipped plan's data edited in memory (the CAS
-    Dandong task dropped, the centre no longer referenced) until the plan folders' fixture is on
-    main (tests/plans_fixture.make_second_plan)."""
+    """Two plans through the web, the second one the shipped plan's data edited in memory (the CAS
+    Dandong task dropped, the centre no longer referenced); tests/test_compare_plans.py does the
+    same with a second plan FOLDER (tests/plans_fixture.make_second_plan)."""
     from geoapp.web import compare as web_compare
     every = registry.counted_places().copy()
     every.loc[every["id"] == "platform_cas_dandong", "plan_refs"] = ""
