@@ -20,9 +20,11 @@ The current version is max(versions.id): a primary-key lookup, cheap enough to a
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,6 +43,14 @@ REJECTED_PREFIX = "r."       # the token of an upload that cannot be committed (
 REJECTED_SECONDS = 3600      # ... kept an hour, not a day
 STAGED_MAX_BYTES = 200 * 1024 * 1024   # every staged upload together: the oldest go first
 ADVISORY_LOCK = 0x41746C73  # 'Atls'
+# Reads from a streaming replica (ATLAS_DATABASE_REPLICA_URL): how long a snapshot waits for a
+# lagging replica to reach the primary's version before it reads from the primary instead, and how
+# long a replica that refused a connection is left alone before it is tried again.
+REPLICA_WAIT_S = 1.0
+REPLICA_RETRY_S = 5.0
+REPLICA_CONNECT_TIMEOUT_S = 2
+
+log = logging.getLogger(__name__)
 
 
 class StoreError(ValueError):
@@ -174,17 +184,20 @@ class Store:
         self.ensure_schema()
         conn = self.connect()
         try:
-            cur = conn.cursor()
-            self._begin_read(cur)
-            current = self._current(cur)
-            version = current if version is None else version
-            if version and not self._exists(cur, version):
-                raise StoreError(f"version {version} does not exist; see `history`")
-            layers = {layer: self._rows(cur, dv) for layer, dv in self._layer_map(cur, version).items()}
-            conn.rollback()
-            return version, layers
+            return self._snapshot_on(conn, version)
         finally:
             conn.close()
+
+    def _snapshot_on(self, conn, version: int | None) -> tuple[int, dict[str, gpd.GeoDataFrame]]:
+        cur = conn.cursor()
+        self._begin_read(cur)
+        current = self._current(cur)
+        version = current if version is None else version
+        if version and not self._exists(cur, version):
+            raise StoreError(f"version {version} does not exist; see `history`")
+        layers = {layer: self._rows(cur, dv) for layer, dv in self._layer_map(cur, version).items()}
+        conn.rollback()
+        return version, layers
 
     def _begin_read(self, cur) -> None:
         pass
@@ -449,9 +462,64 @@ class PostGISStore(Store):
     kind = "postgis"
     param = "%s"
 
+    def __init__(self, url: str, replicas: list[str] | tuple[str, ...] = ()):
+        super().__init__(url)
+        self.replicas = list(replicas)
+        self._down_until: dict[str, float] = {}   # replica URL -> monotonic time to try it again
+        self.last_read = "primary"                # where the last snapshot came from (logs, tests)
+
     def connect(self):
         import psycopg
         return psycopg.connect(self.url, connect_timeout=10)
+
+    def snapshot(self, version: int | None = None) -> tuple[int, dict[str, gpd.GeoDataFrame]]:
+        """As Store.snapshot, read from a streaming replica when there is one: the version to
+        read is fixed on the PRIMARY first (its current one unless given), and a replica serves
+        it only once its own current version has reached it (waiting up to REPLICA_WAIT_S);
+        otherwise — lagging, down, not yet holding the schema — the next replica or the primary
+        serves it. So a host never serves a version a replica has not reached, and a replica
+        that is down costs no error, only the primary's load."""
+        if not self.replicas:
+            self.last_read = "primary"
+            return super().snapshot(version)
+        target = self.current_version() if version is None else version
+        for url in self.replicas:
+            read = self._replica_snapshot(url, target)
+            if read is not None:
+                self.last_read = url
+                return read
+        self.last_read = "primary"
+        return super().snapshot(target)
+
+    def _replica_snapshot(self, url: str, target: int):
+        import psycopg
+        if time.monotonic() < self._down_until.get(url, 0):
+            return None
+        try:
+            conn = psycopg.connect(url, connect_timeout=REPLICA_CONNECT_TIMEOUT_S)
+        except psycopg.OperationalError as error:
+            self._down_until[url] = time.monotonic() + REPLICA_RETRY_S
+            log.warning("replica %s unreachable, reading from the primary: %s", _safe(url), error)
+            return None
+        try:
+            deadline = time.monotonic() + REPLICA_WAIT_S
+            while True:
+                reached = self._current(conn.cursor())
+                conn.rollback()
+                if reached >= target:
+                    return self._snapshot_on(conn, target)
+                if time.monotonic() > deadline:
+                    log.info("replica %s at version %s, primary at %s: reading from the primary",
+                             _safe(url), reached, target)
+                    return None
+                time.sleep(0.05)
+        except psycopg.Error as error:  # e.g. the schema not replayed yet, or the replica stopped
+            log.warning("replica %s failed a read, reading from the primary: %s", _safe(url), error)
+            if isinstance(error, psycopg.OperationalError):
+                self._down_until[url] = time.monotonic() + REPLICA_RETRY_S
+            return None
+        finally:
+            conn.close()
 
     def _schema(self) -> list[str]:
         return [
@@ -493,12 +561,36 @@ class PostGISStore(Store):
                     progress(start + len(ids))
 
 
-def open_store(url: str | None = None, instance_path: str | Path | None = None) -> Store:
+def _safe(url: str) -> str:
+    """A database URL without its password, for logs and messages."""
+    from urllib.parse import urlsplit
+    password = urlsplit(url).password
+    return url.replace(f":{password}@", ":***@") if password else url
+
+
+def replica_urls(value: str | None) -> list[str]:
+    """ATLAS_DATABASE_REPLICA_URL: one postgresql:// URL or a comma-separated list."""
+    urls = [part.strip() for part in (value or "").split(",") if part.strip()]
+    for url in urls:
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise StoreError(f"ATLAS_DATABASE_REPLICA_URL entry '{_safe(url)}' is not postgresql://…; "
+                             "give one URL or a comma-separated list of postgresql:// URLs")
+    return urls
+
+
+def open_store(url: str | None = None, instance_path: str | Path | None = None,
+               replicas: str | None = None) -> Store:
     """The store named by `url` (ATLAS_DATABASE_URL): postgresql://... or sqlite:///path; without
-    one, the SQLite file atlas-store.sqlite in the instance folder."""
+    one, the SQLite file atlas-store.sqlite in the instance folder. `replicas`
+    (ATLAS_DATABASE_REPLICA_URL, one URL or a comma-separated list): streaming replicas of a
+    PostGIS primary that serve the snapshot reads; writes always go to the primary."""
     url = url or os.environ.get("ATLAS_DATABASE_URL") or ""
+    replica_list = replica_urls(replicas if replicas is not None else os.environ.get("ATLAS_DATABASE_REPLICA_URL"))
+    if replica_list and not url.startswith(("postgresql://", "postgres://")):
+        raise StoreError("ATLAS_DATABASE_REPLICA_URL needs a PostGIS primary in ATLAS_DATABASE_URL "
+                         "(postgresql://…); replicas of a SQLite store do not exist")
     if url.startswith(("postgresql://", "postgres://")):
-        return PostGISStore(url)
+        return PostGISStore(url, replica_list)
     if url.startswith("sqlite:///"):
         return SQLiteStore(Path(url.removeprefix("sqlite:///")))
     if url:

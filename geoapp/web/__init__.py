@@ -33,6 +33,10 @@ DEFAULTS = {
     # Imported layers: postgresql://... (PostGIS) or sqlite:///path; empty = SQLite file
     # atlas-store.sqlite in the instance folder. Workers look for a new version every POLL s.
     "ATLAS_DATABASE_URL": "",
+    # Streaming replicas of that PostGIS primary (one postgresql:// URL or a comma-separated list):
+    # snapshots are read there once a replica has reached the primary's version; writes go to the
+    # primary; a replica that lags or is down falls back to the primary (docs/deploy.md).
+    "ATLAS_DATABASE_REPLICA_URL": "",
     "ATLAS_STORE_POLL": 1.0,
     # /admin/import is enabled only when this is set (and then requires it).
     "ATLAS_ADMIN_TOKEN": "",
@@ -54,7 +58,7 @@ def init_config(app: Flask, config: dict | None) -> None:
     app.config.update(DEFAULTS)
     for key in ("ATLAS_TILES", "ATLAS_TILES_ATTRIBUTION", "ATLAS_DATA_DIR", "ATLAS_LAYERS_DIR",
                 "ATLAS_CORS_ORIGINS", "ATLAS_TILES_DATUM", "ATLAS_TIANDITU_KEY", "ATLAS_DATABASE_URL",
-                "ATLAS_STORE_POLL", "ATLAS_ADMIN_TOKEN"):
+                "ATLAS_DATABASE_REPLICA_URL", "ATLAS_STORE_POLL", "ATLAS_ADMIN_TOKEN"):
         if os.environ.get(key):
             app.config[key] = os.environ[key]
     app.config.update(config or {})
@@ -79,7 +83,8 @@ def init_state(app: Flask) -> None:
             # tests of the root fix (data text never reaches a template engine) load poisoned data
             check_text=not app.config.get("ATLAS_SKIP_TEXT_CHECK", False))
 
-    store = open_store(app.config.get("ATLAS_DATABASE_URL"), app.instance_path)
+    store = open_store(app.config.get("ATLAS_DATABASE_URL"), app.instance_path,
+                       replicas=app.config.get("ATLAS_DATABASE_REPLICA_URL") or "")
     atlas = Atlas(load(), load, store, frame.datum, layers_dir,
                   poll=float(app.config.get("ATLAS_STORE_POLL", 1.0)))
     atlas.map_frame = frame
