@@ -1,18 +1,23 @@
-"""Reads from a streaming replica (issue 23): two app instances, each with its own poller, read
-snapshots from a hot standby of the PostGIS primary and write to the primary. An import on the
-primary is served by both within 2 s; a lagging replica is never served behind the primary's
-version; a stopped replica makes reads fall back to the primary with no 5xx.
+"""Reads from a streaming replica (issue 23): two app processes (gunicorn, each with its own
+poller) read snapshots from a hot standby of the PostGIS primary; writes go to the primary. An
+import on the primary is served by both within 2 s; a lagging replica is never served behind the
+primary's version; a stopped replica makes reads fall back to the primary with no 5xx.
 
 Two throwaway clusters (benchmarks/pgcluster.py: Debian's PostgreSQL 15 + PostGIS, the replica a
 `pg_basebackup -R` copy). Imported rows are synthetic (benchmarks/synthetic_lists.py, named
 合成测试单位): test data only, never data/."""
 import json
+import os
+import socket
+import subprocess
 import time
+import urllib.request
 
 import psycopg
 import pytest
 
 from benchmarks.synthetic_lists import synthetic_rows, to_csv
+from geoapp import PROJECT_ROOT
 from geoapp.ingest import service
 
 pytestmark = pytest.mark.replica
@@ -35,98 +40,138 @@ def clusters():
         pair.__exit__(None, None, None)
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(base: str, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(base + path, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
 @pytest.fixture(scope="module")
-def apps(clusters):
-    from geoapp.web import create_app
+def hosts(clusters, tmp_path_factory):
+    """Two gunicorn processes (1 worker each, polling the primary every 0.2 s): their base URLs."""
     primary, replica = clusters
-    return [create_app({"TESTING": True, "ATLAS_TILES": "none", "ATLAS_DATABASE_URL": primary.url,
-                        "ATLAS_DATABASE_REPLICA_URL": replica.url, "ATLAS_STORE_POLL": 0.2})
-            for _ in range(2)]
+    env = {**os.environ, "ATLAS_TILES": "none", "ATLAS_DATABASE_URL": primary.url,
+           "ATLAS_DATABASE_REPLICA_URL": replica.url, "ATLAS_STORE_POLL": "0.2",
+           "PYTHONPATH": str(PROJECT_ROOT)}
+    logs = tmp_path_factory.mktemp("hosts")
+    ports = [free_port(), free_port()]
+    processes = []
+    for port in ports:
+        with (logs / f"{port}.log").open("wb") as log:
+            processes.append(subprocess.Popen(
+                [str(PROJECT_ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1",
+                 "--threads", "4", "wsgi:app"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log))
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        deadline = time.monotonic() + 300
+        for base, process in zip(bases, processes):
+            while True:
+                assert process.poll() is None, (logs / f"{base.rsplit(':', 1)[1]}.log").read_text()[-3000:]
+                try:
+                    if get(base, "/health")[0] == 200:
+                        break
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline, "app process did not start"
+                time.sleep(0.3)
+        yield bases
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
-def import_rows(app, n: int, seed: int) -> int:
-    """Write n synthetic rows as a new version through the app's store (its writes go to the
-    primary); returns the version."""
+@pytest.fixture(scope="module")
+def writer(clusters):
+    """An app of this test process, used only to write imports (its store writes to the primary)."""
+    from geoapp.web import create_app
+    primary, _ = clusters
+    return create_app({"TESTING": True, "ATLAS_TILES": "none", "ATLAS_DATABASE_URL": primary.url,
+                       "ATLAS_STORE_POLL": 3600})
+
+
+def import_rows(app, n: int, seed: int) -> tuple[int, set]:
+    """Write n synthetic rows as a new version on the primary: (version, the ids it holds)."""
     atlas = app.extensions["atlas"]
     base = atlas.base(atlas.default_plan)
     data = to_csv(synthetic_rows(base.boundaries, n, seed=seed, crs="wgs84"))
     check = service.check_file(data, "合成.csv", LAYER, "wgs84", base, atlas.store, "tester", mode="replace")
     version, _ = service.commit(check, atlas.store, "tester")
-    return version
+    _, layers = atlas.store.snapshot(version)   # read on the primary itself (no replicas here)
+    return version, set(layers[LAYER]["id"])
 
 
-def served_ids(client) -> tuple[int, set]:
-    response = client.get(EXPORT)
-    return response.status_code, {f["properties"]["id"] for f in json.loads(response.data)["features"]}
-
-
-def wait_served(apps, expected: set, seconds: float) -> tuple[float, list[int]]:
-    """Poll both apps (each request runs its poller) until both serve exactly `expected`; returns
-    (seconds it took, every status code seen)."""
-    clients = [app.test_client() for app in apps]
+def wait_served(bases, version: int, expected: set, seconds: float) -> tuple[float, list[int], list[dict]]:
+    """Ask both hosts until both report `version` on /health (every request runs their poller),
+    then check both export exactly `expected`. Returns (seconds until both served it, every
+    status seen, the final /health of each)."""
     start, statuses = time.monotonic(), []
     while True:
-        seen = [served_ids(client) for client in clients]
+        seen = [get(base, "/health") for base in bases]
         statuses += [status for status, _ in seen]
-        if all(ids == expected for _, ids in seen):
-            return time.monotonic() - start, statuses
+        health = [json.loads(body) for _, body in seen]
+        if all(h.get("serving_version") == version for h in health):
+            took = time.monotonic() - start
+            break
         if time.monotonic() - start > seconds:
-            pytest.fail(f"not served within {seconds} s: {[len(ids) for _, ids in seen]} rows, "
-                        f"expected {len(expected)}")
+            pytest.fail(f"version {version} not served within {seconds} s: {health}")
         time.sleep(0.05)
+    for base in bases:
+        status, body = get(base, EXPORT)
+        statuses.append(status)
+        assert {f["properties"]["id"] for f in json.loads(body)["features"]} == expected
+    return took, statuses, health
 
 
-def ids_of(app, version: int) -> set:
-    """The ids the primary holds for the layer at `version` (read on the primary itself)."""
-    from geoapp.ingest.store import PostGISStore
-    store = app.extensions["atlas"].store
-    _, layers = PostGISStore(store.url).snapshot(version)
-    return set(layers[LAYER]["id"])
-
-
-def test_import_on_the_primary_is_served_from_the_replica_by_both_apps_within_2s(apps, clusters):
-    primary, replica = clusters
-    version = import_rows(apps[0], 300, seed=31)
-    expected = ids_of(apps[0], version)
+def test_import_on_the_primary_is_served_from_the_replica_by_both_hosts_within_2s(hosts, writer):
+    # a first switch in a fresh process also warms what every later one reuses: not timed
+    version, expected = import_rows(writer, 50, seed=30)
+    wait_served(hosts, version, expected, seconds=60.0)
+    version, expected = import_rows(writer, 300, seed=31)
     assert len(expected) == 300
-    took, statuses = wait_served(apps, expected, seconds=2.0)
+    took, statuses, health = wait_served(hosts, version, expected, seconds=2.0)
     assert set(statuses) == {200}
-    for app in apps:
-        atlas = app.extensions["atlas"]
-        assert atlas.version == version
-        assert atlas.store.last_read == replica.url  # the snapshot came from the standby
+    assert [h["reads_from"] for h in health] == ["replica 1", "replica 1"]
 
 
-def test_lagging_replica_is_not_served_behind_the_primary(apps, clusters):
-    primary, replica = clusters
+def test_lagging_replica_is_not_served_behind_the_primary(hosts, writer, clusters):
+    _, replica = clusters
     with psycopg.connect(replica.url, autocommit=True) as conn:
         conn.execute("SELECT pg_wal_replay_pause()")
     try:
-        version = import_rows(apps[0], 120, seed=32)
-        expected = ids_of(apps[0], version)
+        version, expected = import_rows(writer, 120, seed=32)
         with psycopg.connect(replica.url) as conn:  # the standby really is behind
             assert conn.execute("SELECT max(id) FROM atlas_versions").fetchone()[0] < version
-        _, statuses = wait_served(apps, expected, seconds=10.0)
+        _, statuses, health = wait_served(hosts, version, expected, seconds=20.0)
         assert set(statuses) == {200}
-        for app in apps:
-            assert app.extensions["atlas"].version == version
-            assert app.extensions["atlas"].store.last_read == "primary"
+        assert [h["reads_from"] for h in health] == ["primary", "primary"]
     finally:
         with psycopg.connect(replica.url, autocommit=True) as conn:
             conn.execute("SELECT pg_wal_replay_resume()")
 
 
-def test_stopped_replica_falls_back_to_the_primary_with_no_5xx(apps, clusters):
-    primary, replica = clusters
+def test_stopped_replica_falls_back_to_the_primary_with_no_5xx(hosts, writer, clusters):
+    _, replica = clusters
     replica.stop()
-    version = import_rows(apps[1], 200, seed=33)
-    expected = ids_of(apps[1], version)
-    _, statuses = wait_served(apps, expected, seconds=2.0)
+    version, expected = import_rows(writer, 200, seed=33)
+    _, statuses, health = wait_served(hosts, version, expected, seconds=2.0)
     assert set(statuses) == {200}
-    for app in apps:
-        assert app.extensions["atlas"].version == version
-        assert app.extensions["atlas"].store.last_read == "primary"
-        assert app.test_client().get("/ogc/collections?f=json").status_code == 200
+    assert [h["reads_from"] for h in health] == ["primary", "primary"]
+    for base in hosts:
+        assert get(base, "/ogc/collections?f=json")[0] == 200
 
 
 def test_replica_setting_is_checked():

@@ -472,6 +472,13 @@ class PostGISStore(Store):
         import psycopg
         return psycopg.connect(self.url, connect_timeout=10)
 
+    def read_source(self) -> str:
+        """Where the last snapshot was read, without URLs: "primary" or "replica N" (1-based, in
+        the order of ATLAS_DATABASE_REPLICA_URL)."""
+        if self.last_read in self.replicas:
+            return f"replica {self.replicas.index(self.last_read) + 1}"
+        return "primary"
+
     def snapshot(self, version: int | None = None) -> tuple[int, dict[str, gpd.GeoDataFrame]]:
         """As Store.snapshot, read from a streaming replica when there is one: the version to
         read is fixed on the PRIMARY first (its current one unless given), and a replica serves

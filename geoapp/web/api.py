@@ -17,10 +17,14 @@ def health():
     registry()  # loaded at start-up; reaching here means the data validated
     state = atlas()
     report = state.health.report()
+    # with streaming replicas (ATLAS_DATABASE_REPLICA_URL): the version served and where its rows
+    # were read ("replica 1", "replica 2", ... in the order configured, or "primary")
+    replicas = getattr(state.store, "replicas", None)
+    reads = ({"serving_version": state.version, "reads_from": state.store.read_source()} if replicas else {})
     # never from a cache: the answer is about this process, now
     if report["store"] == "ok":
-        return jsonify(status="ok"), {"Cache-Control": "no-store"}
-    return jsonify(status="degraded", serving_version=state.version, **report), {"Cache-Control": "no-store"}
+        return jsonify(status="ok", **reads), {"Cache-Control": "no-store"}
+    return jsonify(status="degraded", serving_version=state.version, **{**report, **reads}), {"Cache-Control": "no-store"}
 
 
 @bp.get("/api/plans")
