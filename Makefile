@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 HOST ?= 127.0.0.1
 
-.PHONY: run reload test lint check system-deps data bench bench-ogc bench-stats bench-scale bench-gis clean run-deps bench-load
+.PHONY: run reload test lint check system-deps data bench bench-ogc bench-stats bench-scale bench-gis clean run-deps bench-load bench-million
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,12 @@ bench-stats: $(VENV)/.dev
 # 60 s of wrk at 64 connections over mixed routes against make run's setup: errors, worker memory.
 bench-load: $(VENV)/.dev
 	PYTHONPATH=. $(PY) benchmarks/bench_load.py
+
+# N synthetic places (default 1,000,000; PLACES=100000 to scale down) in a throwaway PostGIS, the app
+# (gunicorn, 2 workers) and tipg (installed into /tmp/tipg-venv, not .venv) on the same table.
+PLACES ?= 1000000
+bench-million: $(VENV)/.dev system-deps
+	PYTHONPATH=. $(PY) benchmarks/bench_million.py --places $(PLACES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache artifacts
