@@ -55,6 +55,7 @@ def make_second_plan(data_dir: Path, plan_id: str = "second_plan", tasks=SECOND_
     (target / f"{corridor['layer']}.geojson").unlink()
     (target / "outcomes.yaml").unlink(missing_ok=True)
     manifest["id"], manifest["default"] = plan_id, default
+    manifest["kinds"] = [kind for kind in manifest["kinds"] if kind != "corridor"]  # no corridor, no such menu entry
     manifest["titles"] = {
         "full": {"zh": "第二个规划（测试用副本）", "en": "Second plan (a test copy)"},
         "short": {"zh": "第二个规划", "en": "Second plan"},

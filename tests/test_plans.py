@@ -143,7 +143,10 @@ def test_a_plan_without_the_shenyang_and_dalian_zones_serves_every_page(tmp_path
     assert [t["id"] for t in coverage["tasks"]] == list(SECOND_TASKS[:2]) + ["it_coastal_parks", "national_labs",
                                                                           "cas_dandong_centre"]
     page = client.get("/stats").get_data(as_text=True)
-    assert "第二个规划：空间任务" in page and 'id="belt"' not in page
+    assert "第二个规划：空间任务" in page and 'id="belt"' not in page and "产业带" not in page
+    english = client.get("/stats?lang=en").get_data(as_text=True)
+    assert "Second plan: spatial tasks" in english and "coverage and belt" not in english
+    assert "half-width" not in english and "Corridor" not in english
     assert "Second plan atlas" in client.get("/?lang=en").get_data(as_text=True)
     missing = client.get("/stats/belt_places.csv")
     assert missing.status_code == 404 and "no belt" in missing.get_data(as_text=True)

@@ -204,7 +204,7 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
         ("industry", t("产业", "Industry"),
          [(c, vocab.label(plan.industries, c, lang)) for c in plan.industries]),
         ("level", t("级别", "Level"), [(c, vocab.label(vocab.LEVELS, c, lang)) for c in ("national", "provincial")]),
-        ("kind", t("类型", "Kind"), [(c, vocab.label(vocab.KINDS, c, lang)) for c in vocab.KINDS]),
+        ("kind", t("类型", "Kind"), [(c, vocab.label(vocab.KINDS, c, lang)) for c in plan.kinds]),
     ):
         chosen = getattr(flt, name)
         facets.append({"name": name, "label": label, "chosen": [text for v, text in options if v in chosen],

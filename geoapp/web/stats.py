@@ -241,8 +241,8 @@ def render_page(flt: Filter, width: float, lang: str, width_error: str = "", wid
         ("industry", t("产业", "Industry"),
          [(c, vocab.label(plan.industries, c, lang)) for c in plan.industries]),
         ("city", t("城市", "City"), list(names.items())),
-        ("level", t("级别", "Level"), [(c, vocab.label(vocab.LEVELS, c, lang)) for c in vocab.LEVELS]),
-        ("kind", t("类型", "Kind"), [(c, vocab.label(vocab.KINDS, c, lang)) for c in vocab.KINDS]),
+        ("level", t("级别", "Level"), [(c, vocab.label(vocab.LEVELS, c, lang)) for c in plan.levels]),
+        ("kind", t("类型", "Kind"), [(c, vocab.label(vocab.KINDS, c, lang)) for c in plan.kinds]),
     ]
     query = flt.query_items()
     if width != DEFAULT_HALF_WIDTH_KM:
