@@ -188,3 +188,31 @@ def test_places_list_files_follow_the_list(browser, live_server, size, lang):
         assert page.errors == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_city_panel_copy_puts_that_citys_figures_on_the_clipboard(browser, live_server, lang):
+    """Issue 22 item 1: the city panel's figures paste into Word/WPS as a table of that city only."""
+    context, page = _context(browser, "desktop", permissions=["clipboard-read", "clipboard-write"])
+    try:
+        page.goto(f"{live_server}/?city_panel=210200" + ("&lang=en" if lang == "en" else ""),
+                  wait_until="networkidle")
+        page.wait_for_selector("#atlas-city:not([hidden]) button[data-copy-table]")
+        shown = page.evaluate("""() => Array.from(document.querySelectorAll('#atlas-city dl dt'))
+                                 .map(dt => [dt.textContent, dt.nextElementSibling.textContent])""")
+        assert shown, "the panel shows the city's figures"
+        button = page.locator("#atlas-city button[data-copy-table]")
+        assert button.inner_text() == ("Copy table" if lang == "en" else "复制表格")
+        button.click()
+        page.wait_for_selector("#atlas-city button[data-copy-table][data-copied]")
+        html = page.evaluate("""async () => {
+          const items = await navigator.clipboard.read();
+          return await (await items[0].getType('text/html')).text();
+        }""")
+        assert ("Dalian" if lang == "en" else "大连市") in html.split("</caption>")[0]
+        cells = re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", html)
+        assert [cells[i:i + 2] for i in range(0, len(cells), 2)] == [list(pair) for pair in shown]
+        assert "class=" not in html and "style=" not in html
+        assert page.errors == []
+    finally:
+        context.close()

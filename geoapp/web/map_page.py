@@ -237,6 +237,7 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
                  "page": t("第 {page} / {pages} 页，共 {total} 处", "Page {page} of {pages}, {total} places"),
                  "none": t("当前范围内没有地点", "No places in this view"),
                  "close": t("关闭", "Close"),
+                 "copyTable": t("复制表格", "Copy table"), "copied": t("已复制", "Copied"),
                  "sheetPlaces": t("地点列表 · {total} 处", "Places · {total}"),
                  "more": t("展开 / 收起", "More / less"),
                  "places": t("地点", "Places"), "tasks": t("涉及的规划任务", "Plan tasks naming it"),

@@ -88,7 +88,27 @@
           a.href = city.links[pair[0]];
           links.appendChild(a);
         });
+        // "copy table": the city's figures as a clean table for Word / WPS (tables.js)
+        if (window.atlasTables) {
+          var figures = el("table");
+          figures.id = "atlas-city-figures";
+          figures.hidden = true;
+          city.numbers.forEach(function (n) {
+            var tr = figures.insertRow(), th = el("th", null, n.label);
+            th.scope = "row";
+            tr.appendChild(th);
+            tr.appendChild(el("td", null, String(n.value)));
+          });
+          panel.appendChild(figures);
+          var copyButton = el("button", "atlas-button atlas-copy", T.copyTable);
+          copyButton.type = "button";
+          copyButton.setAttribute("data-copy-table", figures.id);
+          copyButton.setAttribute("data-caption", city.name + " · " + T.numbers);
+          copyButton.setAttribute("data-done", T.copied);
+          links.appendChild(copyButton);
+        }
         panel.appendChild(links);
+        if (window.atlasTables) window.atlasTables.wire(panel);
         panel.hidden = false;
         atlas.openPanel = city.adcode;
         atlas.syncUrl();
