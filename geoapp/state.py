@@ -184,19 +184,38 @@ PLACE_FRAMES = 16
 
 # --- the bundle -----------------------------------------------------------------------------------
 
+class Lazy:
+    """A value built on its first use, once (under a lock), then kept: the place search index is
+    built by the first search, not at every switch (before the bundle it was built lazily too)."""
+
+    def __init__(self, build: Callable[[], object]):
+        self._build, self._value, self._lock = build, None, threading.Lock()
+
+    def get(self):
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._build()
+        return self._value
+
+
 @dataclass(frozen=True, eq=False)
 class Bundle:
     plan_id: str
     version: int                    # the store's version of the imported layers (0: none yet)
     registry: Registry
     catalog: Catalog
-    search: SearchIndex
+    lazy_search: Lazy               # -> SearchIndex, see `search`
     display_positions: dict         # layer id -> {place id: (lon, lat) as drawn on the basemap}
     reports: ReportCache = field(default_factory=ReportCache)
     bodies: BodyCache = field(default_factory=BodyCache)
     filters: Recent = field(default_factory=lambda: Recent(FILTER_MEMO_SIZE))
     point_index: Recent = field(default_factory=lambda: Recent(POINT_INDEX_CACHE))
     place_tables: Recent = field(default_factory=lambda: Recent(PLACE_FRAMES))
+
+    @property
+    def search(self) -> SearchIndex:
+        return self.lazy_search.get()
 
 
 def with_imported(base: Registry, frames: dict, source: str) -> Registry:
@@ -213,7 +232,8 @@ def build_bundle(plan_id: str, base: Registry, version: int, frames: dict, datum
     registry = with_imported(base, frames, source)
     return Bundle(plan_id=plan_id, version=version, registry=registry,
                   catalog=Catalog(registry, layers_dir),
-                  search=SearchIndex.build(registry.specs, registry.layers, registry.boundaries),
+                  lazy_search=Lazy(lambda: SearchIndex.build(registry.specs, registry.layers,
+                                                             registry.boundaries)),
                   display_positions=display_positions(registry.specs, registry.layers, datum))
 
 

@@ -31,8 +31,6 @@ from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
-import rjieba
-from pypinyin import lazy_pinyin
 
 from geoapp import vocab
 from geoapp.data import plan_text
@@ -221,7 +219,10 @@ class Tokens:
 
 
 @lru_cache(maxsize=8)
-def _segmenter(words: tuple[str, ...]) -> rjieba.Jieba:
+def _segmenter(words: tuple[str, ...]) -> rjieba.Jieba:  # noqa: F821 (imported on first use)
+    # imported here, not with the module: its dictionary is ~33 MB of every web worker's memory,
+    # and only a draft needs it (the web app imports this package for the review page)
+    import rjieba
     jieba = rjieba.Jieba()
     for word in words:
         jieba.add_word(word, 100000, "ns")
@@ -791,6 +792,7 @@ def period_of(text: str) -> tuple[int, int] | None:
 
 
 def _slug(text: str) -> str:
+    from pypinyin import lazy_pinyin  # on first use: its dictionaries are ~54 MB of a web worker
     letters = "".join(p[0] for p in lazy_pinyin(re.sub(r"[^\u4e00-\u9fffA-Za-z0-9]", "", text)) if p)
     return re.sub(r"[^a-z0-9]", "", letters.lower())[:12] or "x"
 
