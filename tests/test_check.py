@@ -72,6 +72,17 @@ def test_task_citing_a_missing_section_names_the_tasks_file(data_copy):
                for p in problems), problems
 
 
+def test_unquoted_comma_in_a_target_mapping_is_refused_not_cut(data_copy):
+    """YAML ends an unquoted value at a comma inside {…}: 'per 10,000 people' became 'per 10' plus a
+    key '000 people'. The task list refuses unknown target fields instead of serving the cut text."""
+    tasks = plan_dir(data_copy) / "tasks.yaml"
+    replace_in(tasks, 'metric_en: "Invention patents held per 10,000 people"',
+               "metric_en: Invention patents held per 10,000 people")
+    problems = problems_of(data_copy)
+    assert any("tasks.yaml" in p and "unknown field '000 people'" in p and "needs quotes" in p
+               for p in problems), problems
+
+
 @pytest.mark.parametrize("payload", ["{{7*7}}", "{% if 1 %}x{% endif %}", "{# note #}"])
 def test_template_syntax_in_a_csv_cell_names_file_row_and_field(data_copy, payload):
     replace_in(data_copy / HTZ, "沈阳高新技术产业开发区", f"沈阳高新技术产业开发区{payload}")

@@ -98,7 +98,17 @@ def _layer_filter(raw: dict | None) -> LayerFilter | None:
     return LayerFilter(**{k: str(v) for k, v in raw.items()})
 
 
+TARGET_FIELDS = ("id", "metric_zh", "metric_en", "value", "unit_zh", "year", "period", "stated_as",
+                 "quote", "industry", "counts", "also")
+
+
 def _target(raw: dict) -> Target:
+    unknown = [str(key) for key in raw if key not in TARGET_FIELDS]
+    if unknown:
+        # e.g. `{metric_en: per 10,000 people, ...}`: in a {…} mapping a comma ends an unquoted value
+        raise ValueError(f"target '{raw.get('id') or raw.get('metric_zh')}': unknown field "
+                         f"{', '.join(repr(k) for k in unknown)} (allowed: {', '.join(TARGET_FIELDS)}); "
+                         "a value with a comma inside a {…} mapping needs quotes")
     return Target(metric_zh=raw["metric_zh"], metric_en=raw["metric_en"], value=raw.get("value"),
                   unit_zh=raw.get("unit_zh") or "", year=raw.get("year"),
                   stated_as=raw.get("stated_as", ""), quote=raw["quote"],
