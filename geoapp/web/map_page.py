@@ -568,18 +568,25 @@ def _bbox_arg() -> tuple[float, float, float, float] | None:
     return box
 
 
-@bp.get("/map/places.json")
-def places():
-    """The table beside the map: the filter's places, sorted and paged (works for 100k rows:
-    one sort per (filter, sort) on the server, pages of at most 500 rows). `bbox` keeps only
-    places inside the map's view (in the coordinates the map draws)."""
-    flt, lang = current_filter(), current_lang()
+def sort_args() -> tuple[str, str]:
+    """`sort` (one of SORT_KEYS, default name) and `order` (asc | desc) of the places list and its
+    files; anything else raises FilterError (400 with the allowed values)."""
     sort = request.args.get("sort", "name")
     if sort not in SORT_KEYS:
         raise FilterError("sort", sort, SORT_KEYS)
     order = request.args.get("order", "asc")
     if order not in ("asc", "desc"):
         raise FilterError("order", order, ["asc", "desc"])
+    return sort, order
+
+
+@bp.get("/map/places.json")
+def places():
+    """The table beside the map: the filter's places, sorted and paged (works for 100k rows:
+    one sort per (filter, sort) on the server, pages of at most 500 rows). `bbox` keeps only
+    places inside the map's view (in the coordinates the map draws)."""
+    flt, lang = current_filter(), current_lang()
+    sort, order = sort_args()
     page = _int_arg("page", 1, 1, 10**6)
     per_page = _int_arg("per_page", 50, 1, PER_PAGE_MAX)
     box = _bbox_arg()

@@ -5,16 +5,16 @@ language, codes and WGS84 coordinates in extra columns; written by geoapp.export
 from __future__ import annotations
 
 import numpy as np
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from geoapp import vocab
 from geoapp.analysis.corridor import DEFAULT_HALF_WIDTH_KM
 from geoapp.analysis.distribution import industry_columns
 from geoapp.export.spreadsheet import CSV_TYPE, XLSX_TYPE, Sheet, csv_bytes, xlsx_bytes
-from geoapp.filters import Filter, FilterError
+from geoapp.filters import Filter
 from geoapp.web import tables
 from geoapp.web.context import current_filter, current_lang, registry
-from geoapp.web.map_page import SORT_KEYS, _bbox_arg, filtered, specs, table_frame
+from geoapp.web.map_page import _bbox_arg, filtered, sort_args, specs, table_frame
 from geoapp.web.serving import cached_body, send_body
 from geoapp.web.stats import report as stats_report
 from geoapp.web.stats import table_context, table_notes
@@ -70,12 +70,7 @@ def places_rows(flt: Filter, lang: str, sort: str, order: str, box) -> tuple[lis
 def places_table(fmt: str):
     """The places list beside the map, as a file (every row of the filter, sorted as asked)."""
     flt, lang = current_filter(), current_lang()
-    sort = request.args.get("sort", "name")
-    if sort not in SORT_KEYS:
-        raise FilterError("sort", sort, SORT_KEYS)
-    order = request.args.get("order", "asc")
-    if order not in ("asc", "desc"):
-        raise FilterError("order", order, ["asc", "desc"])
+    sort, order = sort_args()
     box = _bbox_arg()
     ctx = table_context(lang)
     title = ("地点列表", "Places")
