@@ -39,9 +39,10 @@ from geoapp.export.catalog import Catalog
 from geoapp.ingest.failures import StoreHealth, store_errors
 from geoapp.ingest.rows import empty_frame
 from geoapp.ingest.service import importable_layers
-from geoapp.ingest.store import Store
+from geoapp.ingest.store import SqlRows, Store
 from geoapp.layers.offsets import display_positions
 from geoapp.layers.search import SearchIndex
+from geoapp.postgis import SqlLayer
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +213,9 @@ class Bundle:
     filters: Recent = field(default_factory=lambda: Recent(FILTER_MEMO_SIZE))
     point_index: Recent = field(default_factory=lambda: Recent(POINT_INDEX_CACHE))
     place_tables: Recent = field(default_factory=lambda: Recent(PLACE_FRAMES))
+    # imported layers served from PostGIS (geoapp/postgis): layer id -> SqlLayer; their frames in
+    # `registry` are empty (the rows stay in the database)
+    sql: dict = field(default_factory=dict)
 
     @property
     def search(self) -> SearchIndex:
@@ -228,10 +232,14 @@ def with_imported(base: Registry, frames: dict, source: str) -> Registry:
 def build_bundle(plan_id: str, base: Registry, version: int, frames: dict, datum: str,
                  layers_dir: Path | None, source: str = "store") -> Bundle:
     """THE recipe of what is served for one plan at one data version (start-up and every switch).
-    `datum` is the basemap's (wgs84 | gcj02): display positions are drawn in it."""
-    registry = with_imported(base, frames, source)
-    return Bundle(plan_id=plan_id, version=version, registry=registry,
-                  catalog=Catalog(registry, layers_dir),
+    `datum` is the basemap's (wgs84 | gcj02): display positions are drawn in it. A layer whose
+    `frames` entry is SqlRows (a lazy PostGIS snapshot) stays in the database: the bundle gets a
+    SqlLayer for it, and the registry an empty frame."""
+    sql = {layer: SqlLayer(rows.layer, rows.data_version, rows.rows, rows.url, rows.primary)
+           for layer, rows in frames.items() if isinstance(rows, SqlRows)}
+    registry = with_imported(base, {k: v for k, v in frames.items() if k not in sql}, source)
+    return Bundle(plan_id=plan_id, version=version, registry=registry, sql=sql,
+                  catalog=Catalog(registry, layers_dir, sql=sql),
                   lazy_search=Lazy(lambda: SearchIndex.build(registry.specs, registry.layers,
                                                              registry.boundaries)),
                   display_positions=display_positions(registry.specs, registry.layers, datum))
@@ -325,7 +333,7 @@ class Atlas:
                 if bundle is not None:
                     return bundle
                 version = self.version
-                _, frames = self.store.snapshot(version) if version else (0, {})
+                _, frames = self.store.snapshot(version, lazy=True) if version else (0, {})
                 bundle = self._make(plan_id, version, frames)
                 with self._lock:
                     if self.version == version:   # else a switch landed meanwhile: build again
@@ -343,7 +351,7 @@ class Atlas:
     def start(self) -> "Atlas":
         """Start-up: the default plan's bundle at the store's current version (errors stop
         start-up: a store that cannot be read is a configuration problem then)."""
-        version, frames = self.store.snapshot()
+        version, frames = self.store.snapshot(lazy=True)
         self.version = version
         self._bundles[self.default_plan] = self._make(self.default_plan, version, frames)
         return self
@@ -357,7 +365,7 @@ class Atlas:
         if not self._switching.acquire(blocking=False):
             return False
         try:
-            version, frames = self.store.snapshot()
+            version, frames = self.store.snapshot(lazy=True)
             root, plans, default = self._root, self._plans, self.default_plan
             if reload:
                 root = self._load()

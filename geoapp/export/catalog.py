@@ -28,6 +28,7 @@ from geoapp.export.serialize import GPKG_GEOMETRY_COLUMN, Columns, feature_texts
 from geoapp.export.tiles import Source, point_xy
 from geoapp.filters import Filter
 from geoapp.layers.features import color_scale
+from geoapp.postgis import SqlLayer
 from geoapp.specs import LayerSpec, load_specs
 
 # The cities' shading in GIS styles: the map's default choropleth metric.
@@ -159,6 +160,7 @@ class Collection:
     region: tuple | None = None    # bounds of the province: the extent of a collection with no rows
     plan_title: tuple[str, str] | None = None        # the plan's `sources` title (zh, en)
     choropleth_label: tuple[str, str] | None = None  # label of the plan's `places` metric
+    sql: SqlLayer | None = None    # the rows live in PostGIS (geoapp/postgis): `frame` is empty
     _selections: "Memo" = field(default_factory=lambda: Memo(SELECTIONS_KEPT), repr=False)
 
     @property
@@ -169,6 +171,8 @@ class Collection:
         """The features' bounds; for an empty collection (an imported layer before its first
         import, whose rows can only lie in Liaoning) the province's, never NaN."""
         bounds = self.frame.total_bounds if len(self.frame) else self.region
+        if self.sql is not None:
+            bounds = self.sql.bounds() or self.region
         return [round(float(v), 6) for v in bounds]
 
     def positions(self, flt: Filter, cities: gpd.GeoDataFrame) -> np.ndarray:
@@ -324,7 +328,9 @@ def layer_titles(layers_dir: Path | None) -> dict[str, tuple[str, str]]:
 class Catalog:
     """Every published collection, built once from the registry."""
 
-    def __init__(self, registry: Registry, layers_dir: Path | None = None):
+    def __init__(self, registry: Registry, layers_dir: Path | None = None, sql: dict | None = None):
+        """`sql`: layer id -> SqlLayer for the imported layers whose rows stay in PostGIS."""
+        self.sql = dict(sql or {})
         self.specs = layer_specs(layers_dir)
         titles = {i: (spec.title["zh"], spec.title["en"]) for i, spec in self.specs.items()}
         names = _names_by_adcode(registry)
@@ -351,6 +357,8 @@ class Catalog:
             digest.update(frame_digest(collection.frame))
             # the writer's output too: a change in how features are written changes the version
             digest.update("".join(collection.features.loc[collection.frame.index[:1]]).encode())
+            if collection.sql is not None:   # rows in the database: their data version names them
+                digest.update(repr(collection.sql.key).encode())
         # Changes whenever any published byte changes: part of every ETag.
         self.version = digest.hexdigest()[:16]
 
@@ -365,7 +373,8 @@ class Catalog:
             geometry_type=_geometry_type(published, self.specs.get(collection_id)), is_boundary=is_boundary, _match=match,
             spec=self.specs.get(collection_id), region=self.region,
             plan_title=self.registry.plan.titles["sources"],
-            choropleth_label=getattr(self.registry.plan.metrics.get(CHOROPLETH_FIELD), "label", None))
+            choropleth_label=getattr(self.registry.plan.metrics.get(CHOROPLETH_FIELD), "label", None),
+            sql=None if is_boundary else self.sql.get(collection_id))
 
     def frame_for(self, collection: Collection, flt: Filter) -> gpd.GeoDataFrame:
         """The collection's published frame, except the cities' figures follow the filter (the

@@ -102,10 +102,22 @@ def diff(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame) -> Diff:
 def _frame(records: list[tuple[str, bytes]]) -> gpd.GeoDataFrame:
     if not records:
         return empty_frame()
-    props = [json.loads(p) for p, _ in records]
-    table = pd.DataFrame(props, dtype=str).reindex(columns=COLUMNS).fillna("")
+    props = [json.loads(p) if isinstance(p, str) else p for p, _ in records]   # jsonb comes as dict
+    table = pd.DataFrame(props, dtype=str).reindex(columns=COLUMNS, fill_value="").fillna("")
     geoms = shapely.from_wkb(np.array([bytes(g) for _, g in records], dtype=object))
     return gpd.GeoDataFrame(table, geometry=geoms, crs=4326)
+
+
+@dataclass(frozen=True)
+class SqlRows:
+    """An imported layer's rows left in the database (PostGIS; see `Store.snapshot(lazy=True)`):
+    which rows (`data_version`), how many, and the URL that holds them at that version (the
+    primary, or a replica that has reached it). geoapp/postgis reads them per request."""
+    layer: str
+    data_version: int
+    rows: int
+    url: str
+    primary: str          # where to read when `url` (a replica) fails
 
 
 class Store:
@@ -178,26 +190,45 @@ class Store:
         finally:
             conn.close()
 
-    def snapshot(self, version: int | None = None) -> tuple[int, dict[str, gpd.GeoDataFrame]]:
+    # Imported layers of at least this many rows stay in the database when a snapshot is `lazy`
+    # (PostGIS only: geoapp/postgis serves them); None: every layer is read into memory.
+    sql_min_rows: int | None = None
+
+    def snapshot(self, version: int | None = None, lazy: bool = False) -> tuple[int, dict]:
         """(version, layer -> rows) as of `version` (default: the current one), read in one
-        transaction so the layers agree with the version number."""
+        transaction so the layers agree with the version number. With `lazy` (what the served
+        bundles ask for), a layer of `sql_min_rows` rows or more is not read: its entry is a
+        SqlRows saying which rows to query."""
         self.ensure_schema()
         conn = self.connect()
         try:
-            return self._snapshot_on(conn, version)
+            return self._snapshot_on(conn, version, lazy, self.url)
         finally:
             conn.close()
 
-    def _snapshot_on(self, conn, version: int | None) -> tuple[int, dict[str, gpd.GeoDataFrame]]:
+    def _snapshot_on(self, conn, version: int | None, lazy: bool = False,
+                     url: str = "") -> tuple[int, dict]:
         cur = conn.cursor()
         self._begin_read(cur)
         current = self._current(cur)
         version = current if version is None else version
         if version and not self._exists(cur, version):
             raise StoreError(f"version {version} does not exist; see `history`")
-        layers = {layer: self._rows(cur, dv) for layer, dv in self._layer_map(cur, version).items()}
+        layers = {}
+        for layer, dv in self._layer_map(cur, version).items():
+            rows = self._row_count(cur, dv) if lazy and self.sql_min_rows is not None else None
+            if rows is not None and rows >= self.sql_min_rows:
+                layers[layer] = SqlRows(layer, int(dv), rows, url, self.url)
+            else:
+                layers[layer] = self._rows(cur, dv)
         conn.rollback()
         return version, layers
+
+    def _row_count(self, cur, data_version: int) -> int:
+        """Rows of an import: its version row's total (an import's `rows` is its layer's rows)."""
+        cur.execute(self.sql("SELECT rows_total FROM atlas_versions WHERE id = ?"), (data_version,))
+        row = cur.fetchone()
+        return int(row[0]) if row else 0
 
     def _begin_read(self, cur) -> None:
         pass
@@ -455,6 +486,41 @@ class _SQLiteConn:
         self.conn.close()
 
 
+# What the SQL read path (geoapp/postgis) reads besides props and geom: the filterable properties
+# as columns computed from props on write (generated, so COPY and every writer fill them), the
+# geometry in Web Mercator (vector tiles), and indexes for a layer version's pages, ids, filters,
+# boxes and tiles. A store made before them (props as text) is migrated in place, once.
+GENERATED = {
+    "name_zh": "text GENERATED ALWAYS AS (props->>'name_zh') STORED",
+    "kind": "text GENERATED ALWAYS AS (props->>'kind') STORED",
+    "level": "text GENERATED ALWAYS AS (props->>'level') STORED",
+    "city_adcode": "text GENERATED ALWAYS AS (props->>'city_adcode') STORED",
+    "district_adcode": "text GENERATED ALWAYS AS (props->>'district_adcode') STORED",
+    "location_precision": "text GENERATED ALWAYS AS (props->>'location_precision') STORED",
+    "industries": "text[] GENERATED ALWAYS AS "
+                  "(array_remove(string_to_array(replace(props->>'industries', ' ', ''), ';'), '')) STORED",
+    "geom_3857": "geometry(Geometry, 3857) GENERATED ALWAYS AS (ST_Transform(geom, 3857)) STORED",
+}
+SQL_READ_SCHEMA = [
+    "CREATE EXTENSION IF NOT EXISTS btree_gist",
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    # a store of an earlier release kept props as text
+    "DO $$ BEGIN IF (SELECT data_type FROM information_schema.columns WHERE table_name = "
+    "'atlas_features' AND column_name = 'props' AND table_schema = current_schema()) = 'text' THEN "
+    "ALTER TABLE atlas_features ALTER COLUMN props TYPE jsonb USING props::jsonb; END IF; END $$",
+    *(f"ALTER TABLE atlas_features ADD COLUMN IF NOT EXISTS {name} {definition}"
+      for name, definition in GENERATED.items()),
+    "CREATE UNIQUE INDEX IF NOT EXISTS atlas_features_fid ON atlas_features (data_version, fid)",
+    "CREATE INDEX IF NOT EXISTS atlas_features_geom_version ON atlas_features USING gist (data_version, geom)",
+    "CREATE INDEX IF NOT EXISTS atlas_features_mercator ON atlas_features USING gist (data_version, geom_3857)",
+    "CREATE INDEX IF NOT EXISTS atlas_features_city ON atlas_features (data_version, city_adcode, position)",
+    "CREATE INDEX IF NOT EXISTS atlas_features_level ON atlas_features (data_version, level, position)",
+    "CREATE INDEX IF NOT EXISTS atlas_features_kind ON atlas_features (data_version, kind, position)",
+    "CREATE INDEX IF NOT EXISTS atlas_features_industries ON atlas_features USING gin (industries)",
+    "CREATE INDEX IF NOT EXISTS atlas_features_name ON atlas_features USING gin (name_zh gin_trgm_ops)",
+]
+
+
 class PostGISStore(Store):
     """PostgreSQL + PostGIS via psycopg 3: geometry(Geometry, 4326) with a GiST index, COPY for
     bulk rows, one transaction per version. Several app hosts can share it (and read replicas
@@ -462,9 +528,10 @@ class PostGISStore(Store):
     kind = "postgis"
     param = "%s"
 
-    def __init__(self, url: str, replicas: list[str] | tuple[str, ...] = ()):
+    def __init__(self, url: str, replicas: list[str] | tuple[str, ...] = (), sql_min_rows: int | None = None):
         super().__init__(url)
         self.replicas = list(replicas)
+        self.sql_min_rows = sql_min_rows
         self._down_until: dict[str, float] = {}   # replica URL -> monotonic time to try it again
         self.last_read = "primary"                # where the last snapshot came from (logs, tests)
 
@@ -479,7 +546,7 @@ class PostGISStore(Store):
             return f"replica {self.replicas.index(self.last_read) + 1}"
         return "primary"
 
-    def snapshot(self, version: int | None = None) -> tuple[int, dict[str, gpd.GeoDataFrame]]:
+    def snapshot(self, version: int | None = None, lazy: bool = False) -> tuple[int, dict]:
         """As Store.snapshot, read from a streaming replica when there is one: the version to
         read is fixed on the PRIMARY first (its current one unless given), and a replica serves
         it only once its own current version has reached it (waiting up to REPLICA_WAIT_S);
@@ -488,17 +555,17 @@ class PostGISStore(Store):
         that is down costs no error, only the primary's load."""
         if not self.replicas:
             self.last_read = "primary"
-            return super().snapshot(version)
+            return super().snapshot(version, lazy)
         target = self.current_version() if version is None else version
         for url in self.replicas:
-            read = self._replica_snapshot(url, target)
+            read = self._replica_snapshot(url, target, lazy)
             if read is not None:
                 self.last_read = url
                 return read
         self.last_read = "primary"
-        return super().snapshot(target)
+        return super().snapshot(target, lazy)
 
-    def _replica_snapshot(self, url: str, target: int):
+    def _replica_snapshot(self, url: str, target: int, lazy: bool = False):
         import psycopg
         if time.monotonic() < self._down_until.get(url, 0):
             return None
@@ -514,7 +581,7 @@ class PostGISStore(Store):
                 reached = self._current(conn.cursor())
                 conn.rollback()
                 if reached >= target:
-                    return self._snapshot_on(conn, target)
+                    return self._snapshot_on(conn, target, lazy, url)
                 if time.monotonic() > deadline:
                     log.info("replica %s at version %s, primary at %s: reading from the primary",
                              _safe(url), reached, target)
@@ -542,9 +609,10 @@ class PostGISStore(Store):
             "CREATE TABLE IF NOT EXISTS atlas_version_layers (version_id bigint NOT NULL, "
             "layer text NOT NULL, data_version bigint NOT NULL, PRIMARY KEY (version_id, layer))",
             "CREATE TABLE IF NOT EXISTS atlas_features (data_version bigint NOT NULL, "
-            "position integer NOT NULL, fid text NOT NULL, props text NOT NULL, "
+            "position integer NOT NULL, fid text NOT NULL, props jsonb NOT NULL, "
             "geom geometry(Geometry, 4326) NOT NULL, PRIMARY KEY (data_version, position))",
             "CREATE INDEX IF NOT EXISTS atlas_features_geom ON atlas_features USING gist (geom)",
+            *SQL_READ_SCHEMA,
             "CREATE TABLE IF NOT EXISTS atlas_uploads (token text PRIMARY KEY, "
             "created_at double precision NOT NULL, meta text NOT NULL, data bytea NOT NULL)",
         ]
@@ -586,18 +654,20 @@ def replica_urls(value: str | None) -> list[str]:
 
 
 def open_store(url: str | None = None, instance_path: str | Path | None = None,
-               replicas: str | None = None) -> Store:
+               replicas: str | None = None, sql_min_rows: int | None = None) -> Store:
     """The store named by `url` (ATLAS_DATABASE_URL): postgresql://... or sqlite:///path; without
     one, the SQLite file atlas-store.sqlite in the instance folder. `replicas`
     (ATLAS_DATABASE_REPLICA_URL, one URL or a comma-separated list): streaming replicas of a
-    PostGIS primary that serve the snapshot reads; writes always go to the primary."""
+    PostGIS primary that serve the snapshot reads; writes always go to the primary.
+    `sql_min_rows` (ATLAS_SQL_LAYER_ROWS, PostGIS only): an imported layer of that many rows or
+    more is served from the database (geoapp/postgis) instead of being read into every worker."""
     url = url or os.environ.get("ATLAS_DATABASE_URL") or ""
     replica_list = replica_urls(replicas if replicas is not None else os.environ.get("ATLAS_DATABASE_REPLICA_URL"))
     if replica_list and not url.startswith(("postgresql://", "postgres://")):
         raise StoreError("ATLAS_DATABASE_REPLICA_URL needs a PostGIS primary in ATLAS_DATABASE_URL "
                          "(postgresql://…); replicas of a SQLite store do not exist")
     if url.startswith(("postgresql://", "postgres://")):
-        return PostGISStore(url, replica_list)
+        return PostGISStore(url, replica_list, sql_min_rows)
     if url.startswith("sqlite:///"):
         return SQLiteStore(Path(url.removeprefix("sqlite:///")))
     if url:

@@ -38,6 +38,10 @@ DEFAULTS = {
     # primary; a replica that lags or is down falls back to the primary (docs/deploy.md).
     "ATLAS_DATABASE_REPLICA_URL": "",
     "ATLAS_STORE_POLL": 1.0,
+    # PostGIS only: an imported layer of this many rows or more is served from the database
+    # (geoapp/postgis: items, tiles, figures, search, downloads as SQL) instead of being read into
+    # every worker; smaller layers are read into memory. A worker's memory then stays bounded.
+    "ATLAS_SQL_LAYER_ROWS": 20000,
     # /admin/import is enabled only when this is set (and then requires it).
     "ATLAS_ADMIN_TOKEN": "",
 }
@@ -58,7 +62,7 @@ def init_config(app: Flask, config: dict | None) -> None:
     app.config.update(DEFAULTS)
     for key in ("ATLAS_TILES", "ATLAS_TILES_ATTRIBUTION", "ATLAS_DATA_DIR", "ATLAS_LAYERS_DIR",
                 "ATLAS_CORS_ORIGINS", "ATLAS_TILES_DATUM", "ATLAS_TIANDITU_KEY", "ATLAS_DATABASE_URL",
-                "ATLAS_DATABASE_REPLICA_URL", "ATLAS_STORE_POLL", "ATLAS_ADMIN_TOKEN"):
+                "ATLAS_DATABASE_REPLICA_URL", "ATLAS_STORE_POLL", "ATLAS_ADMIN_TOKEN", "ATLAS_SQL_LAYER_ROWS"):
         if os.environ.get(key):
             app.config[key] = os.environ[key]
     app.config.update(config or {})
@@ -84,13 +88,26 @@ def init_state(app: Flask) -> None:
             check_text=not app.config.get("ATLAS_SKIP_TEXT_CHECK", False))
 
     store = open_store(app.config.get("ATLAS_DATABASE_URL"), app.instance_path,
-                       replicas=app.config.get("ATLAS_DATABASE_REPLICA_URL") or "")
+                       replicas=app.config.get("ATLAS_DATABASE_REPLICA_URL") or "",
+                       sql_min_rows=sql_layer_rows(app.config.get("ATLAS_SQL_LAYER_ROWS")))
     atlas = Atlas(load(), load, store, frame.datum, layers_dir,
                   poll=float(app.config.get("ATLAS_STORE_POLL", 1.0)))
     atlas.map_frame = frame
     atlas.start()
     app.extensions["atlas"] = atlas
     context.init_app(app)
+
+
+def sql_layer_rows(value) -> int:
+    """ATLAS_SQL_LAYER_ROWS: a whole number ≥ 0 (0: every imported layer is served from PostGIS)."""
+    try:
+        rows = int(str(value).strip())
+    except ValueError:
+        rows = -1
+    if rows < 0:
+        raise ValueError(f"ATLAS_SQL_LAYER_ROWS '{value}' is not a whole number ≥ 0 (rows of an imported "
+                         "layer from which it is served from PostGIS; 0 = every imported layer)")
+    return rows
 
 
 def init_blueprints(app: Flask) -> None:

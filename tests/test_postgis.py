@@ -1,0 +1,182 @@
+"""The PostGIS read foundation (geoapp/postgis): the store's generated columns and their migration,
+lazy snapshots (big imported layers stay in the database), SqlLayer's filter, pages, features,
+streams and bounds against the same rows read into memory, and the bundle that serves them.
+
+Rows are synthetic (benchmarks/synthetic.py: points inside real districts, named 合成平台):
+test data, never data/."""
+import uuid
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+
+from benchmarks.synthetic import synthetic_rows
+from geoapp.filters import Filter
+from geoapp.ingest.rows import COLUMNS
+from geoapp.ingest.store import PostGISStore, SqlRows
+from geoapp.postgis import SqlLayer, layer as sql_layer
+from geoapp.postgis.pool import close_all
+
+LAYER = "enterprises_platforms"
+
+
+def fresh_database(server: str) -> str:
+    name = f"atlas_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server.rsplit("/", 1)[0] + f"/{name}"
+
+
+def store_frame(n: int, seed: int) -> gpd.GeoDataFrame:
+    rows = synthetic_rows(n, seed=seed)
+    rows["address"] = ""
+    rows["note_zh"] = rows["note_en"] = ""
+    return gpd.GeoDataFrame(rows[COLUMNS], geometry=gpd.points_from_xy(rows["lon"], rows["lat"]), crs=4326)
+
+
+@pytest.fixture(scope="module")
+def loaded(postgis_url):
+    url = fresh_database(postgis_url)
+    store = PostGISStore(url, sql_min_rows=500)
+    frame = store_frame(2000, seed=5)
+    version, _ = store.commit(LAYER, frame, who="test", file_name="synthetic 2000")
+    yield store, frame, version
+    close_all()
+
+
+def test_columns_are_the_imported_layers():
+    assert sql_layer.COLUMNS == COLUMNS
+
+
+def test_generated_columns_follow_props(loaded):
+    store, frame, version = loaded
+    with psycopg.connect(store.url) as conn:
+        got = conn.execute("SELECT fid, kind, level, city_adcode, industries, ST_SRID(geom_3857) "
+                           "FROM atlas_features WHERE data_version = %s ORDER BY position LIMIT 3",
+                           (version,)).fetchall()
+    for (fid, kind, level, city, industries, srid), (_, row) in zip(got, frame.head(3).iterrows()):
+        assert fid == row["id"] and kind == row["kind"] and level == row["level"]
+        assert city == row["city_adcode"] and industries == row["industries"].split(";")
+        assert srid == 3857
+
+
+def test_lazy_snapshot_leaves_big_layers_in_the_database(loaded):
+    store, frame, version = loaded
+    got_version, layers = store.snapshot(lazy=True)
+    assert got_version == version
+    assert layers[LAYER] == SqlRows(LAYER, version, 2000, store.url, store.url)
+    _, eager = store.snapshot()           # writers and diffs still read the rows
+    assert len(eager[LAYER]) == 2000
+    store.sql_min_rows = 5000             # a layer under the threshold is read as before
+    try:
+        assert len(store.snapshot(lazy=True)[1][LAYER]) == 2000
+    finally:
+        store.sql_min_rows = 500
+
+
+def sql_of(store, version) -> SqlLayer:
+    rows = store.snapshot(lazy=True)[1][LAYER]
+    return SqlLayer(rows.layer, rows.data_version, rows.rows, rows.url, rows.primary)
+
+
+@pytest.mark.parametrize("flt", [Filter(), Filter(level=frozenset({"national"})),
+                                 Filter(city=frozenset({"210100", "210200"})),
+                                 Filter(industry=frozenset({"biomedicine", "new_materials"})),
+                                 Filter(industry=frozenset({"robotics"}), level=frozenset({"provincial"}),
+                                        city=frozenset({"210100"}))])
+def test_filter_in_sql_matches_the_filter_in_memory(loaded, flt):
+    store, frame, version = loaded
+    sql = sql_of(store, version)
+    expected = frame["id"][flt.mask(frame)].tolist()
+    assert sql.count(flt) == len(expected)
+    assert sql.frame(sql.where(flt)).index.tolist() == expected
+
+
+def test_pages_features_streams_and_bounds(loaded):
+    store, frame, version = loaded
+    sql = sql_of(store, version)
+    page = sql.frame(limit=100, offset=300)
+    assert page.index.tolist() == frame["id"].iloc[300:400].tolist()
+    assert list(page.columns) == [*COLUMNS, "geometry"]
+    assert np.allclose(page.geometry.x, frame.geometry.x.iloc[300:400])
+    one = sql.feature(frame["id"].iloc[7])
+    assert one.index.tolist() == [frame["id"].iloc[7]]
+    assert one.iloc[0]["name_zh"] == frame["name_zh"].iloc[7]
+    assert len(sql.feature("no-such-id")) == 0
+    chunks = list(sql.stream(chunk=700))
+    assert [len(c) for c in chunks] == [700, 700, 600]
+    assert pd.concat(chunks).index.tolist() == frame["id"].tolist()
+    assert np.allclose(sql.bounds(), frame.total_bounds)
+    box = (122.5, 40.5, 123.8, 42.0)
+    inside = frame.cx[box[0]:box[2], box[1]:box[3]]["id"].tolist()
+    assert sql.frame(sql.where(boxes=[box])).index.tolist() == inside
+
+
+def test_text_props_of_an_older_store_are_migrated(postgis_url):
+    url = fresh_database(postgis_url)
+    with psycopg.connect(url) as conn:   # the store's tables as the previous release made them
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        conn.execute("CREATE TABLE atlas_versions (id bigserial PRIMARY KEY, created_at text NOT NULL, "
+                     "who text NOT NULL, file_name text NOT NULL, layer text NOT NULL, action text NOT NULL, "
+                     "rows_total integer NOT NULL, added integer NOT NULL, changed integer NOT NULL, "
+                     "removed integer NOT NULL, rejected integer NOT NULL, reverted_to bigint)")
+        conn.execute("CREATE TABLE atlas_version_layers (version_id bigint NOT NULL, layer text NOT NULL, "
+                     "data_version bigint NOT NULL, PRIMARY KEY (version_id, layer))")
+        conn.execute("CREATE TABLE atlas_features (data_version bigint NOT NULL, position integer NOT NULL, "
+                     "fid text NOT NULL, props text NOT NULL, geom geometry(Geometry, 4326) NOT NULL, "
+                     "PRIMARY KEY (data_version, position))")
+        conn.execute("INSERT INTO atlas_versions VALUES (1, 't', 'w', 'f', %s, 'import', 1, 1, 0, 0, 0, NULL)", (LAYER,))
+        conn.execute("INSERT INTO atlas_version_layers VALUES (1, %s, 1)", (LAYER,))
+        conn.execute("INSERT INTO atlas_features VALUES (1, 0, 'a1', %s, ST_SetSRID(ST_Point(123.4, 41.8), 4326))",
+                     ('{"id": "a1", "name_zh": "合成平台 a1", "kind": "platform", "level": "national", '
+                      '"city_adcode": "210100", "industries": "robotics;biomedicine"}',))
+    store = PostGISStore(url, sql_min_rows=0)
+    version, layers = store.snapshot(lazy=True)
+    assert version == 1 and layers[LAYER].rows == 1
+    sql = sql_of(store, 1)
+    assert sql.count(Filter(industry=frozenset({"biomedicine"}))) == 1
+    assert sql.feature("a1").iloc[0]["name_zh"] == "合成平台 a1"
+    _, eager = store.snapshot()
+    assert eager[LAYER]["id"].tolist() == ["a1"]
+
+
+@pytest.fixture(scope="module")
+def sql_app(loaded):
+    from geoapp.web import create_app
+    store, _, _ = loaded
+    app = create_app({"TESTING": True, "ATLAS_TILES": "none", "ATLAS_DATABASE_URL": store.url,
+                      "ATLAS_STORE_POLL": 0, "ATLAS_SQL_LAYER_ROWS": 500})
+    yield app
+
+
+def test_bundle_serves_big_layers_from_the_database(sql_app, loaded):
+    store, frame, version = loaded
+    bundle = sql_app.extensions["atlas"].bundle()
+    assert set(bundle.sql) == {LAYER} and bundle.sql[LAYER].data_version == version
+    assert len(bundle.registry.layers[LAYER]) == 0           # no rows in the worker
+    collection = bundle.catalog[LAYER]
+    assert collection.sql is bundle.sql[LAYER]
+    assert np.allclose(collection.bbox(), np.round(frame.total_bounds, 6))
+
+
+@pytest.mark.parametrize("path", ["/", "/?lang=en", "/stats", "/api/coverage", "/api/layers",
+                                  f"/ogc/collections/{LAYER}", f"/ogc/collections/{LAYER}/items?limit=5",
+                                  "/ogc/collections", "/health", "/about"])
+def test_every_page_answers_with_a_database_layer(sql_app, path):
+    response = sql_app.test_client().get(path)
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+
+
+def test_a_new_version_changes_the_catalog(sql_app, loaded):
+    store, frame, _ = loaded
+    atlas = sql_app.extensions["atlas"]
+    before = atlas.bundle().catalog.version
+    first = store.current_version()
+    version, _ = store.commit(LAYER, frame.iloc[:1500], who="test", file_name="synthetic 1500")
+    atlas.serve_current()
+    after = atlas.bundle()
+    assert after.sql[LAYER].data_version == version and after.sql[LAYER].rows == 1500
+    assert after.catalog.version != before
+    store.revert(first, who="test")      # the module's rows again, for any test after this one
