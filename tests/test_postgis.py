@@ -4,37 +4,17 @@ streams and bounds against the same rows read into memory, and the bundle that s
 
 Rows are synthetic (benchmarks/synthetic.py: points inside real districts, named 合成平台):
 test data, never data/."""
-import uuid
-
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import psycopg
 import pytest
 
-from benchmarks.synthetic import synthetic_rows
 from geoapp.filters import Filter
 from geoapp.ingest.rows import COLUMNS
 from geoapp.ingest.store import PostGISStore, SqlRows
 from geoapp.postgis import SqlLayer, layer as sql_layer
 from geoapp.postgis.pool import close_all
-
-LAYER = "enterprises_platforms"
-
-
-def fresh_database(server: str) -> str:
-    name = f"atlas_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return server.rsplit("/", 1)[0] + f"/{name}"
-
-
-def store_frame(n: int, seed: int) -> gpd.GeoDataFrame:
-    rows = synthetic_rows(n, seed=seed)
-    rows["address"] = ""
-    rows["note_zh"] = rows["note_en"] = ""
-    return gpd.GeoDataFrame(rows[COLUMNS], geometry=gpd.points_from_xy(rows["lon"], rows["lat"]), crs=4326)
-
+from tests.pgrows import LAYER, fresh_database, store_frame, two_apps
 
 @pytest.fixture(scope="module")
 def loaded(postgis_url):
@@ -144,11 +124,8 @@ def test_text_props_of_an_older_store_are_migrated(postgis_url):
 
 @pytest.fixture(scope="module")
 def sql_app(loaded):
-    from geoapp.web import create_app
     store, _, _ = loaded
-    app = create_app({"TESTING": True, "ATLAS_TILES": "none", "ATLAS_DATABASE_URL": store.url,
-                      "ATLAS_STORE_POLL": 0, "ATLAS_SQL_LAYER_ROWS": 500})
-    yield app
+    return two_apps(store.url)[0]
 
 
 def test_bundle_serves_big_layers_from_the_database(sql_app, loaded):
