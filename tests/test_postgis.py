@@ -146,6 +146,14 @@ def test_every_page_answers_with_a_database_layer(sql_app, path):
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
 
 
+def test_layer_index_counts_database_rows(sql_app, loaded):
+    _, frame, _ = loaded
+    sql_app_layers = sql_app.test_client().get("/api/layers?level=national").get_json()["layers"]
+    entry = next(layer for layer in sql_app_layers if layer["id"] == LAYER)
+    assert entry["feature_count"] == len(frame)
+    assert entry["matching_count"] == int((frame["level"] == "national").sum())
+
+
 def test_a_new_version_changes_the_catalog(sql_app, loaded):
     store, frame, _ = loaded
     atlas = sql_app.extensions["atlas"]

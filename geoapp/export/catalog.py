@@ -175,6 +175,17 @@ class Collection:
             bounds = self.sql.bounds() or self.region
         return [round(float(v), 6) for v in bounds]
 
+    @property
+    def feature_count(self) -> int:
+        """How many features the collection has (a database layer's rows included)."""
+        return self.sql.rows if self.sql is not None else len(self.frame)
+
+    def count(self, flt: Filter, cities: gpd.GeoDataFrame) -> int:
+        """How many features match the filter (counted in SQL for a database layer)."""
+        if self.sql is not None:
+            return self.sql.count(flt)
+        return len(self.positions(flt, cities))
+
     def positions(self, flt: Filter, cities: gpd.GeoDataFrame) -> np.ndarray:
         """Row positions (ascending, read-only) of the features matching the filter. Boundaries
         have no industry, level or kind: only the city part of the filter applies to them.

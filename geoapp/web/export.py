@@ -131,11 +131,11 @@ def layer_index(flt: Filter) -> dict:
             "id": collection.id,
             "title": {"zh": collection.title_zh, "en": collection.title_en},
             "geometry_type": collection.geometry_type,
-            "feature_count": len(collection.frame),
+            "feature_count": collection.feature_count,
             "kind": "boundary" if collection.is_boundary else "place",
         }
         if not flt.empty:
-            entry["matching_count"] = len(collection.select(flt, cat.cities))
+            entry["matching_count"] = collection.count(flt, cat.cities)
         entry["links"] = {
             **{fmt: url_for("export.download", layer=collection.id, fmt=fmt, _external=True, **query)
                for fmt in FORMATS},
