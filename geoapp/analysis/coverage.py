@@ -102,27 +102,33 @@ class Coverage:
         return (self.counts > 0) | self.named
 
 
-def _task_rows(task: Task, index, masks: dict) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _task_rows(task: Task, index, masks: dict, view: PlaceView | None = None
+               ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
     """The task's places as rows of the view's `every` (PlaceIndex): (named rows present, in
     the task's order; rows its layer filters add that it does not name; what it names that is
-    not there) — `_placing` as arrays. `masks` keeps each layer filter's mask for the report."""
+    not there; the view's groups its layer filters add, as a bool per group) — `_placing` as
+    arrays. `masks` keeps each layer filter's masks for the report."""
     named = index.position.get_indexer(list(task.places)) if task.places else np.array([], dtype=np.intp)
     missing = [pid for pid, row in zip(task.places, named) if row < 0]
     named = named[named >= 0]
     added = np.array([], dtype=np.intp)
+    n_groups = len(view.groups) if view is not None and view.groups is not None else 0
+    group_sel = np.zeros(n_groups, dtype=bool)
     if task.layers:
         selected = np.zeros(len(index.position), dtype=bool)
         for layer_filter in task.layers:
             if layer_filter not in masks:
-                masks[layer_filter] = index.matching(layer=layer_filter.layer, level=layer_filter.level,
-                                                     kind=layer_filter.kind)
-            mask = masks[layer_filter]
-            if not mask.any():
+                values = {"layer": layer_filter.layer, "level": layer_filter.level, "kind": layer_filter.kind}
+                masks[layer_filter] = (index.matching(**values),
+                                       view.group_matching(**values) if n_groups else group_sel)
+            mask, group_mask = masks[layer_filter]
+            if not mask.any() and not (view is not None and (view.group_counts[group_mask] > 0).any()):
                 missing.append(f"[{layer_filter.describe()}]")
             selected |= mask
+            group_sel = group_sel | group_mask
         selected[named] = False
         added = np.flatnonzero(selected)
-    return named, added, missing + [m.name_zh for m in task.missing_places]
+    return named, added, missing + [m.name_zh for m in task.missing_places], group_sel
 
 
 RANKED = sorted(PRECISION_RANK, key=PRECISION_RANK.get)
@@ -138,27 +144,45 @@ def coverage(view: PlaceView, tasks: tuple[Task, ...]) -> Coverage:
     rank = np.array([PRECISION_RANK.get(p, -1) for p in distinct] + [-1], dtype=np.int64)[positions]
     masks: dict = {}
     counts, named, rows = {}, {}, []
+    # the view's groups (places summarised by their columns, see analysis.view): how many places
+    # each holds, and its precision's rank
+    sizes = view.group_counts
+    group_rank = np.zeros(0, dtype=np.int64)
+    if view.groups is not None:
+        group_rank = np.array([PRECISION_RANK.get(p, -1) for p in view.groups["location_precision"]],
+                              dtype=np.int64)
     for task in tasks:
-        named_rows, added, missing = _task_rows(task, index, masks)
+        named_rows, added, missing, group_sel = _task_rows(task, index, masks, view)
+        group_sel = group_sel & (sizes > 0)
         mapped = np.concatenate([named_rows, added])
-        status = _status(task, mapped, missing)
-        if not (filter.empty or index.in_view[mapped].any()):
+        n_mapped = len(mapped) + int(sizes[group_sel].sum())
+        status = _status(task, range(n_mapped), missing)
+        in_view = index.in_view[mapped].any() or (view.has_groups and (group_sel & view.group_in_view).any())
+        if not (filter.empty or in_view):
             if not task_selected(task, [], set(), filter):
                 continue
         shown = np.unique(mapped[index.linked[mapped]])
-        counts[task.id] = index.city_counts(shown, len(city_codes)).tolist()
+        in_city = index.city_counts(shown, len(city_codes))
+        n_shown = len(shown)
+        if group_sel.any():
+            linked = group_sel & view.group_linked
+            n_shown += int(sizes[linked].sum())
+            linked &= view.group_cols >= 0
+            in_city = in_city + np.bincount(view.group_cols[linked], weights=sizes[linked],
+                                            minlength=len(city_codes))[:len(city_codes)].astype("int64")
+        counts[task.id] = in_city.tolist()
         scope = set(task.cities) & (filter.city or set(city_codes))
         named[task.id] = [code in scope for code in city_codes]
         touched = [c for c, n, s in zip(city_codes, counts[task.id], named[task.id]) if n or s]
-        ranks = rank[mapped]
+        ranks = np.concatenate([rank[mapped], group_rank[group_sel]])
         ranks = ranks[ranks >= 0]
         rows.append({
             "id": task.id, "title_zh": task.title_zh, "title_en": task.title_en,
             "section": task.section, "quote": task.quote,
             "status": status,
-            "places_named": len(task.places) + len(task.missing_places) + len(added),
-            "places_mapped": len(mapped),
-            "places_in_view": len(shown),
+            "places_named": len(task.places) + len(task.missing_places) + len(added) + n_mapped - len(mapped),
+            "places_mapped": n_mapped,
+            "places_in_view": n_shown,
             "missing": "; ".join(missing),
             "precision": RANKED[ranks.max()] if len(ranks) else "",
             "cities": ";".join(touched),
@@ -211,8 +235,12 @@ def targets_vs_mapped(view: PlaceView, result: Coverage, tasks: tuple[Task, ...]
             if target.counts:
                 counted = target.counts
                 if counted not in masks:
-                    masks[counted] = index.matching(layer=counted.layer, level=counted.level, kind=counted.kind)
-                mapped = int((masks[counted] & index.in_view).sum())
+                    values = {"layer": counted.layer, "level": counted.level, "kind": counted.kind}
+                    masks[counted] = (index.matching(**values), view.group_matching(**values))
+                mask, group_mask = masks[counted]
+                mapped = int((mask & index.in_view).sum())
+                if view.has_groups:
+                    mapped += int(view.group_counts[group_mask & view.group_in_view].sum())
             rows.append({
                 "task_id": task.id, "section": task.section, "industry": target.industry,
                 "metric_zh": target.metric_zh, "metric_en": target.metric_en,

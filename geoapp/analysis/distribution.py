@@ -90,9 +90,39 @@ def city_counts(view: PlaceView, result: Coverage, plan) -> pd.DataFrame:
     table = pd.DataFrame({name: np.bincount(cols[flag], minlength=len(codes))[:len(codes)]
                           for name, flag in flags.items()},
                          index=pd.Index(codes, name="city_adcode"))
+    if view.has_groups:   # places summarised as groups (a layer in PostGIS): each counts n times
+        for name, counts in group_city_counts(view, plan).items():
+            table[name] = table[name] + counts
     table["industries_present"] = (table[columns] > 0).sum(axis=1)
     table["tasks"] = result.touches.sum(axis=0).reindex(codes, fill_value=0).astype("int64")
     return table[city_columns(plan)].astype("int64")
+
+
+def group_city_counts(view: PlaceView, plan) -> dict[str, np.ndarray]:
+    """`city_counts`' place columns (metrics with selectors, places, industry_<code>) for the
+    view's groups: per city, the places of the groups in the view that match, as an int64
+    array in `view.city_codes` order."""
+    codes = view.city_codes
+    keep = view.group_linked & (view.group_cols >= 0)
+    groups = view.groups[keep]
+    cols, n = view.group_cols[keep], view.group_counts[keep]
+
+    def tally(flag: np.ndarray) -> np.ndarray:
+        return np.bincount(cols[flag], weights=n[flag], minlength=len(codes))[:len(codes)].astype("int64")
+
+    out = {}
+    for metric_id, metric in plan.metrics.items():
+        if metric_id in COMPUTED_METRICS:
+            continue
+        flag = np.ones(len(groups), dtype=bool)
+        for column, values in metric.selects().items():
+            flag &= groups[column].isin(list(values)).to_numpy(dtype=bool)
+        out[metric_id] = tally(flag)
+    out["places"] = tally(np.ones(len(groups), dtype=bool))
+    tagged = industry_flags(groups["industries"].reset_index(drop=True), plan.industries)
+    for code, column in zip(plan.industries, industry_columns(plan.industries)):
+        out[column] = tally(tagged[code].to_numpy(dtype=bool))
+    return out
 
 
 def city_table(view: PlaceView, result: Coverage, plan, lang: str = "zh") -> pd.DataFrame:

@@ -55,13 +55,15 @@ def corridor_figures(registry, half_width_km: float) -> belt_analysis.CorridorFi
 
 
 def build_report(registry, filter: Filter = Filter(), half_width_km: float = DEFAULT_HALF_WIDTH_KM,
-                 figures: belt_analysis.CorridorFigures | None = None) -> Report:
+                 figures: belt_analysis.CorridorFigures | None = None, groups: pd.DataFrame | None = None) -> Report:
     """`figures`: corridor_figures for this width, when the caller keeps them (they do not
     depend on the filter). Without a corridor in the plan, `half_width_km` is ignored and the
-    report has no belt."""
+    report has no belt. `groups`: counted places that are not in the registry's frames (an
+    imported layer in PostGIS, summarised: analysis.view); they count in every figure but the
+    belt's (which measures each place's extent against the corridor)."""
     plan = registry.plan
     every = registry.counted_places()
-    view = place_view(every, registry.boundaries, filter)
+    view = place_view(every, registry.boundaries, filter, groups)
     belt = None
     if plan.corridor is not None:
         if figures is None:
@@ -69,7 +71,7 @@ def build_report(registry, filter: Filter = Filter(), half_width_km: float = DEF
         belt = belt_analysis.belt(view, half_width_km, plan.corridor.axis, belt_analysis.plan_groups(plan),
                                   figures=figures)
         if half_width_km != plan.corridor.half_width_km:  # the stored corridor has the plan's width
-            view = place_view(belt_analysis.with_corridor(every, belt.shape), registry.boundaries, filter)
+            view = place_view(belt_analysis.with_corridor(every, belt.shape), registry.boundaries, filter, groups)
     result = coverage(view, registry.tasks)
     return Report(
         filter=filter, half_width_km=half_width_km, view=view, belt=belt, coverage=result,
@@ -78,11 +80,11 @@ def build_report(registry, filter: Filter = Filter(), half_width_km: float = DEF
     )
 
 
-def city_metrics(registry, filter: Filter = Filter()) -> pd.DataFrame:
+def city_metrics(registry, filter: Filter = Filter(), groups: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per-city table of every metric (the plan's metrics and industry columns,
     distribution.city_columns) for the filter, with the stored corridor: the numbers /stats
-    shows by default."""
-    view = place_view(registry.counted_places(), registry.boundaries, filter)
+    shows by default. `groups`: as for build_report."""
+    view = place_view(registry.counted_places(), registry.boundaries, filter, groups)
     return city_counts(view, coverage(view, registry.tasks), registry.plan)
 
 

@@ -12,6 +12,14 @@ filter); counts read `places` and `links`.
 `index` (PlaceIndex) holds the same as arrays over the rows of `every`, for the vectorised
 analysis (coverage, targets): row positions by id, which rows are in the view, each view row's
 cities as column positions, and the layer/level/kind columns as integer codes.
+
+`groups` are counted places that are not rows of `every`: an imported layer that lives in
+PostGIS, summarised as one row per (layer, city_adcode, kind, level, location_precision,
+industries) with its number of places `n` (geoapp.postgis.figures). Such a place always has a
+city of its own and is never named by a task (ids of imported rows cannot be curated ids), so it
+counts through its group alone: `group_in_view` is the filter applied to the groups, and every
+figure adds the `n` of the matching groups where it counts rows (distribution, coverage, targets,
+facets).
 """
 from __future__ import annotations
 
@@ -35,6 +43,42 @@ class PlaceView:
     places: gpd.GeoDataFrame
     links: pd.DataFrame
     link_positions: np.ndarray | None = None  # per link: its place's row position in `places`
+    groups: pd.DataFrame | None = None        # counted places summarised as groups (see above)
+    group_in_view: np.ndarray | None = None   # bool per group: passes the filter
+
+    @property
+    def has_groups(self) -> bool:
+        return self.groups is not None and len(self.groups) > 0
+
+    def group_matching(self, **values: str) -> np.ndarray:
+        """bool per group: the column equals the value, for every non-empty value given
+        (PlaceIndex.matching for the groups)."""
+        if not self.has_groups:
+            return np.zeros(0, dtype=bool)
+        mask = np.ones(len(self.groups), dtype=bool)
+        for column, value in values.items():
+            if value:
+                mask &= (self.groups[column] == value).to_numpy(dtype=bool)
+        return mask
+
+    @cached_property
+    def group_counts(self) -> np.ndarray:
+        """The number of places of each group (int64)."""
+        return np.zeros(0, dtype=np.int64) if self.groups is None else self.groups["n"].to_numpy(dtype=np.int64)
+
+    @cached_property
+    def group_cols(self) -> np.ndarray:
+        """Each group's city as a position in city_codes (-1: no city, or not one of them)."""
+        if self.groups is None:
+            return np.zeros(0, dtype=np.intp)
+        return pd.Index(self.city_codes).get_indexer(self.groups["city_adcode"].to_numpy(dtype=object))
+
+    @cached_property
+    def group_linked(self) -> np.ndarray:
+        """bool per group: in the view and with a city of its own (linked, as PlaceIndex.linked)."""
+        if self.groups is None:
+            return np.zeros(0, dtype=bool)
+        return self.group_in_view & (self.groups["city_adcode"].to_numpy(dtype=object) != "")
 
     @property
     def cities(self) -> gpd.GeoDataFrame:
@@ -130,8 +174,9 @@ class PlaceIndex:
 
 
 def place_view(every: gpd.GeoDataFrame, boundaries: Mapping[str, gpd.GeoDataFrame],
-               filter: Filter = Filter()) -> PlaceView:
-    """Apply the filter to the counted places once and link the survivors to their cities."""
+               filter: Filter = Filter(), groups: pd.DataFrame | None = None) -> PlaceView:
+    """Apply the filter to the counted places once and link the survivors to their cities;
+    `groups`: counted places summarised as groups (see the module's docstring), filtered too."""
     cities = boundaries["city"]
     places = filter.apply(every, cities)
     positions, codes = place_city_positions(places, cities)
@@ -140,4 +185,6 @@ def place_view(every: gpd.GeoDataFrame, boundaries: Mapping[str, gpd.GeoDataFram
         positions, codes = positions[chosen], codes[chosen]
     links = pd.DataFrame({"id": pd.array(places["id"].to_numpy(dtype=object)[positions], dtype=places["id"].dtype),
                           "city_adcode": pd.array(codes, dtype=places["city_adcode"].dtype)})
-    return PlaceView(every, boundaries, filter, places, links, positions)
+    # a group's places have a city of their own: no geometry is needed to filter them
+    in_view = None if groups is None else filter.mask(groups, None)
+    return PlaceView(every, boundaries, filter, places, links, positions, groups, in_view)

@@ -296,13 +296,15 @@ def with_labels(frame: gpd.GeoDataFrame, names: dict[str, tuple[str, str]], boun
     return gpd.GeoDataFrame(labelled, geometry=frame.geometry.name, crs=frame.crs)
 
 
-def with_city_figures(frame: gpd.GeoDataFrame, registry: Registry, flt: Filter = Filter()) -> gpd.GeoDataFrame:
+def with_city_figures(frame: gpd.GeoDataFrame, registry: Registry, flt: Filter = Filter(),
+                      groups: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
     """The cities layer with the per-city figures of /stats for the filter
     (analysis.report.city_metrics, the numbers /api/distribution answers) as integer columns
     after the properties; columns of an earlier filter are replaced. The figures are the
-    plan's (distribution.city_columns)."""
+    plan's (distribution.city_columns). `groups`: the imported layers in PostGIS, summarised
+    (geoapp.postgis.figures), counted like the rest."""
     columns = city_columns(registry.plan)
-    figures = city_metrics(registry, flt)[columns]
+    figures = city_metrics(registry, flt, groups)[columns]
     frame = frame.drop(columns=[c for c in columns if c in frame.columns])
     joined = frame.join(figures, on="adcode")
     geometry = joined.pop(frame.geometry.name)
@@ -389,14 +391,26 @@ class Catalog:
 
     def frame_for(self, collection: Collection, flt: Filter) -> gpd.GeoDataFrame:
         """The collection's published frame, except the cities' figures follow the filter (the
-        stored frame has the figures of the whole atlas)."""
-        if collection.id != "cities" or flt.empty:
+        stored frame has the figures of the whole atlas). With imported layers in PostGIS, the
+        stored frame counts only the places in memory (the catalog is built at every switch
+        without asking the database): their figures are added here, on first use (one
+        aggregate per layer and data version, geoapp.postgis.figures)."""
+        if collection.id != "cities" or (flt.empty and not self.sql):
             return collection.frame
         return self._filtered_cities(flt)
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 (the catalog lives as long as the process)
     def _filtered_cities(self, flt: Filter) -> gpd.GeoDataFrame:
-        return with_city_figures(self["cities"].frame, self.registry, flt)
+        return with_city_figures(self["cities"].frame, self.registry, flt, self.place_groups())
+
+    def place_groups(self) -> pd.DataFrame | None:
+        """The counted imported layers in PostGIS, summarised for the figures (None: none)."""
+        if not self.sql:
+            return None
+        from geoapp.analysis.places import uncounted_layers
+        from geoapp.postgis.figures import groups
+        skip = uncounted_layers(self.registry.layers)
+        return groups(layer for layer_id, layer in self.sql.items() if layer_id not in skip)
 
     def feature_writer(self, collection: Collection, flt: Filter):
         """positions -> GeoJSON Feature texts of those rows, written and not kept (streamed

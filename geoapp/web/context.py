@@ -45,6 +45,13 @@ def catalog() -> Catalog:
     return bundle().catalog
 
 
+def place_groups():
+    """The bundle's counted imported layers that live in PostGIS, summarised for the figures
+    (geoapp.postgis.figures: one aggregate per layer and data version, kept with the bundle's
+    SqlLayer), or None when every layer is in memory. Analysis functions take it as `groups`."""
+    return catalog().place_groups()
+
+
 def plan_prefix(plan: str) -> str:
     """The URL prefix of a plan's pages: "" for the default plan, else /plans/<id>."""
     return "" if plan == atlas().default_plan else f"/plans/{plan}"

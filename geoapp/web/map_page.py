@@ -98,9 +98,27 @@ def filtered(spec, flt: Filter):
     return flt.apply(frame, reg.boundaries["city"]) if spec.filterable else frame
 
 
+def sql_layer(spec):
+    """The SqlLayer of a layer whose rows live in PostGIS (geoapp/postgis), else None."""
+    return context.bundle().sql.get(spec.data)
+
+
+def sql_groups(spec, flt: Filter):
+    """(groups, bool per group: passes the filter) of a layer in PostGIS: its rows summarised
+    by city, kind, level, precision and industries (geoapp.postgis.figures), no query per filter."""
+    from geoapp.postgis.figures import layer_groups
+    groups = layer_groups(sql_layer(spec))
+    keep = flt.mask(groups, None) if spec.filterable else np.ones(len(groups), dtype=bool)
+    return groups, keep
+
+
 def filtered_count(spec, flt: Filter) -> int:
-    """len(filtered(spec, flt)) without copying the rows."""
+    """len(filtered(spec, flt)) without copying the rows (for a layer in PostGIS: from its
+    groups, geoapp.postgis.figures)."""
     reg = registry()
+    if sql_layer(spec) is not None:
+        groups, keep = sql_groups(spec, flt)
+        return int(groups["n"].to_numpy(dtype="int64")[keep].sum())
     if spec.data.startswith("boundaries:") or not spec.filterable:
         return len(filtered(spec, flt))
     return int(flt.mask(reg.layers[spec.data], reg.boundaries["city"]).sum())
@@ -197,7 +215,8 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
     frame = map_frame()
     plan = reg.plan
     every = reg.counted_places()
-    counts_by = facet_counts(every, cities, flt, plan.industries)
+    groups = context.place_groups()   # imported layers in PostGIS, summarised (or None)
+    counts_by = facet_counts(every, cities, flt, plan.industries, groups)
     facets = []
     for name, label, options in (
         ("city", t("城市", "City"), [(c, names.short(c, lang)) for c in cities["adcode"]]),
@@ -219,7 +238,7 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
     areas = unlisted_areas(every, flt)
     empty, empty_fixes = "", []
     if matched == 0 and not areas:
-        empty, empty_fixes = empty_reason(every, cities, flt, facets, lang, metric)
+        empty, empty_fixes = empty_reason(every, cities, flt, facets, lang, metric, groups)
     config = {
         "map": frame.map_var, "lang": lang, "bounds": bounds, "province": drawn_bounds(LIAONING_BOUNDS),
         "base": request.script_root + "/",   # the plan prefix (/plans/<id>/), read once by atlas/core.js
@@ -294,6 +313,12 @@ def drawn_legend(spec, legend: list[dict], flt: Filter, count: int) -> list[dict
         return legend
     reg = registry()
     frame = reg.layers[spec.data]
+    if sql_layer(spec) is not None:   # rows in PostGIS: the values of its groups that have places
+        groups, keep = sql_groups(spec, flt)
+        if by not in groups.columns:
+            return legend
+        present = set(groups[by].to_numpy(dtype=object)[keep & (groups["n"].to_numpy() > 0)])
+        return [entry for value, entry in zip(spec.style["values"], legend) if value in present]
     if by not in frame.columns:
         return legend
     column = frame[by].to_numpy(dtype=object)
@@ -319,9 +344,11 @@ def unlisted_note(areas: int, lang: str) -> str:
     return f"筛选项和城市设色的计数含 {areas} 处规划区域：画在地图的区域图层中，不在本列表里。"
 
 
-def empty_reason(every, cities, flt: Filter, facets: list[dict], lang: str, metric: str) -> tuple[str, list[dict]]:
+def empty_reason(every, cities, flt: Filter, facets: list[dict], lang: str, metric: str,
+                 groups=None) -> tuple[str, list[dict]]:
     """Why nothing matches, in words: for each choice, how many places there would be without it
-    (the other choices kept), with a link that drops it."""
+    (the other choices kept), with a link that drops it. `groups`: imported layers in PostGIS,
+    summarised (geoapp.postgis.figures), counted too."""
     t = (lambda zh, en: en if lang == "en" else zh)
     counted = (every["city_adcode"].fillna("") != "").to_numpy(dtype=bool)
     fixes, culprits = [], []
@@ -332,6 +359,9 @@ def empty_reason(every, cities, flt: Filter, facets: list[dict], lang: str, metr
         name = facet["name"]
         without = Filter(**{p: getattr(flt, p) for p in ("industry", "city", "level", "kind") if p != name})
         n = int((without.mask(every, None) & counted).sum())
+        if groups is not None and len(groups):
+            n += int(groups["n"].to_numpy(dtype="int64")[without.mask(groups, None)
+                                                        & (groups["city_adcode"] != "").to_numpy(dtype=bool)].sum())
         words = facet["label"] + t("：", ": ") + t("、", ", ").join(facet["chosen"])
         if n:
             culprits.append(words)

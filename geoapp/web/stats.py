@@ -68,7 +68,7 @@ def report(flt: Filter, width: float) -> Report:
 
     def build() -> Report:
         figures = cache.corridor(width, lambda: corridor_figures(reg, width))
-        return build_report(reg, flt, width, figures)
+        return build_report(reg, flt, width, figures, groups=context.place_groups())
     return cache.get(flt, width, build)
 
 
@@ -76,7 +76,7 @@ def city_metrics(flt: Filter) -> pd.DataFrame:
     """Per-city metrics for the filter (index: city adcode; the plan's metric columns), the
     numbers /stats shows for it, without building the belt (the map's choropleth)."""
     reg = registry()
-    return context.bundle().reports.metrics(flt, lambda: analysis_city_metrics(reg, flt))
+    return context.bundle().reports.metrics(flt, lambda: analysis_city_metrics(reg, flt, context.place_groups()))
 
 
 # --- JSON -----------------------------------------------------------------------------------------

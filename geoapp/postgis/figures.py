@@ -1,0 +1,73 @@
+"""What the figures need of a database layer, in one SQL aggregate per (layer, data version).
+
+Every figure the atlas shows of its places — /stats and its tables, /api/distribution and
+/api/coverage, the choropleth and the cities collection, the map's counts, facets and legend —
+depends on a place only through its city, kind, level, location precision and industries (and its
+layer). So a layer that lives in PostGIS is summarised by
+
+    SELECT city_adcode, kind, level, location_precision, industries, count(*)
+    FROM atlas_features WHERE data_version = %s GROUP BY 1, 2, 3, 4, 5
+
+over the store's generated columns: a table of a few thousand rows even at a million places
+(14 cities × kinds × levels × precisions × industry lists), read once per SqlLayer (one bundle,
+one data version) and kept with it. The analysis (geoapp.analysis.view: PlaceView.groups) applies
+the filter to that table in memory and adds each group's `n` wherever the in-memory path counts
+rows, so a filter costs no query at all and the figures are those of the same rows in memory.
+"""
+from __future__ import annotations
+
+import threading
+import weakref
+
+import pandas as pd
+
+from geoapp.postgis.layer import SqlLayer
+
+GROUP_COLUMNS = ["layer", "city_adcode", "kind", "level", "location_precision", "industries", "n"]
+
+_groups: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # SqlLayer -> its groups
+_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_guard = threading.Lock()
+
+
+def empty_groups() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "n" else object) for c in GROUP_COLUMNS})
+
+
+def layer_groups(layer: SqlLayer) -> pd.DataFrame:
+    """The layer's rows grouped by what the figures read (GROUP_COLUMNS; `industries` as the
+    ';'-joined codes, missing values as ""), computed by the first caller and then kept as long
+    as the SqlLayer (its bundle) lives. Concurrent first callers wait for the one query."""
+    found = _groups.get(layer)
+    if found is not None:
+        return found
+    with _guard:
+        lock = _locks.setdefault(layer, threading.Lock())
+    with lock:
+        found = _groups.get(layer)
+        if found is None:
+            found = _groups[layer] = _query(layer)
+    return found
+
+
+def _query(layer: SqlLayer) -> pd.DataFrame:
+    records = layer.query(
+        "SELECT coalesce(city_adcode, ''), coalesce(kind, ''), coalesce(level, ''), "
+        "coalesce(location_precision, ''), coalesce(array_to_string(industries, ';'), ''), count(*) "
+        "FROM atlas_features WHERE data_version = %s GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
+        [layer.data_version])
+    if not records:
+        return empty_groups()
+    frame = pd.DataFrame(records, columns=GROUP_COLUMNS[1:], dtype=object)
+    frame.insert(0, "layer", layer.layer)
+    frame["n"] = frame["n"].astype("int64")
+    return frame
+
+
+def groups(layers) -> pd.DataFrame | None:
+    """The groups of several SqlLayers in one table (None for no layers)."""
+    layers = list(layers)
+    if not layers:
+        return None
+    parts = [layer_groups(layer) for layer in layers]
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

@@ -1,0 +1,169 @@
+"""Figures, search and the places tables with an imported layer in PostGIS (geoapp/postgis:
+figures.py, the SQL aggregate; places.py, pages and search) against the same rows in memory.
+
+Two apps on the same store rows (tests/pgrows.py): one serves the layer from SQL, one reads it
+into memory as before — the reference. Every answer below must be the same bytes (or the same
+document) from both, with no filter and with several filters. Rows are synthetic
+(benchmarks/synthetic.py: points inside real districts, named 合成平台): test data, never data/."""
+import json
+
+import pandas as pd
+
+import pytest
+
+from geoapp.postgis.pool import close_all
+from geoapp.ingest.store import PostGISStore
+from tests.pgrows import LAYER, fresh_database, store_frame, two_apps
+
+FILTERS = ["", "?level=national", "?city=210100,210200", "?industry=biomedicine,new_materials",
+           "?industry=equipment&level=provincial&city=210100", "?kind=platform", "?kind=high_tech_zone",
+           "?city=211400&level=national"]
+
+
+@pytest.fixture(scope="module")
+def apps(postgis_url):
+    url = fresh_database(postgis_url)
+    store = PostGISStore(url)
+    frame = store_frame(3000, seed=11)
+    # a few rows of other kinds and precisions, so the metrics by kind/precision see them
+    frame.loc[frame.index[:40], "kind"] = "key_laboratory"
+    frame.loc[frame.index[40:60], "location_precision"] = "district"
+    frame.loc[frame.index[60:70], "industries"] = ""
+    store.commit(LAYER, frame, who="test", file_name="synthetic 3000")
+    sql_app, memory_app = two_apps(url)
+    assert sql_app.extensions["atlas"].bundle().sql, "the SQL app must serve the layer from PostGIS"
+    assert not memory_app.extensions["atlas"].bundle().sql
+    yield sql_app.test_client(), memory_app.test_client(), frame
+    close_all()
+
+
+def both(apps, path):
+    sql, memory, _ = apps
+    a, b = sql.get(path), memory.get(path)
+    assert a.status_code == b.status_code == 200, (path, a.status_code, a.get_data(as_text=True)[:300])
+    return a, b
+
+
+def without_belt(document: dict) -> dict:
+    """/api/coverage without its belt part (the belt measures each place's extent against the
+    corridor in memory; a layer in PostGIS is not in it: docs/performance.md)."""
+    return {k: v for k, v in document.items() if k != "belt"}
+
+
+@pytest.mark.parametrize("query", FILTERS)
+def test_distribution_is_the_same(apps, query):
+    a, b = both(apps, "/api/distribution" + query)
+    assert a.json == b.json
+    assert sum(c["places"] for c in a.json["cities"]) >= (3000 if not query else 0)
+
+
+@pytest.mark.parametrize("query", FILTERS)
+def test_coverage_is_the_same(apps, query):
+    a, b = both(apps, "/api/coverage" + query)
+    assert without_belt(a.json) == without_belt(b.json)
+
+
+@pytest.mark.parametrize("table", ["distribution", "coverage", "tasks", "targets"])
+@pytest.mark.parametrize("query", ["", "?industry=biomedicine", "?city=210200&lang=en"])
+def test_stats_tables_are_the_same_bytes(apps, table, query):
+    a, b = both(apps, f"/stats/{table}.csv{query}")
+    assert a.data == b.data
+
+
+@pytest.mark.parametrize("query", FILTERS)
+def test_choropleth_and_cities_collection_are_the_same(apps, query):
+    a, b = both(apps, "/map/layers/cities.geojson" + query)
+    assert a.json == b.json
+    a, b = both(apps, "/ogc/collections/cities/items" + (query or "?") + "&limit=20")
+    assert [f["properties"] for f in a.json["features"]] == [f["properties"] for f in b.json["features"]]
+
+
+def page_config(response) -> dict:
+    text = response.get_data(as_text=True)
+    start = text.index('id="atlas-config"')
+    start = text.index(">", start) + 1
+    return json.loads(text[start:text.index("</script>", start)])
+
+
+@pytest.mark.parametrize("query", FILTERS)
+def test_map_counts_facets_and_legend_are_the_same(apps, query):
+    a, b = both(apps, "/" + query)
+    ca, cb = page_config(a), page_config(b)
+    assert ca["counts"][LAYER] == cb["counts"][LAYER] > 0 or "kind=high_tech_zone" in query
+    ca.pop("map"), cb.pop("map")   # folium's random name of the map variable
+    assert ca == cb   # counts per layer, what matched, each layer's legend and mode
+    chips = [line for line in a.get_data(as_text=True).splitlines() if 'class="chip' in line]
+    assert chips and chips == [line for line in b.get_data(as_text=True).splitlines() if 'class="chip' in line]
+
+
+@pytest.mark.parametrize("adcode", ["210100", "211400"])
+@pytest.mark.parametrize("query", ["", "?level=national", "?industry=biomedicine&lang=en"])
+def test_city_panel_figures_are_the_same(apps, adcode, query):
+    a, b = both(apps, f"/map/cities/{adcode}.json{query}")
+    for key in ("numbers", "industries", "tasks", "scorecard", "areas", "crossing"):
+        assert a.json[key] == b.json[key], key
+    a, b = both(apps, f"/map/cities/{adcode}.csv{query}")
+    assert a.data == b.data
+
+
+# --- the analysis with groups, where tasks name the imported layer (no database needed) ---------
+
+def frame_groups(frame) -> pd.DataFrame:
+    """What geoapp.postgis.figures' GROUP BY gives for these rows, written with pandas here."""
+    keys = ["city_adcode", "kind", "level", "location_precision", "industries"]
+    table = frame[keys].fillna("").astype(str).groupby(keys).size().rename("n").reset_index()
+    table.insert(0, "layer", LAYER)
+    return table
+
+
+@pytest.fixture(scope="module")
+def registries(registry):
+    """(the registry with the rows in memory, the registry without them, their groups), with
+    two extra tasks that reach the imported layer only through layer filters and targets."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from geoapp.data.tasks import LayerFilter, Target, Task
+
+    frame = store_frame(800, seed=3)
+    frame.loc[frame.index[:25], "kind"] = "incubator"
+    frame.loc[frame.index[25:45], "location_precision"] = "city"
+    frame.loc[frame.index[45:50], "location_precision"] = "district"
+    target = Target("合成平台", "Synthetic platforms", 10, "个", None, "planned", "合成", counts=LayerFilter(layer=LAYER, level="national"))
+    tasks = (Task("synthetic_national", "合成国家级", "Synthetic national", "专栏1", "合成",
+                  layers=(LayerFilter(layer=LAYER, level="national"),), targets=(target,)),
+             Task("synthetic_incubators", "合成孵化器", "Synthetic incubators", "专栏1", "合成",
+                  places=("htz_shenyang",), layers=(LayerFilter(kind="incubator"), LayerFilter(layer=LAYER, kind="enterprise")),
+                  targets=(Target("孵化器", "Incubators", 5, "个", None, "planned", "合成", counts=LayerFilter(kind="incubator")),)))
+    memory = replace(registry.with_layers({LAYER: frame}, Path("store")), _counted=None)
+    memory = replace(memory, tasks=registry.tasks + tasks)
+    summarised = replace(registry.with_layers({LAYER: frame.iloc[:0]}, Path("store")), tasks=registry.tasks + tasks)
+    return memory, summarised, frame_groups(frame)
+
+
+@pytest.mark.parametrize("query", FILTERS)
+def test_groups_count_as_their_rows_in_every_figure(registries, query):
+    from urllib.parse import parse_qs
+
+    from geoapp.analysis.facets import facet_counts
+    from geoapp.analysis.report import build_report
+    from geoapp.filters import parse_filter
+
+    memory, summarised, groups = registries
+    flt = parse_filter({k: v[0] for k, v in parse_qs(query.lstrip("?")).items()},
+                       memory.boundaries["city"], memory.plan.industries)
+    a = build_report(memory, flt)
+    b = build_report(summarised, flt, groups=groups)
+    pd.testing.assert_frame_equal(a.coverage.tasks, b.coverage.tasks)
+    pd.testing.assert_frame_equal(a.coverage.counts, b.coverage.counts)
+    pd.testing.assert_frame_equal(a.targets, b.targets)
+    pd.testing.assert_frame_equal(a.cities, b.cities)
+    assert a.figures == b.figures
+    kept = a.coverage.tasks.set_index("id")
+    if flt.empty:   # the extra tasks are located through the layer alone
+        assert kept.loc["synthetic_national", "status"] == "located"
+        assert kept.loc["synthetic_national", "places_mapped"] == (memory.layers[LAYER]["level"] == "national").sum()
+        assert "[layer=enterprises_platforms, kind=enterprise]" in kept.loc["synthetic_incubators", "missing"]
+    every = memory.counted_places()
+    assert facet_counts(every, memory.boundaries["city"], flt, memory.plan.industries) == \
+        facet_counts(summarised.counted_places(), summarised.boundaries["city"], flt, summarised.plan.industries, groups)
