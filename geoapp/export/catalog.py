@@ -25,10 +25,11 @@ from geoapp.analysis.report import city_metrics
 from geoapp.data import Registry
 from geoapp.export import styles
 from geoapp.export.serialize import GPKG_GEOMETRY_COLUMN, Columns, feature_texts, plain
-from geoapp.export.tiles import Source, point_xy
+from geoapp.export.tiles import Source, SqlSource, point_xy
 from geoapp.filters import Filter
 from geoapp.layers.features import color_scale
 from geoapp.postgis import SqlLayer
+from geoapp.postgis import tiles as sql_tiles
 from geoapp.specs import LayerSpec, load_specs
 
 # The cities' shading in GIS styles: the map's default choropleth metric.
@@ -161,6 +162,7 @@ class Collection:
     plan_title: tuple[str, str] | None = None        # the plan's `sources` title (zh, en)
     choropleth_label: tuple[str, str] | None = None  # label of the plan's `places` metric
     sql: SqlLayer | None = None    # the rows live in PostGIS (geoapp/postgis): `frame` is empty
+    sql_columns: list | None = None  # its published properties as the database reads them (sql_columns)
     _selections: "Memo" = field(default_factory=lambda: Memo(SELECTIONS_KEPT), repr=False)
 
     @property
@@ -216,8 +218,11 @@ class Collection:
         layers compare numbers instead of querying geometries), else None."""
         return point_xy(self.mercator)
 
-    def tile_source(self, frame: gpd.GeoDataFrame, flt: Filter, cities: gpd.GeoDataFrame) -> Source:
-        """What export.tiles encodes for this collection under a filter (`frame`: Catalog.frame_for)."""
+    def tile_source(self, frame: gpd.GeoDataFrame, flt: Filter, cities: gpd.GeoDataFrame) -> Source | SqlSource:
+        """What export.tiles encodes for this collection under a filter (`frame`: Catalog.frame_for);
+        a collection whose rows live in PostGIS is encoded by the database."""
+        if self.sql is not None:
+            return SqlSource(self.id, self.sql, self.sql_columns, flt)
         return Source(self.id, frame, self.mercator, self.positions(flt, cities), self.mercator_points)
 
     def description(self) -> str:
@@ -268,14 +273,40 @@ def _names_by_adcode(registry: Registry) -> dict[str, tuple[str, str]]:
     return names
 
 
+def label_tables(boundary: bool, industries: dict[str, tuple[str, str]] | None = None) -> dict:
+    """Code column -> its labels {code: (zh, en)}; the adcode columns are labelled by the names."""
+    return {"kind": vocab.KINDS, "level": BOUNDARY_LEVELS if boundary else vocab.LEVELS,
+            "industries": industries or {}, "location_precision": vocab.LOCATION_PRECISION}
+
+
+def sql_columns(frame: gpd.GeoDataFrame, names: dict[str, tuple[str, str]],
+                industries: dict[str, tuple[str, str]] | None = None) -> list[sql_tiles.Column]:
+    """The published properties of an imported layer served from PostGIS, said as the database
+    reads them (geoapp.postgis.tiles.Column): the row's own values, and each label column
+    (with_labels) as its code column looked up in the same table."""
+    tables = label_tables(False, industries)
+    sources = {f"{prefix}_{lang}": (code, index) for code, prefix in LABELLED_CODES.items()
+               for index, lang in enumerate(("zh", "en"))}
+    columns = []
+    for column in frame.columns:
+        if column == frame.geometry.name:
+            continue
+        if column in sources and sources[column][0] in frame.columns:
+            code, index = sources[column]
+            table = tables.get(code, names)
+            columns.append(sql_tiles.Column(column, code, {c: pair[index] for c, pair in table.items()}))
+        else:
+            columns.append(sql_tiles.Column(column, column))
+    return columns
+
+
 def with_labels(frame: gpd.GeoDataFrame, names: dict[str, tuple[str, str]], boundary: bool,
                 industries: dict[str, tuple[str, str]] | None = None) -> gpd.GeoDataFrame:
     """`frame` with <name>_zh and <name>_en label columns right after each code column (see
     LABELLED_CODES). Lists (industries, labelled by `industries`, the plan's vocabulary) are
     labelled item by item, joined with ';'; a code without a label stays as it is, an empty cell
     stays empty."""
-    tables = {"kind": vocab.KINDS, "level": BOUNDARY_LEVELS if boundary else vocab.LEVELS,
-              "industries": industries or {}, "location_precision": vocab.LOCATION_PRECISION}
+    tables = label_tables(boundary, industries)
     columns = {}
     for column in frame.columns:
         columns[column] = frame[column]
@@ -346,7 +377,7 @@ class Catalog:
         self.sql = dict(sql or {})
         self.specs = layer_specs(layers_dir)
         titles = {i: (spec.title["zh"], spec.title["en"]) for i, spec in self.specs.items()}
-        names = _names_by_adcode(registry)
+        names = self._names = _names_by_adcode(registry)
         self.registry = registry
         self.cities = registry.boundaries["city"]
         self.region = tuple(registry.boundaries["province"].total_bounds)
@@ -387,7 +418,9 @@ class Catalog:
             spec=self.specs.get(collection_id), region=self.region,
             plan_title=self.registry.plan.titles["sources"],
             choropleth_label=getattr(self.registry.plan.metrics.get(CHOROPLETH_FIELD), "label", None),
-            sql=None if is_boundary else self.sql.get(collection_id))
+            sql=None if is_boundary else self.sql.get(collection_id),
+            sql_columns=None if is_boundary or collection_id not in self.sql else
+            sql_columns(published, self._names, self.registry.plan.industries))
 
     def frame_for(self, collection: Collection, flt: Filter) -> gpd.GeoDataFrame:
         """The collection's published frame, except the cities' figures follow the filter (the

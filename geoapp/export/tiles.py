@@ -26,6 +26,9 @@ import shapely
 from mapbox_vector_tile.encoder import on_invalid_geometry_make_valid
 
 from geoapp.export.serialize import property_records
+from geoapp.filters import Filter
+from geoapp.postgis import SqlLayer
+from geoapp.postgis import tiles as sql_tiles
 
 TMS_ID = "WebMercatorQuad"
 TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
@@ -99,6 +102,41 @@ class Source:
     mercator: gpd.GeoSeries
     positions: np.ndarray
     points: tuple[np.ndarray, np.ndarray] | None = None
+
+
+@dataclass
+class SqlSource:
+    """One MVT layer whose rows live in PostGIS (geoapp/postgis): encoded by the database
+    (geoapp.postgis.tiles.mvt) with the same properties, positions, cap and clusters as a Source."""
+    name: str
+    sql: SqlLayer
+    columns: list[sql_tiles.Column]
+    flt: Filter
+
+
+def tile_frame(zoom: int, row: int, col: int) -> sql_tiles.TileFrame:
+    """The tile's origin, metres -> units scales and buffered box, as _tile_features computes them."""
+    bounds = TMS.xy_bounds(morecantile.Tile(col, row, zoom))
+    unit = (bounds.right - bounds.left) / EXTENT
+    pad = BUFFER * unit
+    return sql_tiles.TileFrame(bounds.left, bounds.bottom, EXTENT / (bounds.right - bounds.left),
+                               EXTENT / (bounds.top - bounds.bottom),
+                               (bounds.left - pad, bounds.bottom - pad, bounds.right + pad, bounds.top + pad))
+
+
+def _sql_layer(source: SqlSource, zoom: int, row: int, col: int, budget: Budget) -> bytes:
+    """The encoded MVT layer of a SqlSource, asked of the database within what is left of the budget."""
+    left = budget.seconds - (time.monotonic() - budget.started)
+    if left <= 0:
+        budget.check(zoom, row, col, 0)
+    try:
+        return sql_tiles.mvt(source.sql, source.name, source.columns, source.flt, tile_frame(zoom, row, col),
+                             extent=EXTENT, buffer=BUFFER, max_points=MAX_TILE_POINTS,
+                             cluster_units=CLUSTER_UNITS, timeout_s=max(left, 0.001))
+    except sql_tiles.TileTimeout:
+        budget.started -= budget.seconds   # spent: check() says so in its words
+        budget.check(zoom, row, col, 0)
+        raise
 
 
 def point_xy(mercator: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray] | None:
@@ -209,15 +247,37 @@ def encode_layers(sources: list[Source], zoom: int, row: int, col: int, budget: 
     encoded = []
     total = 0
     for source in sources:
+        if isinstance(source, SqlSource):
+            data = _sql_layer(source, zoom, row, col, budget)
+            if data:
+                encoded.append(data)
+            continue
         features = _tile_features(source, zoom, row, col, budget)
         total += len(features)
         if features:
             encoded.append({"name": source.name, "features": features})
     budget.check(zoom, row, col, total)
-    if not encoded:
-        return b""
+    # A tile is a list of layers: layers encoded apart (one by the database) and concatenated are
+    # the same bytes as one encoding of them all.
+    return b"".join(part if isinstance(part, bytes) else _encode(part) for part in _runs(encoded))
+
+
+def _runs(encoded: list) -> list:
+    """Consecutive in-memory layers as one list (encoded together), database layers as bytes."""
+    runs: list = []
+    for part in encoded:
+        if isinstance(part, bytes):
+            runs.append(part)
+        elif runs and isinstance(runs[-1], list):
+            runs[-1].append(part)
+        else:
+            runs.append([part])
+    return runs
+
+
+def _encode(layers: list) -> bytes:
     return mapbox_vector_tile.encode(
-        encoded, default_options={"extents": EXTENT, "on_invalid_geometry": on_invalid_geometry_make_valid})
+        layers, default_options={"extents": EXTENT, "on_invalid_geometry": on_invalid_geometry_make_valid})
 
 
 def matrix_limits(bbox: list[float], max_zoom: int = MAX_ZOOM) -> list[dict]:
