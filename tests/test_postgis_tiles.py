@@ -159,3 +159,98 @@ def test_the_database_cancels_a_statement_past_the_budget(loaded):
     assert sql_tiles.fetch_one(sql, "SELECT 1", [], timeout_s=0.05) == (1,)
     # the timeout was the transaction's: the pooled connection has none afterwards
     assert sql_tiles.fetch_one(sql, "SHOW statement_timeout", [], timeout_s=None) == ("0",)
+
+
+# --- the map's own tiles and layer files ------------------------------------------------------------
+
+MAP_TILES = [(7, SHENYANG, ""), (9, SHENYANG, "?lang=en"), (11, SHENYANG, "?level=national"),
+             (8, (121.6, 38.9), "?industry=biomedicine&city=210200"), (15, SHENYANG, ""), (16, SHENYANG, "?lang=en"),
+             (6, (100.0, 30.0), ""), (5, SHENYANG, "?kind=enterprise")]
+
+
+@pytest.mark.parametrize("z, where, query", MAP_TILES)
+def test_a_map_tile_from_sql_is_the_map_tile_from_memory(loaded, z, where, query):
+    sql_app, memory_app, _ = loaded
+    x, y = tile_of(*where, z)
+    path = f"/map/layers/{LAYER}/tiles/{z}/{x}/{y}.json{query}"
+    got, expected = sql_app.test_client().get(path), memory_app.test_client().get(path)
+    assert got.status_code == expected.status_code == 200
+    assert got.get_json() == expected.get_json()
+
+
+def test_the_map_tiles_cover_clusters_points_and_empty_tiles(loaded):
+    _, memory_app, _ = loaded
+    seen = set()
+    for z, where, query in MAP_TILES:
+        x, y = tile_of(*where, z)
+        body = memory_app.test_client().get(f"/map/layers/{LAYER}/tiles/{z}/{x}/{y}.json{query}").get_json()
+        seen.update({"clusters"} if body["clusters"] else set())
+        seen.update({"points"} if body["points"] else set())
+        seen.update({"empty"} if not body["clusters"] and not body["points"] else set())
+    assert seen == {"clusters", "points", "empty"}
+
+
+@pytest.mark.parametrize("path", [f"/map/layers/{LAYER}.geojson?level=national&city=210100",
+                                  f"/map/layers/{LAYER}.geojson?lang=en&industry=marine",
+                                  f"/map/layers/{LAYER}/synthetic_000007/popup?lang=en",
+                                  f"/map/layers/{LAYER}/synthetic_002999/popup"])
+def test_the_map_layer_file_and_popups_from_sql_are_those_from_memory(loaded, path):
+    sql_app, memory_app, _ = loaded
+    got, expected = sql_app.test_client().get(path), memory_app.test_client().get(path)
+    assert got.status_code == expected.status_code == 200
+    assert got.get_json() == expected.get_json()
+
+
+def test_a_missing_place_and_bad_tiles_answer_as_in_memory(loaded):
+    sql_app, memory_app, _ = loaded
+    for path in (f"/map/layers/{LAYER}/no_such_place/popup", f"/map/layers/{LAYER}/tiles/3/9/1.json",
+                 f"/map/layers/{LAYER}/tiles/19/0/0.json"):
+        got, expected = sql_app.test_client().get(path), memory_app.test_client().get(path)
+        assert got.status_code == expected.status_code and got.status_code in (400, 404)
+        assert got.get_json() == expected.get_json()
+
+
+def test_a_whole_sql_layer_too_big_for_one_file_is_refused_with_the_way_out(loaded, monkeypatch):
+    from geoapp.web import map_page
+    sql_app, _, frame = loaded
+    monkeypatch.setattr(map_page, "SQL_GEOJSON_MAX", 100)
+    response = sql_app.test_client().get(f"/map/layers/{LAYER}.geojson?city=210100")
+    assert response.status_code == 400
+    message = response.get_json()["message"]
+    assert f"{int((frame['city_adcode'] == '210100').sum())} places" in message
+    assert "tiles/{z}/{x}/{y}.json?city=210100" in message and "narrow the filter" in message
+
+
+@pytest.fixture(scope="module")
+def gcj02_apps(loaded):
+    sql_app, _, _ = loaded
+    return two_apps(sql_app.config["ATLAS_DATABASE_URL"], ATLAS_TILES="amap")
+
+
+@pytest.mark.parametrize("z, where, query", [(7, SHENYANG, ""), (10, SHENYANG, ""), (16, "row 7", "?lang=en")])
+def test_on_a_gcj02_basemap_sql_tiles_draw_where_memory_draws(gcj02_apps, loaded, z, where, query):
+    """The datum's shift. The SQL path places rows in cells at their position plus the shift at the
+    tile's centre (the in-memory path shifts every row first), then shifts what it returns exactly:
+    a row within metres of a cell edge may fall in the neighbouring cell, so counts agree to a few
+    rows, cluster means within a quarter of a pixel, and the points of unclustered zooms exactly."""
+    sql_app, memory_app = gcj02_apps
+    if where == "row 7":   # the tile where the 7th row is drawn on the GCJ-02 basemap
+        from geoapp.layers.build import display_shift
+        row = loaded[2].geometry.iloc[7]
+        where = [float(v[0]) for v in display_shift("gcj02")([row.x], [row.y])]
+    x, y = tile_of(*where, z)
+    path = f"/map/layers/{LAYER}/tiles/{z}/{x}/{y}.json{query}"
+    got, expected = sql_app.test_client().get(path).get_json(), memory_app.test_client().get(path).get_json()
+    assert got["styles"] == expected["styles"]
+    if z >= 15:
+        assert got == expected and got["points"]
+    else:
+        total = sum(c[2] for c in got["clusters"]) + len(got["points"])
+        assert total == pytest.approx(sum(c[2] for c in expected["clusters"]) + len(expected["points"]), rel=0.01)
+        pixel = 360 / (256 * 2 ** z)
+        near = {(round(c[0] / pixel), round(c[1] / pixel)): c for c in expected["clusters"]}
+        same = [c for c in got["clusters"] if any(
+            abs(c[0] - e[0]) < pixel / 4 and abs(c[1] - e[1]) < pixel / 4 and c[2] == e[2] for e in near.values())]
+        assert len(same) >= 0.8 * len(expected["clusters"]) > 0
+    plain = loaded[0].test_client().get(path).get_json()   # the same rows on a WGS84 basemap
+    assert plain["points"] != got["points"] or plain["clusters"] != got["clusters"]

@@ -17,6 +17,7 @@ kept as it is, an empty cell left out (MVT has no null).
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
 
@@ -56,18 +57,24 @@ class TileFrame:
 
 # --- running a statement within a budget ----------------------------------------------------------
 
-def fetch_one(sql: SqlLayer, text, params: list, timeout_s: float | None):
+def fetch_one(sql: SqlLayer, text, params, timeout_s: float | None):
     """The first row of one statement on the layer's connection (replica or primary), cancelled by
     the server after `timeout_s` (TileTimeout); a replica that fails is replaced by the primary."""
+    rows = fetch_all(sql, text, params, timeout_s)
+    return rows[0] if rows else None
+
+
+def fetch_all(sql: SqlLayer, text, params, timeout_s: float | None) -> list[tuple]:
+    """Every row of one statement, as fetch_one."""
     import psycopg
 
     def run(conn):
         if timeout_s is None:
-            return conn.execute(text, params).fetchone()
+            return conn.execute(text, params).fetchall()
         with conn.transaction():
             conn.execute("SELECT set_config('statement_timeout', %s, true)",
                          [f"{max(1, int(timeout_s * 1000))}ms"])
-            return conn.execute(text, params).fetchone()
+            return conn.execute(text, params).fetchall()
 
     url = sql._url()
     try:
@@ -170,3 +177,73 @@ def mvt(sql: SqlLayer, name: str, columns: list[Column], flt: Filter, frame: Til
                           names=", ".join(_identifier(c.name) for c in columns))
     found = fetch_one(sql, text, params, timeout_s)
     return bytes(found[0]) if found and found[0] is not None else b""
+
+
+# --- the map's JSON tiles -------------------------------------------------------------------------
+
+MAP_SQL = """
+WITH pts AS MATERIALIZED (
+  SELECT position, fid, lon, lat, px, py, style_by, precision, name_zh, name_en FROM (
+    SELECT position, fid, ST_X(geom) AS lon, ST_Y(geom) AS lat,
+           (ST_X(geom) + %(dlon)s + 180.0) / 360.0 * %(scale)s AS px,
+           (1.0 - asinh(tan(radians(least(greatest(ST_Y(geom) + %(dlat)s, -85.05112878), 85.05112878))))
+            / pi()) / 2.0 * %(scale)s AS py,
+           coalesce(props->>%(by)s, '') AS style_by, coalesce(props->>'location_precision', '') AS precision,
+           coalesce(props->>'name_zh', '') AS name_zh, coalesce(props->>'name_en', '') AS name_en
+    FROM atlas_features
+    WHERE {where} AND geom && ST_MakeEnvelope(%(lon0)s, %(lat0)s, %(lon1)s, %(lat1)s, 4326)) s
+  WHERE px >= %(x0)s AND px < %(x1)s AND py >= %(y0)s AND py < %(y1)s
+), cells AS (
+  SELECT floor(px / %(cell)s) AS cx, floor(py / %(cell)s) AS cy, count(*) AS n,
+         avg(lon) AS lon, avg(lat) AS lat, min(position) AS position
+  FROM pts WHERE %(clustered)s GROUP BY 1, 2
+)
+SELECT 1 AS part, cx, cy, n, lon, lat, NULL, NULL, NULL, NULL, NULL FROM cells WHERE n > 1
+UNION ALL
+SELECT 0, p.position, 0, 1, p.lon, p.lat, p.fid, p.style_by, p.precision, p.name_zh, p.name_en
+FROM pts p WHERE NOT %(clustered)s OR p.position IN (SELECT position FROM cells WHERE n = 1)
+ORDER BY 1 DESC, 2, 3
+"""
+
+
+@dataclass(frozen=True)
+class MapTile:
+    """A map tile's content from the database: clusters [(lon, lat, n)] in cell order and the
+    points alone in their cell [(id, lon, lat, style value, location precision, name_zh, name_en)]
+    in layer order, lon/lat as stored (the caller shifts them to the basemap's datum)."""
+    clusters: list
+    points: list
+
+
+def map_tile(sql: SqlLayer, flt: Filter, z: int, x: int, y: int, *, by: str, tile_px: int, cell_px: int,
+             cluster: bool, shift: tuple[float, float] = (0.0, 0.0), timeout_s: float | None = None) -> MapTile:
+    """Clusters (points sharing a `cell_px` cell, at zoom z) and lone points of tile z/x/y, as
+    geoapp.layers.tiles.PointIndex.tile finds them: pixel positions from lon/lat (+ `shift`, the
+    basemap datum's offset near this tile) with the same formula, cells by floor(px / cell_px)."""
+    n = 1 << z
+    scale = n * tile_px
+    dlon, dlat = shift
+    lon0, lon1 = x / n * 360.0 - 180.0, (x + 1) / n * 360.0 - 180.0
+    lat1 = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / n))))
+    lat0 = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * (y + 1) / n))))
+    margin = 1e-6   # the exact pixel test follows; the box only has to hold the tile's points
+    where, params = _named(*sql.where(flt), "w")
+    params.update(dlon=dlon, dlat=dlat, scale=float(scale), by=by, cell=float(cell_px), clustered=cluster,
+                  lon0=lon0 - dlon - margin, lon1=lon1 - dlon + margin,
+                  lat0=max(lat0, -85.05112878) - dlat - margin, lat1=min(lat1, 85.05112878) - dlat + margin,
+                  x0=float(x * tile_px), x1=float((x + 1) * tile_px), y0=float(y * tile_px),
+                  y1=float((y + 1) * tile_px))
+    rows = fetch_all(sql, MAP_SQL.format(where=where), params, timeout_s)
+    clusters = [(float(r[4]), float(r[5]), int(r[3])) for r in rows if r[0] == 1]
+    points = [(r[6], float(r[4]), float(r[5]), r[7], r[8], r[9], r[10]) for r in rows if r[0] == 0]
+    return MapTile(clusters, points)
+
+
+def first_styles(sql: SqlLayer, flt: Filter, by: str) -> list[tuple[str, str]]:
+    """The (style value, location precision) pairs of the rows the filter keeps, in the order of
+    their first row (the order PointIndex numbers its styles in)."""
+    where, params = _named(*sql.where(flt), "w")
+    params["by"] = by
+    rows = fetch_all(sql, f"SELECT coalesce(props->>%(by)s, ''), coalesce(props->>'location_precision', ''), "
+                          f"min(position) FROM atlas_features WHERE {where} GROUP BY 1, 2 ORDER BY 3", params, None)
+    return [(r[0], r[1]) for r in rows]

@@ -23,7 +23,7 @@ from geoapp.layers.build import LIAONING_BOUNDS, display_shift, layer_entry, shi
 from geoapp.layers.features import (SHAPE_POINTS, SHAPES, Choropleth, point_collection, polygon_collection,
                                     shape_svg_points)
 from geoapp.layers.popup import Names, popup_html
-from geoapp.layers.tiles import TILES_ABOVE, PointIndex, TileError
+from geoapp.layers.tiles import TILES_ABOVE, PointIndex, SqlPointIndex, TileError
 from geoapp.specs import LayerSpecError
 from geoapp.web import context
 from geoapp.web.context import current_filter, current_lang, registry
@@ -431,7 +431,7 @@ def layer(layer_id: str):
     names = Names(reg.boundaries["city"], reg.boundaries["district"], industries=reg.plan.industries)
 
     def build():
-        frame = drawn(filtered(spec, flt))
+        frame = drawn(sql_filtered(spec, flt) if sql_layer(spec) is not None else filtered(spec, flt))
         if spec.geometry == "point":
             body = point_collection(spec, frame, lang, names,
                                     with_popups=len(frame) <= LAZY_POPUPS_ABOVE,
@@ -444,15 +444,42 @@ def layer(layer_id: str):
     return send_body(cached_body(("map-layer", spec.id, flt.key(), lang, metric), build))
 
 
-def point_index(spec, flt: Filter, lang: str) -> PointIndex:
-    """The filtered layer prepared for tiling, kept for the most recent filters."""
+def point_index(spec, flt: Filter, lang: str) -> PointIndex | SqlPointIndex:
+    """The filtered layer prepared for tiling, kept for the most recent filters (a layer in
+    PostGIS: its tiles are asked of the database, only the filter's styles are kept)."""
     cache = context.bundle().point_index
     key = (spec.id, flt.key(), lang)
     index = cache.get(key)
     if index is None:
-        index = PointIndex.build(spec, drawn(filtered(spec, flt)), lang)
+        sql = sql_layer(spec)
+        if sql is not None:
+            index = SqlPointIndex.build(spec, sql, flt if spec.filterable else Filter(), lang,
+                                        display_shift(datum()))
+        else:
+            index = PointIndex.build(spec, drawn(filtered(spec, flt)), lang)
         cache.put(key, index)
     return index
+
+
+# A point layer in PostGIS is sent whole (its .geojson) up to this many rows under the filter;
+# the map asks for it only under TILES_ABOVE (more are drawn from tiles).
+SQL_GEOJSON_MAX = 20000
+
+
+def sql_filtered(spec, flt: Filter):
+    """The rows of a layer in PostGIS that the filter keeps, as a frame (at most SQL_GEOJSON_MAX)."""
+    sql = sql_layer(spec)
+    flt = flt if spec.filterable else Filter()
+    count = sql.count(flt)
+    if count > SQL_GEOJSON_MAX:
+        tiles = link(f"/map/layers/{spec.id}/tiles/{{z}}/{{x}}/{{y}}.json", **flt.query_items())
+        response = jsonify({"error": "bad_request", "message": (
+            f"'{spec.id}' has {count} places under this filter; at most {SQL_GEOJSON_MAX} are sent as "
+            f"one GeoJSON: load its tiles ({tiles}) or narrow the filter (industry, city, level, kind)")})
+        response.status_code = 400
+        abort(response)
+    frame = sql.frame(sql.where(flt))
+    return frame.reset_index(drop=True)
 
 
 @bp.get("/map/layers/<layer_id>/tiles/<int:z>/<int:x>/<int:y>.json")
@@ -486,8 +513,12 @@ def popup(layer_id: str, place_id: str):
     reg = registry()
     if spec.geometry != "point":
         abort(404)
-    frame = reg.layers[spec.data]
-    rows = frame[frame["id"] == place_id]
+    sql = sql_layer(spec)
+    if sql is not None:   # rows in PostGIS: the one row asked for
+        rows = sql.feature(place_id)
+    else:
+        frame = reg.layers[spec.data]
+        rows = frame[frame["id"] == place_id]
     if rows.empty:
         response = jsonify({"error": "not_found", "message": f"no place '{place_id}' in '{layer_id}'"})
         response.status_code = 404
