@@ -106,6 +106,64 @@ def test_city_panel_figures_are_the_same(apps, adcode, query):
     assert a.data == b.data
 
 
+
+SORTS = [("name", "asc"), ("name", "desc"), ("city", "asc"), ("city", "desc"), ("kind", "asc"),
+         ("level", "desc"), ("layer", "asc"), ("layer", "desc")]
+
+
+@pytest.mark.parametrize("sort,order", SORTS)
+@pytest.mark.parametrize("query", ["", "level=national&", "city=210200&industry=biomedicine&", "lang=en&"])
+def test_places_pages_are_the_same(apps, sort, order, query):
+    total = None
+    for page, per_page in ((1, 50), (2, 50), (7, 13), (30, 100), (1, 500)):
+        a, b = both(apps, f"/map/places.json?{query}sort={sort}&order={order}&page={page}&per_page={per_page}")
+        assert a.json == b.json, (page, per_page)
+        total = a.json["total"]
+    assert total > 0
+
+
+@pytest.mark.parametrize("query", ["", "&sort=city&order=desc", "&lang=en&sort=kind"])
+def test_places_pages_in_a_map_view_are_the_same(apps, query):
+    for box in ("121.0,38.7,122.3,39.6", "123.0,41.5,124.0,42.2", "119,40,125.8,43.5"):
+        for page in (1, 3):
+            a, b = both(apps, f"/map/places.json?bbox={box}&page={page}&per_page=40{query}")
+            assert a.json == b.json
+
+
+@pytest.mark.parametrize("query", ["", "?sort=city&order=desc&level=national", "?lang=en&sort=layer",
+                                   "?bbox=121.0,38.7,122.3,39.6&sort=kind"])
+def test_places_files_are_the_same_bytes(apps, query):
+    a, b = both(apps, "/map/places.csv" + query)
+    assert a.data == b.data and a.data.count(b"\r\n") > 20
+    assert a.headers["Content-Disposition"] == b.headers["Content-Disposition"]
+
+
+def test_places_xlsx_opens_with_the_same_rows(apps):
+    import io
+
+    import openpyxl
+    a, b = both(apps, "/map/places.xlsx?industry=biomedicine")
+
+    def cells(data):
+        sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+        return [[c.value for c in row] for row in sheet.iter_rows()]
+    assert cells(a.data) == cells(b.data)
+
+
+@pytest.mark.parametrize("adcode", ["210100", "211400"])
+@pytest.mark.parametrize("query", ["", "?level=national", "?industry=biomedicine&lang=en"])
+def test_city_panel_places_are_the_same(apps, adcode, query):
+    a, b = both(apps, f"/map/cities/{adcode}.json{query}")
+    assert a.json["places"] == b.json["places"] and len(a.json["places"]) > 0
+    a, b = both(apps, f"/map/cities/{adcode}.xlsx{query}")
+    import io
+
+    import openpyxl
+    def cells(data):
+        return [[[c.value for c in row] for row in sheet.iter_rows()] for sheet in openpyxl.load_workbook(io.BytesIO(data))]
+    assert cells(a.data) == cells(b.data)
+
+
 # --- the analysis with groups, where tasks name the imported layer (no database needed) ---------
 
 def frame_groups(frame) -> pd.DataFrame:

@@ -518,6 +518,9 @@ SQL_READ_SCHEMA = [
     "CREATE INDEX IF NOT EXISTS atlas_features_kind ON atlas_features (data_version, kind, position)",
     "CREATE INDEX IF NOT EXISTS atlas_features_industries ON atlas_features USING gin (industries)",
     "CREATE INDEX IF NOT EXISTS atlas_features_name ON atlas_features USING gin (name_zh gin_trgm_ops)",
+    # the map's list of places sorted by name (its default), in code point order (geoapp/postgis/places.py)
+    "CREATE INDEX IF NOT EXISTS atlas_features_name_order ON atlas_features "
+    "(data_version, name_zh COLLATE \"C\", fid COLLATE \"C\")",
 ]
 
 

@@ -9,6 +9,7 @@ import hashlib
 import re
 
 import numpy as np
+import pandas as pd
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 from markupsafe import Markup
@@ -25,7 +26,7 @@ from geoapp.layers.features import (SHAPE_POINTS, SHAPES, Choropleth, point_coll
 from geoapp.layers.popup import Names, popup_html
 from geoapp.layers.tiles import TILES_ABOVE, PointIndex, SqlPointIndex, TileError
 from geoapp.specs import LayerSpecError
-from geoapp.web import context
+from geoapp.web import context, place_list
 from geoapp.web.context import current_filter, current_lang, registry
 from geoapp.web.serving import cached_body, send_body
 from geoapp.web.scorecard import city_rows
@@ -641,6 +642,29 @@ def sort_args() -> tuple[str, str]:
     return sort, order
 
 
+def sorted_table(flt: Filter, lang: str, sort: str, order: str, box) -> "pd.DataFrame":
+    """table_frame inside `box` (drawn coordinates), sorted as the list sorts: by `sort`, then
+    the name (or the id when sorting by name), stably."""
+    table = table_frame(flt, lang)
+    if box is not None:
+        table = table[(table["lon"] >= box[0]) & (table["lon"] <= box[2])
+                      & (table["lat"] >= box[1]) & (table["lat"] <= box[3])]
+    keys = [sort, "name"] if sort != "name" else ["name", "id"]
+    return table.sort_values(keys, ascending=order == "asc", kind="stable")
+
+
+def city_places(adcode: str, ids: set, flt: Filter, lang: str) -> "pd.DataFrame":
+    """The city panel's places: the list's rows of the view's places in the city, by layer then
+    name (stably); a layer in PostGIS adds its rows in the city (geoapp.web.place_list)."""
+    table = table_frame(flt, lang)
+    shown = table[table["id"].isin(ids)].sort_values(["layer", "name"])
+    if not place_list.sql_layers():
+        return shown
+    parts = list(place_list.every_row(shown, flt, lang, "layer", False, None, drawn_lonlat,
+                                      extra=("city_adcode = %s", [adcode])))
+    return pd.concat(parts, ignore_index=True)[place_list.TABLE_COLUMNS] if parts else shown.iloc[0:0]
+
+
 @bp.get("/map/places.json")
 def places():
     """The table beside the map: the filter's places, sorted and paged (works for 100k rows:
@@ -653,14 +677,14 @@ def places():
     box = _bbox_arg()
 
     def build():
-        table = table_frame(flt, lang)
-        if box is not None:
-            table = table[(table["lon"] >= box[0]) & (table["lon"] <= box[2])
-                          & (table["lat"] >= box[1]) & (table["lat"] <= box[3])]
-        keys = [sort, "name"] if sort != "name" else ["name", "id"]
-        table = table.sort_values(keys, ascending=order == "asc", kind="stable")
-        total = len(table)
-        rows = table.iloc[(page - 1) * per_page: page * per_page]
+        table = sorted_table(flt, lang, sort, order, box)
+        if place_list.sql_layers():   # + the rows of the layers in PostGIS, paged in SQL
+            total, rows = place_list.page(table, flt, lang, sort, order == "desc", box,
+                                          (page - 1) * per_page, per_page, drawn_lonlat)
+            rows = rows[place_list.TABLE_COLUMNS]
+        else:
+            total = len(table)
+            rows = table.iloc[(page - 1) * per_page: page * per_page]
         return _json({
             "filter": flt.query_items(), "sort": sort, "order": order, "page": page,
             "per_page": per_page, "total": total, "pages": max(1, -(-total // per_page)),
@@ -691,8 +715,7 @@ def city(adcode: str):
         row = report.cities.loc[adcode]
         view = report.view
         ids = set(view.links.loc[view.links["city_adcode"] == adcode, "id"])
-        table = table_frame(flt, lang)
-        shown = table[table["id"].isin(ids)].sort_values(["layer", "name"])
+        shown = city_places(adcode, ids, flt, lang)
         other = view.places[view.places["id"].isin(ids) & ~view.places["id"].isin(set(shown["id"]))]
         tasks = report.coverage.tasks
         touching = tasks[tasks["cities"].map(lambda c: adcode in c.split(";"))]
