@@ -2,22 +2,38 @@
 tipg from the SAME table in the same run (issue 23).
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py [--places 1000000] [--samples 200]
+    make bench-million [PLACES=100000]
 
-1. A throwaway PostgreSQL 15 + PostGIS cluster (benchmarks/pgcluster.py).
+1. A throwaway PostgreSQL 15 + PostGIS cluster (benchmarks/pgcluster.py), deleted at the end.
 2. N places from benchmarks/synthetic.py (random points inside real districts, named 合成平台 /
-   Synthetic platform: not places; never written under data/) COPied into the store as one
-   version of the imported layer `enterprises_platforms` (Store.commit: COPY ... FROM STDIN).
+   Synthetic platform: not places; never written under data/) written as one version of the
+   imported layer `enterprises_platforms`. `--load bulk` (default) writes them with the store's
+   own row writer (`PostGISStore._insert_features`: the same COPY, table and columns as an import;
+   generated columns fill themselves) and its own version rows, but skips the import's diff
+   against the previous version (there is none: the store is empty) and drops the table's
+   secondary indexes during the COPY and re-creates them afterwards from their own definitions
+   (pg_indexes.indexdef), so the table ends exactly as an import leaves it. Before that,
+   `check_bulk` writes 2,000 rows both ways (`Store.commit` and bulk) into two scratch databases
+   and stops the run unless every row, version row and index is identical. `--load commit` uses
+   `PostGISStore.commit` itself. Then VACUUM ANALYZE (what autovacuum does soon after an import).
 3. The atlas: gunicorn, 2 workers x 4 threads (gthread), ATLAS_DATABASE_URL at that cluster.
 4. tipg (PyPI `tipg`, its default settings; installed by this script into its own venv, default
-   /tmp/tipg-venv, never into the project's .venv), uvicorn, on the same database: it serves the
-   store's table `public.atlas_features` (the only version in it, so the same N rows).
-5. Sequential requests from this process over loopback: OGC items (limit 100, distinct offsets),
-   bbox (limit 100, distinct boxes), a CQL2 filter (level='national', distinct offsets), vector
-   tiles at z8 and z12 (distinct tiles around random places), /stats cold (its first request), the
-   largest worker RSS after all of it; tipg items (limit 100) and tiles (the same z/x/y).
-Prints a table and the summary line, and writes the table into docs/performance.md between the
-markers `<!-- bench-million -->` and `<!-- /bench-million -->`. Everything shares one machine
-(the clients take CPU from the servers): compare rows of one run, not across machines.
+   /tmp/tipg-venv, never into the project's .venv), uvicorn, 1 process, on the same database. tipg
+   knows nothing of data versions, so it is given a view of the same table: `bench_tipg_places`
+   = the current version's rows of `atlas_features`, `fid AS id`, one column per property (the
+   table's own column where it has one, else `props::jsonb ->> key`), `geom`. A view has no
+   primary key, so tipg takes `id` (its fallback key name) and orders every items page by it;
+   the bench adds the btree index a tipg table would have for that (`bench_tipg_id` on
+   (data_version, fid)) unless the store already has one. Without the view tipg picks the GiST
+   index's column `geom` as the "primary key" (its catalog takes any one-column index) and sorts
+   every page by geometry: that was the 975 ms per items page of the first run.
+5. Sequential requests from this process over loopback (new connection each): the same offsets,
+   boxes, filter and tiles for both servers. Prints a table and the summary line, and writes the
+   table into docs/performance.md between `<!-- bench-million -->` and `<!-- /bench-million -->`.
+   Everything shares one machine (the client takes CPU from the servers): compare rows of one run.
+
+The summary line's `tile p50` is the WORSE of the z8 and z12 p50s (for the atlas and for tipg):
+pooling 24 z8 tiles with 200 z12 tiles would mostly report z12.
 """
 from __future__ import annotations
 
@@ -31,6 +47,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -41,8 +58,10 @@ from benchmarks.pgcluster import postgis_cluster  # noqa: E402
 
 LAYER = "enterprises_platforms"
 TIPG_VERSION = "1.6.1"
+TIPG_VIEW = "bench_tipg_places"
 DOC = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench-million -->", "<!-- /bench-million -->"
+CHECK_ROWS = 2000
 
 
 def free_port() -> int:
@@ -60,13 +79,39 @@ def get(url: str, timeout: float = 600) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def timed(url: str) -> float:
+class Timer:
+    """Sequential GETs: the time to the last byte of each, and the bytes."""
+
+    def __init__(self):
+        self.sizes: list[int] = []
+
+    def __call__(self, url: str) -> float:
+        start = time.perf_counter()
+        status, body = get(url)
+        ms = (time.perf_counter() - start) * 1000
+        if status not in (200, 204):
+            raise SystemExit(f"{url} answered {status}: {body[:300]!r}")
+        self.sizes.append(len(body))
+        return ms
+
+
+def streamed(url: str) -> tuple[float, float, int, int]:
+    """A large download read in 1 MB pieces: ms to the first byte, ms to the last byte, bytes,
+    and the number of GeoJSON features in it (occurrences of '"Feature"')."""
     start = time.perf_counter()
-    status, _ = get(url)
-    ms = (time.perf_counter() - start) * 1000
-    if status != 200 and status != 204:
-        raise SystemExit(f"{url} answered {status}")
-    return ms
+    first = None
+    size = features = 0
+    tail = b""
+    with urllib.request.urlopen(url, timeout=3600) as response:
+        while chunk := response.read(1 << 20):
+            if first is None:
+                first = time.perf_counter()
+            size += len(chunk)
+            window = tail + chunk
+            features += window.count(b'"Feature"') - tail.count(b'"Feature"')
+            tail = window[-16:]
+    end = time.perf_counter()
+    return (first - start) * 1000 if first else math.nan, (end - start) * 1000, size, features
 
 
 def p50(samples: list[float]) -> float:
@@ -107,21 +152,151 @@ def install_tipg(venv: Path) -> Path:
     return venv / "bin"
 
 
-def load_places(url: str, n: int) -> float:
-    """COPY n synthetic places into the store as one version of LAYER; seconds taken."""
+def places_frame(n: int):
+    """The n synthetic places as the store's frame (COLUMNS + point geometry)."""
     import geopandas as gpd
 
     from benchmarks.synthetic import synthetic_rows
     from geoapp.ingest.rows import COLUMNS
-    from geoapp.ingest.store import PostGISStore
     rows = synthetic_rows(n)
     rows["address"] = ""
     rows["note_zh"] = rows["note_en"] = ""
-    frame = gpd.GeoDataFrame(rows[COLUMNS], geometry=gpd.points_from_xy(rows["lon"], rows["lat"]), crs=4326)
+    return gpd.GeoDataFrame(rows[COLUMNS], geometry=gpd.points_from_xy(rows["lon"], rows["lat"]), crs=4326)
+
+
+def secondary_indexes(cur) -> list[tuple[str, str]]:
+    """(name, CREATE INDEX statement) of atlas_features' indexes that back no constraint."""
+    cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                "AND tablename = 'atlas_features' AND indexname NOT IN "
+                "(SELECT conname FROM pg_constraint WHERE conrelid = 'atlas_features'::regclass) ORDER BY indexname")
+    return cur.fetchall()
+
+
+def bulk_load(store, frame, who: str, file_name: str) -> int:
+    """Writes `frame` as the first version of LAYER in an empty store the way Store.commit does
+    (its own _insert_version, _insert_features, _insert_layer_map), without the diff against a
+    previous version and with the secondary indexes built after the COPY. Returns the version."""
+    from geoapp.ingest.store import Diff
+    store.ensure_schema()
+    conn = store.connect()
+    try:
+        cur = conn.cursor()
+        store._begin_write(cur)
+        if store._current(cur) != 0:
+            raise SystemExit("the bulk load writes the first version of an empty store only")
+        cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        indexes = secondary_indexes(cur)
+        for name, _ in indexes:
+            cur.execute(f'DROP INDEX "{name}"')
+        n = len(frame)
+        version = store._insert_version(cur, who, file_name, LAYER, "import", Diff(n, 0, 0, n), 0, None)
+        step = max(n // 10, 1)
+        done = {"next": step}
+
+        def progress(rows: int) -> None:
+            if rows >= done["next"] or rows == n:
+                print(f"    {rows:,} rows copied", flush=True)
+                done["next"] = rows + step
+        store._insert_features(cur, version, frame, progress)
+        for _, statement in indexes:
+            cur.execute(statement)
+        store._insert_layer_map(cur, version, {LAYER: version})
+        conn.commit()
+        return version
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
+
+
+def check_bulk(url: str) -> None:
+    """CHECK_ROWS rows written by Store.commit and by bulk_load into two scratch databases of the
+    cluster: every column of every row, the version rows (but the time) and the indexes must be
+    the same, or the run stops."""
+    import psycopg
+
+    from geoapp.ingest.store import PostGISStore
+    frame = places_frame(CHECK_ROWS)
+    base = url.rsplit("/", 1)[0]
+    with psycopg.connect(url, autocommit=True) as admin:
+        for name in ("bench_commit", "bench_bulk"):
+            admin.execute(f"DROP DATABASE IF EXISTS {name}")
+            admin.execute(f"CREATE DATABASE {name}")
+    try:
+        PostGISStore(f"{base}/bench_commit").commit(LAYER, frame, who="bench_million", file_name="check")
+        bulk_load(PostGISStore(f"{base}/bench_bulk"), frame, who="bench_million", file_name="check")
+        seen = []
+        for name in ("bench_commit", "bench_bulk"):
+            with psycopg.connect(f"{base}/{name}") as conn:
+                cur = conn.cursor()
+                cur.execute("SELECT f::text FROM atlas_features f ORDER BY data_version, position")
+                rows = [r[0] for r in cur.fetchall()]
+                cur.execute("SELECT (to_jsonb(v) - 'created_at')::text FROM atlas_versions v ORDER BY id")
+                versions = [r[0] for r in cur.fetchall()]
+                cur.execute("SELECT layer, version_id, data_version FROM atlas_version_layers ORDER BY 1, 2")
+                layers = cur.fetchall()
+                cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'atlas_features' "
+                            "ORDER BY 1")
+                seen.append((rows, versions, layers, cur.fetchall()))
+        for part, a, b in zip(("rows", "version rows", "layer map", "indexes"), *seen):
+            if a != b:
+                raise SystemExit(f"bulk load check: the {part} differ from Store.commit's "
+                                 f"(first: {next((x, y) for x, y in zip(a, b) if x != y) if len(a) == len(b) else len(a)})")
+        if len(seen[0][0]) != CHECK_ROWS:
+            raise SystemExit(f"bulk load check: {len(seen[0][0])} rows, expected {CHECK_ROWS}")
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            for name in ("bench_commit", "bench_bulk"):
+                admin.execute(f"DROP DATABASE IF EXISTS {name}")
+    print(f"  bulk load check: {CHECK_ROWS} rows, versions and indexes identical to Store.commit's", flush=True)
+
+
+def load_places(url: str, n: int, how: str) -> tuple[float, float, int]:
+    """Writes n synthetic places as one version of LAYER; (seconds to make the frame, seconds to
+    write it, the version)."""
+    from geoapp.ingest.store import PostGISStore
+    start = time.perf_counter()
+    frame = places_frame(n)
+    made = time.perf_counter() - start
     store = PostGISStore(url)
     start = time.perf_counter()
-    store.commit(LAYER, frame, who="bench_million", file_name=f"synthetic {n}")
+    if how == "commit":
+        version, _ = store.commit(LAYER, frame, who="bench_million", file_name=f"synthetic {n}")
+    else:
+        version = bulk_load(store, frame, who="bench_million", file_name=f"synthetic {n}")
+    return made, time.perf_counter() - start, version
+
+
+def vacuum_analyze(url: str) -> float:
+    import psycopg
+    start = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE atlas_features")
     return time.perf_counter() - start
+
+
+def tipg_view(url: str, version: int) -> str:
+    """Creates the view tipg serves (see the module text); returns what was created, in words."""
+    import psycopg
+
+    from geoapp.ingest.rows import COLUMNS
+    with psycopg.connect(url, autocommit=True) as conn:
+        columns = {r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'atlas_features'")}
+        select = ["fid AS id"] + [c if c in columns else f"(props::jsonb ->> '{c}') AS {c}" for c in COLUMNS[1:]]
+        conn.execute(f"CREATE VIEW {TIPG_VIEW} AS SELECT {', '.join(select)}, geom FROM atlas_features "
+                     f"WHERE data_version = {int(version)}")
+        defs = [r[0] for r in conn.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'atlas_features'")]
+        if any("(data_version, fid)" in d for d in defs):
+            made = "the store's own index on (data_version, fid)"
+        else:
+            start = time.perf_counter()
+            conn.execute("CREATE INDEX bench_tipg_id ON atlas_features (data_version, fid)")
+            conn.execute("ANALYZE atlas_features")
+            made = f"bench index bench_tipg_id (data_version, fid), built in {time.perf_counter() - start:.1f} s"
+    native = sorted(c for c in COLUMNS[1:] if c in columns)
+    return f"view {TIPG_VIEW} (table columns used: {', '.join(native) or 'none, all from props'}); {made}"
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -131,30 +306,48 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     return x, y
 
 
-def worker_rss_mb(master: int) -> float:
+def worker_memory_mb(master: int) -> tuple[float, float]:
+    """(largest VmRSS, largest VmHWM = peak RSS) over the gunicorn master's children, MB."""
     children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    rss = []
+    rss, peak = [], []
     for pid in children:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 rss.append(int(line.split()[1]) / 1024)
-    return max(rss)
+            if line.startswith("VmHWM:"):
+                peak.append(int(line.split()[1]) / 1024)
+    return max(rss), max(peak)
+
+
+def phase(name: str, started: float) -> None:
+    print(f"  {name} done at +{time.monotonic() - started:.0f} s, load {os.getloadavg()[0]:.1f}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--places", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--load", choices=("bulk", "commit"), default="bulk",
+                        help="bulk: the store's COPY with indexes built afterwards (checked against "
+                             "Store.commit on 2,000 rows first); commit: Store.commit itself")
     parser.add_argument("--tipg-venv", type=Path, default=Path("/tmp/tipg-venv"))
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/performance.md")
     args = parser.parse_args()
     n, k = args.places, args.samples
     tipg_bin = install_tipg(args.tipg_venv)
     rng = random.Random(23)
+    load_start = os.getloadavg()
+    started = time.monotonic()
     with postgis_cluster() as url:
-        print(f"loading {n:,} synthetic places ...", flush=True)
-        load_s = load_places(url, n)
-        print(f"  COPY + commit {load_s:.1f} s", flush=True)
+        if args.load == "bulk":
+            check_bulk(url)
+        print(f"loading {n:,} synthetic places ({args.load}) ...", flush=True)
+        made_s, load_s, version = load_places(url, n, args.load)
+        print(f"  frame {made_s:.1f} s, write {load_s:.1f} s", flush=True)
+        analyze_s = vacuum_analyze(url)
+        tipg_setup = tipg_view(url, version)
+        print(f"  VACUUM ANALYZE {analyze_s:.1f} s; tipg: {tipg_setup}", flush=True)
+        phase("load", started)
         from benchmarks.synthetic import synthetic_rows
         sample = synthetic_rows(min(n, 5000)).sample(frac=1, random_state=1)
         logs = Path(os.environ.get("TMPDIR", "/tmp"))
@@ -176,53 +369,92 @@ def main() -> None:
             app_up = wait_up(a + "/health", app, app_log)
             wait_up(t + "/collections", tipg, tipg_log)
             print(f"  app up after {app_up:.1f} s", flush=True)
-            items_url = f"/ogc/collections/{LAYER}/items"
-            offsets = [rng.randrange(0, max(n - 100, 1)) for _ in range(k)]
+            timed = Timer()
             stats_cold = timed(a + "/stats")
-            items = [timed(f"{a}{items_url}?limit=100&offset={o}") for o in offsets]
-            boxes = []
-            for lon, lat in zip(sample["lon"][:k], sample["lat"][:k]):
-                boxes.append(f"{lon - 0.05:.5f},{lat - 0.04:.5f},{lon + 0.05:.5f},{lat + 0.04:.5f}")
-            bbox = [timed(f"{a}{items_url}?limit=100&bbox={b}") for b in boxes]
-            cql = [timed(f"{a}{items_url}?limit=100&offset={o % max(n // 10 - 100, 1)}&filter="
-                         + urllib.request.quote("level='national'")) for o in offsets[:k]]
+            page_cold = timed(a + "/")
+            page = [timed(a + "/") for _ in range(10)]
+            phase("stats + map page", started)
+            items_url = f"{a}/ogc/collections/{LAYER}/items"
+            offsets = [rng.randrange(0, max(n - 100, 1)) for _ in range(k)]
+            first_page = [timed(f"{items_url}?limit=100") for _ in range(20)]
+            items = [timed(f"{items_url}?limit=100&offset={o}") for o in offsets]
+            boxes = [f"{lon - 0.05:.5f},{lat - 0.04:.5f},{lon + 0.05:.5f},{lat + 0.04:.5f}"
+                     for lon, lat in zip(sample["lon"][:k], sample["lat"][:k])]
+            bbox = [timed(f"{items_url}?limit=100&bbox={b}") for b in boxes]
+            cql_offsets = [o % max(n // 10 - 100, 1) for o in offsets]
+            cql_filter = urllib.parse.quote("level='national'")
+            cql = [timed(f"{items_url}?limit=100&offset={o}&filter={cql_filter}") for o in cql_offsets]
+            phase("items", started)
             tiles = {z: sorted({tile_of(lon, lat, z) for lon, lat in zip(sample["lon"], sample["lat"])})[:k]
                      for z in (8, 12)}
-            app_tiles = {z: [timed(f"{a}/ogc/collections/{LAYER}/tiles/WebMercatorQuad/{z}/{y}/{x}")
-                             for x, y in tiles[z]] for z in tiles}
-            rss = worker_rss_mb(app.pid)
+            app_tiles, app_tile_bytes, cluster_tiles = {}, {}, {}
+            for z in tiles:
+                sized = Timer()
+                app_tiles[z] = [sized(f"{a}/ogc/collections/{LAYER}/tiles/WebMercatorQuad/{z}/{y}/{x}")
+                                for x, y in tiles[z]]
+                app_tile_bytes[z] = statistics.mean(sized.sizes)
+                cluster_tiles[z] = [timed(f"{a}/map/layers/{LAYER}/tiles/{z}/{x}/{y}.json") for x, y in tiles[z]]
+            phase("tiles", started)
+            export_first, export_last, export_bytes, export_features = streamed(f"{a}/export/{LAYER}.geojson")
+            phase("export", started)
+            rss, peak = worker_memory_mb(app.pid)
             collections = json.loads(get(t + "/collections")[1])["collections"]
-            tid = next(c["id"] for c in collections if c["id"].endswith("atlas_features"))
-            tipg_items = [timed(f"{t}/collections/{tid}/items?limit=100&offset={o}") for o in offsets]
-            tipg_tiles = {z: [timed(f"{t}/collections/{tid}/tiles/WebMercatorQuad/{z}/{x}/{y}")
-                              for x, y in tiles[z]] for z in tiles}
+            tid = next(c["id"] for c in collections if c["id"].endswith(TIPG_VIEW))
+            titems = f"{t}/collections/{tid}/items"
+            tipg_first = [timed(f"{titems}?limit=100") for _ in range(20)]
+            tipg_items = [timed(f"{titems}?limit=100&offset={o}") for o in offsets]
+            tipg_bbox = [timed(f"{titems}?limit=100&bbox={b}") for b in boxes]
+            tipg_cql = [timed(f"{titems}?limit=100&offset={o}&filter={cql_filter}") for o in cql_offsets]
+            tipg_tiles, tipg_tile_bytes = {}, {}
+            for z in tiles:
+                sized = Timer()
+                tipg_tiles[z] = [sized(f"{t}/collections/{tid}/tiles/WebMercatorQuad/{z}/{x}/{y}")
+                                 for x, y in tiles[z]]
+                tipg_tile_bytes[z] = statistics.mean(sized.sizes)
+            phase("tipg", started)
         finally:
             stop(app)
             stop(tipg)
-    every_app_tile = app_tiles[8] + app_tiles[12]
-    every_tipg_tile = tipg_tiles[8] + tipg_tiles[12]
+    tile = max(p50(app_tiles[8]), p50(app_tiles[12]))
+    tipg_tile = max(p50(tipg_tiles[8]), p50(tipg_tiles[12]))
+    f1 = lambda xs: f"{p50(xs):.1f}"
     rows = [
-        ("places (one imported layer)", f"{n:,}", ""),
-        ("COPY + commit into the store", f"{load_s * 1000:.0f}", ""),
-        ("app start-up (2 workers) until /health", f"{app_up * 1000:.0f}", ""),
-        (f"items limit 100, p50 of {len(items)}", f"{p50(items):.1f}", f"{p50(tipg_items):.1f}"),
-        (f"bbox limit 100, p50 of {len(bbox)} boxes", f"{p50(bbox):.1f}", ""),
-        (f"CQL2 level='national' limit 100, p50 of {len(cql)}", f"{p50(cql):.1f}", ""),
-        (f"vector tile z8, p50 of {len(app_tiles[8])}", f"{p50(app_tiles[8]):.1f}", f"{p50(tipg_tiles[8]):.1f}"),
-        (f"vector tile z12, p50 of {len(app_tiles[12])}", f"{p50(app_tiles[12]):.1f}", f"{p50(tipg_tiles[12]):.1f}"),
-        ("vector tile z8+z12, p50", f"{p50(every_app_tile):.1f}", f"{p50(every_tipg_tile):.1f}"),
-        ("/stats cold (first request)", f"{stats_cold:.0f}", ""),
-        ("largest worker RSS after all of it (MB)", f"{rss:.0f}", ""),
+        ("places (one imported layer)", f"{n:,}", "same rows (view)"),
+        (f"make the frame / write it ({args.load}) / VACUUM ANALYZE, s",
+         f"{made_s:.1f} / {load_s:.1f} / {analyze_s:.1f}", ""),
+        ("app start-up (2 workers) until /health, s", f"{app_up:.1f}", ""),
+        ("/stats cold (first request after start-up)", f"{stats_cold:.0f}", ""),
+        ("map page `/`: first request / p50 of 10 after it", f"{page_cold:.0f} / {p50(page):.0f}", ""),
+        ("items limit 100, first page, p50 of 20", f1(first_page), f1(tipg_first)),
+        (f"items limit 100, p50 of {len(items)} random offsets in 0..N", f1(items), f1(tipg_items)),
+        (f"bbox limit 100, p50 of {len(bbox)} distinct boxes (0.1° x 0.08°)", f1(bbox), f1(tipg_bbox)),
+        (f"CQL2 `level='national'` limit 100, p50 of {len(cql)} offsets", f1(cql), f1(tipg_cql)),
+        (f"vector tile z8, p50 of {len(app_tiles[8])} (mean KB)",
+         f"{p50(app_tiles[8]):.1f} ({app_tile_bytes[8] / 1024:.0f} KB)",
+         f"{p50(tipg_tiles[8]):.1f} ({tipg_tile_bytes[8] / 1024:.0f} KB)"),
+        (f"vector tile z12, p50 of {len(app_tiles[12])} (mean KB)",
+         f"{p50(app_tiles[12]):.1f} ({app_tile_bytes[12] / 1024:.0f} KB)",
+         f"{p50(tipg_tiles[12]):.1f} ({tipg_tile_bytes[12] / 1024:.0f} KB)"),
+        ("vector tile p50 in the summary (the worse of z8, z12)", f"{tile:.1f}", f"{tipg_tile:.1f}"),
+        (f"map cluster tile (/map/layers/…/tiles) z8 / z12, p50 of {len(cluster_tiles[8])} / "
+         f"{len(cluster_tiles[12])}", f"{p50(cluster_tiles[8]):.1f} / {p50(cluster_tiles[12]):.1f}", ""),
+        ("whole-layer GeoJSON export: first byte / last byte, ms",
+         f"{export_first:.0f} / {export_last:.0f}", ""),
+        ("whole-layer GeoJSON export: size, features", f"{export_bytes / 1e6:.1f} MB, {export_features:,}", ""),
+        ("largest worker RSS after all of it / largest worker peak RSS (MB)", f"{rss:.0f} / {peak:.0f}", ""),
     ]
-    load = os.getloadavg()
-    table = [f"`PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py --places {n} --samples {k}` "
-             f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, load average "
-             f"{load[0]:.1f} at the end; tipg {TIPG_VERSION} defaults under uvicorn, 1 process). ms unless "
-             "stated.", "", "| measure | atlas | tipg |", "|---|---|---|"]
-    table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    load_end = os.getloadavg()
+    table = [f"`PYTHONPATH=. .venv/bin/python benchmarks/bench_million.py --places {n} --samples {k} "
+             f"--load {args.load}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} "
+             f"cores, load average {load_start[0]:.1f} at the start and {load_end[0]:.1f} at the end, "
+             f"{(time.monotonic() - started) / 60:.0f} min; tipg {TIPG_VERSION} defaults under uvicorn, 1 process, "
+             f"serving {tipg_setup}). ms unless stated.", "", "| measure | atlas | tipg |", "|---|---|---|"]
+    table += [f"| {x} | {y} | {z} |" for x, y, z in rows]
+    if export_features != n:
+        table.append(f"\nThe export held {export_features:,} features, not {n:,}.")
     line = (f"million: places {n}; items p50 {p50(items):.1f}; bbox p50 {p50(bbox):.1f}; cql2 p50 {p50(cql):.1f}; "
-            f"tile p50 {p50(every_app_tile):.1f}; stats cold {stats_cold:.0f}; worker rss {rss:.0f}; "
-            f"tipg items p50 {p50(tipg_items):.1f}; tipg tile p50 {p50(every_tipg_tile):.1f}")
+            f"tile p50 {tile:.1f}; stats cold {stats_cold:.0f}; worker rss {rss:.0f}; "
+            f"tipg items p50 {p50(tipg_items):.1f}; tipg tile p50 {tipg_tile:.1f}")
     print("\n".join(table))
     if not args.no_doc:
         text = DOC.read_text(encoding="utf-8")
