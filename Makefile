@@ -88,7 +88,8 @@ bench-load: $(VENV)/.dev
 	PYTHONPATH=. $(PY) benchmarks/bench_load.py
 
 # N synthetic places (default 1,000,000; PLACES=100000 to scale down) in a throwaway PostGIS, the app
-# (gunicorn, 2 workers) and tipg (installed into /tmp/tipg-venv, not .venv) on the same table.
+# (gunicorn, 2 workers) and tipg (installed into /tmp/tipg-venv, not .venv) on the same table (a view of
+# the current version); see docs/performance.md for what it measures.
 PLACES ?= 1000000
 bench-million: $(VENV)/.dev system-deps
 	PYTHONPATH=. $(PY) benchmarks/bench_million.py --places $(PLACES)
