@@ -164,6 +164,32 @@ def test_city_panel_places_are_the_same(apps, adcode, query):
     assert cells(a.data) == cells(b.data)
 
 
+
+SEARCHES = ["合成平台", "合成平台 000123", "合成平台000123", "平台 0001", "台0002", "沈阳", "沈阳市", "大连高新区",
+            "合平0012", "合成00019", "Synthetic", "synthetic platform 0001", "platform 00021", "synthetic 000300",
+            "Shenyang", "dalian", "SYNTHETIC PLATFORM", "zz不存在", "%", "_", "合成%"]
+
+
+@pytest.mark.parametrize("query", ["", "&level=national", "&city=210200,211400&industry=biomedicine"])
+def test_search_is_the_same(apps, query):
+    from urllib.parse import quote
+    found = 0
+    for q in SEARCHES:
+        a, b = both(apps, f"/map/search?q={quote(q)}{query}")
+        assert a.json == b.json, q
+        found += sum(h["layer"] == LAYER for h in a.json["hits"])
+    assert found > 20
+
+
+def test_search_index_expressions_are_the_stores():
+    """The trigram indexes of the store are on the very expressions search queries (else the
+    planner cannot use them)."""
+    from geoapp.ingest.store import SQL_READ_SCHEMA
+    from geoapp.postgis.search import LATIN, NAME_NORM
+    for expression in (NAME_NORM, LATIN):
+        assert any(f"gin (({expression}) gin_trgm_ops)" in statement for statement in SQL_READ_SCHEMA)
+
+
 # --- the analysis with groups, where tasks name the imported layer (no database needed) ---------
 
 def frame_groups(frame) -> pd.DataFrame:

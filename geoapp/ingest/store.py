@@ -518,6 +518,14 @@ SQL_READ_SCHEMA = [
     "CREATE INDEX IF NOT EXISTS atlas_features_kind ON atlas_features (data_version, kind, position)",
     "CREATE INDEX IF NOT EXISTS atlas_features_industries ON atlas_features USING gin (industries)",
     "CREATE INDEX IF NOT EXISTS atlas_features_name ON atlas_features USING gin (name_zh gin_trgm_ops)",
+    # place search (geoapp/postgis/search.py NAME_NORM and LATIN, the same text): names without
+    # white space, English words and id, as trigrams
+    "CREATE INDEX IF NOT EXISTS atlas_features_name_norm ON atlas_features USING gin "
+    "((lower(regexp_replace(name_zh, '[\\s\\u001c-\\u001f\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028"
+    "\\u2029\\u202f\\u205f\\u3000]+', '', 'g'))) gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS atlas_features_latin ON atlas_features USING gin "
+    "(((' ' || trim(regexp_replace(lower(coalesce(props->>'name_en', '')), '[^0-9a-z]+', ' ', 'g')) || ' ' "
+    "|| trim(regexp_replace(lower(fid), '[^0-9a-z]+', ' ', 'g')) || ' ')) gin_trgm_ops)",
     # the map's list of places sorted by name (its default), in code point order (geoapp/postgis/places.py)
     "CREATE INDEX IF NOT EXISTS atlas_features_name_order ON atlas_features "
     "(data_version, name_zh COLLATE \"C\", fid COLLATE \"C\")",

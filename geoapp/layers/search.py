@@ -99,6 +99,12 @@ class SearchIndex:
         return cls(areas + [(spec.id, frames[spec.data]) for spec in specs
                             if spec.searchable and spec.geometry == "point"])
 
+    def layer_order(self) -> dict[str, int]:
+        """layer id -> the place of its block of rows in the index (cities and districts first,
+        then the searchable point layers in the specs' order): within a rank, hits come in this
+        order, then in their layer's row order."""
+        return {layer: i for i, (layer, _) in enumerate(self._parts)}
+
     @property
     def built(self) -> bool:
         return self._built is not None
@@ -117,8 +123,9 @@ class SearchIndex:
         return self._built
 
     def search(self, query: str, allowed: dict[str, set[str]] | None = None,
-               limit: int = MAX_HITS) -> pd.DataFrame:
-        """Hits for `query`, best first (columns layer, id, name_zh, name_en, lon, lat).
+               limit: int = MAX_HITS, with_rank: bool = False) -> pd.DataFrame:
+        """Hits for `query`, best first (columns layer, id, name_zh, name_en, lon, lat; with
+        `with_rank` also `rank`, 0 best, the frame's index being the row's place in the index).
         `allowed` maps layer id -> ids that pass the filter."""
         rows, keys = self._index()
         keep = np.ones(len(rows), dtype=bool)
@@ -128,7 +135,7 @@ class SearchIndex:
                 keep |= (rows["layer"] == layer).to_numpy() & rows["id"].isin(ids).to_numpy()
         q = _norm(query)
         if not q or not keep.any():
-            return rows.iloc[0:0].drop(columns=["key", "latin"])
+            return rows.iloc[0:0].drop(columns=["key", "latin"]).assign(**({"rank": 0} if with_rank else {}))
         key = rows["key"].to_numpy()
         if CJK.search(q):
             # each distinct name tested once, then spread over its rows
@@ -144,7 +151,7 @@ class SearchIndex:
         else:
             words, squashed = _words(query), re.sub(r"[^0-9a-z]", "", q)
             if not squashed:
-                return rows.iloc[0:0].drop(columns=["key", "latin"])
+                return rows.iloc[0:0].drop(columns=["key", "latin"]).assign(**({"rank": 0} if with_rank else {}))
             starts_word = _contains(rows["latin"], " " + words)
             pinyin = _contains(keys["pinyin"], " " + squashed)[key]
             initials = _contains(keys["initials"], " " + squashed)[key]
@@ -152,7 +159,8 @@ class SearchIndex:
             rank[~keep] = 9
         hits = np.flatnonzero(rank < 9)
         order = hits[np.argsort(rank[hits], kind="stable")][:limit]
-        return rows.iloc[order].drop(columns=["key", "latin"])
+        found = rows.iloc[order].drop(columns=["key", "latin"])
+        return found.assign(rank=rank[order]) if with_rank else found
 
 
 AREA_LEVELS = ("city", "district")

@@ -555,7 +555,8 @@ def search():
                        if spec.searchable and spec.geometry == "point"}
             allowed.update({spec.id: set(reg.boundaries[spec.data.split(":", 1)[1]]["adcode"]) for spec in specs()
                             if spec.data in ("boundaries:city", "boundaries:district")})
-        hits = context.bundle().search.search(q, allowed)
+        hits = context.bundle().search.search(q, allowed, with_rank=True)
+        hits = with_database_hits(hits, q, flt)
         titles = {spec.id: spec.title_in(lang) for spec in specs()}
         xs, ys = drawn_lonlat(hits["lon"].to_numpy(dtype=float), hits["lat"].to_numpy(dtype=float))
         return _json({"query": q, "hits": [
@@ -564,6 +565,35 @@ def search():
             for h, x, y in zip(hits.itertuples(), xs, ys)]}), "application/json"
 
     return send_body(cached_body(("map-search", q.strip().lower(), flt.key(), lang), build))
+
+
+def with_database_hits(hits, q: str, flt: Filter):
+    """The in-memory index's hits (with their rank) merged with those of the searchable layers
+    in PostGIS (geoapp.postgis.search: the same ranks, without pinyin), in the index's order:
+    rank, then the layer's block, then the row's order in it; at most MAX_HITS."""
+    from geoapp.layers.search import CJK, MAX_HITS, SHORT_FORMS, _norm, _words
+    from geoapp.postgis.search import search as sql_search
+    sql = context.bundle().sql
+    layers = [sql[spec.data] for spec in specs()
+              if spec.searchable and spec.geometry == "point" and spec.data in sql]
+    norm = _norm(q)
+    if not layers or not norm:
+        return hits
+    cjk = bool(CJK.search(norm))
+    found = sql_search(layers, norm, _words(q), cjk, flt, SHORT_FORMS, MAX_HITS)
+    exact = int((hits["rank"] <= 1).sum()) + len(found)
+    if cjk and len(norm) >= 4 and exact < MAX_HITS:   # looser matches only when exact ones run short
+        found = sql_search(layers, norm, _words(q), cjk, flt, SHORT_FORMS, MAX_HITS, loose=True)
+    if found.empty:
+        return hits
+    order = context.bundle().search.layer_order()
+    by_layer = {layer.layer: spec.id for spec in specs() for layer in layers if spec.data == layer.layer}
+    found = found.assign(layer=found["layer"].map(by_layer))
+    merged = pd.concat([
+        hits.assign(block=hits["layer"].map(order), row=hits.index.to_numpy()),
+        found.assign(block=found["layer"].map(order), row=found["position"])], ignore_index=True)
+    merged = merged.sort_values(["rank", "block", "row"], kind="stable").head(MAX_HITS)
+    return merged[["layer", "id", "name_zh", "name_en", "lon", "lat"]].reset_index(drop=True)
 
 
 # --- the table of places and the city panel -------------------------------------------------------
