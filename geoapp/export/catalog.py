@@ -422,6 +422,16 @@ class Catalog:
             sql_columns=None if is_boundary or collection_id not in self.sql else
             sql_columns(published, self._names, self.registry.plan.industries))
 
+    def published_rows(self, collection: Collection, rows: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """Rows of a collection served from PostGIS (SqlLayer.frame/stream: the store's columns,
+        index = fid) as the collection publishes them: the registry's normalisation of an imported
+        layer (Registry.with_layers) and the labels (with_labels), the same steps its in-memory
+        frame goes through, so the existing writers give the same bytes."""
+        frame = self.registry.with_layers({collection.id: rows.reset_index(drop=True)},
+                                          Path("store")).layers[collection.id]
+        return with_labels(_published(frame, "id"), self._names, boundary=False,
+                           industries=self.registry.plan.industries)
+
     def frame_for(self, collection: Collection, flt: Filter) -> gpd.GeoDataFrame:
         """The collection's published frame, except the cities' figures follow the filter (the
         stored frame has the figures of the whole atlas). With imported layers in PostGIS, the

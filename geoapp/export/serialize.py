@@ -166,11 +166,17 @@ def csv_chunks(frame: gpd.GeoDataFrame, positions: np.ndarray | None = None,
     columns = [c for c in frame.columns if c != frame.geometry.name]
     chosen = frame.geometry.values if positions is None else frame.geometry.values[positions]
     points = len(chosen) > 0 and bool((shapely.get_type_id(chosen) == 0).all())
+    return csv_batch_chunks(columns, points, row_batches(frame, positions, size))
+
+
+def csv_batch_chunks(columns: list[str], points: bool, batches: Iterable[gpd.GeoDataFrame]) -> Iterator[bytes]:
+    """csv_chunks of frames given a batch at a time (rows read from PostGIS): `columns` and
+    `points` (every geometry a Point: lon/lat columns, else WKT) are known before the rows."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([csv_cell(c) for c in columns] + (["lon", "lat"] if points else ["WKT"]))
     yield ("\ufeff" + out.getvalue()).encode("utf-8")
-    for batch in row_batches(frame, positions, size):
+    for batch in batches:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         for record, geometry in zip(property_records(batch), rfc7946_geometries(batch.geometry.values)):
@@ -198,21 +204,24 @@ def to_geopackage(layers: Mapping[str, tuple[gpd.GeoDataFrame, str]],
 
 def write_geopackage(folder: Path, layers: Mapping[str, tuple[gpd.GeoDataFrame, str]],
                      descriptions: Mapping[str, str] | None = None, styles: Iterable[dict] = ()) -> Path:
-    """to_geopackage written as a file in `folder`; returns its path."""
+    """to_geopackage written as a file in `folder`; returns its path. A layer's frame may also be
+    an iterable of frames (its rows a batch at a time, e.g. read from PostGIS): the first batch
+    makes the table, the others are appended to it, so the layer is never held whole."""
     path = Path(folder) / "export.gpkg"
-    for name, (frame, geometry_type) in layers.items():
-        table = frame.reset_index(drop=True)
-        table[table.geometry.name] = gpd.GeoSeries(rfc7946_geometries(table.geometry.values),
-                                                   index=table.index, crs=4326)
-        options = {"IDENTIFIER": name, "GEOMETRY_NAME": GPKG_GEOMETRY_COLUMN}
-        if descriptions and descriptions.get(name):
-            options["DESCRIPTION"] = descriptions[name]
-        pyogrio.write_dataframe(table, path, layer=name, driver="GPKG",
-                                geometry_type=geometry_type, append=path.exists(),
-                                layer_options=options,
-                                # 1.2: the newest version older GDAL/QGIS/ArcGIS open without a
-                                # warning (GDAL 3.6 warns on pyogrio's default 1.4).
-                                dataset_options=None if path.exists() else {"VERSION": "1.2"})
+    for name, (frames, geometry_type) in layers.items():
+        for index, frame in enumerate([frames] if isinstance(frames, pd.DataFrame) else frames):
+            table = frame.reset_index(drop=True)
+            table[table.geometry.name] = gpd.GeoSeries(rfc7946_geometries(table.geometry.values),
+                                                       index=table.index, crs=4326)
+            options = {"IDENTIFIER": name, "GEOMETRY_NAME": GPKG_GEOMETRY_COLUMN}
+            if descriptions and descriptions.get(name):
+                options["DESCRIPTION"] = descriptions[name]
+            pyogrio.write_dataframe(table, path, layer=name, driver="GPKG",
+                                    geometry_type=geometry_type, append=path.exists(),
+                                    layer_options=None if index else options,
+                                    # 1.2: the newest version older GDAL/QGIS/ArcGIS open without a
+                                    # warning (GDAL 3.6 warns on pyogrio's default 1.4).
+                                    dataset_options=None if path.exists() else {"VERSION": "1.2"})
     rows = list(styles)
     if rows:
         # The schema QGIS creates (FID `id`, update_time): its loadStyle query orders by it.
@@ -227,11 +236,15 @@ def write_geopackage(folder: Path, layers: Mapping[str, tuple[gpd.GeoDataFrame, 
 
 def _write_file(folder: Path, frame: gpd.GeoDataFrame, geometry_type: str, driver: str, suffix: str,
                 layer: str, **options) -> Path:
+    """`frame` written with pyogrio; or an iterable of frames: the first makes the file, the
+    others are appended (a layer read from PostGIS a batch at a time)."""
     path = Path(folder) / f"{layer}{suffix}"
-    table = frame.reset_index(drop=True)
-    table[table.geometry.name] = gpd.GeoSeries(rfc7946_geometries(table.geometry.values), index=table.index,
-                                               crs=4326)
-    pyogrio.write_dataframe(table, path, layer=layer, driver=driver, geometry_type=geometry_type, **options)
+    for index, batch in enumerate([frame] if isinstance(frame, pd.DataFrame) else frame):
+        table = batch.reset_index(drop=True)
+        table[table.geometry.name] = gpd.GeoSeries(rfc7946_geometries(table.geometry.values), index=table.index,
+                                                   crs=4326)
+        pyogrio.write_dataframe(table, path, layer=layer, driver=driver, geometry_type=geometry_type,
+                                **({"append": True} if index else options))
     return path
 
 
@@ -305,9 +318,25 @@ def _utf8_chunks(text: str, limit: int = DBF_TEXT_BYTES) -> list[str]:
     return chunks
 
 
-def shapefile_table(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[tuple[str, str]]]:
+def shapefile_widths(frame: gpd.GeoDataFrame) -> dict[str, int]:
+    """Column -> the dBASE fields its longest text needs (shapefile_table's continuation fields),
+    for a layer written a batch at a time (take the largest of every batch's)."""
+    widths = {}
+    for column in (c for c in frame.columns if c != frame.geometry.name):
+        series = frame[column]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        cells = [plain(v) for v in series.astype(object)]
+        widths[column] = max([len(_utf8_chunks(str(v))) for v in cells if v is not None and str(v)] + [1])
+    return widths
+
+
+def shapefile_table(frame: gpd.GeoDataFrame, widths: Mapping[str, int] | None = None
+                    ) -> tuple[gpd.GeoDataFrame, list[tuple[str, str]]]:
     """The frame with dBASE field names, text over 254 bytes split over continuation fields
-    (lossless: concatenate name, name_2, ... in order), and the (field, column) mapping."""
+    (lossless: concatenate name, name_2, ... in order), and the (field, column) mapping.
+    `widths` (shapefile_widths of the whole layer): the fields of each text column, when the
+    frame is one batch of a layer."""
     columns = [c for c in frame.columns if c != frame.geometry.name]
     names = shapefile_names(columns)
     out: dict[str, object] = {}
@@ -322,7 +351,7 @@ def shapefile_table(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[tup
             continue
         cells = [plain(v) for v in series.astype(object)]
         pieces = [_utf8_chunks(str(v)) if v is not None and str(v) else [v] for v in cells]
-        width = max([len(p) for p in pieces] + [1])
+        width = max([len(p) for p in pieces] + [1]) if widths is None else widths[column]
         for part in range(width):
             name = field if part == 0 else f"{field[:10 - len(str(part + 1)) - 1]}_{part + 1}"
             while part and name.lower() in taken:
@@ -342,13 +371,29 @@ def to_shapefile_zip(frame: gpd.GeoDataFrame, geometry_type: str, name: str) -> 
         return write_shapefile_zip(Path(folder), frame, geometry_type, name).read_bytes()
 
 
-def write_shapefile_zip(folder: Path, frame: gpd.GeoDataFrame, geometry_type: str, name: str) -> Path:
+def write_shapefile_zip(folder: Path, frame: gpd.GeoDataFrame, geometry_type: str, name: str,
+                        batches: Callable[[], Iterable[gpd.GeoDataFrame]] | None = None) -> Path:
     """to_shapefile_zip written as `<name>.shp.zip` in `folder` (next to the Shapefile's parts);
-    returns its path."""
+    returns its path. With `batches` (a function giving the layer's rows a batch at a time, read
+    twice: the fields' widths first), `frame` is ignored and the layer is never held whole."""
     import zipfile
 
-    table, mapping = shapefile_table(frame)
-    path = _write_file(folder, table, "Polygon" if geometry_type == "MultiPolygon" else geometry_type,
+    if batches is None:
+        table, mapping = shapefile_table(frame)
+        tables = [table]
+    else:
+        widths: dict[str, int] = {}
+        for batch in batches():
+            for column, width in shapefile_widths(batch).items():
+                widths[column] = max(width, widths.get(column, 1))
+        mapping = []
+
+        def tables():
+            for batch in batches():
+                table, mapping[:] = shapefile_table(batch, widths)
+                yield table
+        tables = tables()
+    path = _write_file(folder, tables, "Polygon" if geometry_type == "MultiPolygon" else geometry_type,
                        "ESRI Shapefile", ".shp", name, layer_options={"ENCODING": "UTF-8"})
     stem = path.with_suffix("")
     cpg = stem.with_suffix(".cpg")

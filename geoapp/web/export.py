@@ -9,6 +9,8 @@ Bodies are built once per (layer, Filter.key(), format) and served from memory, 
 ones (over STREAM_ROWS features): those are written while they are sent (GeoJSON and CSV a few
 thousand rows at a time; GeoPackage, FlatGeobuf and Shapefile through a temporary file) and not
 kept, so a 100k-row download never sits in memory whole. nginx's cache keeps them for repeats.
+A layer served from PostGIS (Collection.sql) is always streamed: its rows come from a server-side
+cursor a few thousand at a time (geoapp.export.sqlquery) through the same writers.
 """
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from flask import Blueprint, jsonify, url_for
 
 from functools import partial
 
+from geoapp.export import sqlquery
 from geoapp.export.catalog import Catalog
-from geoapp.export.serialize import (COORDINATE_DECIMALS, csv_chunks, feature_collection,
+from geoapp.export.serialize import (COORDINATE_DECIMALS, csv_batch_chunks, csv_chunks, feature_collection,
                                      feature_collection_chunks, file_chunks, to_csv, to_flatgeobuf,
                                      to_geopackage, to_shapefile_zip, write_flatgeobuf, write_geopackage,
                                      write_shapefile_zip)
@@ -88,7 +91,8 @@ def download(layer: str, fmt: str):
     key, name = ("export", layer, flt.key(), fmt), download_name(layer, flt, fmt)
     cat = catalog()
     collections = list(cat.collections.values()) if layer == ALL_LAYERS else [cat[layer]]
-    if sum(len(c.positions(flt, cat.cities)) for c in collections) > STREAM_ROWS:
+    if any(c.sql is not None for c in collections) or \
+            sum(len(c.positions(flt, cat.cities)) for c in collections) > STREAM_ROWS:
         return send_stream(key, partial(export_chunks, cat, layer, flt, fmt), FORMATS[fmt],
                            download_name=name, compressible=fmt != "shp.zip")
     body = cached_body(key, lambda: build_export(layer, flt, fmt))
@@ -99,14 +103,31 @@ def export_chunks(cat: Catalog, layer: str, flt: Filter, fmt: str):
     """The bytes of build_export(layer, flt, fmt), in pieces, from the catalog given (not the
     request's: this runs while the response is sent, after the view returned)."""
     collections = list(cat.collections.values()) if layer == ALL_LAYERS else [cat[layer]]
+
+    def rows(c):   # the collection's selected rows: a frame, or batches read from PostGIS
+        if c.sql is not None:
+            return sqlquery.Query(cat, c, flt).chunks()
+        return cat.frame_for(c, flt).iloc[c.positions(flt, cat.cities)]
+
     if fmt == "gpkg":
         def write(folder):
-            tables = {c.id: (cat.frame_for(c, flt).iloc[c.positions(flt, cat.cities)], c.geometry_type)
-                      for c in collections}
+            tables = {c.id: (rows(c), c.geometry_type) for c in collections}
             return write_geopackage(folder, tables, descriptions={c.id: c.description() for c in collections},
                                     styles=[row for c in collections if (row := c.style_row())])
         return file_chunks(write)
     collection = collections[0]
+    if collection.sql is not None:
+        if fmt == "geojson":
+            return sqlquery.geojson_chunks(rows(collection))
+        if fmt == "csv":
+            columns = [c for c in collection.frame.columns if c != collection.frame.geometry.name]
+            return csv_batch_chunks(columns, sqlquery.is_points(collection, flt), rows(collection))
+        if fmt == "fgb":
+            return file_chunks(lambda folder: write_flatgeobuf(folder, rows(collection), collection.geometry_type,
+                                                               layer))
+        name = download_name(layer, flt, "shp").removesuffix(".shp")
+        return file_chunks(lambda folder: write_shapefile_zip(folder, None, collection.geometry_type, name,
+                                                              batches=lambda: rows(collection)))
     positions = collection.positions(flt, cat.cities)
     frame = cat.frame_for(collection, flt)
     if fmt == "geojson":

@@ -5,6 +5,10 @@ JSON unless `f=html` or the Accept header prefers text/html (so every answer has
 Bad parameters answer 400 and unknown collections/features 404, both as OGC exceptions
 {code, description}. Item pages are served from precomputed bytes per (collection,
 Filter.key(), bbox, CQL2 filter, sortby, properties, crs, limit, offset).
+
+A collection whose rows stay in PostGIS (Collection.sql: big imported layers) is answered with
+SQL (geoapp.export.sqlquery): pages, counts, bbox, the filter, CQL2, sortby and single features,
+written by the same writers as the in-memory collections.
 """
 from __future__ import annotations
 
@@ -18,10 +22,10 @@ import numpy as np
 import pandas as pd
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
-from geoapp.export import query, tiles
+from geoapp.export import query, sqlquery, tiles
 from geoapp.export.openapi import GEOJSON, HTML, JSON, OPENAPI_JSON, SCHEMA_JSON, openapi_document
 from geoapp.export.query import CRS84, SUPPORTED_CRS, QueryError
-from geoapp.export.serialize import COORDINATE_DECIMALS, feature_collection, feature_texts
+from geoapp.export.serialize import COORDINATE_DECIMALS, Columns, feature_collection, feature_texts
 from geoapp.filters import PARAMS, Filter, FilterError
 from geoapp.web.context import current_filter
 from geoapp.web.serving import cached_body, catalog, send_body
@@ -279,7 +283,7 @@ def collection_document(collection) -> dict:
     return {
         "id": cid,
         "title": collection.title,
-        "description": f"{collection.title_en}: {len(collection.frame)} features, "
+        "description": f"{collection.title_en}: {collection.feature_count} features, "
                        f"{collection.geometry_type}. Filter with industry, city, level, kind"
                        + (" (boundaries: city only)." if collection.is_boundary else "."),
         "extent": {"spatial": {"bbox": [collection.bbox()], "crs": CRS84}},
@@ -370,7 +374,13 @@ class ItemsQuery:
             frame = frame[[*self.properties, frame.geometry.name]]
         return frame
 
-    def feature_texts(self, collection, flt: Filter, page: pd.Index) -> list[str]:
+    def feature_texts(self, collection, flt: Filter, page: pd.Index, rows=None) -> list[str]:
+        """The page's Feature texts; `rows`: the page's published rows when they were read
+        from PostGIS (written by the same Columns writer as the collection's own texts)."""
+        if rows is not None:
+            if self.properties is None and not self.swap:
+                return Columns(rows).feature_texts(np.arange(len(rows)))
+            return feature_texts(self.rows(rows, page), swap_axes=self.swap)
         cat = catalog()
         if self.properties is None and not self.swap:
             return cat.feature_texts(collection, flt, page)  # precomputed at start-up, mostly
@@ -382,16 +392,21 @@ def _tuple_or_none(value):
 
 
 def _page(collection, flt: Filter, boxes, limit: int, offset: int,
-          extras: ItemsQuery = ItemsQuery()) -> tuple[int, pd.Index]:
-    """(number matched, feature ids of the page). Works on row positions: the filter's are
-    remembered by the collection, bbox comes from its spatial index, and only the page's
-    positions become feature ids."""
+          extras: ItemsQuery = ItemsQuery()) -> tuple[int, pd.Index, object]:
+    """(number matched, feature ids of the page, the page's rows for a PostGIS collection else
+    None). In memory it works on row positions: the filter's are remembered by the collection,
+    bbox comes from its spatial index, and only the page's positions become feature ids."""
     cat = catalog()
+    if collection.sql is not None:
+        sqlquery.check(collection, extras.expression, extras.filter_swap)
+        matched, rows = sqlquery.Query(cat, collection, flt, boxes, extras.expression, extras.filter_swap,
+                                       extras.sortby).page(limit, offset)
+        return matched, rows.index, rows
     positions = collection.positions(flt, cat.cities)
     if boxes:
         positions = collection.within_bbox(positions, list(boxes))
     positions = extras.select(cat.frame_for(collection, flt), positions)  # the cities' figures follow the filter
-    return len(positions), collection.frame.index[positions[offset:offset + limit]]
+    return len(positions), collection.frame.index[positions[offset:offset + limit]], None
 
 
 def _query_args(flt: Filter, boxes) -> dict[str, str]:
@@ -456,22 +471,22 @@ def items(collection_id: str):
     extras = ItemsQuery.from_request(found)  # QueryError -> OGC 400
 
     if as_html:
-        matched, page = _page(found, flt, boxes, limit, offset, extras)
+        matched, page, rows = _page(found, flt, boxes, limit, offset, extras)
         return render_template("ogc_items.html", collection=found,
-                               rows=extras.rows(catalog().frame_for(found, flt), page),
+                               rows=extras.rows(catalog().frame_for(found, flt) if rows is None else rows, page),
                                matched=matched, returned=len(page),
-                               map_data=_map_data(found, page),
+                               map_data=_map_data(found, page, rows),
                                links=_items_links(collection_id, _query_args(flt, boxes), matched, len(page),
                                                    limit, offset))
 
     args = _query_args(flt, boxes)
 
     def build():
-        matched, page = _page(found, flt, boxes, limit, offset, extras)
+        matched, page, rows = _page(found, flt, boxes, limit, offset, extras)
         # timeStamp: when this page was generated (the data does not change while serving).
         members = {"numberMatched": matched, "numberReturned": len(page), "timeStamp": _timestamp(),
                    "links": _items_links(collection_id, args, matched, len(page), limit, offset)}
-        return feature_collection(extras.feature_texts(found, flt, page), members), GEOJSON
+        return feature_collection(extras.feature_texts(found, flt, page, rows), members), GEOJSON
 
     # keyed on the parsed selection: spellings of one answer (datetime=…, bbox=1,2,3,4 or
     # 1.0,2.0,3,4, limit=5000 or 1000, city=本溪 or 210500) share one cached body
@@ -483,7 +498,10 @@ def items(collection_id: str):
 def item(collection_id: str, feature_id: str):
     _check_params({"f"})
     found = _collection(collection_id)
-    if feature_id not in found.features.index:
+    rows = None
+    if found.sql is not None:   # the one row, read from PostGIS
+        rows = catalog().published_rows(found, found.sql.feature(feature_id))
+    if feature_id not in (found.features.index if rows is None else rows.index):
         raise OGCException(404, "NotFound", f"no feature '{feature_id}' in collection '{collection_id}'")
 
     def links():
@@ -492,21 +510,25 @@ def item(collection_id: str, feature_id: str):
                   "the collection")]
 
     if wants_html():
-        return render_template("ogc_items.html", collection=found, rows=found.frame.loc[[feature_id]],
+        return render_template("ogc_items.html", collection=found,
+                               rows=(found.frame if rows is None else rows).loc[[feature_id]],
                                matched=1, returned=1, links=links(), single=True,
-                               map_data=_map_data(found, pd.Index([feature_id])))
+                               map_data=_map_data(found, pd.Index([feature_id]), rows))
 
     def build():
-        text = found.features.loc[feature_id]
+        text = found.features.loc[feature_id] if rows is None else Columns(rows).feature_texts(np.arange(1))[0]
         return (text[:-1] + ',"links":' + json.dumps(links(), ensure_ascii=False, separators=(",", ":"))
                 + "}").encode("utf-8"), GEOJSON
 
     return send_body(cached_body(("ogc", request.host_url, "item", collection_id, feature_id), build))
 
 
-def _map_data(collection, page: pd.Index) -> str:
+def _map_data(collection, page: pd.Index, rows=None) -> str:
     """The page's features for the HTML map: a FeatureCollection dict, written into the page as a
-    <script type="application/json"> block (|tojson escapes <, >, &) and read by static/ogc_map.js."""
+    <script type="application/json"> block (|tojson escapes <, >, &) and read by static/ogc_map.js.
+    `rows`: the page's rows when they were read from PostGIS."""
+    if rows is not None:
+        return json.loads(feature_collection(Columns(rows).feature_texts(np.arange(len(rows)))))
     return json.loads(feature_collection(collection.features.loc[page]))
 
 
