@@ -57,7 +57,10 @@ def get(base: str, path: str) -> tuple[int, bytes]:
 
 @pytest.fixture(scope="module")
 def hosts(clusters, tmp_path_factory):
-    """Two gunicorn processes (1 worker each, polling the primary every 0.2 s): their base URLs."""
+    """Two gunicorn processes (1 worker each, polling the primary every 0.2 s): their base URLs.
+    The first serves the imported layer from the database (ATLAS_SQL_LAYER_ROWS=0: every read is
+    a query, on the replica that reached the version), the second reads its rows into memory (the
+    default for a layer this small): both ways of reading must follow the replica rules."""
     primary, replica = clusters
     env = {**os.environ, "ATLAS_TILES": "none", "ATLAS_DATABASE_URL": primary.url,
            "ATLAS_DATABASE_REPLICA_URL": replica.url, "ATLAS_STORE_POLL": "0.2",
@@ -65,11 +68,12 @@ def hosts(clusters, tmp_path_factory):
     logs = tmp_path_factory.mktemp("hosts")
     ports = [free_port(), free_port()]
     processes = []
-    for port in ports:
+    for port, sql_rows in zip(ports, ("0", "20000")):
         with (logs / f"{port}.log").open("wb") as log:
             processes.append(subprocess.Popen(
                 [str(PROJECT_ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1",
-                 "--threads", "4", "wsgi:app"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log))
+                 "--threads", "4", "wsgi:app"], cwd=PROJECT_ROOT, env={**env, "ATLAS_SQL_LAYER_ROWS": sql_rows},
+                stdout=subprocess.DEVNULL, stderr=log))
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     try:
         deadline = time.monotonic() + 300
@@ -154,6 +158,7 @@ def test_import_on_the_primary_is_served_from_the_replica_by_both_hosts_within_2
     took, statuses, health = wait_served(hosts, version, expected, seconds=budget(2.0))
     assert set(statuses) == {200}
     assert [h["reads_from"] for h in health] == ["replica 1", "replica 1"]
+    assert [h["layers_in_database"] for h in health] == [[LAYER], []]
 
 
 def test_lagging_replica_is_not_served_behind_the_primary(hosts, writer, clusters):
@@ -174,7 +179,14 @@ def test_lagging_replica_is_not_served_behind_the_primary(hosts, writer, cluster
 
 def test_stopped_replica_falls_back_to_the_primary_with_no_5xx(hosts, writer, clusters):
     _, replica = clusters
+    version, expected = import_rows(writer, 80, seed=34)
+    wait_served(hosts, version, expected, seconds=budget(2.0))   # both read it on the replica
     replica.stop()
+    # the version in use, whose rows the first host queries on the replica: now from the primary
+    for base in hosts:
+        status, body = get(base, EXPORT)
+        assert status == 200
+        assert {f["properties"]["id"] for f in json.loads(body)["features"]} == expected
     version, expected = import_rows(writer, 200, seed=33)
     _, statuses, health = wait_served(hosts, version, expected, seconds=budget(2.0))
     assert set(statuses) == {200}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from geoapp.web import context
-from geoapp.web.context import atlas, current_filter, registry
+from geoapp.web.context import atlas, bundle, current_filter, registry
 from geoapp.web.export import layer_index
 
 bp = Blueprint("api", __name__)
@@ -20,7 +20,9 @@ def health():
     # with streaming replicas (ATLAS_DATABASE_REPLICA_URL): the version served and where its rows
     # were read ("replica 1", "replica 2", ... in the order configured, or "primary")
     replicas = getattr(state.store, "replicas", None)
-    reads = ({"serving_version": state.version, "reads_from": state.store.read_source()} if replicas else {})
+    # and the imported layers whose rows are queried in the database (ATLAS_SQL_LAYER_ROWS)
+    reads = ({"serving_version": state.version, "reads_from": state.store.read_source(),
+              "layers_in_database": sorted(bundle().sql)} if replicas else {})
     # never from a cache: the answer is about this process, now
     if report["store"] == "ok":
         return jsonify(status="ok", **reads), {"Cache-Control": "no-store"}
