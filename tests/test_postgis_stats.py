@@ -251,3 +251,28 @@ def test_groups_count_as_their_rows_in_every_figure(registries, query):
     every = memory.counted_places()
     assert facet_counts(every, memory.boundaries["city"], flt, memory.plan.industries) == \
         facet_counts(summarised.counted_places(), summarised.boundaries["city"], flt, summarised.plan.industries, groups)
+
+
+def test_scorecard_counts_groups_as_their_rows(registries):
+    from geoapp.analysis.scorecard import build_scorecard
+    memory, summarised, groups = registries
+    a = build_scorecard(memory.tasks, memory.outcomes, memory.counted_places(), memory.plan.period)
+    b = build_scorecard(summarised.tasks, summarised.outcomes, summarised.counted_places(),
+                        summarised.plan.period, groups=groups)
+    pd.testing.assert_frame_equal(a.rows, b.rows)
+    pd.testing.assert_frame_equal(a.outcomes, b.outcomes)
+    counts = a.rows.set_index("metric_en")["map_count"]
+    assert counts["Synthetic platforms"] == (memory.layers[LAYER]["level"] == "national").sum() > 0
+
+
+@pytest.mark.parametrize("path", ["/api/scorecard", "/stats/scorecard.csv", "/about", "/about?lang=en"])
+def test_scorecard_and_about_are_the_same(apps, path):
+    a, b = both(apps, path)
+    if path == "/api/scorecard":
+        assert a.json == b.json
+    elif path.startswith("/about"):   # the number of places and their precision (the SQL app lists
+        import re                     # only the places in memory row by row)
+        numbers = re.compile(r"(\d+) (?:处|places)|<td[^>]*>(\d+)</td>")
+        assert numbers.findall(a.get_data(as_text=True)) == numbers.findall(b.get_data(as_text=True))
+    else:
+        assert a.data == b.data

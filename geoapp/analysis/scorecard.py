@@ -94,19 +94,31 @@ def status_of(value: float | None, target: float, year: int | None, deadline: in
     return "not_met"
 
 
-def _map_count(target: Target, places: pd.DataFrame) -> tuple[int | None, dict[str, int]]:
-    """The map's count of what the target counts, and that count per city adcode."""
+def _map_count(target: Target, places: pd.DataFrame, groups: pd.DataFrame | None = None
+               ) -> tuple[int | None, dict[str, int]]:
+    """The map's count of what the target counts, and that count per city adcode. `groups`:
+    counted places summarised as groups (analysis.view; an imported layer in PostGIS), each
+    counting its `n` places."""
     if target.counts is None or places is None:
         return None, {}
     selected = target.counts.select(places)
     by_city = selected["city_adcode"].astype(str).value_counts()
-    return len(selected), {str(k): int(v) for k, v in by_city.items() if k}
+    total = len(selected)
+    if groups is not None and len(groups):
+        chosen = target.counts.select(groups)
+        total += int(chosen["n"].sum())
+        by_city = by_city.add(chosen.groupby(chosen["city_adcode"].astype(str))["n"].sum(), fill_value=0)
+    # most places first, then by adcode (the same order however the places are held)
+    ordered = sorted(((str(k), int(v)) for k, v in by_city.items() if k and v), key=lambda kv: (-kv[1], kv[0]))
+    return total, dict(ordered)
 
 
 def build_scorecard(tasks: tuple[Task, ...], outcomes: Outcomes, places: pd.DataFrame | None,
-                    period: tuple[int, int], task_cities: dict[str, list[str]] | None = None) -> Scorecard:
+                    period: tuple[int, int], task_cities: dict[str, list[str]] | None = None,
+                    groups: pd.DataFrame | None = None) -> Scorecard:
     """`places`: every counted place (registry.counted_places(); for the map's counts).
-    `task_cities`: task id -> city adcodes it touches (from the coverage), shown per row."""
+    `task_cities`: task id -> city adcodes it touches (from the coverage), shown per row.
+    `groups`: counted places not in `places`, summarised (an imported layer in PostGIS)."""
     task_cities = task_cities or {}
     rows, long = [], []
     for task in tasks:
@@ -121,7 +133,7 @@ def build_scorecard(tasks: tuple[Task, ...], outcomes: Outcomes, places: pd.Data
                 long.append({"target_id": key, "year": o.year, "value": o.value, "unit_zh": o.unit_zh,
                              "city": o.city, "basis": "source", "source_id": o.source,
                              "reference": o.reference, "note": o.note})
-            map_count, per_city = _map_count(target, places)
+            map_count, per_city = _map_count(target, places, groups)
             if map_count is not None:
                 long.append({"target_id": key, "year": None, "value": float(map_count),
                              "unit_zh": target.unit_zh, "city": "", "basis": "map", "source_id": "",

@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from geoapp import vocab
 from geoapp.layers.popup import Names, popup_html
+from geoapp.web import context
 from geoapp.web.context import current_lang, registry, translator
 from geoapp.web.serving import cached_body, send_body
 
@@ -52,11 +53,16 @@ def render_about(lang: str) -> bytes:
     rows = [Markup(popup_html(["name", "kind", "city", "district", "location_precision", "plan_refs",
                                "source", "note"], rec, lang, names)) for rec in records]
     precision = places["location_precision"].value_counts()
+    n_places = len(places)
+    groups = context.place_groups()   # imported layers in PostGIS: counted, not listed row by row
+    if groups is not None and len(groups):
+        precision = precision.add(groups.groupby("location_precision")["n"].sum(), fill_value=0)
+        n_places += int(groups["n"].sum())
     summary = [(vocab.label(vocab.LOCATION_PRECISION, code, lang), int(precision.get(code, 0)))
                for code in vocab.LOCATION_PRECISION]
     counts = {code: int(precision.get(code, 0)) for code in vocab.LOCATION_PRECISION}
     return render_template("about.html", lang=lang, t=t, documents=documents, rows=rows,
-                           summary=summary, n_places=len(places), counts=counts).encode("utf-8")
+                           summary=summary, n_places=n_places, counts=counts).encode("utf-8")
 
 
 @bp.get("/about")

@@ -17,6 +17,7 @@ from geoapp.export.spreadsheet import CSV_TYPE, XLSX_TYPE, Sheet, csv_bytes, xls
 from geoapp.filters import Filter
 from geoapp.layers.popup import section_label
 from geoapp.web.charts import SCORECARD_COLOURS, ink_on, target_chart
+from geoapp.web import context
 from geoapp.web.context import current_lang, registry, translator
 from geoapp.web.serving import cached_body, send_body
 from geoapp.web.tables import period_label, unit_label
@@ -62,7 +63,8 @@ def scorecard() -> Scorecard:
     reg = registry()
     touches = report(Filter(), DEFAULT_HALF_WIDTH_KM).coverage.touches
     task_cities = {task: [c for c, hit in row.items() if hit] for task, row in touches.iterrows()}
-    return build_scorecard(reg.tasks, reg.outcomes, reg.counted_places(), plan_period(reg), task_cities)
+    return build_scorecard(reg.tasks, reg.outcomes, reg.counted_places(), plan_period(reg), task_cities,
+                           groups=context.place_groups())
 
 
 def _number(value) -> float | int | None:
