@@ -30,6 +30,7 @@ tipg from the SAME table in the same run (issue 23).
 5. Sequential requests from this process over loopback (new connection each): the same offsets,
    boxes, filter and tiles for both servers. Prints a table and the summary line, and writes the
    table into docs/performance.md between `<!-- bench-million -->` and `<!-- /bench-million -->`.
+   The cluster logs statements slower than `--slow-ms` (default 25): the costliest are printed.
    Each measure stops early once it has taken `--budget` seconds (default 120; at least 20
    requests): tipg's z8 tiles and deep pages can take seconds each at 1M. The table says so.
    Everything shares one machine (the client takes CPU from the servers): compare rows of one run.
@@ -56,7 +57,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.pgcluster import postgis_cluster  # noqa: E402
+from benchmarks.pgcluster import postgis_cluster_control  # noqa: E402
 
 LAYER = "enterprises_platforms"
 TIPG_VERSION = "1.6.1"
@@ -339,6 +340,29 @@ def worker_memory_mb(master: int) -> tuple[float, float]:
     return max(rss), max(peak)
 
 
+def log_slow(url: str, ms: int) -> None:
+    """Has the cluster log every statement slower than `ms` (both servers' statements)."""
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"ALTER SYSTEM SET log_min_duration_statement = {int(ms)}")
+        conn.execute("SELECT pg_reload_conf()")
+
+
+def slow_statements(log: Path, keep: Path) -> list[str]:
+    """Copies the cluster's log to `keep` and sums its slow statements by shape (numbers and
+    quoted values replaced): the most costly first, as lines of text."""
+    import re
+    text = log.read_text(errors="replace") if log.exists() else ""
+    keep.write_text(text)
+    shapes: dict[str, list[float]] = {}
+    for match in re.finditer(r"duration: ([0-9.]+) ms  (?:statement|execute [^:]*): (.*)", text):
+        shape = re.sub(r"'[^']*'", "'…'", re.sub(r"\b\d+(\.\d+)?\b", "N", match.group(2)))[:160]
+        shapes.setdefault(shape, []).append(float(match.group(1)))
+    ranked = sorted(shapes.items(), key=lambda kv: -sum(kv[1]))
+    return [f"{len(v):5d} x, median {statistics.median(v):7.0f} ms, total {sum(v) / 1000:6.1f} s: {k}"
+            for k, v in ranked[:10]]
+
+
 def phase(name: str, started: float) -> None:
     print(f"  {name} done at +{time.monotonic() - started:.0f} s, load {os.getloadavg()[0]:.1f}", flush=True)
 
@@ -353,6 +377,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=120,
                         help="seconds one measure (e.g. tipg's z8 tiles) may take before it stops early "
                              "(after at least 20 requests); the table says when it did")
+    parser.add_argument("--slow-ms", type=int, default=25,
+                        help="the cluster logs statements slower than this; the slowest shapes are printed "
+                             "and the log kept in $TMPDIR/bench-million-pg-<port>.log")
     parser.add_argument("--tipg-venv", type=Path, default=Path("/tmp/tipg-venv"))
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/performance.md")
     args = parser.parse_args()
@@ -361,7 +388,8 @@ def main() -> None:
     rng = random.Random(23)
     load_start = os.getloadavg()
     started = time.monotonic()
-    with postgis_cluster() as url:
+    with postgis_cluster_control() as cluster:
+        url = cluster.url
         if args.load == "bulk":
             check_bulk(url)
         print(f"loading {n:,} synthetic places ({args.load}) ...", flush=True)
@@ -371,6 +399,7 @@ def main() -> None:
         tipg_setup = tipg_view(url, version)
         print(f"  VACUUM ANALYZE {analyze_s:.1f} s; tipg: {tipg_setup}", flush=True)
         phase("load", started)
+        log_slow(url, args.slow_ms)
         from benchmarks.synthetic import synthetic_rows
         sample = synthetic_rows(min(n, 5000)).sample(frac=1, random_state=1)
         logs = Path(os.environ.get("TMPDIR", "/tmp"))
@@ -445,6 +474,8 @@ def main() -> None:
         finally:
             stop(app)
             stop(tipg)
+            slow_log = logs / f"bench-million-pg-{cluster.port}.log"
+            slow = slow_statements(cluster.log, slow_log)
     at, tg = got["atlas"], got["tipg"]
     tile = max(p50(at["z8"]), p50(at["z12"]))
     tipg_tile = max(p50(tg["z8"]), p50(tg["z12"]))
@@ -503,6 +534,8 @@ def main() -> None:
             f"cql2 p50 {p50(at['cql']):.1f}; tile p50 {tile:.1f}; stats cold {stats_cold:.0f}; worker rss {rss:.0f}; "
             f"tipg items p50 {p50(tg['items']):.1f}; tipg tile p50 {tipg_tile:.1f}")
     print("\n".join(table))
+    print(f"\nstatements slower than {args.slow_ms} ms by total time (log: {slow_log}):")
+    print("\n".join(slow) or "  none")
     if not args.no_doc:
         text = DOC.read_text(encoding="utf-8")
         block = f"{START}\n" + "\n".join(table) + f"\n\nSummary line: `{line}`\n{END}"
