@@ -40,6 +40,7 @@ import pandas as pd
 
 from geoapp import DATA_DIR, LAYERS_DIR
 from geoapp.data import plan_text
+from geoapp.data.groups import GROUPS_FILE, check_group_rows, read_group_terms
 from geoapp.data.outcomes import OUTCOMES_NAME, Outcomes, check_outcomes, load_outcomes
 from geoapp.data.plans import Plan, load_plans
 from geoapp.data.tasks import Task, check_tasks, load_tasks
@@ -592,6 +593,9 @@ def load_registry(data_dir: Path = DATA_DIR, layers_dir: Path | None = LAYERS_DI
     seen_ids: dict[str, str] = {}
     seats, seat_problems = read_seats(data_dir / "boundaries")
     problems += seat_problems
+    # group terms (五点一线 …): province data the plan drafter expands (geoapp/data/groups.py)
+    group_terms, group_problems = read_group_terms(data_dir / "boundaries", boundaries)
+    problems += group_problems
     for folder in POINT_LAYER_DIRS:
         for path in sorted((data_dir / folder).glob("*.csv")):
             frame, read_problems = read_point_csv(path)
@@ -635,6 +639,11 @@ def load_registry(data_dir: Path = DATA_DIR, layers_dir: Path | None = LAYERS_DI
             layers[spec.data], files[spec.data] = _empty_layer(), spec.path
     sources, source_problems = _read_sources(data_dir)
     problems += spec_problems + source_problems
+    if group_terms:
+        rows = {str(r["id"]): r for frame in layers.values() if "id" in frame.columns
+                for r in frame[[c for c in ("id", "name_zh", "city_adcode", "district_adcode")
+                                if c in frame.columns]].to_dict("records")}
+        problems += check_group_rows(group_terms, rows, data_dir / "boundaries" / GROUPS_FILE)
     for layer_id in {spec.data for spec in specs if not spec.counted} & set(layers):
         layers[layer_id].attrs["counted"] = False  # read by analysis.places.counted_places
     shared = Registry(boundaries, display, layers, files, specs, (), {}, sources, data_dir)

@@ -15,13 +15,17 @@ How it reads (docs/drafting.md says it for reviewers):
 4. Location: the district the name gives (浑南, 旅顺 …), else its city, else (for one place, not
    for list members) the one district/city its clause names, else the province; with
    location_precision, the seat of that unit as the point, and a confidence.
-5. Known places (unless province-only): a proposal whose name is a registry place's name, plan
+5. Group terms (data/boundaries/group_terms.yaml, also province-only): a term the text writes
+   (“五点一线”沿海经济带相关产业园) is not one place but a fixed set: each member is proposed in its
+   own district (the gazetteer's), at a lower confidence than a name written out, unless the text
+   also writes the member itself (then that proposal gets the group's mention too).
+6. Known places (unless province-only): a proposal whose name is a registry place's name, plan
    name or short name is linked to that id and takes its location; registry names written in the
    text that no suffix rule found are proposed as links too.
-6. Targets: every Arabic number with a unit (个 家 项 亿元 % …), its metric (the noun phrase after
+7. Targets: every Arabic number with a unit (个 家 项 亿元 % …), its metric (the noun phrase after
    the unit, else before the verb), the year (到2020年) or period (“十二五”期间) of its sentence or
    section, and stated_as (achieved for the past, target for the plan's own goals).
-7. Tasks: one per sentence that names places or states targets, with the cities and industries
+8. Tasks: one per sentence that names places or states targets, with the cities and industries
    the sentence names.
 """
 from __future__ import annotations
@@ -34,7 +38,8 @@ from functools import lru_cache
 
 from geoapp import vocab
 from geoapp.data import plan_text
-from geoapp.ingest.drafts.gazetteer import REGIONS, Gazetteer, KnownPlace, normalise
+from geoapp.data.groups import GroupMember, GroupTerm
+from geoapp.ingest.drafts.gazetteer import REGIONS, Gazetteer, KnownPlace, normalise, short_form
 
 SUFFIX = re.compile(
     r"高新技术产业开发区|高新技术产业园区|经济技术开发区|高新区|开发区|集聚区|新区|产业园区|工业园区|"
@@ -108,7 +113,16 @@ HOW_ZH = {
 }
 
 
+GROUP_HOW = re.compile(r"(a place the atlas already knows, )?member of group term (.+) \(gazetteer (.+)\)")
+# Confidence of a member of a group term the text writes: below a name written out (0.75–0.85)
+# and below "accept these" (0.75): a reviewer looks at each.
+GROUP_CONFIDENCE = 0.6
+
+
 def how_zh(how: str) -> str:
+    if m := GROUP_HOW.fullmatch(how):
+        return (("地图已有的地点，" if m.group(1) else "")
+                + f"组合名称“{m.group(2)}”的成员（省级地名表 {m.group(3)}）")
     return HOW_ZH.get(how, how)
 
 
@@ -139,6 +153,8 @@ class Place:
     mentions: list[Mention] = field(default_factory=list)
     registry_id: str = ""
     status: str = "proposed"
+    group: str = ""             # the group term it is a member of (五点一线), when expanded from one
+    source: str = ""            # where facts not read from the text come from (a group term's)
 
     @property
     def section(self) -> str:
@@ -523,6 +539,48 @@ def find_candidates(text: str, tokens: Tokens, gazetteer: Gazetteer) -> list[Can
     return kept
 
 
+QUOTE_CHARS = r"[\s“”\"'‘’《》「」]*"
+# What may follow a group term inside the phrase that names it (“五点一线”沿海经济带相关产业园):
+# a few characters, no punctuation, coordinator or stop word, up to a place suffix.
+GROUP_TAIL = re.compile(rf"(?:[”\"’》」]?[^，。；：、（）()\s“”和及与为是在以将把向从由到等的之]{{0,6}}?(?:{SUFFIX.pattern}))+")
+GROUP_TAIL_STOP = re.compile(r"建设|发展|推进|开发|开放|战略|打造|规划")
+
+
+def group_mentions(text: str, gazetteer: Gazetteer) -> list[tuple[int, int, GroupTerm]]:
+    """(start, end, term) of every group term the text writes, the longest wording first; the span
+    takes in the quotes around it and the rest of the phrase up to its place suffix
+    (“五点一线”沿海经济带相关产业园), the wording the mention quotes."""
+    found: list[tuple[int, int, GroupTerm]] = []
+    for term in gazetteer.groups:
+        for wording in sorted(term.wordings, key=len, reverse=True):
+            for m in re.finditer(QUOTE_CHARS.join(map(re.escape, wording)), text):
+                a, b = m.start(), m.end()
+                if any(x < b and a < y for x, y, _ in found):
+                    continue
+                if a > 0 and text[a - 1] in "“\"‘《「":
+                    a -= 1
+                tail = GROUP_TAIL.match(text, b)
+                if tail:
+                    stop = GROUP_TAIL_STOP.search(tail.group(0))
+                    b = tail.end() if stop is None else b
+                elif b < len(text) and text[b] in "”\"’》」":
+                    b += 1
+                found.append((a, b, term))
+    return sorted(found, key=lambda f: f[0])
+
+
+def member_names(member: GroupMember, gazetteer: Gazetteer) -> set[str]:
+    """The names (normalised) a text may write a group's member by, to join a member to the
+    place the text also names directly: its name, without 辽宁 or its own city in front."""
+    names = {normalise(member.name_zh)}
+    city = gazetteer.units.get(member.city_adcode)
+    for name in list(names):
+        for prefix in ("辽宁",) + ((city.name_zh, short_form(city.name_zh)) if city else ()):
+            if prefix and name.startswith(prefix) and len(name) - len(prefix) >= 4:
+                names.add(name[len(prefix):])
+    return names
+
+
 def _coordinated(tokens: Tokens, start: int) -> int | None:
     """Index of the 、/和/及/与 right before token `start`, if there is one."""
     j = start - 1
@@ -822,15 +880,27 @@ def draft(text: str, gazetteer: Gazetteer, province_only: bool = False) -> Draft
             place.mentions.append(mention)
         return place
 
-    def linked(kp: KnownPlace, mention: Mention, confidence: float) -> Place:
+    def linked(kp: KnownPlace, mention: Mention, confidence: float,
+               how: str = "a place the atlas already knows (linked by its name)") -> Place:
         return add_place(("known", kp.id), lambda: Place(
             id=kp.id, name_zh=kp.name_zh, name_en=kp.name_en, kind=kp.kind, level=kp.level,
             city_adcode=kp.city_adcode, district_adcode=kp.district_adcode,
             location_precision=kp.location_precision, lon=kp.lon, lat=kp.lat, confidence=confidence,
-            how="a place the atlas already knows (linked by its name)", industries=list(kp.industries),
-            registry_id=kp.id), mention)
+            how=how, industries=list(kp.industries), registry_id=kp.id), mention)
+
+    groups = group_mentions(text, gazetteer)
+
+    def new_id(city: str, name: str) -> str:
+        base = "d_" + (_slug(gazetteer.unit(city).name_zh[:-1]) if city else "ln") + "_" + _slug(name)
+        pid, n = base, 2
+        while pid in used_ids:
+            pid, n = f"{base}_{n}", n + 1
+        used_ids.add(pid)
+        return pid
 
     for c in find_candidates(text, tokens, gazetteer):
+        if any(a < c.end and c.start < b for a, b, _ in groups):
+            continue  # a group term's phrase: its members are proposed below
         sa, sb = sentence_of(c.start)
         mention = Mention(index.at(c.start), c.start, c.end, _tidy(text[sa:sb]))
         key_name = normalise(c.name)
@@ -849,11 +919,7 @@ def draft(text: str, gazetteer: Gazetteer, province_only: bool = False) -> Draft
 
         def make(c=c, kind=kind, unit=unit, city=city, district=district, precision=precision,
                  cities=cities, confidence=confidence, how=how) -> Place:
-            base = "d_" + (_slug(gazetteer.unit(city).name_zh[:-1]) if city else "ln") + "_" + _slug(c.name)
-            pid, n = base, 2
-            while pid in used_ids:
-                pid, n = f"{base}_{n}", n + 1
-            used_ids.add(pid)
+            pid = new_id(city, c.name)
             industries = industries_in(c.name)
             where = gazetteer.unit(district or city).name_en if city else "Liaoning"
             place_en = re.sub(r" (?:(?:Manchu|Mongol|Mongolian) )?(?:Autonomous )?(?:District|County|City)$", "", where)
@@ -866,6 +932,50 @@ def draft(text: str, gazetteer: Gazetteer, province_only: bool = False) -> Draft
                          cities=cities)
 
         add_place(("new", key_name, city), make, mention)
+
+    # Group terms (“五点一线”…): each member in its own district, or the registry's row, or the
+    # place the text also writes directly (no second proposal)
+    by_id = {kp.id: kp for kps in known.values() for kp in kps}
+    for a, b, term in groups:
+        sa, sb = sentence_of(a)
+        mention = Mention(index.at(a), a, b, _tidy(text[sa:sb]))
+        how = f"member of group term {term.name_zh} (gazetteer {term.file})"
+        for member in term.members:
+            names = member_names(member, gazetteer)
+            kp = by_id.get(member.registry_id) or next(
+                (k for n in sorted(names) for k in known.get(n, []) if k.city_adcode == member.city_adcode), None)
+            if kp is not None:  # the registry's row (the gazetteer names it, or by name and city)
+                linked(kp, mention, 0.9, "a place the atlas already knows, " + how)
+                continue
+            direct = next((p for key, p in places.items() if key[0] == "new" and not p.registry_id
+                           and normalise(p.name_zh) in names and p.city_adcode in ("", member.city_adcode)), None)
+            if direct is not None:
+                if member.district_adcode and not direct.district_adcode:
+                    # written with its city only (or none): the gazetteer's district is more precise
+                    unit = gazetteer.unit(member.district_adcode)
+                    if not direct.city_adcode:  # the location is the group's alone
+                        direct.confidence = GROUP_CONFIDENCE
+                    direct.city_adcode, direct.district_adcode = member.city_adcode, member.district_adcode
+                    direct.location_precision, direct.lon, direct.lat, direct.cities = \
+                        "district", unit.lon, unit.lat, []
+                    direct.how = how
+                    direct.group, direct.source = term.name_zh, f"{term.file} ({term.name_zh}): {member.source}"
+                if not any(m.start == mention.start for m in direct.mentions):
+                    direct.mentions.append(mention)
+                continue
+
+            def make(member=member, term=term, how=how) -> Place:
+                unit = gazetteer.unit(member.district_adcode or member.city_adcode)
+                return Place(id=new_id(member.city_adcode, member.name_zh), name_zh=member.name_zh,
+                             name_en=member.name_en, kind=term.member_kind or guess_kind(member.name_zh, ""),
+                             level=guess_level(member.name_zh), city_adcode=member.city_adcode,
+                             district_adcode=member.district_adcode,
+                             location_precision="district" if member.district_adcode else "city",
+                             lon=unit.lon, lat=unit.lat, confidence=GROUP_CONFIDENCE, how=how,
+                             industries=industries_in(member.name_zh), group=term.name_zh,
+                             source=f"{term.file} ({term.name_zh}): {member.source}")
+
+            add_place(("group", normalise(member.name_zh), member.city_adcode), make, mention)
 
     if known:  # registry names the suffix rules did not reach (机器人与智能制造创新研究院 …)
         covered = {(p.registry_id, m.start) for p in places.values() for m in p.mentions}

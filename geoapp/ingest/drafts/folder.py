@@ -134,7 +134,8 @@ def point_rows(draft: Draft, text_name: str, units: dict) -> list[dict]:
             "lat": f"{p.lat:.6f}", "location_precision": p.location_precision, "plan_refs": refs,
             "plan_names": _written(p, draft.text),
             "source": f"规划文本 plan text {text_name} {refs.replace(';', ', ')} "
-                      f"(geoapp draft, {'reviewed' if p.status == 'accepted' else 'not yet reviewed'})",
+                      f"(geoapp draft, {'reviewed' if p.status == 'accepted' else 'not yet reviewed'})"
+                      + (f" ; group term {p.source}" if p.source else ""),
             "note_zh": f"由规划文本自动提取（{how_zh(p.how)}，可信度 {p.confidence:.2f}）。点为{unit_zh}人民政府驻地，"
                        "不是园区位置。",
             "note_en": f"Drafted from the plan text ({p.how}; confidence {p.confidence:.2f}). Point: "

@@ -10,6 +10,10 @@
     contractions  first characters of two cities (沈大 = 沈阳 + 大连, 沈抚) anywhere in a name, and
                   of two districts of one city before 新区 (金普新区 = 金州 + 普兰店)
     regions       辽宁 / 全省 / 东北 … : the province (or beyond it): no city
+    group terms   a name for a fixed set of places (“五点一线” = the six coastal development areas),
+                  from data/boundaries/group_terms.yaml (geoapp.data.groups), with each member's
+                  city and district: the drafter expands a term the text writes into its members
+                  (also with --province-only: it is province data)
     known places  (not with --province-only) the registry's places under their names, plan_names
                   and the rule-made short name (沈阳高新技术产业开发区 -> 沈阳高新区)
 
@@ -23,6 +27,8 @@ from itertools import permutations
 
 import geopandas as gpd
 import pandas as pd
+
+from geoapp.data.groups import GroupTerm
 
 # Short forms that are also everyday words in plan prose (东北振兴, 和平, 宏伟目标 …).
 COMMON_WORDS = frozenset("和平 中山 振兴 宏伟 太平 元宝 白塔 灯塔 大东 平山 明山 西市 站前 沙河 清河 "
@@ -74,13 +80,17 @@ class Gazetteer:
     district_contractions: dict[str, tuple[str, ...]]  # 金普 -> (210213, 210214), only before 新区
     known: list[KnownPlace] = field(default_factory=list)
     province: str = "210000"
+    groups: list[GroupTerm] = field(default_factory=list)
 
     def unit(self, adcode: str) -> Unit:
         return self.units[adcode]
 
     def words(self) -> list[str]:
         """Every form, for the segmenter's user dictionary (so 浑南 is one token)."""
-        return sorted(set(self.forms) | set(self.contractions) | set(REGIONS)
+        # a group term's bare wording (五点一线) is one word; one ending in a place suffix
+        # (五点一线沿海经济带) is left to the suffix reader
+        groups = {w for term in self.groups for w in term.wordings if not re.search(PLACE_END, w)}
+        return sorted(set(self.forms) | set(self.contractions) | set(REGIONS) | groups
                       | {f + "新区" for f in self.district_contractions})
 
     def known_by_alias(self) -> dict[str, list[KnownPlace]]:
@@ -107,10 +117,10 @@ def short_form(name: str) -> str:
 
 
 def build(boundaries: dict[str, gpd.GeoDataFrame], seats: dict[str, tuple[float, float]],
-          places: pd.DataFrame | None = None) -> Gazetteer:
-    """The gazetteer of the province (boundaries + seats) and, unless `places` is None, of the
-    registry's known places (a frame with id, name_zh, plan_names, kind, level, city/district
-    adcodes, location_precision and a point geometry)."""
+          places: pd.DataFrame | None = None, groups: list[GroupTerm] | None = None) -> Gazetteer:
+    """The gazetteer of the province (boundaries + seats + group terms) and, unless `places` is
+    None, of the registry's known places (a frame with id, name_zh, plan_names, kind, level,
+    city/district adcodes, location_precision and a point geometry)."""
     units: dict[str, Unit] = {}
     province = boundaries["province"].iloc[0]
     point = province.geometry.representative_point()
@@ -156,7 +166,7 @@ def build(boundaries: dict[str, gpd.GeoDataFrame], seats: dict[str, tuple[float,
             if key not in forms and key not in contractions:
                 district_contractions[key] = (a.adcode, b.adcode)
     gazetteer = Gazetteer(units, {k: tuple(v) for k, v in forms.items()}, contractions,
-                          district_contractions, province=str(province["adcode"]))
+                          district_contractions, province=str(province["adcode"]), groups=list(groups or []))
     if places is not None:
         shorts = {u.adcode: (u.name_zh, short_form(u.name_zh)) for u in cities}
         gazetteer.known = known_places(places, shorts)
