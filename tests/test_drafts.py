@@ -276,3 +276,13 @@ def test_duplicates_written_two_ways_are_flagged(province_draft):
     # the plan writes the CAS Dandong centre in full and short (四（四）2)
     assert frozenset(("中科院丹东产业技术创新与育成中心", "中科院丹东育成中心")) in pairs
     assert all(len({p.city_adcode for p in province_draft.places if p.name_zh in pair}) == 1 for pair in pairs)
+
+
+def test_a_count_of_other_things_does_not_borrow_the_earlier_metric():
+    """Only growth (增长 …%, …倍) or a share takes the earlier figure's subject (专栏9 of the plan)."""
+    gazetteer = load_gazetteer(province_only=True)
+    text = ("一、任务\n（一）联盟\n1.医学。重点支持建设 5-10 个医学创新联盟，"
+            "形成 5-10 个具有比较优势的前沿技术研发。\n")
+    first, second = draft(text, gazetteer, province_only=True).targets
+    assert first.metric_zh == "医学创新联盟"
+    assert second.metric_zh != "医学创新联盟"

@@ -146,7 +146,7 @@ def read_group_terms(boundaries_dir: Path, boundaries: dict[str, gpd.GeoDataFram
 
 def check_group_rows(terms: list[GroupTerm], places: dict[str, dict], path: Path) -> list[Problem]:
     """A member copied from a registry row (`registry_id`) must agree with it: the row exists, its
-    name is the member's (or the member's followed by another name in brackets), same city and
+    name starts with the member's (锦州西海工业区（辽西锦州湾沿海经济区）), same city and
     district. `places`: registry id -> row (name_zh, city_adcode, district_adcode)."""
     name = relative(path)
     problems = []
@@ -161,9 +161,9 @@ def check_group_rows(terms: list[GroupTerm], places: dict[str, dict], path: Path
                                         f"'{member.registry_id}' is not the id of a place in data/parks or data/platforms"))
                 continue
             row_name = _text(row.get("name_zh"))
-            if row_name != member.name_zh and not re.fullmatch(re.escape(member.name_zh) + r"[（(].+[）)]", row_name):
+            if not row_name.startswith(member.name_zh):
                 problems.append(Problem(name, None, f"{at}.name_zh",
-                                        f"'{member.name_zh}' differs from the name of {member.registry_id} ('{row_name}')"))
+                                        f"the name of {member.registry_id} ('{row_name}') does not start with '{member.name_zh}'"))
             for key in ("city_adcode", "district_adcode"):
                 value = _text(row.get(key))
                 if value != getattr(member, key):

@@ -781,9 +781,10 @@ def find_targets(text: str, sentences: list[tuple[int, int]], index: SectionInde
             period = period_m.group(0) if period_m and not year else ""
             metric = _metric(text, m, tokens)
             earlier = [t for t in targets if a <= t.start < m.start() and t.metric_zh]
-            if not metric and earlier:
-                # 全省R&D经费达435.2亿元，较2010年增长了51.4%: the subject is the earlier figure's
-                growth = "增长" in text[earlier[-1].end:m.start()] or m.group(4) == "倍"
+            growth = bool(earlier) and ("增长" in text[earlier[-1].end:m.start()] or m.group(4) == "倍")
+            if not metric and earlier and (growth or m.group(4) in ("%", "％")):
+                # 全省R&D经费达435.2亿元，较2010年增长了51.4%: the subject is the earlier figure's;
+                # a count of other things (…建设5-10个联盟，形成5-10个…研发) is not
                 metric = earlier[-1].metric_zh + ("（增长）" if growth else "")
             targets.append(Target(
                 metric_zh=metric, metric_en="", value=value, unit_zh=unit,
