@@ -235,7 +235,7 @@ def build_bundle(plan_id: str, base: Registry, version: int, frames: dict, datum
     `datum` is the basemap's (wgs84 | gcj02): display positions are drawn in it. A layer whose
     `frames` entry is SqlRows (a lazy PostGIS snapshot) stays in the database: the bundle gets a
     SqlLayer for it, and the registry an empty frame."""
-    sql = {layer: SqlLayer(rows.layer, rows.data_version, rows.rows, rows.url, rows.primary)
+    sql = {layer: SqlLayer(rows.layer, rows.data_version, rows.rows, rows.url, rows.primary, rows.digest)
            for layer, rows in frames.items() if isinstance(rows, SqlRows)}
     registry = with_imported(base, {k: v for k, v in frames.items() if k not in sql}, source)
     return Bundle(plan_id=plan_id, version=version, registry=registry, sql=sql,

@@ -46,7 +46,8 @@ def test_lazy_snapshot_leaves_big_layers_in_the_database(loaded):
     store, frame, version = loaded
     got_version, layers = store.snapshot(lazy=True)
     assert got_version == version
-    assert layers[LAYER] == SqlRows(LAYER, version, 2000, store.url, store.url)
+    rows = layers[LAYER]
+    assert rows == SqlRows(LAYER, version, 2000, store.url, store.url, rows.digest) and len(rows.digest) == 24
     _, eager = store.snapshot()           # writers and diffs still read the rows
     assert len(eager[LAYER]) == 2000
     store.sql_min_rows = 5000             # a layer under the threshold is read as before
@@ -58,7 +59,7 @@ def test_lazy_snapshot_leaves_big_layers_in_the_database(loaded):
 
 def sql_of(store, version) -> SqlLayer:
     rows = store.snapshot(lazy=True)[1][LAYER]
-    return SqlLayer(rows.layer, rows.data_version, rows.rows, rows.url, rows.primary)
+    return SqlLayer(rows.layer, rows.data_version, rows.rows, rows.url, rows.primary, rows.digest)
 
 
 @pytest.mark.parametrize("flt", [Filter(), Filter(level=frozenset({"national"})),
@@ -92,6 +93,20 @@ def test_pages_features_streams_and_bounds(loaded):
     box = (122.5, 40.5, 123.8, 42.0)
     inside = frame.cx[box[0]:box[2], box[1]:box[3]]["id"].tolist()
     assert sql.frame(sql.where(boxes=[box])).index.tolist() == inside
+
+
+def test_the_content_digest_follows_the_rows_not_the_version(postgis_url):
+    store = PostGISStore(fresh_database(postgis_url), sql_min_rows=0)
+    frame = store_frame(300, seed=9)
+    first, _ = store.commit(LAYER, frame, who="test", file_name="a")
+    again, _ = store.commit(LAYER, frame, who="test", file_name="a again")
+    moved = frame.copy()
+    moved.loc[5, "name_zh"] = "合成平台 改名"
+    changed, _ = store.commit(LAYER, moved, who="test", file_name="b")
+    digests = [store.snapshot(v, lazy=True)[1][LAYER].digest for v in (first, again, changed)]
+    assert digests[0] == digests[1] != digests[2]
+    reverted = store.revert(first, who="test")     # a revert shows the import's rows: its digest
+    assert store.snapshot(reverted, lazy=True)[1][LAYER].digest == digests[0]
 
 
 def test_text_props_of_an_older_store_are_migrated(postgis_url):

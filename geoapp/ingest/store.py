@@ -19,6 +19,7 @@ The current version is max(versions.id): a primary-key lookup, cheap enough to a
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -118,6 +119,7 @@ class SqlRows:
     rows: int
     url: str
     primary: str          # where to read when `url` (a replica) fails
+    digest: str = ""      # a hash of the rows' content, written with them ("" for older rows)
 
 
 class Store:
@@ -218,11 +220,14 @@ class Store:
         for layer, dv in self._layer_map(cur, version).items():
             rows = self._row_count(cur, dv) if lazy and self.sql_min_rows is not None else None
             if rows is not None and rows >= self.sql_min_rows:
-                layers[layer] = SqlRows(layer, int(dv), rows, url, self.url)
+                layers[layer] = SqlRows(layer, int(dv), rows, url, self.url, self._layer_digest(cur, dv))
             else:
                 layers[layer] = self._rows(cur, dv)
         conn.rollback()
         return version, layers
+
+    def _layer_digest(self, cur, data_version: int) -> str:
+        return ""
 
     def _row_count(self, cur, data_version: int) -> int:
         """Rows of an import: its version row's total (an import's `rows` is its layer's rows)."""
@@ -510,6 +515,9 @@ SQL_READ_SCHEMA = [
     "ALTER TABLE atlas_features ALTER COLUMN props TYPE jsonb USING props::jsonb; END IF; END $$",
     *(f"ALTER TABLE atlas_features ADD COLUMN IF NOT EXISTS {name} {definition}"
       for name, definition in GENERATED.items()),
+    # a hash of each import's rows (props text + WKB, in order), written with them: served bytes
+    # and ETags of a database layer follow its content, so the same rows imported again keep them
+    "CREATE TABLE IF NOT EXISTS atlas_layer_digests (data_version bigint PRIMARY KEY, digest text NOT NULL)",
     "CREATE UNIQUE INDEX IF NOT EXISTS atlas_features_fid ON atlas_features (data_version, fid)",
     "CREATE INDEX IF NOT EXISTS atlas_features_geom_version ON atlas_features USING gist (data_version, geom)",
     "CREATE INDEX IF NOT EXISTS atlas_features_mercator ON atlas_features USING gist (data_version, geom_3857)",
@@ -638,13 +646,22 @@ class PostGISStore(Store):
         return "ST_AsBinary(geom)"
 
     def _insert_features(self, cur, data_version, frame, progress) -> None:
+        digest = hashlib.sha256()
         with cur.copy("COPY atlas_features (data_version, position, fid, props, geom) FROM STDIN") as copy:
             for start, ids, props, geoms in _batches(frame):
                 ewkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=True, include_srid=True)
                 for k, (fid, p, g) in enumerate(zip(ids, props, ewkb)):
                     copy.write_row((data_version, start + k, fid, p, g))
+                    digest.update(f"{fid}\x1f{p}\x1f{g}\x1e".encode())
                 if progress:
                     progress(start + len(ids))
+        cur.execute("INSERT INTO atlas_layer_digests (data_version, digest) VALUES (%s, %s)",
+                    (data_version, digest.hexdigest()[:24]))
+
+    def _layer_digest(self, cur, data_version: int) -> str:
+        cur.execute("SELECT digest FROM atlas_layer_digests WHERE data_version = %s", (data_version,))
+        row = cur.fetchone()
+        return row[0] if row else ""
 
 
 def _safe(url: str) -> str:

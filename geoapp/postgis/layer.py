@@ -77,13 +77,15 @@ class SqlLayer:
     rows: int
     url: str
     primary: str
+    digest: str = ""      # a hash of the rows' content (the store writes it with them)
     _bounds: tuple | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
-    def key(self) -> tuple[str, int]:
-        """What identifies the rows (ETags, caches): the layer and its data version."""
-        return (self.layer, self.data_version)
+    def key(self) -> tuple:
+        """What identifies the rows (ETags, caches): the layer and its content digest, so the
+        same rows imported again keep their ETags (the data version for rows without one)."""
+        return (self.layer, self.digest) if self.digest else (self.layer, self.data_version)
 
     # -- connections -------------------------------------------------------------------------
     def _url(self) -> str:
