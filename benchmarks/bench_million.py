@@ -14,7 +14,7 @@ tipg from the SAME table in the same run (issue 23).
    secondary indexes during the COPY and re-creates them afterwards from their own definitions
    (pg_indexes.indexdef), so the table ends exactly as an import leaves it. Before that,
    `check_bulk` writes 2,000 rows both ways (`Store.commit` and bulk) into two scratch databases
-   and stops the run unless every row, version row and index is identical. `--load commit` uses
+   and stops the run unless every row of every atlas_* table and every index is identical. `--load commit` uses
    `PostGISStore.commit` itself. Then VACUUM ANALYZE (what autovacuum does soon after an import).
 3. The atlas: gunicorn, 2 workers x 4 threads (gthread), ATLAS_DATABASE_URL at that cluster.
 4. tipg (PyPI `tipg`, its default settings; installed by this script into its own venv, default
@@ -230,8 +230,8 @@ def bulk_load(store, frame, who: str, file_name: str) -> int:
 
 def check_bulk(url: str) -> None:
     """CHECK_ROWS rows written by Store.commit and by bulk_load into two scratch databases of the
-    cluster: every column of every row, the version rows (but the time) and the indexes must be
-    the same, or the run stops."""
+    cluster: every row of every atlas_* table (but the write time) and every index must be the
+    same, or the run stops."""
     import psycopg
 
     from geoapp.ingest.store import PostGISStore
@@ -247,27 +247,32 @@ def check_bulk(url: str) -> None:
         seen = []
         for name in ("bench_commit", "bench_bulk"):
             with psycopg.connect(f"{base}/{name}") as conn:
-                cur = conn.cursor()
-                cur.execute("SELECT f::text FROM atlas_features f ORDER BY data_version, position")
-                rows = [r[0] for r in cur.fetchall()]
-                cur.execute("SELECT (to_jsonb(v) - 'created_at')::text FROM atlas_versions v ORDER BY id")
-                versions = [r[0] for r in cur.fetchall()]
-                cur.execute("SELECT layer, version_id, data_version FROM atlas_version_layers ORDER BY 1, 2")
-                layers = cur.fetchall()
-                cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'atlas_features' "
-                            "ORDER BY 1")
-                seen.append((rows, versions, layers, cur.fetchall()))
-        for part, a, b in zip(("rows", "version rows", "layer map", "indexes"), *seen):
+                # every table of the store (features, versions, layer map, digests, ...): each row
+                # as JSON without the write time, and every index
+                tables = [r[0] for r in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+                    "AND table_name LIKE 'atlas%' ORDER BY 1")]
+                content = {table: [r[0] for r in conn.execute(
+                    f"SELECT (to_jsonb(t) - 'created_at')::text AS r FROM {table} t ORDER BY r")]
+                    for table in tables}
+                content["indexes"] = conn.execute("SELECT tablename, indexname, indexdef FROM pg_indexes "
+                                                  "WHERE schemaname = current_schema() ORDER BY 1, 2").fetchall()
+                seen.append(content)
+        commit, bulk = seen
+        for part in sorted(set(commit) | set(bulk)):
+            a, b = commit.get(part), bulk.get(part)
             if a != b:
-                raise SystemExit(f"bulk load check: the {part} differ from Store.commit's "
-                                 f"(first: {next((x, y) for x, y in zip(a, b) if x != y) if len(a) == len(b) else len(a)})")
-        if len(seen[0][0]) != CHECK_ROWS:
-            raise SystemExit(f"bulk load check: {len(seen[0][0])} rows, expected {CHECK_ROWS}")
+                first = next(((x, y) for x, y in zip(a, b) if x != y), None) if a and b else None
+                raise SystemExit(f"bulk load check: {part} differs from Store.commit's "
+                                 f"({len(a or [])} / {len(b or [])} rows; first difference: {first})")
+        if len(commit["atlas_features"]) != CHECK_ROWS:
+            raise SystemExit(f"bulk load check: {len(commit['atlas_features'])} rows, expected {CHECK_ROWS}")
+        checked = ", ".join(f"{t} ({len(commit[t])})" for t in sorted(commit))
     finally:
         with psycopg.connect(url, autocommit=True) as admin:
             for name in ("bench_commit", "bench_bulk"):
                 admin.execute(f"DROP DATABASE IF EXISTS {name}")
-    print(f"  bulk load check: {CHECK_ROWS} rows, versions and indexes identical to Store.commit's", flush=True)
+    print(f"  bulk load check: identical to Store.commit's: {checked}", flush=True)
 
 
 def load_places(url: str, n: int, how: str) -> tuple[float, float, int]:
