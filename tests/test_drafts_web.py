@@ -203,3 +203,16 @@ def test_bad_uploads_are_refused_with_the_reason(admin, upload, message):
 def test_bad_plan_id_is_refused(admin):
     response = new_draft(admin, plan="Bad Id!")
     assert response.status_code == 400 and "not a slug" in response.get_data(as_text=True)
+
+
+def test_group_term_members_are_shown_with_their_reason(admin):
+    """“五点一线” in a pasted text: six cards, each saying in both languages why it is there."""
+    text = "某市科技规划\n一、布局\n（一）沿海\n1.园区。以“五点一线”沿海经济带相关产业园为依托，发展电子信息产业。\n"
+    created = new_draft(admin, text=text, plan="coast_test", province_only=True)
+    assert created.status_code == 303
+    html = admin.get(created.headers["Location"]).get_data(as_text=True)
+    assert html.count("member of group term 五点一线 (gazetteer data/boundaries/group_terms.yaml)") == 6
+    assert html.count("组合名称“五点一线”的成员（省级地名表 data/boundaries/group_terms.yaml）") == 6
+    for name in ("大连长兴岛临港工业区", "辽宁（营口）沿海产业基地", "锦州西海工业区", "葫芦岛北港工业区",
+                 "辽宁丹东产业园区", "大连庄河花园口工业园区"):
+        assert name in html

@@ -42,7 +42,7 @@ class GroupTerm:
     member_kind: str
     source: str
     members: tuple[GroupMember, ...]
-    file: str = ""                # where it was read (for the drafter's reason)
+    file: str = ""                # the file as the data folder names it (for the drafter's reason)
 
 
 def compact(text: str) -> str:
@@ -140,7 +140,7 @@ def read_group_terms(boundaries_dir: Path, boundaries: dict[str, gpd.GeoDataFram
         if not found:
             terms.append(GroupTerm(term_id, _text(term["name_zh"]), _text(term["name_en"]),
                                    tuple(dict.fromkeys(compact(w) for w in wordings)), kind,
-                                   _text(term["source"]), tuple(parsed), name))
+                                   _text(term["source"]), tuple(parsed), f"data/boundaries/{GROUPS_FILE}"))
     return terms, problems
 
 
