@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 HOST ?= 127.0.0.1
 
-.PHONY: run reload test lint check system-deps data bench bench-ogc bench-stats bench-scale bench-gis clean run-deps bench-load bench-million
+.PHONY: run reload test lint check system-deps data bench bench-ogc bench-stats bench-scale bench-gis clean run-deps bench-load bench-million bench-sql-stats
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -91,6 +91,11 @@ bench-load: $(VENV)/.dev
 # (gunicorn, 2 workers) and tipg (installed into /tmp/tipg-venv, not .venv) on the same table (a view of
 # the current version); see docs/performance.md for what it measures.
 PLACES ?= 1000000
+# Figures, search and the places list of a layer in PostGIS at ROWS synthetic places (default 100000).
+ROWS ?= 100000
+bench-sql-stats: $(VENV)/.dev system-deps
+	PYTHONPATH=. $(PY) benchmarks/bench_sql_stats.py --rows $(ROWS)
+
 bench-million: $(VENV)/.dev system-deps
 	PYTHONPATH=. $(PY) benchmarks/bench_million.py --places $(PLACES)
 

@@ -276,3 +276,12 @@ def test_scorecard_and_about_are_the_same(apps, path):
         assert numbers.findall(a.get_data(as_text=True)) == numbers.findall(b.get_data(as_text=True))
     else:
         assert a.data == b.data
+
+
+def test_stats_page_says_the_belt_leaves_the_database_layer_out(apps):
+    a, b = both(apps, "/stats?level=national")
+    page = a.get_data(as_text=True)
+    national = int((apps[2]["level"] == "national").sum())
+    assert f"另有 {national} 处导入清单中的地点" in page and 'id="belt-database-note"' in page
+    assert 'id="belt-database-note"' not in b.get_data(as_text=True)
+    assert f"Another {national} places" in both(apps, "/stats?level=national&lang=en")[0].get_data(as_text=True)

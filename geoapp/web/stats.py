@@ -290,6 +290,8 @@ def render_page(flt: Filter, width: float, lang: str, width_error: str = "", wid
         bars=bar_chart(cities, plan, lang), heat=heat_map(data.coverage, cities, lang),
         tasks=tasks.to_dict("records"), targets=_records(targets),
         belt=belt, belt_svg=belt_map(belt, reg.display["city"], lang) if belt is not None else None,
+        # places of layers in PostGIS: in every figure but the belt's (analysis.report), said so
+        belt_unmeasured=int(data.view.group_counts[data.view.group_in_view].sum()) if data.view.has_groups else 0,
         belt_cities=belt.cities.reset_index().to_dict("records") if belt is not None else [],
         belt_groups=[{**rec, "label": tables.group_label(plan, rec["group"], lang)}
                      for rec in belt.groups.reset_index().to_dict("records")] if belt is not None else [],
