@@ -270,5 +270,5 @@ def test_which_filters_are_answered_in_sql():
                 assert value not in text
     evil = json.dumps({"op": "=", "args": [{"property": "name_zh"}, "x'); DROP TABLE atlas_features; --"]})
     text, params = sqlquery.cql2_sql(parse_filter(evil, "cql2-json"))
-    assert "DROP" not in text and params == ["x'); DROP TABLE atlas_features; --"]
+    assert "DROP" not in text and "x'); DROP TABLE atlas_features; --" in params
     assert sqlquery.like_pattern("a%b.c_d", "%", ".") == "a%b_c\\_d"

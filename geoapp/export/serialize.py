@@ -166,20 +166,23 @@ def csv_chunks(frame: gpd.GeoDataFrame, positions: np.ndarray | None = None,
     columns = [c for c in frame.columns if c != frame.geometry.name]
     chosen = frame.geometry.values if positions is None else frame.geometry.values[positions]
     points = len(chosen) > 0 and bool((shapely.get_type_id(chosen) == 0).all())
-    return csv_batch_chunks(columns, points, row_batches(frame, positions, size))
+    return csv_batch_chunks(columns, points, ((property_records(batch), batch.geometry.values)
+                                              for batch in row_batches(frame, positions, size)))
 
 
-def csv_batch_chunks(columns: list[str], points: bool, batches: Iterable[gpd.GeoDataFrame]) -> Iterator[bytes]:
-    """csv_chunks of frames given a batch at a time (rows read from PostGIS): `columns` and
-    `points` (every geometry a Point: lon/lat columns, else WKT) are known before the rows."""
+def csv_batch_chunks(columns: list[str], points: bool, batches: Iterable[tuple[list[dict], np.ndarray]]
+                     ) -> Iterator[bytes]:
+    """csv_chunks of rows given a batch at a time as (property records, geometries) (rows read
+    from PostGIS too): `columns` and `points` (every geometry a Point: lon/lat columns, else WKT)
+    are known before the rows."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([csv_cell(c) for c in columns] + (["lon", "lat"] if points else ["WKT"]))
     yield ("\ufeff" + out.getvalue()).encode("utf-8")
-    for batch in batches:
+    for records, geometries in batches:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        for record, geometry in zip(property_records(batch), rfc7946_geometries(batch.geometry.values)):
+        for record, geometry in zip(records, rfc7946_geometries(geometries)):
             row = [csv_cell(record[c]) for c in columns]
             if points:
                 row += [repr(round(geometry.x, COORDINATE_DECIMALS)), repr(round(geometry.y, COORDINATE_DECIMALS))]

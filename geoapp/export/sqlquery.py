@@ -37,7 +37,6 @@ from pygeofilter.backends.evaluator import Evaluator, handle
 
 from geoapp.export import query
 from geoapp.export.catalog import Catalog, Collection
-from geoapp.export.serialize import Columns
 from geoapp.filters import Filter
 from geoapp.postgis.layer import COLUMNS, STREAM_CHUNK
 
@@ -53,6 +52,7 @@ SPATIAL = {"INTERSECTS": "ST_Intersects", "DISJOINT": "ST_Disjoint", "CONTAINS":
            "OVERLAPS": "ST_Overlaps", "EQUALS": "ST_Equals"}
 # Matching feature ids of queries answered by the in-memory evaluator, kept for their next pages.
 FALLBACKS_KEPT = 8
+COUNTS_KEPT = 256
 
 
 class Unsupported(Exception):
@@ -213,10 +213,44 @@ def like_pattern(pattern: str, wildcard: str, singlechar: str) -> str:
 
 
 def cql2_sql(expression, swap: bool = False) -> tuple[str, list]:
-    """The parsed filter as (SQL condition, parameters); Unsupported when it is not translated."""
-    result = _SqlEvaluator(swap).evaluate(expression)
-    result = _condition(result)
-    return result.text, list(result.params)
+    """The parsed filter as (SQL condition, parameters); Unsupported when it is not translated.
+    Comparisons read COALESCE(column, '') (a cell is never NULL in the published frame), which
+    no index serves; so a top-level conjunct `column = 'x'` or `column IN ('x', …)` on an indexed
+    column is repeated first as `column = ANY(…)`, which implies nothing more (x is not empty)
+    and lets the planner use the index on (data_version, column, position)."""
+    result = _condition(_SqlEvaluator(swap).evaluate(expression))
+    hints, params = [], []
+    for column, values_ in _indexed_conjuncts(expression):
+        if isinstance(values_, str):     # a LIKE pattern that cannot match '' (trigram index)
+            hints.append(f"{column} LIKE %s")
+        else:
+            hints.append(f"{column} = ANY(%s)")
+        params.append(values_)
+    return " AND ".join([*hints, result.text]), [*params, *result.params]
+
+
+def _indexed_conjuncts(node) -> list[tuple[str, list[str]]]:
+    """(generated column, values) of the top-level AND terms `column = 'x'` / `column IN (…)`
+    with non-empty text values, or (generated column, LIKE pattern) of `column LIKE 'p'` where p
+    has a character that is not a wildcard (so it does not match an empty cell)."""
+    if isinstance(node, ast.And):
+        return _indexed_conjuncts(node.lhs) + _indexed_conjuncts(node.rhs)
+    if isinstance(node, ast.Equal):
+        sides = [(node.lhs, node.rhs), (node.rhs, node.lhs)]
+        for attribute, value in sides:
+            if isinstance(attribute, ast.Attribute) and attribute.name in GENERATED and isinstance(value, str) \
+                    and value:
+                return [(attribute.name, [value])]
+    if isinstance(node, ast.Like) and not node.not_ and not node.nocase and isinstance(node.lhs, ast.Attribute) \
+            and node.lhs.name in GENERATED and isinstance(node.pattern, str) \
+            and (node.escapechar or "\\") not in node.pattern \
+            and node.pattern.replace(node.wildcard, "").replace(node.singlechar, ""):
+        return [(node.lhs.name, like_pattern(node.pattern, node.wildcard, node.singlechar))]
+    if isinstance(node, ast.In) and not node.not_ and isinstance(node.lhs, ast.Attribute) \
+            and node.lhs.name in GENERATED and node.sub_nodes \
+            and all(isinstance(v, str) and v for v in node.sub_nodes):
+        return [(node.lhs.name, list(node.sub_nodes))]
+    return []
 
 
 def order_sql(sortby) -> str:
@@ -249,6 +283,127 @@ class _Kept:
 
 
 _fallbacks = _Kept(FALLBACKS_KEPT)
+# numberMatched per (layer version, condition): the pages of one query count once
+_counts = _Kept(COUNTS_KEPT)
+_dense: dict[tuple, bool] = {}
+
+
+def dense(layer) -> bool:
+    """Whether the layer's positions are 0..rows-1 (the store writes them so): then page k of the
+    whole layer is the position range [offset, offset + limit). Asked once per layer version."""
+    if layer.key not in _dense:
+        low, high, count = layer.query("SELECT min(position), max(position), count(*) FROM atlas_features "
+                                       "WHERE data_version = %s", [layer.data_version])[0]
+        _dense[layer.key] = low == 0 and high == count - 1 == layer.rows - 1
+    return _dense[layer.key]
+
+
+SELECT_ROWS = "SELECT fid, props, ST_AsBinary(geom) FROM atlas_features"
+
+
+class Writer:
+    """Published properties, Feature texts and frames of raw rows (fid, props, WKB) of a
+    collection served from PostGIS — what Catalog.published_rows + the Columns writer give, cell
+    for cell, without building a frame per page (pandas took ~60 ms a page): each published
+    column is a store property (normalised as Registry.with_layers does: text, stripped) or the
+    label of a code column (with_labels: labels of ';'-separated codes joined by ';', None for
+    an empty cell, an unknown code as it is). tests/test_postgis_items.py compares the bytes."""
+
+    def __init__(self, cat: Catalog, collection: Collection):
+        from geoapp import vocab
+        from geoapp.data.registry import TEXT_COLUMNS
+        from geoapp.export.catalog import LABELLED_CODES
+        self.cat, self.collection = cat, collection
+        frame = collection.frame             # empty, with the published columns in order
+        self.names = [c for c in frame.columns if c != frame.geometry.name]
+        tables = {"kind": vocab.KINDS, "level": vocab.LEVELS, "industries": cat.registry.plan.industries or {},
+                  "location_precision": vocab.LOCATION_PRECISION}
+        labels = {f"{prefix}_{lang}": (code, index) for code, prefix in LABELLED_CODES.items()
+                  for index, lang in enumerate(("zh", "en"))}
+        self.columns = []   # (name, code column or None, labels memo, label table, index)
+        for name in self.names:
+            if name in labels and labels[name][0] in self.names:
+                code, index = labels[name]
+                self.columns.append((name, code, {}, tables.get(code, cat._names), index))
+            else:
+                self.columns.append((name, None, None, None, 0))
+        text = set(TEXT_COLUMNS)
+        self.base = [(name, name in text) for name, code, *_ in self.columns if code is None]
+
+    @staticmethod
+    def _label(table, index: int, cell: str):
+        from geoapp import vocab
+        codes = vocab.split_codes(cell)
+        return ";".join(table[c][index] if c in table else c for c in codes) if codes else None
+
+    def records(self, rows: list[tuple]) -> tuple[list[str], np.ndarray, list[dict]]:
+        """(feature ids, geometries, published property records) of raw rows."""
+        records = []
+        for _, props, _ in rows:
+            values = {}
+            for name, strip in self.base:
+                value = props.get(name)
+                if value is None:
+                    value = ""
+                elif type(value) is not str:
+                    value = str(value)
+                values[name] = value.strip() if strip else value
+            record = {}
+            for name, code, memo, table, index in self.columns:
+                if code is None:
+                    record[name] = values[name]
+                    continue
+                cell = values[code]
+                label = memo.get(cell, memo)
+                if label is memo:
+                    label = memo[cell] = self._label(table, index, cell)
+                record[name] = label
+            records.append(record)
+        ids = [record.get("id", "") for record in records]
+        geometries = shapely.from_wkb(np.array([bytes(r[2]) for r in rows], dtype=object)) if rows else \
+            np.array([], dtype=object)
+        return ids, geometries, records
+
+    def texts(self, rows: list[tuple], properties=None, swap: bool = False, records=None) -> list[str]:
+        """GeoJSON Feature texts of raw rows (only `properties`, in that order, when given;
+        latitude first with `swap`); `records`: their `records` when made already."""
+        from geoapp.export.serialize import _feature_texts
+        ids, geometries, records = records or self.records(rows)
+        if properties is not None:
+            records = [{name: record[name] for name in properties} for record in records]
+        return _feature_texts(ids, geometries, records, swap)
+
+    def frame(self, rows: list[tuple]) -> gpd.GeoDataFrame:
+        """The published frame of raw rows (HTML pages, GIS files)."""
+        from geoapp.postgis.layer import to_frame
+        return self.cat.published_rows(self.collection, to_frame(rows))
+
+
+def _query(layer, sql: str, params) -> list[tuple]:
+    """layer.query without parallel workers: a page or a count of a few thousand rows is done
+    before workers start (the planner chose parallel bitmap scans that took 30 ms where the scan
+    took 7 ms at 100k rows). A read the connection cannot finish goes to layer.query, which
+    falls back from a replica to the primary."""
+    import psycopg
+    try:
+        with layer.connection() as conn, conn.transaction():
+            conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            return conn.execute(sql, params).fetchall()
+    except psycopg.OperationalError:
+        return layer.query(sql, params)
+
+
+_writers = _Kept(32)   # id(collection) -> Writer (which holds the collection: the id stays its own)
+
+
+def writer(cat: Catalog, collection: Collection) -> Writer:
+    """The collection's Writer, kept with its label memos for the next requests."""
+    found = _writers.get(id(collection), lambda: Writer(cat, collection))
+    if found.collection is not collection or found.cat is not cat:
+        found = Writer(cat, collection)
+        with _writers.lock:
+            _writers.entries[id(collection)] = found
+    return found
 
 
 @dataclass
@@ -276,42 +431,74 @@ class Query:
     def in_sql(self) -> bool:
         return self._sql is not None
 
-    def page(self, limit: int, offset: int) -> tuple[int, gpd.GeoDataFrame]:
-        """(number matched, the page's rows as the collection publishes them)."""
+    @property
+    def writer(self) -> Writer:
+        return writer(self.cat, self.collection)
+
+    def page(self, limit: int, offset: int) -> tuple[int, list[tuple]]:
+        """(number matched, the page's raw rows (fid, props, WKB)) — see Writer."""
+        layer = self.collection.sql
+        if self._sql is None:
+            ids = self._fallback_ids()
+            return len(ids), self.rows_of(list(ids[offset:offset + limit]))
+        where, order = self._sql
+        plain = self.flt.empty and not self.boxes and self.expression is None
+        matched = layer.rows if plain else _counts.get(
+            (layer.key, where[0], repr(where[1])),
+            lambda: int(_query(layer, f"SELECT count(*) FROM atlas_features WHERE {where[0]}", where[1])[0][0]))
+        if offset >= matched:
+            return matched, []
+        if plain and order == "position" and dense(layer):
+            # positions 0..rows-1 in layer order: the page is a range of the primary key
+            return matched, layer.query(f"{SELECT_ROWS} WHERE data_version = %s AND position >= %s "
+                                        "AND position < %s ORDER BY position",
+                                        [layer.data_version, int(offset), int(offset) + int(limit)])
+        # the page's positions first (an index-only scan where an index covers the selection, so
+        # the rows skipped by the offset are not read), then those rows
+        positions = [r[0] for r in _query(
+            layer, f"SELECT position FROM atlas_features WHERE {where[0]} ORDER BY {order} LIMIT %s OFFSET %s",
+            [*where[1], int(limit), int(offset)])]
+        return matched, self._at(positions)
+
+    def _at(self, positions: list[int]) -> list[tuple]:
+        layer = self.collection.sql
+        rows = layer.query("SELECT position, fid, props, ST_AsBinary(geom) FROM atlas_features "
+                           "WHERE data_version = %s AND position = ANY(%s)", [layer.data_version, positions])
+        by_position = {r[0]: r[1:] for r in rows}
+        return [by_position[p] for p in positions]
+
+    def rows_of(self, ids: list[str]) -> list[tuple]:
+        """The raw rows of these feature ids, in this order."""
+        layer = self.collection.sql
+        rows = layer.query(f"{SELECT_ROWS} WHERE data_version = %s AND fid = ANY(%s)", [layer.data_version, ids])
+        by_id = {r[0]: r for r in rows}
+        return [by_id[i] for i in ids]
+
+    def raw_chunks(self, size: int = STREAM_CHUNK) -> Iterator[list[tuple]]:
+        """Every matching raw row, in order, `size` at a time (a server-side cursor)."""
         layer = self.collection.sql
         if self._sql is not None:
             where, order = self._sql
-            plain = self.flt.empty and not self.boxes and self.expression is None
-            matched = layer.rows if plain else int(layer.query(
-                f"SELECT count(*) FROM atlas_features WHERE {where[0]}", where[1])[0][0])
-            rows = layer.frame(where, order, limit, offset) if offset < matched else layer.frame(
-                layer.where(extra=("FALSE", [])))
-            return matched, self.cat.published_rows(self.collection, rows)
+            with layer.connection() as conn:
+                with conn.transaction():
+                    with conn.cursor(name=f"atlas_items_{id(self)}_{threading.get_ident()}") as cur:
+                        cur.itersize = size
+                        cur.execute(f"{SELECT_ROWS} WHERE {where[0]} ORDER BY {order}", where[1])
+                        while rows := cur.fetchmany(size):
+                            yield rows
+            return
         ids = self._fallback_ids()
-        return len(ids), self.rows_of(list(ids[offset:offset + limit]))
-
-    def rows_of(self, ids: list[str]) -> gpd.GeoDataFrame:
-        """The published rows of these feature ids, in this order."""
-        layer = self.collection.sql
-        rows = layer.frame(layer.where(extra=("fid = ANY(%s)", [ids])))
-        return self.cat.published_rows(self.collection, rows.loc[ids])
+        for start in range(0, len(ids), size):
+            yield self.rows_of(list(ids[start:start + size]))
 
     def chunks(self, size: int = STREAM_CHUNK) -> Iterator[gpd.GeoDataFrame]:
-        """Every matching row, published, in order, `size` at a time (a server-side cursor); one
-        empty frame with the published columns when no row matches."""
-        layer = self.collection.sql
-        written = 0
-        if self._sql is not None:
-            where, order = self._sql
-            for rows in layer.stream(where, order, chunk=size):
-                written += len(rows)
-                yield self.cat.published_rows(self.collection, rows)
-        else:
-            ids = self._fallback_ids()
-            for start in range(0, len(ids), size):
-                written += len(ids[start:start + size])
-                yield self.rows_of(list(ids[start:start + size]))
-        if not written:   # no rows: the published columns, so that a file still has its table
+        """Every matching row, published, in order, `size` at a time; one empty frame with the
+        published columns when no row matches (so that a file still has its table)."""
+        writer, written = self.writer, 0
+        for rows in self.raw_chunks(size):
+            written += len(rows)
+            yield writer.frame(rows)
+        if not written:
             yield self.collection.frame
 
     def _fallback_ids(self) -> np.ndarray:
@@ -355,12 +542,41 @@ def is_points(collection: Collection, flt: Filter) -> bool:
     return bool(row[0])
 
 
-def geojson_chunks(batches: Iterator[gpd.GeoDataFrame]) -> Iterator[bytes]:
-    """feature_collection_chunks of published batches (the same bytes as the in-memory download)."""
+def geojson_chunks(query_: Query) -> Iterator[bytes]:
+    """The selection as one FeatureCollection, streamed: the bytes of the in-memory download."""
+    writer = query_.writer
     yield b'{"type":"FeatureCollection","features":['
     separator = ""
-    for batch in batches:
-        if len(batch):
-            yield (separator + ",".join(Columns(batch).feature_texts(np.arange(len(batch))))).encode("utf-8")
-            separator = ","
+    for rows in query_.raw_chunks():
+        yield (separator + ",".join(writer.texts(rows))).encode("utf-8")
+        separator = ","
     yield b"]}"
+
+
+def csv_chunks(query_: Query) -> Iterator[bytes]:
+    """The selection as CSV, streamed: the bytes of the in-memory download."""
+    from geoapp.export.serialize import csv_batch_chunks
+    writer = query_.writer
+    batches = ((records, geometries) for _, geometries, records in map(writer.records, query_.raw_chunks()))
+    return csv_batch_chunks(writer.names, is_points(query_.collection, query_.flt), batches)
+
+
+class Page:
+    """Raw rows of a page or a single feature with the writer that publishes them."""
+
+    def __init__(self, writer: Writer, rows: list[tuple]):
+        self.writer, self.rows = writer, rows
+        self.records = writer.records(rows)
+        self.ids = pd.Index(self.records[0], dtype=object)
+
+    @classmethod
+    def feature(cls, cat: Catalog, collection: Collection, fid: str) -> "Page":
+        layer = collection.sql
+        rows = layer.query(f"{SELECT_ROWS} WHERE data_version = %s AND fid = %s", [layer.data_version, str(fid)])
+        return cls(writer(cat, collection), rows)
+
+    def texts(self, properties=None, swap: bool = False) -> list[str]:
+        return self.writer.texts(self.rows, properties, swap, self.records) if self.rows else []
+
+    def frame(self) -> gpd.GeoDataFrame:
+        return self.writer.frame(self.rows) if self.rows else self.writer.collection.frame

@@ -20,7 +20,7 @@ from functools import partial
 
 from geoapp.export import sqlquery
 from geoapp.export.catalog import Catalog
-from geoapp.export.serialize import (COORDINATE_DECIMALS, csv_batch_chunks, csv_chunks, feature_collection,
+from geoapp.export.serialize import (COORDINATE_DECIMALS, csv_chunks, feature_collection,
                                      feature_collection_chunks, file_chunks, to_csv, to_flatgeobuf,
                                      to_geopackage, to_shapefile_zip, write_flatgeobuf, write_geopackage,
                                      write_shapefile_zip)
@@ -118,10 +118,9 @@ def export_chunks(cat: Catalog, layer: str, flt: Filter, fmt: str):
     collection = collections[0]
     if collection.sql is not None:
         if fmt == "geojson":
-            return sqlquery.geojson_chunks(rows(collection))
+            return sqlquery.geojson_chunks(sqlquery.Query(cat, collection, flt))
         if fmt == "csv":
-            columns = [c for c in collection.frame.columns if c != collection.frame.geometry.name]
-            return csv_batch_chunks(columns, sqlquery.is_points(collection, flt), rows(collection))
+            return sqlquery.csv_chunks(sqlquery.Query(cat, collection, flt))
         if fmt == "fgb":
             return file_chunks(lambda folder: write_flatgeobuf(folder, rows(collection), collection.geometry_type,
                                                                layer))

@@ -25,7 +25,7 @@ from flask import Blueprint, current_app, jsonify, render_template, request, url
 from geoapp.export import query, sqlquery, tiles
 from geoapp.export.openapi import GEOJSON, HTML, JSON, OPENAPI_JSON, SCHEMA_JSON, openapi_document
 from geoapp.export.query import CRS84, SUPPORTED_CRS, QueryError
-from geoapp.export.serialize import COORDINATE_DECIMALS, Columns, feature_collection, feature_texts
+from geoapp.export.serialize import COORDINATE_DECIMALS, feature_collection, feature_texts
 from geoapp.filters import PARAMS, Filter, FilterError
 from geoapp.web.context import current_filter
 from geoapp.web.serving import cached_body, catalog, send_body
@@ -375,12 +375,10 @@ class ItemsQuery:
         return frame
 
     def feature_texts(self, collection, flt: Filter, page: pd.Index, rows=None) -> list[str]:
-        """The page's Feature texts; `rows`: the page's published rows when they were read
-        from PostGIS (written by the same Columns writer as the collection's own texts)."""
+        """The page's Feature texts; `rows`: the page's rows when they were read from PostGIS
+        (a sqlquery.Page: the same texts as the in-memory writers give)."""
         if rows is not None:
-            if self.properties is None and not self.swap:
-                return Columns(rows).feature_texts(np.arange(len(rows)))
-            return feature_texts(self.rows(rows, page), swap_axes=self.swap)
+            return rows.texts(self.properties, self.swap)
         cat = catalog()
         if self.properties is None and not self.swap:
             return cat.feature_texts(collection, flt, page)  # precomputed at start-up, mostly
@@ -399,9 +397,11 @@ def _page(collection, flt: Filter, boxes, limit: int, offset: int,
     cat = catalog()
     if collection.sql is not None:
         sqlquery.check(collection, extras.expression, extras.filter_swap)
-        matched, rows = sqlquery.Query(cat, collection, flt, boxes, extras.expression, extras.filter_swap,
-                                       extras.sortby).page(limit, offset)
-        return matched, rows.index, rows
+        selection = sqlquery.Query(cat, collection, flt, boxes, extras.expression, extras.filter_swap,
+                                   extras.sortby)
+        matched, rows = selection.page(limit, offset)
+        page = sqlquery.Page(selection.writer, rows)
+        return matched, page.ids, page
     positions = collection.positions(flt, cat.cities)
     if boxes:
         positions = collection.within_bbox(positions, list(boxes))
@@ -473,7 +473,8 @@ def items(collection_id: str):
     if as_html:
         matched, page, rows = _page(found, flt, boxes, limit, offset, extras)
         return render_template("ogc_items.html", collection=found,
-                               rows=extras.rows(catalog().frame_for(found, flt) if rows is None else rows, page),
+                               rows=extras.rows(catalog().frame_for(found, flt) if rows is None else rows.frame(),
+                                                page),
                                matched=matched, returned=len(page),
                                map_data=_map_data(found, page, rows),
                                links=_items_links(collection_id, _query_args(flt, boxes), matched, len(page),
@@ -500,8 +501,8 @@ def item(collection_id: str, feature_id: str):
     found = _collection(collection_id)
     rows = None
     if found.sql is not None:   # the one row, read from PostGIS
-        rows = catalog().published_rows(found, found.sql.feature(feature_id))
-    if feature_id not in (found.features.index if rows is None else rows.index):
+        rows = sqlquery.Page.feature(catalog(), found, feature_id)
+    if feature_id not in (found.features.index if rows is None else rows.ids):
         raise OGCException(404, "NotFound", f"no feature '{feature_id}' in collection '{collection_id}'")
 
     def links():
@@ -511,12 +512,12 @@ def item(collection_id: str, feature_id: str):
 
     if wants_html():
         return render_template("ogc_items.html", collection=found,
-                               rows=(found.frame if rows is None else rows).loc[[feature_id]],
+                               rows=(found.frame if rows is None else rows.frame()).loc[[feature_id]],
                                matched=1, returned=1, links=links(), single=True,
                                map_data=_map_data(found, pd.Index([feature_id]), rows))
 
     def build():
-        text = found.features.loc[feature_id] if rows is None else Columns(rows).feature_texts(np.arange(1))[0]
+        text = found.features.loc[feature_id] if rows is None else rows.texts()[0]
         return (text[:-1] + ',"links":' + json.dumps(links(), ensure_ascii=False, separators=(",", ":"))
                 + "}").encode("utf-8"), GEOJSON
 
@@ -528,7 +529,7 @@ def _map_data(collection, page: pd.Index, rows=None) -> str:
     <script type="application/json"> block (|tojson escapes <, >, &) and read by static/ogc_map.js.
     `rows`: the page's rows when they were read from PostGIS."""
     if rows is not None:
-        return json.loads(feature_collection(Columns(rows).feature_texts(np.arange(len(rows)))))
+        return json.loads(feature_collection(rows.texts()))
     return json.loads(feature_collection(collection.features.loc[page]))
 
 
