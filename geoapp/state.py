@@ -43,6 +43,7 @@ from geoapp.ingest.store import SqlRows, Store
 from geoapp.layers.offsets import display_positions
 from geoapp.layers.search import SearchIndex
 from geoapp.postgis import SqlLayer
+from geoapp.postgis.tiles import prepare as prepare_tiles
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +238,8 @@ def build_bundle(plan_id: str, base: Registry, version: int, frames: dict, datum
     SqlLayer for it, and the registry an empty frame."""
     sql = {layer: SqlLayer(rows.layer, rows.data_version, rows.rows, rows.url, rows.primary, rows.digest)
            for layer, rows in frames.items() if isinstance(rows, SqlRows)}
+    for layer in sql.values():   # a big layer's tile cells: looked for (built if missing) now
+        prepare_tiles(layer)
     registry = with_imported(base, {k: v for k, v in frames.items() if k not in sql}, source)
     return Bundle(plan_id=plan_id, version=version, registry=registry, sql=sql,
                   catalog=Catalog(registry, layers_dir, sql=sql),

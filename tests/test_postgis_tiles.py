@@ -13,6 +13,7 @@ import pytest
 from pyproj import Transformer
 
 from geoapp.export import tiles
+from geoapp.filters import Filter
 from geoapp.ingest.store import PostGISStore
 from geoapp.postgis import tiles as sql_tiles
 from geoapp.postgis.pool import close_all
@@ -254,3 +255,94 @@ def test_on_a_gcj02_basemap_sql_tiles_draw_where_memory_draws(gcj02_apps, loaded
         assert len(same) >= 0.8 * len(expected["clusters"]) > 0
     plain = loaded[0].test_client().get(path).get_json()   # the same rows on a WGS84 basemap
     assert plain["points"] != got["points"] or plain["clusters"] != got["clusters"]
+
+
+# --- low zooms of big layers: per-cell aggregates kept in the database ----------------------------
+
+@pytest.fixture
+def cells(loaded, monkeypatch):
+    """The module's layer treated as big (AGGREGATE_MIN_ROWS lowered), its cells built, and a fresh
+    pair of apps (empty body caches) on it."""
+    monkeypatch.setattr(sql_tiles, "AGGREGATE_MIN_ROWS", 0)
+    sql_app, _, frame = loaded
+    url = sql_app.config["ATLAS_DATABASE_URL"]
+    sql = sql_app.extensions["atlas"].bundle().sql[LAYER]
+    sql_tiles.aggregates(sql).build()
+    fresh_sql, fresh_memory = two_apps(url)
+    yield fresh_sql, fresh_memory, frame
+
+
+def test_cells_are_built_once_per_data_version(cells, loaded):
+    sql = cells[0].extensions["atlas"].bundle().sql[LAYER]
+    assert sql_tiles.aggregates(sql).build() is False           # there already: not built again
+    built = sql_tiles.fetch_all(sql, "SELECT grid, z FROM atlas_tile_cells_built WHERE data_version = %(dv)s",
+                                {"dv": sql.data_version}, None)
+    assert sorted(built) == sorted([(0, z) for z in range(sql_tiles.MVT_AGGREGATE_MAX_ZOOM + 1)]
+                                   + [(1, z) for z in range(sql_tiles.MAP_AGGREGATE_MAX_ZOOM + 1)])
+    # every row is in one cell of each grid and zoom
+    counts = sql_tiles.fetch_all(sql, "SELECT grid, z, sum(n) FROM atlas_tile_cells WHERE data_version = %(dv)s "
+                                      "GROUP BY 1, 2", {"dv": sql.data_version}, None)
+    assert {int(n) for _, _, n in counts} == {ROWS}
+
+
+@pytest.mark.parametrize("z, where, query", [(7, SHENYANG, ""), (7, SHENYANG, "?lang=en&level=national"),
+                                             (9, SHENYANG, "?city=210100"), (11, SHENYANG, ""),
+                                             (5, SHENYANG, "?kind=platform&city=210100,210200"),
+                                             (8, (121.6, 38.9), "?industry=marine")])
+def test_map_tiles_from_cells_are_the_map_tiles_from_memory(cells, z, where, query):
+    sql_app, memory_app, _ = cells
+    x, y = tile_of(*where, z)
+    path = f"/map/layers/{LAYER}/tiles/{z}/{x}/{y}.json{query}"
+    got, expected = sql_app.test_client().get(path).get_json(), memory_app.test_client().get(path).get_json()
+    assert got == expected and (got["clusters"] or got["points"])
+
+
+def test_a_map_tile_is_read_from_the_cells(cells):
+    sql_app, _, _ = cells
+    sql = sql_app.extensions["atlas"].bundle().sql[LAYER]
+    x, y = tile_of(*SHENYANG, 7)
+    found = sql_tiles.aggregates(sql).map_tile(Filter(), 7, x, y, by="kind", tile_px=256, cell_px=64)
+    assert found is not None and sum(n for _, _, n in found.clusters) + len(found.points) > 0
+    assert sql_tiles.aggregates(sql).map_tile(Filter(industry=frozenset({"marine"})), 7, x, y, by="kind",
+                                              tile_px=256, cell_px=64) is None   # industries: from the rows
+
+
+def near_edge(feature) -> bool:
+    """In a cell on the buffer's edge: the cells count a point by its position rounded to whole tile
+    units, the encoder by its exact one, so a point within half a unit of the buffer's edge differs."""
+    x, y = feature["geometry"]["coordinates"]
+    low, high = tiles.CLUSTER_UNITS - tiles.BUFFER, tiles.EXTENT + tiles.BUFFER - tiles.CLUSTER_UNITS
+    return not (low <= x < high and low <= y < high)
+
+
+@pytest.mark.parametrize("z, where, query", [(5, SHENYANG, ""), (6, SHENYANG, ""), (7, SHENYANG, ""),
+                                             (6, SHENYANG, "?level=provincial&city=210100,210200,210300,211200")])
+def test_vector_tiles_from_cells_are_the_tiles_from_memory_but_at_the_buffer_edge(cells, z, where, query,
+                                                                                   monkeypatch):
+    monkeypatch.setattr(tiles, "MAX_TILE_POINTS", 300)   # the cap, lowered: these rows make crowded tiles
+    sql_app, memory_app, _ = cells
+    x, y = tile_of(*where, z)
+    path = f"/ogc/collections/{LAYER}/tiles/WebMercatorQuad/{z}/{y}/{x}{query}"
+    got, expected = features(sql_app.test_client().get(path).data), features(memory_app.test_client().get(path).data)
+    assert any(f["properties"].get("cluster") for f in expected)
+    assert_same_features([f for f in got if not near_edge(f)], [f for f in expected if not near_edge(f)])
+
+    def points(found):
+        return sum(f["properties"].get("point_count", 1) for f in found)
+    assert points(got) == pytest.approx(points(expected), rel=0.01)
+
+
+def test_a_vector_tile_is_read_from_the_cells_when_over_the_cap(cells):
+    sql_app, _, _ = cells
+    sql = sql_app.extensions["atlas"].bundle().sql[LAYER]
+    columns = sql_app.extensions["atlas"].bundle().catalog[LAYER].sql_columns
+    agg = sql_tiles.aggregates(sql)
+
+    def read(z, flt=Filter()):
+        x, y = tile_of(*SHENYANG, z)
+        return agg.mvt(LAYER, columns, flt, tiles.tile_frame(z, y, x), z, x, y, extent=tiles.EXTENT,
+                       buffer=tiles.BUFFER, max_points=tiles.MAX_TILE_POINTS, cluster_units=tiles.CLUSTER_UNITS,
+                       timeout_s=None)
+    assert read(6)                                             # crowded: clusters from the cells
+    assert read(9) is None                                     # under the cap: its points, from the rows
+    assert read(6, Filter(industry=frozenset({"marine"}))) is None   # industries: from the rows

@@ -132,7 +132,7 @@ def _sql_layer(source: SqlSource, zoom: int, row: int, col: int, budget: Budget)
     try:
         return sql_tiles.mvt(source.sql, source.name, source.columns, source.flt, tile_frame(zoom, row, col),
                              extent=EXTENT, buffer=BUFFER, max_points=MAX_TILE_POINTS,
-                             cluster_units=CLUSTER_UNITS, timeout_s=max(left, 0.001))
+                             cluster_units=CLUSTER_UNITS, timeout_s=max(left, 0.001), zoom=zoom, col=col, row=row)
     except sql_tiles.TileTimeout:
         budget.started -= budget.seconds   # spent: check() says so in its words
         budget.check(zoom, row, col, 0)

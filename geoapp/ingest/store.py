@@ -540,6 +540,14 @@ SQL_READ_SCHEMA = [
     # the map's list of places sorted by name (its default), in code point order (geoapp/postgis/places.py)
     "CREATE INDEX IF NOT EXISTS atlas_features_name_order ON atlas_features "
     "(data_version, name_zh COLLATE \"C\", fid COLLATE \"C\")",
+    # vector and map tiles of big layers at low zooms (geoapp/postgis/tiles.py): per-cell counts and
+    # sums per data version and zoom, built once per version by the first host serving it
+    "CREATE TABLE IF NOT EXISTS atlas_tile_cells (data_version bigint NOT NULL, grid smallint NOT NULL, "
+    "z smallint NOT NULL, cx integer NOT NULL, cy integer NOT NULL, level text, kind text, city_adcode text, "
+    "n integer NOT NULL, sx double precision NOT NULL, sy double precision NOT NULL, position integer NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS atlas_tile_cells_at ON atlas_tile_cells (data_version, grid, z, cx, cy)",
+    "CREATE TABLE IF NOT EXISTS atlas_tile_cells_built (data_version bigint NOT NULL, grid smallint NOT NULL, "
+    "z smallint NOT NULL, PRIMARY KEY (data_version, grid, z))",
 ]
 
 

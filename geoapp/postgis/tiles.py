@@ -12,17 +12,42 @@ several as {cluster: true, point_count: n} at the rounded mean of their position
 Properties are the published columns: the values from `props` ('' where a row has none, as the
 in-memory frame is filled) and the label columns (kind_zh, city_en, industries_zh, …) looked up
 in the same tables the catalog labels with (passed as jsonb parameters), a code without a label
-kept as it is, an empty cell left out (MVT has no null).
+kept as it is, an empty cell left out (MVT has no null). The row's own values travel as one jsonb
+(ST_AsMVT writes its keys), the labels as text columns.
+
+Map tiles (`map_tile`): the clusters (count, mean lon/lat) per CELL_PX cell of a 256 px tile and
+the points alone in their cell, as geoapp.layers.tiles.PointIndex.tile finds them (same pixel
+formula from lon/lat, same cells and order).
+
+Low zooms of big layers (`CellAggregates`): a z8 tile of a million places holds ~100,000 rows, too
+many to group per request in tens of milliseconds. For a layer of AGGREGATE_MIN_ROWS rows or more,
+per-cell counts, coordinate sums and the first row are kept in atlas_tile_cells per data_version,
+grid and zoom (vector tiles: the encoder's 128-unit cells, zooms 0..MVT_AGGREGATE_MAX_ZOOM; map:
+64 px cells, zooms 0..MAP_AGGREGATE_MAX_ZOOM), grouped also by level, kind and city so that those
+filters are answered from them too (an industry filter groups the tile's rows). They are built once
+per data_version by the first host that serves it (an advisory lock; in a background thread when
+the bundle is made; one transaction, so a reader sees every zoom or none) and kept: a switch back to
+an older version finds them. Until they are there, and for a tile under the cap (its points are
+sent), tiles are made from the rows. A cell counts a point by its position rounded to whole tile
+units, the encoder by its exact position: a point within half a unit (1/8192 of the tile) of the
+buffer's edge may be counted in the edge cell of the tile beside — the one difference.
+
+Each statement is prepared once per connection and planned generically (a tile's SQL is the same
+text for every tile of a layer and filter; planning it cost more than running it), without bitmap
+scans (see fetch_all), under the tile's time budget as statement_timeout, in one round trip.
 """
 from __future__ import annotations
 
 import logging
 import math
 import re
+import threading
+import time
+import weakref
 from dataclasses import dataclass
 
 from geoapp.filters import Filter
-from geoapp.postgis.layer import SqlLayer
+from geoapp.postgis.layer import COLUMNS, SqlLayer
 from geoapp.postgis.pool import pool
 
 log = logging.getLogger(__name__)
@@ -69,12 +94,24 @@ def fetch_all(sql: SqlLayer, text, params, timeout_s: float | None) -> list[tupl
     import psycopg
 
     def run(conn):
-        if timeout_s is None:
-            return conn.execute(text, params).fetchall()
-        with conn.transaction():
-            conn.execute("SELECT set_config('statement_timeout', %s, true)",
-                         [f"{max(1, int(timeout_s * 1000))}ms"])
-            return conn.execute(text, params).fetchall()
+        # Prepared on the connection (psycopg keeps it per query text) and planned once for any
+        # parameters: a tile's statement is the same text for every tile of a layer and filter,
+        # and planning it (the label lookups) cost more than running it. No bitmap scans: with
+        # the statistics of a table just COPied into (not yet analysed), the planner ANDed the
+        # tile's GiST index with a scan of every row of the version in the primary key (5 ms of
+        # a 6 ms tile at 100k rows); the GiST index on (data_version, geom) alone is the plan.
+        # BEGIN, the settings (for this transaction only), the statement and COMMIT sent as one
+        # pipeline: one round trip. After an error the pool rolls the transaction back.
+        with conn.pipeline() as pipeline:
+            conn.execute("BEGIN")
+            conn.execute("SELECT set_config('statement_timeout', %s, true), "
+                         "set_config('plan_cache_mode', 'force_generic_plan', true), "
+                         "set_config('enable_bitmapscan', 'off', true)",
+                         ["0" if timeout_s is None else f"{max(1, int(timeout_s * 1000))}ms"])
+            cursor = conn.execute(text, params, prepare=True)
+            conn.execute("COMMIT")
+            pipeline.sync()
+            return cursor.fetchall()
 
     url = sql._url()
     try:
@@ -112,27 +149,55 @@ def _named(text: str, values: list, prefix: str) -> tuple[str, dict]:
     return out, {f"{prefix}{i}": v for i, v in enumerate(values)}
 
 
-def _property_sql(columns: list[Column]) -> tuple[str, dict]:
-    """SQL expressions (over `f.props`) of the published properties, and their parameters."""
+# Columns the store also writes as generated text columns (geoapp/ingest/store.py GENERATED):
+# their labels read them instead of props.
+GENERATED_TEXT = ("kind", "level", "city_adcode", "district_adcode", "location_precision")
+
+
+@dataclass(frozen=True)
+class PropertySql:
+    """The published properties as SQL over `f` (atlas_features): `select` (a feature row's),
+    `nulls` (a cluster row's: no property), `names` (the outer select list) and parameters."""
+    select: str
+    nulls: str
+    names: str
+    params: dict
+
+
+def _property_sql(columns: list[Column]) -> PropertySql:
+    """The row's own values go to ST_AsMVT as one jsonb (props with '' for a published column it
+    lacks, as the in-memory frame is filled, less any key that is not published): ST_AsMVT
+    writes a jsonb's keys as properties, far cheaper than one ->> per property per row. The label
+    columns (kind_zh, city_en, industries_zh, …) are text columns looked up in the same tables the
+    catalog labels with (jsonb parameters): each ';'-separated code as its label or itself, a
+    cell without codes NULL (left out of the feature, as the in-memory None)."""
     from psycopg.types.json import Jsonb
-    parts, params = [], {}
-    for i, column in enumerate(columns):
-        params[f"src{i}"] = column.source
-        if column.labels is None:
-            parts.append(f"coalesce(f.props->>%(src{i})s, '') AS {_identifier(column.name)}")
-            continue
-        # a cell's codes (';'-separated, trimmed, empty ones dropped) each as its label or itself,
-        # joined with ';'; no code: NULL (left out of the feature, as the in-memory None)
+    plain = [c.name for c in columns if c.labels is None]
+    params = {"defaults": Jsonb({name: "" for name in plain}),
+              "unpublished": [c for c in COLUMNS if c not in plain]}
+    select = ["(%(defaults)s::jsonb || f.props) - %(unpublished)s::text[] AS props"]
+    nulls, names = ["NULL::jsonb"], ["props"]
+    for i, column in enumerate(c for c in columns if c.labels is not None):
         params[f"lab{i}"] = Jsonb(column.labels)
-        parts.append(f"(SELECT string_agg(coalesce(%(lab{i})s::jsonb->>btrim(c), btrim(c)), ';' ORDER BY o) "
-                     f"FROM unnest(string_to_array(f.props->>%(src{i})s, ';')) WITH ORDINALITY AS u(c, o) "
-                     f"WHERE btrim(c) <> '') AS {_identifier(column.name)}")
-    return ", ".join(parts), params
+        params[f"src{i}"] = column.source
+        name = _identifier(column.name)
+        value = f"f.{_identifier(column.source)}" if column.source in GENERATED_TEXT \
+            else f"(f.props->>%(src{i})s)"
+        # one code (most cells) looked up directly, a list through the subquery
+        select.append(
+            f"CASE WHEN strpos({value}, ';') = 0 THEN "
+            f"NULLIF(coalesce(%(lab{i})s::jsonb->>btrim({value}), btrim({value})), '') ELSE "
+            f"(SELECT string_agg(coalesce(%(lab{i})s::jsonb->>btrim(c), btrim(c)), ';' ORDER BY o) "
+            f"FROM unnest(string_to_array({value}, ';')) WITH ORDINALITY AS u(c, o) "
+            f"WHERE btrim(c) <> '') END AS {name}")
+        nulls.append("NULL::text")
+        names.append(name)
+    return PropertySql(", ".join(select), ", ".join(nulls), ", ".join(names), params)
 
 
 MVT_SQL = """
 WITH pts AS MATERIALIZED (
-  SELECT position,
+  SELECT position, props, industries, kind, level, city_adcode, district_adcode, location_precision,
          round((ST_X(geom_3857) - %(left)s) * %(sx)s) AS ux,
          round((ST_Y(geom_3857) - %(bottom)s) * %(sy)s) AS uy
   FROM atlas_features
@@ -145,15 +210,12 @@ cells AS (
          least(greatest(floor((uy + %(buffer)s) / %(cell)s), 0), %(last)s) AS cy,
          count(*) AS n, round(avg(ux)) AS mx, round(avg(uy)) AS my, min(position) AS position
   FROM pts WHERE (SELECT n FROM total) > %(cap)s GROUP BY 1, 2
-), singles AS (
-  SELECT position, ux, uy FROM pts WHERE (SELECT n FROM total) <= %(cap)s
-  UNION ALL
-  SELECT c.position, p.ux, p.uy FROM cells c JOIN pts p USING (position) WHERE c.n = 1
 ), features AS (
-  SELECT 0 AS part, s.position::float8 AS o1, 0::float8 AS o2, s.position + 1 AS fid,
-         ST_MakePoint(s.ux, %(extent)s - s.uy) AS geom, {props},
+  SELECT 0 AS part, f.position::float8 AS o1, 0::float8 AS o2, f.position + 1 AS fid,
+         ST_MakePoint(f.ux, %(extent)s - f.uy) AS geom, {props},
          NULL::boolean AS cluster, NULL::integer AS point_count
-  FROM singles s JOIN atlas_features f ON f.data_version = %(dv)s AND f.position = s.position
+  FROM pts f
+  WHERE (SELECT n FROM total) <= %(cap)s OR f.position IN (SELECT position FROM cells WHERE n = 1)
   UNION ALL
   SELECT 1, cx, cy, NULL, ST_MakePoint(mx, %(extent)s - my), {nulls}, true, n::integer
   FROM cells WHERE n > 1
@@ -164,17 +226,22 @@ SELECT ST_AsMVT(t.*, %(name)s, %(extent)s, 'geom', 'fid') FROM (
 
 
 def mvt(sql: SqlLayer, name: str, columns: list[Column], flt: Filter, frame: TileFrame, *, extent: int,
-        buffer: int, max_points: int, cluster_units: int, timeout_s: float | None = None) -> bytes:
-    """One MVT layer `name` of the layer's points in the tile (b'' when there are none)."""
+        buffer: int, max_points: int, cluster_units: int, timeout_s: float | None = None,
+        zoom: int | None = None, col: int = 0, row: int = 0) -> bytes:
+    """One MVT layer `name` of the layer's points in the tile (b'' when there are none); with
+    `zoom`/`col`/`row`, from the layer's cell aggregates when they can answer it."""
+    if zoom is not None:
+        found = aggregates(sql).mvt(name, columns, flt, frame, zoom, col, row, extent=extent, buffer=buffer,
+                                    max_points=max_points, cluster_units=cluster_units, timeout_s=timeout_s)
+        if found is not None:
+            return found
     where, params = _named(*sql.where(flt), "w")
-    props, prop_params = _property_sql(columns)
+    props = _property_sql(columns)
     x0, y0, x1, y1 = frame.box
-    params.update(prop_params, left=frame.left, bottom=frame.bottom, sx=frame.scale_x, sy=frame.scale_y,
+    params.update(props.params, left=frame.left, bottom=frame.bottom, sx=frame.scale_x, sy=frame.scale_y,
                   x0=x0, y0=y0, x1=x1, y1=y1, buffer=buffer, cell=cluster_units,
-                  last=(extent + 2 * buffer) // cluster_units + 1, cap=max_points, extent=extent,
-                  dv=sql.data_version, name=name)
-    text = MVT_SQL.format(where=where, props=props, nulls=", ".join("NULL::text" for _ in columns),
-                          names=", ".join(_identifier(c.name) for c in columns))
+                  last=(extent + 2 * buffer) // cluster_units + 1, cap=max_points, extent=extent, name=name)
+    text = MVT_SQL.format(where=where, props=props.select, nulls=props.nulls, names=props.names)
     found = fetch_one(sql, text, params, timeout_s)
     return bytes(found[0]) if found and found[0] is not None else b""
 
@@ -233,7 +300,14 @@ def map_tile(sql: SqlLayer, flt: Filter, z: int, x: int, y: int, *, by: str, til
                   lat0=max(lat0, -85.05112878) - dlat - margin, lat1=min(lat1, 85.05112878) - dlat + margin,
                   x0=float(x * tile_px), x1=float((x + 1) * tile_px), y0=float(y * tile_px),
                   y1=float((y + 1) * tile_px))
-    rows = fetch_all(sql, MAP_SQL.format(where=where), params, timeout_s)
+    if cluster and shift == (0.0, 0.0):   # cells are in WGS84: a shifted basemap groups from the rows
+        found = aggregates(sql).map_tile(flt, z, x, y, by=by, tile_px=tile_px, cell_px=cell_px, timeout_s=timeout_s)
+        if found is not None:
+            return found
+    return _map_tile(fetch_all(sql, MAP_SQL.format(where=where), params, timeout_s))
+
+
+def _map_tile(rows: list[tuple]) -> MapTile:
     clusters = [(float(r[4]), float(r[5]), int(r[3])) for r in rows if r[0] == 1]
     points = [(r[6], float(r[4]), float(r[5]), r[7], r[8], r[9], r[10]) for r in rows if r[0] == 0]
     return MapTile(clusters, points)
@@ -247,3 +321,251 @@ def first_styles(sql: SqlLayer, flt: Filter, by: str) -> list[tuple[str, str]]:
     rows = fetch_all(sql, f"SELECT coalesce(props->>%(by)s, ''), coalesce(props->>'location_precision', ''), "
                           f"min(position) FROM atlas_features WHERE {where} GROUP BY 1, 2 ORDER BY 3", params, None)
     return [(r[0], r[1]) for r in rows]
+
+
+# --- per-cell aggregates of big layers at low zooms -------------------------------------------------
+
+HALF = 20037508.342789244          # half the Web Mercator world width (metres)
+AGGREGATE_MIN_ROWS = 50_000        # smaller layers are grouped from their rows per tile (fast enough)
+MVT_AGGREGATE_MAX_ZOOM = 9         # vector tiles up to this zoom read atlas_tile_cells
+MAP_AGGREGATE_MAX_ZOOM = 11        # map JSON tiles up to this zoom read atlas_tile_cells
+GRID_MVT, GRID_MAP = 0, 1
+RECHECK_S = 5.0                    # how often a host asks again whether the cells were built
+ADVISORY = 0x61746c73              # 'atls': the advisory lock namespace of the builds
+CELL_FILTERS = ("level", "kind", "city")   # the filter parts the cells are grouped by (not industry)
+
+# Rows of one version with their Web Mercator position (metres from the world's lower left), the
+# filter columns the cells are grouped by, and their position in the layer: read once per build.
+BUILD_POINTS = """
+CREATE TEMPORARY TABLE atlas_build_points ON COMMIT DROP AS
+SELECT ST_X(geom_3857) + %(half)s AS x, ST_Y(geom_3857) + %(half)s AS y,
+       (ST_X(geom) + 180.0) / 360.0 AS u,
+       (1.0 - asinh(tan(radians(least(greatest(ST_Y(geom), -85.05112878), 85.05112878)))) / pi()) / 2.0 AS v,
+       ST_X(geom) AS lon, ST_Y(geom) AS lat, level, kind, city_adcode, position
+FROM atlas_features WHERE data_version = %(dv)s AND ST_GeometryType(geom) = 'ST_Point'
+"""
+# Vector tiles at zoom z: cells of `cell` tile units, offset by the buffer (a tile's local cell k
+# is world cell 32·col + k), positions in whole world units (x right, y up), as the encoder rounds.
+BUILD_MVT = """
+INSERT INTO atlas_tile_cells (data_version, grid, z, cx, cy, level, kind, city_adcode, n, sx, sy, position)
+SELECT %(dv)s, 0, %(z)s, floor((ux + %(buffer)s) / %(cell)s), floor((uy + %(buffer)s) / %(cell)s),
+       level, kind, city_adcode, count(*), sum(ux), sum(uy), min(position)
+FROM (SELECT round(x * %(scale)s) AS ux, round(y * %(scale)s) AS uy, level, kind, city_adcode, position
+      FROM atlas_build_points) p
+GROUP BY 4, 5, 6, 7, 8
+"""
+# The map at its deepest aggregated zoom: cells of `cell` pixels of 256 px tiles, sums of lon/lat
+# (a cluster's mean position); the cells of lower zooms are unions of these (floor(px / 64) at
+# zoom z - 1 is floor(cell / 2) at zoom z), so they are summed from them.
+BUILD_MAP = """
+INSERT INTO atlas_tile_cells (data_version, grid, z, cx, cy, level, kind, city_adcode, n, sx, sy, position)
+SELECT %(dv)s, 1, %(z)s, floor(u * %(scale)s / %(cell)s), floor(v * %(scale)s / %(cell)s),
+       level, kind, city_adcode, count(*), sum(lon), sum(lat), min(position)
+FROM atlas_build_points GROUP BY 4, 5, 6, 7, 8
+"""
+BUILD_MAP_UP = """
+INSERT INTO atlas_tile_cells (data_version, grid, z, cx, cy, level, kind, city_adcode, n, sx, sy, position)
+SELECT data_version, 1, z - 1, floor(cx / 2), floor(cy / 2), level, kind, city_adcode,
+       sum(n), sum(sx), sum(sy), min(position)
+FROM atlas_tile_cells WHERE data_version = %(dv)s AND grid = 1 AND z = %(z)s
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+"""
+
+MVT_CELLS_SQL = """
+WITH cells AS (
+  SELECT cx - %(cx0)s AS cx, cy - %(cy0)s AS cy, sum(n) AS n, sum(sx) AS sx, sum(sy) AS sy,
+         min(position) AS position
+  FROM atlas_tile_cells
+  WHERE data_version = %(dv)s AND grid = 0 AND z = %(z)s AND cx BETWEEN %(cx0)s AND %(cx0)s + %(span)s
+    AND cy BETWEEN %(cy0)s AND %(cy0)s + %(span)s {cell_filter}
+  GROUP BY 1, 2
+), features AS (
+  SELECT 0 AS part, c.position::float8 AS o1, 0::float8 AS o2, c.position + 1 AS fid,
+         ST_MakePoint(round((ST_X(f.geom_3857) - %(left)s) * %(sx)s),
+                      %(extent)s - round((ST_Y(f.geom_3857) - %(bottom)s) * %(sy)s)) AS geom, {props},
+         NULL::boolean AS cluster, NULL::integer AS point_count
+  FROM cells c JOIN atlas_features f ON f.data_version = %(dv)s AND f.position = c.position
+  WHERE c.n = 1
+  UNION ALL
+  SELECT 1, cx, cy, NULL, ST_MakePoint(round(sx / n - %(ux0)s), %(extent)s - round(sy / n - %(uy0)s)),
+         {nulls}, true, n::integer
+  FROM cells WHERE n > 1
+)
+SELECT (SELECT coalesce(sum(n), 0) FROM cells),
+       (SELECT ST_AsMVT(t.*, %(name)s, %(extent)s, 'geom', 'fid') FROM (
+          SELECT fid, geom, {names}, cluster, point_count FROM features ORDER BY part, o1, o2) t
+        WHERE (SELECT coalesce(sum(n), 0) FROM cells) > %(cap)s)
+"""
+
+MAP_CELLS_SQL = """
+WITH cells AS (
+  SELECT cx, cy, sum(n) AS n, sum(sx) AS slon, sum(sy) AS slat, min(position) AS position
+  FROM atlas_tile_cells
+  WHERE data_version = %(dv)s AND grid = 1 AND z = %(z)s AND cx BETWEEN %(cx0)s AND %(cx1)s
+    AND cy BETWEEN %(cy0)s AND %(cy1)s {cell_filter}
+  GROUP BY 1, 2
+)
+SELECT 1 AS part, cx, cy, n, slon / n, slat / n, NULL, NULL, NULL, NULL, NULL FROM cells WHERE n > 1
+UNION ALL
+SELECT 0, c.position, 0, 1, ST_X(f.geom), ST_Y(f.geom), f.fid, coalesce(f.props->>%(by)s, ''),
+       coalesce(f.props->>'location_precision', ''), coalesce(f.props->>'name_zh', ''),
+       coalesce(f.props->>'name_en', '')
+FROM cells c JOIN atlas_features f ON f.data_version = %(dv)s AND f.position = c.position WHERE c.n = 1
+ORDER BY 1 DESC, 2, 3
+"""
+
+
+def _cell_filter(flt: Filter) -> tuple[str, dict] | None:
+    """The filter as a condition on atlas_tile_cells; None when it names an industry (the cells
+    are not grouped by industry: such a tile is grouped from the rows)."""
+    if flt.industry:
+        return None
+    parts, params = [], {}
+    for name, column in (("level", "level"), ("kind", "kind"), ("city", "city_adcode")):
+        values = getattr(flt, name)
+        if values:
+            parts.append(f"AND {column} = ANY(%(cf_{name})s)")
+            params[f"cf_{name}"] = sorted(values)
+    return " ".join(parts), params
+
+
+class CellAggregates:
+    """The per-cell counts and sums of one layer version in atlas_tile_cells (see the module's
+    doc): whether they are there (asked again every RECHECK_S while not), building them once per
+    data version (advisory lock, on the primary, in a background thread), reading a tile of them."""
+
+    def __init__(self, sql: SqlLayer):
+        self.sql = sql
+        self._built: set[tuple[int, int]] = set()
+        self._asked = -1e9
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def wanted(self) -> bool:
+        return self.sql.rows >= AGGREGATE_MIN_ROWS
+
+    def ready(self, grid: int, z: int) -> bool:
+        """Whether the cells of `grid` at zoom z can be read (starting their build if not)."""
+        if not self.wanted:
+            return False
+        if (grid, z) in self._built:
+            return True
+        now = time.monotonic()
+        if now - self._asked < RECHECK_S:
+            return False
+        self._asked = now
+        try:
+            rows = fetch_all(self.sql, "SELECT grid, z FROM atlas_tile_cells_built WHERE data_version = %(dv)s",
+                             {"dv": self.sql.data_version}, 2.0)
+        except Exception as error:   # a store made before the table, a replica behind: rows serve
+            log.info("tile cells of %s not readable (%s): tiles are grouped from the rows", self.sql.layer, error)
+            rows = []
+        self._built = {(int(g), int(zz)) for g, zz in rows}
+        if (grid, z) not in self._built:
+            self.start()
+        return (grid, z) in self._built
+
+    def start(self) -> None:
+        """Build in a background thread (once per process and version)."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._build_quietly, daemon=True,
+                                            name=f"atlas-tile-cells-{self.sql.data_version}")
+            self._thread.start()
+
+    def _build_quietly(self) -> None:
+        try:
+            self.build()
+        except Exception:   # tiles keep being grouped from the rows; the next process tries again
+            log.exception("building the tile cells of %s (data version %s) failed", self.sql.layer,
+                          self.sql.data_version)
+
+    def build(self) -> bool:
+        """Build the cells of this data version on the primary unless they are there or another
+        host is building them (then False). One transaction: a reader sees all zooms or none."""
+        import psycopg
+        dv = self.sql.data_version
+        with psycopg.connect(self.sql.primary, autocommit=False) as conn:
+            if not conn.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (ADVISORY, dv)).fetchone()[0]:
+                return False
+            if conn.execute("SELECT count(*) FROM atlas_tile_cells_built WHERE data_version = %s",
+                            (dv,)).fetchone()[0]:
+                return False
+            started = time.monotonic()
+            conn.execute("ANALYZE atlas_features")   # a table just COPied into has no statistics
+            conn.execute(BUILD_POINTS, {"half": HALF, "dv": dv})
+            for z in range(MVT_AGGREGATE_MAX_ZOOM + 1):
+                conn.execute(BUILD_MVT, {"dv": dv, "z": z, "scale": 4096 * 2 ** z / (2 * HALF),
+                                         "buffer": 64, "cell": 128})
+            conn.execute(BUILD_MAP, {"dv": dv, "z": MAP_AGGREGATE_MAX_ZOOM,
+                                     "scale": float(256 * 2 ** MAP_AGGREGATE_MAX_ZOOM), "cell": 64.0})
+            for z in range(MAP_AGGREGATE_MAX_ZOOM, 0, -1):
+                conn.execute(BUILD_MAP_UP, {"dv": dv, "z": z})
+            conn.execute("INSERT INTO atlas_tile_cells_built (data_version, grid, z) "
+                         "SELECT %s, g, z FROM (VALUES (0, %s), (1, %s)) m(g, top), generate_series(0, top) z",
+                         (dv, MVT_AGGREGATE_MAX_ZOOM, MAP_AGGREGATE_MAX_ZOOM))
+            conn.commit()
+            log.info("tile cells of %s (data version %s, %s rows) built in %.1f s", self.sql.layer, dv,
+                     self.sql.rows, time.monotonic() - started)
+        self._asked = -1e9
+        return True
+
+    def mvt(self, name: str, columns: list[Column], flt: Filter, frame: TileFrame, z: int, col: int, row: int, *,
+            extent: int, buffer: int, max_points: int, cluster_units: int, timeout_s: float | None) -> bytes | None:
+        """The tile from the cells (as `mvt` makes it from the rows), or None when they cannot
+        answer it (not built, an industry filter, or the tile under the cap: its points are sent)."""
+        cells = _cell_filter(flt)
+        if cells is None or z > MVT_AGGREGATE_MAX_ZOOM or extent != 4096 or not self.ready(GRID_MVT, z):
+            return None
+        cell_filter, params = cells
+        per_tile = extent // cluster_units
+        bottom_row = (1 << z) - 1 - row
+        props = _property_sql(columns)
+        params.update(props.params, dv=self.sql.data_version, z=z, cx0=col * per_tile, cy0=bottom_row * per_tile,
+                      span=per_tile, left=frame.left, bottom=frame.bottom, sx=frame.scale_x, sy=frame.scale_y,
+                      ux0=float(col * extent), uy0=float(bottom_row * extent), extent=extent, name=name,
+                      cap=max_points)
+        text = MVT_CELLS_SQL.format(cell_filter=cell_filter, props=props.select, nulls=props.nulls,
+                                    names=props.names)
+        total, data = fetch_one(self.sql, text, params, timeout_s)
+        if int(total) <= max_points:
+            return None
+        return bytes(data) if data is not None else b""
+
+    def map_tile(self, flt: Filter, z: int, x: int, y: int, *, by: str, tile_px: int, cell_px: int,
+                 timeout_s: float | None = None) -> "MapTile | None":
+        cells = _cell_filter(flt)
+        if cells is None or z > MAP_AGGREGATE_MAX_ZOOM or tile_px // cell_px != 4 or not self.ready(GRID_MAP, z):
+            return None
+        cell_filter, params = cells
+        per_tile = tile_px // cell_px
+        params.update(dv=self.sql.data_version, z=z, cx0=x * per_tile, cx1=(x + 1) * per_tile - 1,
+                      cy0=y * per_tile, cy1=(y + 1) * per_tile - 1, by=by)
+        rows = fetch_all(self.sql, MAP_CELLS_SQL.format(cell_filter=cell_filter), params, timeout_s)
+        return _map_tile(rows)
+
+
+_aggregates: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # SqlLayer -> CellAggregates
+_guard = threading.Lock()
+
+
+def aggregates(sql: SqlLayer) -> CellAggregates:
+    """The layer version's CellAggregates (one per SqlLayer, kept as long as it lives)."""
+    found = _aggregates.get(sql)
+    if found is None:
+        with _guard:
+            found = _aggregates.get(sql)
+            if found is None:
+                found = _aggregates[sql] = CellAggregates(sql)
+    return found
+
+
+def prepare(sql: SqlLayer) -> None:
+    """Called when a bundle starts serving the layer: a big layer's cells are looked for (and
+    built in the background if missing) before the first tile asks."""
+    found = aggregates(sql)
+    if found.wanted:
+        threading.Thread(target=lambda: found.ready(GRID_MVT, 0), daemon=True,
+                         name="atlas-tile-cells-check").start()
