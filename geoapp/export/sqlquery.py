@@ -18,7 +18,7 @@ CASEI/LOWER/UPPER on text properties, and the spatial predicates and BBOX on the
 compared by code point (COLLATE "C"), as Python compares it. A filter or sortby it does not
 translate (a label column such as city_zh, numbers compared with text, arithmetic, …) is answered
 by the in-memory evaluator itself, run over the rows the rest of the query selects, streamed from
-the database a chunk at a time; only the matching feature ids are kept (and remembered for the
+the database a chunk at a time; only the matching rows' positions are kept (and remembered for the
 next pages). Either way the answer is the in-memory one.
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ COMPARISONS = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 SPATIAL = {"INTERSECTS": "ST_Intersects", "DISJOINT": "ST_Disjoint", "CONTAINS": "ST_Contains",
            "WITHIN": "ST_Within", "TOUCHES": "ST_Touches", "CROSSES": "ST_Crosses",
            "OVERLAPS": "ST_Overlaps", "EQUALS": "ST_Equals"}
-# Matching feature ids of queries answered by the in-memory evaluator, kept for their next pages.
+# Matching positions of queries answered by the in-memory evaluator, kept for their next pages.
 FALLBACKS_KEPT = 8
 COUNTS_KEPT = 256
 
@@ -393,16 +393,12 @@ def _query(layer, sql: str, params) -> list[tuple]:
         return layer.query(sql, params)
 
 
-_writers = _Kept(32)   # id(collection) -> Writer (which holds the collection: the id stays its own)
-
-
 def writer(cat: Catalog, collection: Collection) -> Writer:
-    """The collection's Writer, kept with its label memos for the next requests."""
-    found = _writers.get(id(collection), lambda: Writer(cat, collection))
-    if found.collection is not collection or found.cat is not cat:
-        found = Writer(cat, collection)
-        with _writers.lock:
-            _writers.entries[id(collection)] = found
+    """The collection's Writer, kept on the collection (with its label memos) for the next
+    requests; it goes with the collection when the catalog is replaced."""
+    found = collection.__dict__.get("_sql_writer")
+    if found is None or found.cat is not cat:
+        found = collection.__dict__["_sql_writer"] = Writer(cat, collection)
     return found
 
 
@@ -439,8 +435,8 @@ class Query:
         """(number matched, the page's raw rows (fid, props, WKB)) — see Writer."""
         layer = self.collection.sql
         if self._sql is None:
-            ids = self._fallback_ids()
-            return len(ids), self.rows_of(list(ids[offset:offset + limit]))
+            positions = self._fallback_positions()
+            return len(positions), self._at(positions[offset:offset + limit].tolist())
         where, order = self._sql
         plain = self.flt.empty and not self.boxes and self.expression is None
         matched = layer.rows if plain else _counts.get(
@@ -467,13 +463,6 @@ class Query:
         by_position = {r[0]: r[1:] for r in rows}
         return [by_position[p] for p in positions]
 
-    def rows_of(self, ids: list[str]) -> list[tuple]:
-        """The raw rows of these feature ids, in this order."""
-        layer = self.collection.sql
-        rows = layer.query(f"{SELECT_ROWS} WHERE data_version = %s AND fid = ANY(%s)", [layer.data_version, ids])
-        by_id = {r[0]: r for r in rows}
-        return [by_id[i] for i in ids]
-
     def raw_chunks(self, size: int = STREAM_CHUNK) -> Iterator[list[tuple]]:
         """Every matching raw row, in order, `size` at a time (a server-side cursor)."""
         layer = self.collection.sql
@@ -487,9 +476,9 @@ class Query:
                         while rows := cur.fetchmany(size):
                             yield rows
             return
-        ids = self._fallback_ids()
-        for start in range(0, len(ids), size):
-            yield self.rows_of(list(ids[start:start + size]))
+        positions = self._fallback_positions()
+        for start in range(0, len(positions), size):
+            yield self._at(positions[start:start + size].tolist())
 
     def chunks(self, size: int = STREAM_CHUNK) -> Iterator[gpd.GeoDataFrame]:
         """Every matching row, published, in order, `size` at a time; one empty frame with the
@@ -501,27 +490,35 @@ class Query:
         if not written:
             yield self.collection.frame
 
-    def _fallback_ids(self) -> np.ndarray:
-        """The matching feature ids in order, by the in-memory evaluator over streamed rows."""
+    def _fallback_positions(self) -> np.ndarray:
+        """The positions of the matching rows in order, by the in-memory evaluator over the rows
+        the filter and boxes select, streamed (8 bytes a match are kept, not the rows)."""
         layer = self.collection.sql
         key = (layer.key, self.flt, self.boxes, repr(self.expression), self.swap, self.sortby)
 
         def make():
-            ids, keys = [], []
+            found, keys = [], []
             names = [n for n, _ in self.sortby]
-            for rows in layer.stream(layer.where(self.flt, list(self.boxes or ()))):
-                frame = self.cat.published_rows(self.collection, rows)
-                if self.expression is not None:
-                    frame = frame[query.evaluate(frame, self.expression, self.swap).to_numpy()]
-                ids.append(frame.index.to_numpy())
-                keys.append(pd.DataFrame(frame[names]).reset_index(drop=True))
-            found = np.concatenate(ids) if ids else np.array([], dtype=object)
-            if self.sortby and len(found):
+            where = layer.where(self.flt, list(self.boxes or ()))
+            writer = self.writer
+            with layer.connection() as conn:
+                with conn.transaction():
+                    with conn.cursor(name=f"atlas_eval_{id(self)}_{threading.get_ident()}") as cur:
+                        cur.itersize = STREAM_CHUNK
+                        cur.execute("SELECT position, fid, props, ST_AsBinary(geom) FROM atlas_features "
+                                    f"WHERE {where[0]} ORDER BY position", where[1])
+                        while rows := cur.fetchmany(STREAM_CHUNK):
+                            frame = writer.frame([r[1:] for r in rows])
+                            mask = np.ones(len(rows), dtype=bool) if self.expression is None else \
+                                query.evaluate(frame, self.expression, self.swap).to_numpy()
+                            found.append(np.array([r[0] for r in rows], dtype=np.int64)[mask])
+                            keys.append(pd.DataFrame(frame[names])[mask].reset_index(drop=True))
+            positions = np.concatenate(found) if found else np.array([], dtype=np.int64)
+            if self.sortby and len(positions):
                 table = pd.concat(keys, ignore_index=True)
-                positions = query.sort_positions(table, np.arange(len(found)), list(self.sortby))
-                found = found[positions]
-            found.flags.writeable = False
-            return found
+                positions = positions[query.sort_positions(table, np.arange(len(positions)), list(self.sortby))]
+            positions.flags.writeable = False
+            return positions
         return _fallbacks.get(key, make)
 
 
