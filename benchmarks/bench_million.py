@@ -368,6 +368,22 @@ def slow_statements(log: Path, keep: Path) -> list[str]:
             for k, v in ranked[:10]]
 
 
+def wait_cells(url: str, version: int, since: float, timeout: float) -> str:
+    """Waits until the app has built its per-cell tile aggregates of `version` (geoapp/postgis/
+    tiles.py builds them in the background once per data version); how long after `since` that
+    was, in words (or that the store has none / they were not there in time)."""
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('atlas_tile_cells_built')").fetchone()[0] is None:
+            return "the store keeps no tile aggregates"
+        while time.monotonic() - since < timeout:
+            if conn.execute("SELECT count(*) FROM atlas_tile_cells_built WHERE data_version = %s",
+                            (version,)).fetchone()[0]:
+                return f"{time.monotonic() - since:.1f}"
+            time.sleep(1)
+    return f"not built {timeout:.0f} s after start-up (tiles measured from the rows)"
+
+
 def phase(name: str, started: float) -> None:
     print(f"  {name} done at +{time.monotonic() - started:.0f} s, load {os.getloadavg()[0]:.1f}", flush=True)
 
@@ -385,6 +401,8 @@ def main() -> None:
     parser.add_argument("--slow-ms", type=int, default=25,
                         help="the cluster logs statements slower than this; the slowest shapes are printed "
                              "and the log kept in $TMPDIR/bench-million-pg-<port>.log")
+    parser.add_argument("--cells-timeout", type=float, default=900,
+                        help="seconds to wait after start-up for the app's tile aggregates of the version")
     parser.add_argument("--tipg-venv", type=Path, default=Path("/tmp/tipg-venv"))
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/performance.md")
     args = parser.parse_args()
@@ -423,6 +441,7 @@ def main() -> None:
                                     env=tipg_env, stdout=subprocess.DEVNULL, stderr=out)
         try:
             a, t = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{tipg_port}"
+            app_start = time.monotonic()
             app_up = wait_up(a + "/health", app, app_log)
             wait_up(t + "/collections", tipg, tipg_log)
             print(f"  app up after {app_up:.1f} s", flush=True)
@@ -431,6 +450,8 @@ def main() -> None:
             page_cold = timed(a + "/")
             page = [timed(a + "/") for _ in range(10)]
             phase("stats + map page", started)
+            cells = wait_cells(url, version, app_start, args.cells_timeout)
+            phase(f"tile aggregates ({cells})", started)
             offsets = [rng.randrange(0, max(n - 100, 1)) for _ in range(k)]
             boxes = [f"{lon - 0.05:.5f},{lat - 0.04:.5f},{lon + 0.05:.5f},{lat + 0.04:.5f}"
                      for lon, lat in zip(sample["lon"][:k], sample["lat"][:k])]
@@ -508,6 +529,8 @@ def main() -> None:
         (f"make the frame / write it ({args.load}) / VACUUM ANALYZE, s",
          f"{made_s:.1f} / {load_s:.1f} / {analyze_s:.1f}", ""),
         ("app start-up (2 workers) until /health, s", f"{app_up:.1f}", ""),
+        ("tile cell aggregates of the version built, s after start-up (measures below wait for them)",
+         cells, ""),
         ("/stats cold (first request after start-up)", f"{stats_cold:.0f}", ""),
         ("map page `/`: first request / p50 of 10 after it", f"{page_cold:.0f} / {p50(page):.0f}", ""),
         ("items limit 100, the first page: its first request / p50 of 19 repeats (the atlas caches "
