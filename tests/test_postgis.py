@@ -180,3 +180,42 @@ def test_a_new_version_changes_the_catalog(sql_app, loaded):
     assert after.sql[LAYER].data_version == version and after.sql[LAYER].rows == 1500
     assert after.catalog.version != before
     store.revert(first, who="test")      # the module's rows again, for any test after this one
+
+
+def test_database_down_answers_503_and_comes_back(tmp_path):
+    """A layer served from PostGIS while the database is stopped: 503 with Retry-After and a
+    message (never a 500), /health still answers, and reads work again once it is back."""
+    import time
+
+    from benchmarks.pgcluster import postgis_cluster_control
+    from geoapp.postgis import layer as layer_module
+    with postgis_cluster_control() as cluster:
+        store = PostGISStore(cluster.url)
+        store.commit(LAYER, store_frame(200, seed=3), who="test", file_name="a")
+        app, _ = two_apps(cluster.url)
+        client = app.test_client()
+        items = f"/ogc/collections/{LAYER}/items?limit=5"
+        assert client.get(items).status_code == 200
+        cluster.stop()
+        for offset in (5, 10):   # the first finds it down; the next is refused at once (PRIMARY_RETRY_S)
+            response = client.get(f"{items}&offset={offset}")   # not an answer kept from before
+            assert response.status_code == 503, response.get_data(as_text=True)[:300]
+            assert response.headers["Retry-After"] == "5"
+            assert "try again" in response.get_json()["message"]
+        download = client.get(f"/export/{LAYER}.csv?level=national")
+        assert download.status_code == 503 and download.get_json()["error"] == "service_unavailable"
+        assert client.get("/health").status_code == 200
+        cluster.start()
+        time.sleep(layer_module.PRIMARY_RETRY_S + 0.1)
+        assert client.get(f"{items}&offset=15").status_code == 200
+
+
+def test_a_statement_over_the_time_limit_answers_503(postgis_url, monkeypatch):
+    from geoapp.postgis import pool as pool_module
+    url = fresh_database(postgis_url)
+    PostGISStore(url).commit(LAYER, store_frame(200, seed=4), who="test", file_name="a")
+    monkeypatch.setattr(pool_module, "OPTIONS", "-c statement_timeout=1 -c jit=off")
+    app, _ = two_apps(url)
+    response = app.test_client().get(f"/ogc/collections/{LAYER}/items?filter=name_zh LIKE '%25合成%25'")
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "query_too_slow"

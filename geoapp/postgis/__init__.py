@@ -12,6 +12,6 @@ primary or a replica that has reached that version. A data switch then only chan
 The columns it reads are written by the store (geoapp/ingest/store.py GENERATED: kind, level,
 city_adcode, district_adcode, location_precision, industries text[], name_zh, geom_3857).
 """
-from geoapp.postgis.layer import SqlLayer, filter_sql
+from geoapp.postgis.layer import DatabaseUnavailable, SqlLayer, filter_sql
 
-__all__ = ["SqlLayer", "filter_sql"]
+__all__ = ["DatabaseUnavailable", "SqlLayer", "filter_sql"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,7 +36,22 @@ COLUMNS = ["id", "name_zh", "name_en", "kind", "level", "city_adcode", "district
 REPLICA_RETRY_S = 5.0
 STREAM_CHUNK = 5000
 
+# After the primary failed to give a connection, requests fail at once (a 503) for this long
+# instead of each waiting for the pool: a database outage must not tie up every worker thread,
+# pages served from memory included.
+PRIMARY_RETRY_S = 2.0
+
 _down_until: dict[str, float] = {}
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database that holds a layer's rows cannot be reached now (the web answers 503)."""
+
+    def __init__(self, layer: str, error: BaseException | None = None):
+        self.layer = layer
+        detail = f": {type(error).__name__}" if error is not None else " (retrying shortly)"
+        super().__init__(f"数据库暂时无法访问，请稍后再试 / the database holding layer '{layer}' cannot be "
+                         f"reached{detail}; try again in a few seconds")
 
 
 def filter_sql(flt: Filter) -> tuple[str, list]:
@@ -98,19 +114,41 @@ class SqlLayer:
         """A pooled connection (autocommit) to the replica that holds this version, or to the
         primary when there is none or the replica cannot be reached (it is then left alone for
         REPLICA_RETRY_S)."""
-        import psycopg
         url = self._url()
-        with contextlib.ExitStack() as stack:
-            try:
-                conn = stack.enter_context(pool(url, replica=url != self.primary).connection())
-            except (psycopg.OperationalError, _pool_timeout()) as error:
-                if url == self.primary:
-                    raise
-                self._replica_failed(error)
-                conn = stack.enter_context(pool(self.primary).connection())
+        try:
+            cm, conn = self._checkout(url)
+        except DatabaseUnavailable:
+            if url == self.primary:
+                raise
+            self._replica_failed(None)
+            cm, conn = self._checkout(self.primary)
+        try:
             yield conn
+        except BaseException:
+            if not cm.__exit__(*sys.exc_info()):
+                raise
+        else:
+            cm.__exit__(None, None, None)
 
-    def _replica_failed(self, error: BaseException) -> None:
+    def _checkout(self, url: str):
+        """(context, connection) from `url`'s pool, or DatabaseUnavailable — at once while the
+        primary is known to be down (PRIMARY_RETRY_S)."""
+        import psycopg
+        if url == self.primary and time.monotonic() < _down_until.get(url, 0):
+            raise DatabaseUnavailable(self.layer)
+        cm = pool(url, replica=url != self.primary).connection()
+        try:
+            conn = cm.__enter__()
+        except psycopg.errors.QueryCanceled:
+            raise
+        except (psycopg.OperationalError, _pool_timeout()) as error:
+            if url == self.primary:
+                _down_until[url] = time.monotonic() + PRIMARY_RETRY_S
+                log.warning("database of layer %s unreachable: %s", self.layer, error)
+            raise DatabaseUnavailable(self.layer, error) from error
+        return cm, conn
+
+    def _replica_failed(self, error: BaseException | None) -> None:
         _down_until[self.url] = time.monotonic() + REPLICA_RETRY_S
         log.warning("replica read failed, reading %s from the primary: %s", self.layer, error)
 
@@ -121,11 +159,14 @@ class SqlLayer:
         try:
             with self.connection() as conn:
                 return conn.execute(sql, params).fetchall()
+        except psycopg.errors.QueryCanceled:   # over the time limit: the database is fine
+            raise
         except psycopg.OperationalError as error:
             if url == self.primary:
-                raise
+                _down_until[url] = time.monotonic() + PRIMARY_RETRY_S
+                raise DatabaseUnavailable(self.layer, error) from error
             self._replica_failed(error)
-            with pool(self.primary).connection() as conn:
+            with self.connection() as conn:     # the replica is left alone now: the primary
                 return conn.execute(sql, params).fetchall()
 
     # -- reading -----------------------------------------------------------------------------

@@ -147,7 +147,36 @@ def init_memory(app: Flask) -> None:
     memory.init_app(app)
 
 
+RETRY_AFTER_S = 5
+
+
 def init_errors(app: Flask) -> None:
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    from geoapp.postgis import DatabaseUnavailable
+
+    @app.errorhandler(DatabaseUnavailable)
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def database_unavailable(error):
+        """A layer served from PostGIS while its database cannot be reached or every connection
+        is busy: 503 with Retry-After, never a 500 (pages served from memory keep working)."""
+        message = str(error) if isinstance(error, DatabaseUnavailable) else (
+            "数据库暂时无法访问，请稍后再试 / the database cannot be reached or is busy "
+            f"({type(error).__name__}); try again in a few seconds")
+        return _error_response({"error": "service_unavailable", "message": message}, 503,
+                               {"Retry-After": str(RETRY_AFTER_S), "Cache-Control": "no-store"})
+
+    @app.errorhandler(psycopg.errors.QueryCanceled)
+    def query_too_slow(error):
+        """A statement over the database's time limit (geoapp/postgis/pool.py STATEMENT_TIMEOUT_MS)."""
+        from geoapp.postgis.pool import STATEMENT_TIMEOUT_MS
+        return _error_response({"error": "query_too_slow", "message": (
+            f"查询超过 {STATEMENT_TIMEOUT_MS // 1000} 秒，已停止；请缩小范围（筛选、bbox、filter）/ the query ran "
+            f"longer than {STATEMENT_TIMEOUT_MS // 1000} s and was stopped; narrow it (filter, bbox, CQL2 "
+            "filter) and ask again")}, 503, {"Cache-Control": "no-store"})
+
     @app.errorhandler(FilterError)
     def bad_filter(error: FilterError):
         body = {"error": "bad_request", "parameter": error.param, "value": error.value,
@@ -156,3 +185,11 @@ def init_errors(app: Flask) -> None:
             from flask import render_template
             return render_template("error.html", error=body), 400
         return jsonify(body), 400
+
+
+def _error_response(body: dict, status: int, headers: dict):
+    """An error as JSON, or as the error page for a browser asking for a page."""
+    if request.accept_mimetypes.accept_html and not request.path.startswith(("/api", "/export", "/ogc")):
+        from flask import render_template
+        return render_template("error.html", error=body), status, headers
+    return jsonify(body), status, headers
