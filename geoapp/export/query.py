@@ -80,7 +80,8 @@ def swap_axes(geometries: np.ndarray) -> np.ndarray:
 # --- queryables -------------------------------------------------------------------------------------
 
 def property_columns(frame: gpd.GeoDataFrame) -> list[str]:
-    return [c for c in frame.columns if c != frame.geometry.name]
+    geometry = frame.geometry.name   # once: each `frame.geometry` makes a GeoSeries
+    return [c for c in frame.columns if c != geometry]
 
 
 def _property_schema(frame: gpd.GeoDataFrame, column: str, industries=()) -> dict:
