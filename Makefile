@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 HOST ?= 127.0.0.1
 
-.PHONY: run reload test lint check system-deps data bench bench-ogc bench-stats bench-scale bench-gis clean run-deps bench-load bench-million bench-sql-stats
+.PHONY: run reload test lint check system-deps data bench bench-ogc bench-stats bench-scale bench-gis clean run-deps bench-load bench-million bench-sql-stats bench-sql-tiles
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -95,6 +95,10 @@ PLACES ?= 1000000
 ROWS ?= 100000
 bench-sql-stats: $(VENV)/.dev system-deps
 	PYTHONPATH=. $(PY) benchmarks/bench_sql_stats.py --rows $(ROWS)
+
+# Vector and map tiles of a layer in PostGIS at ROWS synthetic places (default 100000), vs tipg's query shape.
+bench-sql-tiles: $(VENV)/.dev system-deps
+	PYTHONPATH=. $(PY) benchmarks/bench_sql_tiles.py --places $(ROWS)
 
 bench-million: $(VENV)/.dev system-deps
 	PYTHONPATH=. $(PY) benchmarks/bench_million.py --places $(PLACES)
