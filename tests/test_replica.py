@@ -58,9 +58,9 @@ def get(base: str, path: str) -> tuple[int, bytes]:
 @pytest.fixture(scope="module")
 def hosts(clusters, tmp_path_factory):
     """Two gunicorn processes (1 worker each, polling the primary every 0.2 s): their base URLs.
-    The first serves the imported layer from the database (ATLAS_SQL_LAYER_ROWS=0: every read is
-    a query, on the replica that reached the version), the second reads its rows into memory (the
-    default for a layer this small): both ways of reading must follow the replica rules."""
+    The first serves the imported layer from the database (ATLAS_SQL_LAYER_ROWS=0, the default:
+    every read is a query, on the replica that reached the version), the second reads its rows
+    into memory (a threshold above the layer's rows): both ways must follow the replica rules."""
     primary, replica = clusters
     env = {**os.environ, "ATLAS_TILES": "none", "ATLAS_DATABASE_URL": primary.url,
            "ATLAS_DATABASE_REPLICA_URL": replica.url, "ATLAS_STORE_POLL": "0.2",
@@ -68,7 +68,7 @@ def hosts(clusters, tmp_path_factory):
     logs = tmp_path_factory.mktemp("hosts")
     ports = [free_port(), free_port()]
     processes = []
-    for port, sql_rows in zip(ports, ("0", "20000")):
+    for port, sql_rows in zip(ports, ("0", "1000000000")):
         with (logs / f"{port}.log").open("wb") as log:
             processes.append(subprocess.Popen(
                 [str(PROJECT_ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1",

@@ -40,8 +40,10 @@ DEFAULTS = {
     "ATLAS_STORE_POLL": 1.0,
     # PostGIS only: an imported layer of this many rows or more is served from the database
     # (geoapp/postgis: items, tiles, figures, search, downloads as SQL) instead of being read into
-    # every worker; smaller layers are read into memory. A worker's memory then stays bounded.
-    "ATLAS_SQL_LAYER_ROWS": 20000,
+    # every worker; smaller layers are read into memory. The default 0 serves every imported layer
+    # of a PostGIS store from the database: a worker's memory does not grow with imported rows
+    # (a per-layer threshold would let many layers just under it fill every worker).
+    "ATLAS_SQL_LAYER_ROWS": 0,
     # /admin/import is enabled only when this is set (and then requires it).
     "ATLAS_ADMIN_TOKEN": "",
 }
