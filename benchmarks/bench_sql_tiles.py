@@ -6,7 +6,8 @@ app in this process with the layer served from SQL (ATLAS_SQL_LAYER_ROWS=0) and 
 tile once, so the body cache does not answer), distinct z8 and z12 OGC tiles around random places
 and the map's JSON tiles at z7 and z11. For comparison it times tipg's query shape on the same rows
 (plain ST_AsMVT over ST_AsMVTGeom of every column, at most 10000 features, no clusters) for the
-same tiles. Prints one table and a summary line:
+same tiles, the statement alone (no HTTP, as the atlas's "statement alone" figures; the request
+figures are through Flask's test client, in this process). Prints one table and a summary line:
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_sql_tiles.py [--places 100000] [--samples 100]
 """
@@ -112,6 +113,19 @@ def main() -> None:
                     for x, y in ogc[8]]
         maps = {z: [timed(client, f"/map/layers/{LAYER}/tiles/{z}/{x}/{y}.json")
                     for x, y in sorted({tile_of(lon, lat, z) for lon, lat in picks})[:args.samples]] for z in (7, 11)}
+        # the database's part alone, like for like with tipg's statement below
+        from geoapp.export import tiles as mvt
+        from geoapp.filters import Filter
+        columns = app.extensions["atlas"].bundle().catalog[LAYER].sql_columns
+        statement = {}
+        for z in ogc:
+            statement[z] = []
+            for x, y in ogc[z]:
+                start = time.perf_counter()
+                sql_tiles.mvt(sql, LAYER, columns, Filter(), mvt.tile_frame(z, y, x), extent=mvt.EXTENT,
+                              buffer=mvt.BUFFER, max_points=mvt.MAX_TILE_POINTS, cluster_units=mvt.CLUSTER_UNITS,
+                              timeout_s=None, zoom=z, col=x, row=y)
+                statement[z].append((time.perf_counter() - start) * 1000)
         tipg = {}
         with psycopg.connect(url) as conn:
             for z in ogc:
@@ -123,16 +137,19 @@ def main() -> None:
     rows = [("places", f"{args.places:,}", ""), ("COPY + commit (s)", f"{load_s:.1f}", ""),
             ("app start-up, layer in SQL (s)", f"{startup:.1f}", ""),
             ("app start-up until the tile cells are built (s)", f"{build_s:.1f}" if cells.wanted else "-", ""),
-            (f"OGC tile z8, p50 of {len(times[8])}", f"{p50(times[8]):.1f}", f"{p50(tipg[8]):.1f}"),
-            (f"OGC tile z12, p50 of {len(times[12])}", f"{p50(times[12]):.1f}", f"{p50(tipg[12]):.1f}"),
+            (f"OGC tile z8, p50 of {len(times[8])}: request (statement alone)",
+             f"{p50(times[8]):.1f} ({p50(statement[8]):.1f})", f"{p50(tipg[8]):.1f}"),
+            (f"OGC tile z12, p50 of {len(times[12])}: request (statement alone)",
+             f"{p50(times[12]):.1f} ({p50(statement[12]):.1f})", f"{p50(tipg[12]):.1f}"),
             (f"OGC tile z8 level=national, p50 of {len(filtered)}", f"{p50(filtered):.1f}", ""),
             (f"map JSON tile z7, p50 of {len(maps[7])}", f"{p50(maps[7]):.1f}", ""),
             (f"map JSON tile z11, p50 of {len(maps[11])}", f"{p50(maps[11]):.1f}", "")]
-    print("| measure (ms unless stated) | atlas (SQL) | tipg's query shape |\n|---|---|---|")
+    print("| measure (ms unless stated) | atlas, layer in SQL | tipg's statement alone |\n|---|---|---|")
     for a, b, c in rows:
         print(f"| {a} | {b} | {c} |")
-    print(f"sql tiles: places {args.places}; z8 p50 {p50(times[8]):.1f}; z12 p50 {p50(times[12]):.1f}; "
-          f"tipg-shape z8 p50 {p50(tipg[8]):.1f}; tipg-shape z12 p50 {p50(tipg[12]):.1f}")
+    print(f"sql tiles: places {args.places}; z8 p50 {p50(times[8]):.1f} (statement {p50(statement[8]):.1f}); "
+          f"z12 p50 {p50(times[12]):.1f} (statement {p50(statement[12]):.1f}); "
+          f"tipg statement z8 p50 {p50(tipg[8]):.1f}; tipg statement z12 p50 {p50(tipg[12]):.1f}")
 
 
 if __name__ == "__main__":

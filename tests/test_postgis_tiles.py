@@ -158,8 +158,10 @@ def test_the_database_cancels_a_statement_past_the_budget(loaded):
     with pytest.raises(sql_tiles.TileTimeout):
         sql_tiles.fetch_one(sql, "SELECT pg_sleep(2)", [], timeout_s=0.05)
     assert sql_tiles.fetch_one(sql, "SELECT 1", [], timeout_s=0.05) == (1,)
-    # the timeout was the transaction's: the pooled connection has none afterwards
-    assert sql_tiles.fetch_one(sql, "SHOW statement_timeout", [], timeout_s=None) == ("0",)
+    # a tile statement's limit is its budget (to 0.1 s); planned once for any tile, no bitmap scans
+    assert sql_tiles.fetch_one(sql, "SHOW statement_timeout", [], timeout_s=1.23) == ("1300ms",)
+    assert sql_tiles.fetch_all(sql, "SELECT current_setting('plan_cache_mode'), current_setting('enable_bitmapscan')",
+                               [], timeout_s=None) == [("force_generic_plan", "off")]
 
 
 # --- the map's own tiles and layer files ------------------------------------------------------------

@@ -38,17 +38,19 @@ scans (see fetch_all), under the tile's time budget as statement_timeout, in one
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import math
+import os
 import re
+import sys
 import threading
 import time
 import weakref
 from dataclasses import dataclass
 
 from geoapp.filters import Filter
-from geoapp.postgis.layer import COLUMNS, SqlLayer
-from geoapp.postgis.pool import pool
+from geoapp.postgis.layer import COLUMNS, PRIMARY_RETRY_S, DatabaseUnavailable, SqlLayer, _down_until
 
 log = logging.getLogger(__name__)
 
@@ -89,45 +91,113 @@ def fetch_one(sql: SqlLayer, text, params, timeout_s: float | None):
     return rows[0] if rows else None
 
 
-def fetch_all(sql: SqlLayer, text, params, timeout_s: float | None) -> list[tuple]:
-    """Every row of one statement, as fetch_one."""
+# Tile statements run on connections of their own (one small pool per process, database and time
+# limit) whose session settings are what a tile needs, so a statement is one round trip: prepared
+# once per connection and planned once for any parameters (psycopg keeps it per query text; a
+# tile's SQL is the same text for every tile of a layer and filter, and planning it cost more
+# than running it); no bitmap scans (on a table just COPied into, without statistics, the planner
+# ANDed the GiST scan with every row of the version in the primary key: 5 ms of a 6 ms tile); the
+# tile's budget as statement_timeout. A connection idle for CHECK_IDLE_S is checked before use.
+TILE_OPTIONS = ("-c plan_cache_mode=force_generic_plan -c enable_bitmapscan=off -c jit=off "
+                "-c idle_in_transaction_session_timeout=60000")
+CHECK_IDLE_S = 2.0
+_tile_pools: dict = {}
+_pools_lock = threading.Lock()
+
+
+def _check_if_idle(conn) -> None:
+    if time.monotonic() - getattr(conn, "_atlas_used", 0.0) > CHECK_IDLE_S:
+        from psycopg_pool import ConnectionPool
+        ConnectionPool.check_connection(conn)
+
+
+def _tile_pool(url: str, timeout_ms: int, replica: bool):
+    key = (os.getpid(), url, timeout_ms)
+    found = _tile_pools.get(key)
+    if found is None:
+        with _pools_lock:
+            found = _tile_pools.get(key)
+            if found is None:
+                from psycopg_pool import ConnectionPool
+
+                from geoapp.postgis import pool as pools
+                found = ConnectionPool(url, min_size=1, max_size=pools.MAX_SIZE,
+                                       timeout=pools.REPLICA_WAIT_S if replica else pools.WAIT_S,
+                                       check=_check_if_idle,
+                                       kwargs={"connect_timeout": pools.CONNECT_TIMEOUT_S, "autocommit": True,
+                                               "options": f"{TILE_OPTIONS} -c statement_timeout={timeout_ms}"},
+                                       name=f"atlas-tiles-{len(_tile_pools)}", open=True)
+                _tile_pools[key] = found
+    return found
+
+
+def close_pools() -> None:
+    """Close this process's tile pools (tests, exit)."""
+    with _pools_lock:
+        for key, found in list(_tile_pools.items()):
+            if key[0] == os.getpid():
+                found.close()
+                del _tile_pools[key]
+
+
+atexit.register(close_pools)
+
+
+def _run(url: str, replica: bool, timeout_ms: int, text, params, layer: str) -> list[tuple]:
     import psycopg
+    try:
+        cm = _tile_pool(url, timeout_ms, replica).connection()
+        conn = cm.__enter__()
+    except (psycopg.OperationalError, _pool_timeout()) as error:
+        raise _Unreachable(error) from error
+    try:
+        rows = conn.execute(text, params, prepare=True).fetchall()
+        conn._atlas_used = time.monotonic()
+    except BaseException:
+        if not cm.__exit__(*sys.exc_info()):
+            raise
+    else:
+        cm.__exit__(None, None, None)
+        return rows
+    raise AssertionError("unreachable")
 
-    def run(conn):
-        # Prepared on the connection (psycopg keeps it per query text) and planned once for any
-        # parameters: a tile's statement is the same text for every tile of a layer and filter,
-        # and planning it (the label lookups) cost more than running it. No bitmap scans: with
-        # the statistics of a table just COPied into (not yet analysed), the planner ANDed the
-        # tile's GiST index with a scan of every row of the version in the primary key (5 ms of
-        # a 6 ms tile at 100k rows); the GiST index on (data_version, geom) alone is the plan.
-        # BEGIN, the settings (for this transaction only), the statement and COMMIT sent as one
-        # pipeline: one round trip. After an error the pool rolls the transaction back.
-        with conn.pipeline() as pipeline:
-            conn.execute("BEGIN")
-            conn.execute("SELECT set_config('statement_timeout', %s, true), "
-                         "set_config('plan_cache_mode', 'force_generic_plan', true), "
-                         "set_config('enable_bitmapscan', 'off', true)",
-                         ["0" if timeout_s is None else f"{max(1, int(timeout_s * 1000))}ms"])
-            cursor = conn.execute(text, params, prepare=True)
-            conn.execute("COMMIT")
-            pipeline.sync()
-            return cursor.fetchall()
 
+class _Unreachable(Exception):
+    pass
+
+
+def _pool_timeout():
+    from psycopg_pool import PoolTimeout
+    return PoolTimeout
+
+
+def fetch_all(sql: SqlLayer, text, params, timeout_s: float | None) -> list[tuple]:
+    """Every row of one statement, as fetch_one. As SqlLayer.query: a replica that fails is left
+    alone and the primary asked; a primary that fails is DatabaseUnavailable (the web answers
+    503); past the tile's budget TileTimeout (without one, the pools' limit: QueryCanceled)."""
+    import psycopg
+    from geoapp.postgis import pool as pools
+    timeout_ms = pools.STATEMENT_TIMEOUT_MS if timeout_s is None else max(100, math.ceil(timeout_s * 10) * 100)
     url = sql._url()
     try:
-        with sql.connection() as conn:
-            return run(conn)
+        while True:
+            if url == sql.primary and time.monotonic() < _down_until.get(url, 0):
+                raise DatabaseUnavailable(sql.layer)
+            try:
+                return _run(url, url != sql.primary, timeout_ms, text, params, sql.layer)
+            except psycopg.errors.QueryCanceled:
+                raise
+            except (psycopg.OperationalError, _Unreachable) as error:
+                cause = error.__cause__ if isinstance(error, _Unreachable) else error
+                if url == sql.primary:
+                    _down_until[url] = time.monotonic() + PRIMARY_RETRY_S
+                    raise DatabaseUnavailable(sql.layer, cause) from cause
+                sql._replica_failed(cause)
+                url = sql.primary
     except psycopg.errors.QueryCanceled:
-        raise TileTimeout(f"the database took longer than {timeout_s:.2f} s") from None
-    except psycopg.OperationalError as error:
-        if url == sql.primary:
+        if timeout_s is None:
             raise
-        sql._replica_failed(error)
-        try:
-            with pool(sql.primary).connection() as conn:
-                return run(conn)
-        except psycopg.errors.QueryCanceled:
-            raise TileTimeout(f"the database took longer than {timeout_s:.2f} s") from None
+        raise TileTimeout(f"the database took longer than {timeout_s:.2f} s") from None
 
 
 # --- vector tiles -------------------------------------------------------------------------------
