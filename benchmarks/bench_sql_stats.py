@@ -68,11 +68,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--verbose", action="store_true", help="print every request's time")
+    parser.add_argument("--url", help="a store already holding the rows as version --version (no cluster, no load)")
+    parser.add_argument("--version", type=int, default=1)
     args = parser.parse_args()
+    if args.url:
+        run(args, args.url, args.version)
+        return
     with postgis_cluster() as url:
         made, wrote, version = load_places(url, args.rows, "bulk")
         print(f"  {args.rows:,} synthetic places: frame {made:.1f} s, written {wrote:.1f} s "
               f"(version {version}); VACUUM ANALYZE {vacuum_analyze(url):.1f} s", flush=True)
+        run(args, url, version)
+
+
+def run(args, url: str, version: int) -> None:
+    if True:
         from geoapp.postgis.figures import _query
         from geoapp.postgis.layer import SqlLayer
         from geoapp.web import create_app

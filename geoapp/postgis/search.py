@@ -58,9 +58,13 @@ def search(layers: list[SqlLayer], q: str, words: str, cjk: bool, flt: Filter, s
             # long form's characters in order): a cheap test done first, so a scan that finds
             # nothing does not normalise every name
             in_order = "%" + "%".join(_like(c) for c in q) + "%"
-            base.append("name_zh ILIKE %s")
+            base.append("name_zh LIKE %s" if q == q.upper() else "name_zh ILIKE %s")   # no case: plain LIKE
             params.append(in_order)
-            forms, form_params = [f"{NAME_NORM} LIKE %s"], [f"%{_like(q)}%"]
+            # the trigram index finds names holding q when q has a trigram (3 characters); for a
+            # shorter q it would hand every row to the normalising recheck: a scan that tests
+            # the cheap condition first is faster (the expression then no longer matches the index)
+            norm = NAME_NORM if len(q) >= 3 else f"({NAME_NORM} || '')"
+            forms, form_params = [f"{norm} LIKE %s"], [f"%{_like(q)}%"]
             for long, short in short_forms:   # the name with a short form in place of the long one
                 forms.append(f"(name_zh LIKE %s AND lower(regexp_replace(replace(name_zh, %s, %s), "
                              f"'{WHITE}', '', 'g')) LIKE %s)")
@@ -68,7 +72,8 @@ def search(layers: list[SqlLayer], q: str, words: str, cjk: bool, flt: Filter, s
             queries.append((0, 'name_zh COLLATE "C" = %s', [q]))   # the name-order index finds it
             queries.append((1, f"name_zh <> %s AND ({' OR '.join(forms)})", [q, *form_params]))
             if loose:
-                queries.append((2, f"NOT ({' OR '.join(forms)}) AND name_zh <> %s AND {NAME_NORM} LIKE %s",
+                # characters in order have no trigrams to look up: a scan, the cheap test first
+                queries.append((2, f"NOT ({' OR '.join(forms)}) AND name_zh <> %s AND ({NAME_NORM} || '') LIKE %s",
                                 [*form_params, q, in_order]))
         elif words:
             # each word of the query is in the English name or the id (cheap, tested first)
