@@ -360,8 +360,10 @@ def slow_statements(log: Path, keep: Path) -> list[str]:
     text = log.read_text(errors="replace") if log.exists() else ""
     keep.write_text(text)
     shapes: dict[str, list[float]] = {}
-    for match in re.finditer(r"duration: ([0-9.]+) ms  (?:statement|execute [^:]*): (.*)", text):
-        shape = re.sub(r"'[^']*'", "'…'", re.sub(r"\b\d+(\.\d+)?\b", "N", match.group(2)))[:160]
+    for match in re.finditer(r"duration: ([0-9.]+) ms  (?:statement|execute [^:]*): (.*?)(?=\n\d{4}-\d\d-\d\d |\Z)",
+                             text, re.S):
+        statement = " ".join(match.group(2).split())   # a statement over several lines, on one
+        shape = re.sub(r"'[^']*'", "'…'", re.sub(r"\b\d+(\.\d+)?\b", "N", statement))[:160]
         shapes.setdefault(shape, []).append(float(match.group(1)))
     ranked = sorted(shapes.items(), key=lambda kv: -sum(kv[1]))
     return [f"{len(v):5d} x, median {statistics.median(v):7.0f} ms, total {sum(v) / 1000:6.1f} s: {k}"
