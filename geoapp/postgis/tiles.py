@@ -39,6 +39,7 @@ scans (see fetch_all), under the tile's time budget as statement_timeout, in one
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import math
 import os
@@ -47,6 +48,7 @@ import sys
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from geoapp.filters import Filter
@@ -235,14 +237,32 @@ class PropertySql:
     params: dict
 
 
+_property_cache: "OrderedDict[int, tuple[list, PropertySql]]" = OrderedDict()
+
+
 def _property_sql(columns: list[Column]) -> PropertySql:
+    """_make_property_sql of a collection's columns, made once (its label tables are written as
+    JSON text once, not per tile)."""
+    with _pools_lock:
+        found = _property_cache.get(id(columns))
+        if found is not None and found[0] is columns:
+            _property_cache.move_to_end(id(columns))
+            return found[1]
+    made = _make_property_sql(columns)
+    with _pools_lock:
+        _property_cache[id(columns)] = (columns, made)
+        while len(_property_cache) > 32:
+            _property_cache.popitem(last=False)
+    return made
+
+
+def _make_property_sql(columns: list[Column]) -> PropertySql:
     """The row's own values go to ST_AsMVT as one jsonb (props; a published column that is not
     one of the store's columns as '', as the in-memory frame is filled): ST_AsMVT writes a jsonb's
     keys as properties, far cheaper than one ->> per property per row. The label
     columns (kind_zh, city_en, industries_zh, …) are text columns looked up in the same tables the
     catalog labels with (jsonb parameters): each ';'-separated code as its label or itself, a
     cell without codes NULL (left out of the feature, as the in-memory None)."""
-    from psycopg.types.json import Jsonb
     plain = [c.name for c in columns if c.labels is None]
     unpublished = [c for c in COLUMNS if c not in plain]
     # props as stored (the store writes every column of the layer into it): rebuilding a jsonb per
@@ -260,7 +280,7 @@ def _property_sql(columns: list[Column]) -> PropertySql:
         if len(labels) <= PAIRED_CODES:   # lists of two codes (industries) are one lookup too
             labels.update({f"{a};{b}": f"{la};{lb}" for a, la in column.labels.items()
                            for b, lb in column.labels.items()})
-        params[f"lab{i}"] = Jsonb(labels)
+        params[f"lab{i}"] = json.dumps(labels, ensure_ascii=False)   # text, cast to jsonb by the SQL
         params[f"src{i}"] = column.source
         name = _identifier(column.name)
         value = f"f.{_identifier(column.source)}" if column.source in GENERATED_TEXT \
