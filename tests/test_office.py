@@ -100,7 +100,9 @@ def test_modes_append_update_replace(registry, store):
     no_id["备注"] = "再改"
     by_name = check(registry, store, to_csv(no_id.reset_index(drop=True)), "update")
     assert (by_name.diff.added, by_name.diff.changed, by_name.diff.removed) == (0, 1, 0)
-    assert edited["编号"].iat[0] in set(by_name.frame["id"])
+    service.commit(by_name, store, "t")
+    stored = store.layer(LAYER).set_index("id")
+    assert stored.loc[edited["编号"].iat[0], "note_zh"] == "再改" and len(stored) == 7
     # replace with the two rows removes the other five (and says so)
     replaced = check(registry, store, two_new, "replace")
     assert replaced.diff.removed == 5 and replaced.diff.rows == 2
@@ -171,11 +173,16 @@ def test_command_modes_crs_history_and_revert_zero(registry, tmp_path):
 TOKEN = "office-test-token-" + uuid.uuid4().hex
 
 
-@pytest.fixture(scope="module")
-def office_app(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "postgis"])
+def office_app(request, tmp_path_factory):
+    """The admin pages on both stores (on PostGIS the preview's diff and samples come from SQL)."""
     from geoapp.web import create_app
-    store = tmp_path_factory.mktemp("office-store") / "atlas-store.sqlite"
-    return create_app({"TESTING": True, "ATLAS_TILES": "none", "ATLAS_DATABASE_URL": f"sqlite:///{store}",
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('office-store') / 'atlas-store.sqlite'}"
+    else:
+        from tests.pgrows import fresh_database
+        url = fresh_database(request.getfixturevalue("postgis_url"))
+    return create_app({"TESTING": True, "ATLAS_TILES": "none", "ATLAS_DATABASE_URL": url,
                        "ATLAS_STORE_POLL": 0, "ATLAS_ADMIN_TOKEN": TOKEN})
 
 

@@ -49,8 +49,15 @@ class Check:
     diff: Diff | None            # against base_version (None when nothing can be written)
     mode: str = "replace"
     base_version: int = 0        # the version the preview was made against
-    old: gpd.GeoDataFrame | None = None     # the layer's rows in base_version
-    frame: gpd.GeoDataFrame | None = None   # what the layer holds after the commit
+    old: gpd.GeoDataFrame | None = None     # the layer's rows in base_version (in-memory stores)
+    frame: gpd.GeoDataFrame | None = None   # what the layer holds after the commit (in-memory
+    #                                         stores; on PostGIS only for replace: the file's rows)
+    # PostGIS (store.sql_import): the stored layer stays in the database; what the commit writes
+    # is `new` (the file's rows to write) with `matches` (stored position each one replaces, or
+    # None: added), and `samples` holds a few rows of each kind of change for the preview page.
+    new: gpd.GeoDataFrame | None = None
+    matches: list | None = None
+    samples: dict | None = None
 
     @property
     def problems(self) -> list[Problem]:
@@ -78,7 +85,10 @@ MODE_HELP = "append keeps the rows already there, update changes matching rows, 
 
 
 def check_file(data: bytes, file_name: str, layer: str, crs: str, base: Registry, store: Store,
-               who: str, skip_invalid: bool = False, mode: str = "") -> Check:
+               who: str, skip_invalid: bool = False, mode: str = "", samples: int = 0) -> Check:
+    """Read and check an upload against the layer's current rows. `samples`: on a store that
+    diffs in the database (PostGIS), how many rows of each kind of change to fetch for a preview
+    (Check.samples); an in-memory store's Check holds the whole layer (old, frame) instead."""
     from geoapp.ingest.coords import CRS_CHOICES
     _refuse_choice("coordinate system / 坐标系 (--crs)", crs, CRS_CHOICES, CRS_HELP)
     _refuse_choice("mode / 导入方式 (--mode)", mode, MODES, MODE_HELP)
@@ -98,13 +108,19 @@ def check_file(data: bytes, file_name: str, layer: str, crs: str, base: Registry
     prepared = rows_mod.prepare(raw, layer, base.boundaries, crs, layers[layer],
                                 source_text(Path(file_name).name, who, day), taken,
                                 seats=seat_points(base.boundaries, base.data_dir), sections=base.sections)
-    base_version, stored = store.snapshot()
-    old = stored.get(layer, rows_mod.empty_frame())
-    matches = match_rows(old, prepared)
+    if store.sql_import:
+        # the stored layer is matched in the database: only the matched rows' id and name come back
+        base_version, matches, found = store.match_upload(layer, prepared.frame, prepared.id_given)
+        old = None
+    else:
+        base_version, stored = store.snapshot()
+        old = stored.get(layer, rows_mod.empty_frame())
+        matches = match_rows(old, prepared)
+        found = {m: (old["id"].iat[m], old["name_zh"].iat[m]) for m in matches if m is not None and m >= 0}
     if mode == "append":
         prepared.add_problems([
             Problem(prepared.file_name, row, "编号/id" if given else "名称/name",
-                    f"already in the layer as '{old['id'].iat[m]}' ({old['name_zh'].iat[m]}); "
+                    f"already in the layer as '{found[m][0]}' ({found[m][1]}); "
                     "append adds new rows only: choose update to change it, or remove the row")
             for row, m, given in zip(prepared.rows, matches, prepared.id_given) if m is not None and m >= 0])
     prepared.add_problems([Problem(prepared.file_name, row, "名称/name",
@@ -115,7 +131,13 @@ def check_file(data: bytes, file_name: str, layer: str, crs: str, base: Registry
     if new is None:
         return Check(prepared, None, mode, base_version, old, None)
     keep = prepared.keep() if not prepared.ok else [True] * len(prepared.frame)
-    frame = merge(old, new, [m for m, k in zip(matches, keep) if k], mode)
+    kept = [m for m, k in zip(matches, keep) if k]
+    if store.sql_import:
+        new = new.reset_index(drop=True)
+        change, shown = store.import_diff(layer, base_version, new, kept, mode, samples)
+        return Check(prepared, change, mode, base_version, None, new if mode == "replace" else None,
+                     new=new, matches=kept, samples=shown)
+    frame = merge(old, new, kept, mode)
     return Check(prepared, diff(old, frame), mode, base_version, old, frame)
 
 
@@ -176,9 +198,13 @@ def commit(check: Check, store: Store, who: str, skip_invalid: bool = False, pro
            expect_version: int | None = None) -> tuple[int, Diff]:
     """Write what the preview showed, if the store is still at the previewed version
     (`expect_version`, default check.base_version); StoreConflict otherwise."""
-    if check.frame is None:
+    if check.diff is None:
         raise ImportRefused(f"{len(check.problems)} problem(s): nothing written")
     rejected = len(check.prepared.bad_rows) if skip_invalid else 0
+    if check.new is not None:
+        return store.commit_import(check.prepared.layer, check.new, check.matches, check.mode, who,
+                                   Path(check.prepared.file_name).name, rejected=rejected, progress=progress,
+                                   expect_version=check.base_version if expect_version is None else expect_version)
     return store.commit(check.prepared.layer, check.frame, who, Path(check.prepared.file_name).name,
                         rejected=rejected, progress=progress,
                         expect_version=check.base_version if expect_version is None else expect_version)

@@ -19,7 +19,6 @@ The current version is max(versions.id): a primary-key lookup, cheap enough to a
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -126,6 +125,9 @@ class Store:
     """Common logic; subclasses give connections, SQL dialect and bulk insert."""
     kind = "?"
     param = "?"
+    # True: imports are matched, diffed and written in the database (PostGISStore.match_upload,
+    # import_diff, commit_import); False: in memory against the layer's rows (service.check_file).
+    sql_import = False
 
     def __init__(self, url: str):
         self.url = url
@@ -267,11 +269,29 @@ class Store:
         return diff(self.layer(layer), frame)
 
     def revert_preview(self, target: int) -> tuple[int, dict[str, Diff]]:
-        """(current version, layer -> what `revert target` would change), for the confirmation."""
-        current, now = self.snapshot()
-        _, then = self.snapshot(target)
-        return current, {layer: diff(now.get(layer, empty_frame()), then.get(layer, empty_frame()))
-                         for layer in sorted(set(now) | set(then))}
+        """(current version, layer -> what `revert target` would change), for the confirmation.
+        Layer by layer from the two versions' layer maps (_diff_versions: in SQL on PostGIS)."""
+        self.ensure_schema()
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            self._begin_read(cur)
+            current = self._current(cur)
+            if target and not self._exists(cur, target):
+                raise StoreError(f"version {target} does not exist; see `history`")
+            now_map, then_map = self._layer_map(cur, current), self._layer_map(cur, target)
+            changes = {layer: self._diff_versions(cur, now_map.get(layer), then_map.get(layer))
+                       for layer in sorted(set(now_map) | set(then_map))}
+            conn.rollback()
+            return current, changes
+        finally:
+            conn.close()
+
+    def _diff_versions(self, cur, old_dv: int | None, new_dv: int | None) -> Diff:
+        """What changes from the rows of import `old_dv` to those of `new_dv` (None: no rows)."""
+        old = self._rows(cur, old_dv) if old_dv is not None else empty_frame()
+        new = self._rows(cur, new_dv) if new_dv is not None else empty_frame()
+        return diff(old, new)
 
     def _check_expected(self, cur, expect_version: int | None) -> int:
         current = self._current(cur)
@@ -328,9 +348,7 @@ class Store:
                     change = Diff(change.added, change.changed, change.removed,
                                   change.rows + int(cur.fetchone()[0]))
                     continue
-                old = self._rows(cur, now_map[layer]) if layer in now_map else empty_frame()
-                new = self._rows(cur, layer_map[layer]) if layer in layer_map else empty_frame()
-                d = diff(old, new)
+                d = self._diff_versions(cur, now_map.get(layer), layer_map.get(layer))
                 change = Diff(change.added + d.added, change.changed + d.changed,
                               change.removed + d.removed, change.rows + d.rows)
             version = self._insert_version(cur, who, "", ",".join(sorted(layer_map | now_map)), "revert",
@@ -657,22 +675,280 @@ class PostGISStore(Store):
         return "ST_AsBinary(geom)"
 
     def _insert_features(self, cur, data_version, frame, progress) -> None:
-        digest = hashlib.sha256()
         with cur.copy("COPY atlas_features (data_version, position, fid, props, geom) FROM STDIN") as copy:
             for start, ids, props, geoms in _batches(frame):
                 ewkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=True, include_srid=True)
                 for k, (fid, p, g) in enumerate(zip(ids, props, ewkb)):
                     copy.write_row((data_version, start + k, fid, p, g))
-                    digest.update(f"{fid}\x1f{p}\x1f{g}\x1e".encode())
                 if progress:
                     progress(start + len(ids))
-        cur.execute("INSERT INTO atlas_layer_digests (data_version, digest) VALUES (%s, %s)",
-                    (data_version, digest.hexdigest()[:24]))
+        self._insert_digest(cur, data_version)
+
+    def _insert_digest(self, cur, data_version: int) -> None:
+        """The content digest of an import's rows, computed where they are (every writer, COPY or
+        INSERT … SELECT, gives the same digest for the same rows): sha256 over each row's md5 of
+        fid, props (jsonb's canonical text) and EWKB hex, in position order."""
+        cur.execute(DIGEST_SQL, (data_version, data_version))
+
+    # -- imports matched and diffed in the database (service.check_file / service.commit) ------
+    # The upload's rows go into a TEMP table of the connection (COPY); the stored layer is only
+    # JOINed against, never read into the worker: memory follows the upload, not the layer.
+    sql_import = True
+
+    def _copy_upload(self, cur, frame: gpd.GeoDataFrame, matches=None, id_given=None) -> None:
+        cur.execute("CREATE TEMP TABLE atlas_upload (pos integer PRIMARY KEY, fid text NOT NULL, "
+                    "given boolean NOT NULL, name_zh text NOT NULL, place text NOT NULL, match integer, "
+                    "props jsonb, geom geometry) ON COMMIT DROP")
+        frame = frame.reset_index(drop=True)
+        given = id_given if id_given is not None else [False] * len(frame)
+        places = [str(d or c) for d, c in zip(frame["district_adcode"], frame["city_adcode"])]
+        matches = matches if matches is not None else [None] * len(frame)
+        with_rows = id_given is None      # the rows themselves (diff, write), or only their keys (match)
+        with cur.copy("COPY atlas_upload (pos, fid, given, name_zh, place, match, props, geom) FROM STDIN") as copy:
+            for start, ids, props, geoms in _batches(frame):
+                ewkb = (shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=True, include_srid=True)
+                        if with_rows else [None] * len(ids))
+                for k, (fid, p, g) in enumerate(zip(ids, props, ewkb)):
+                    i = start + k
+                    m = matches[i]
+                    copy.write_row((i, fid, bool(given[i]), str(frame["name_zh"].iat[i]), places[i],
+                                    None if m is None or m < 0 else int(m),
+                                    p if with_rows else None, g))
+        cur.execute("ANALYZE atlas_upload")
+
+    def _import_base(self, cur, layer: str, version: int | None) -> tuple[int, int | None]:
+        current = self._current(cur) if version is None else version
+        return current, self._layer_map(cur, current).get(layer)
+
+    def match_upload(self, layer: str, frame: gpd.GeoDataFrame, id_given: list[bool]
+                     ) -> tuple[int, list[int | None], dict[int, tuple[str, str]]]:
+        """service.match_rows in SQL against the current version: (that version, for each row
+        of `frame` the stored position it is or None or -1 (AMBIGUOUS), position -> (stored id,
+        stored name) of the matched rows)."""
+        self.ensure_schema()
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            self._begin_read(cur)
+            version, dv = self._import_base(cur, layer, None)
+            matches: list[int | None] = [None] * len(frame)
+            found: dict[int, tuple[str, str]] = {}
+            if dv is None or not len(frame):
+                conn.rollback()
+                return version, matches, found
+            self._copy_upload(cur, frame, id_given=list(id_given) or [False] * len(frame))
+            cur.execute("SELECT u.pos, f.position, f.fid, f.name_zh FROM atlas_upload u JOIN atlas_features f "
+                        "ON f.data_version = %s AND f.fid = u.fid", (dv,))
+            for pos, position, fid, name in cur.fetchall():
+                matches[pos] = position
+                found[position] = (fid, name or "")
+            cur.execute(
+                "SELECT u.pos, count(*), (array_agg(f.position ORDER BY f.position))[1], "
+                "(array_agg(f.fid ORDER BY f.position))[1], min(f.name_zh) FROM atlas_upload u "
+                "JOIN atlas_features f ON f.data_version = %s AND f.name_zh = u.name_zh "
+                "AND coalesce(nullif(f.district_adcode, ''), f.city_adcode, '') = u.place "
+                "WHERE NOT u.given AND NOT EXISTS (SELECT 1 FROM atlas_features g "
+                "WHERE g.data_version = %s AND g.fid = u.fid) GROUP BY u.pos", (dv, dv))
+            for pos, count, position, fid, name in cur.fetchall():
+                if count == 1:
+                    matches[pos] = position
+                    found[position] = (fid, name or "")
+                else:
+                    matches[pos] = -1
+            conn.rollback()
+            return version, matches, found
+        finally:
+            conn.close()
+
+    def _upload_diff(self, cur, dv: int | None, mode: str) -> Diff:
+        """What writing the upload (atlas_upload) in `mode` changes in the layer's rows `dv`."""
+        old = -1 if dv is None else dv
+        if mode == "replace":
+            cur.execute(
+                "SELECT count(*) FILTER (WHERE s.fid IS NULL), count(*) FILTER (WHERE u.fid IS NULL), "
+                f"count(*) FILTER (WHERE s.fid IS NOT NULL AND u.fid IS NOT NULL AND {DIFFERS}), "
+                "count(DISTINCT u.fid) FROM (SELECT fid, props, geom FROM atlas_features WHERE data_version = %s) s "
+                "FULL JOIN atlas_upload u ON s.fid = u.fid", (old,))
+            added, removed, changed, rows = cur.fetchone()
+            return Diff(int(added), int(changed), int(removed), int(rows))
+        cur.execute("SELECT count(*) FROM atlas_upload WHERE match IS NULL")
+        added = int(cur.fetchone()[0])
+        changed = 0
+        if mode == "update":
+            cur.execute(f"SELECT count(*) FROM ({REPLACING}) u JOIN atlas_features s ON s.data_version = %s "
+                        f"AND s.position = u.match WHERE {DIFFERS_KEEPING_ID}", (old,))
+            changed = int(cur.fetchone()[0])
+        stored = self._row_count(cur, dv) if dv is not None else 0
+        return Diff(added, changed, 0, stored + added)
+
+    def _upload_samples(self, cur, dv: int | None, mode: str, new: gpd.GeoDataFrame, n: int) -> dict:
+        """Up to `n` rows of each kind of change, for the preview page: added and changed rows of
+        the upload (records of `new`; a changed one with the stored record and geometry it
+        replaces), removed stored rows (replace)."""
+        old = -1 if dv is None else dv
+        records = new.drop(columns="geometry").to_dict("records")
+        out: dict = {"added": [], "removed": [], "changed": []}
+        if not n:
+            return out
+        if mode == "replace":
+            cur.execute("SELECT u.pos FROM atlas_upload u WHERE NOT EXISTS (SELECT 1 FROM atlas_features s "
+                        "WHERE s.data_version = %s AND s.fid = u.fid) ORDER BY u.pos LIMIT %s", (old, n))
+            out["added"] = [records[pos] for (pos,) in cur.fetchall()]
+            cur.execute("SELECT s.props, ST_AsBinary(s.geom) FROM atlas_features s WHERE s.data_version = %s "
+                        "AND NOT EXISTS (SELECT 1 FROM atlas_upload u WHERE u.fid = s.fid) "
+                        "ORDER BY s.position LIMIT %s", (old, n))
+            out["removed"] = _records(cur.fetchall())
+            cur.execute("SELECT u.pos, s.props, ST_AsBinary(s.geom) FROM atlas_upload u JOIN atlas_features s "
+                        f"ON s.data_version = %s AND s.fid = u.fid WHERE {DIFFERS} ORDER BY u.pos LIMIT %s", (old, n))
+            rows = cur.fetchall()
+            olds = _records([(p, g) for _, p, g in rows])
+            out["changed"] = [(records[pos], o, new.geometry.iat[pos], shapely.from_wkb(bytes(g)))
+                              for (pos, _, g), o in zip(rows, olds)]
+            return out
+        cur.execute("SELECT pos FROM atlas_upload WHERE match IS NULL ORDER BY pos LIMIT %s", (n,))
+        out["added"] = [records[pos] for (pos,) in cur.fetchall()]
+        if mode == "update":
+            cur.execute(f"SELECT u.pos, s.fid, s.props, ST_AsBinary(s.geom) FROM ({REPLACING}) u "
+                        "JOIN atlas_features s ON s.data_version = %s AND s.position = u.match "
+                        f"WHERE {DIFFERS_KEEPING_ID} ORDER BY s.position LIMIT %s", (old, n))
+            rows = cur.fetchall()
+            olds = _records([(p, g) for _, _, p, g in rows])
+            out["changed"] = [({**records[pos], "id": fid}, o, new.geometry.iat[pos], shapely.from_wkb(bytes(g)))
+                              for (pos, fid, _, g), o in zip(rows, olds)]
+        return out
+
+    def import_diff(self, layer: str, version: int, new: gpd.GeoDataFrame, matches: list[int | None],
+                    mode: str, samples: int = 0) -> tuple[Diff, dict]:
+        """(the Diff of writing `new` in `mode` against `version`, up to `samples` rows of each
+        kind of change), computed in the database."""
+        self.ensure_schema()
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            self._begin_read(cur)
+            _, dv = self._import_base(cur, layer, version)
+            self._copy_upload(cur, new, matches)
+            change = self._upload_diff(cur, dv, mode)
+            shown = self._upload_samples(cur, dv, mode, new.reset_index(drop=True), samples)
+            conn.rollback()
+            return change, shown
+        finally:
+            conn.close()
+
+    def commit_import(self, layer: str, new: gpd.GeoDataFrame, matches: list[int | None], mode: str,
+                      who: str, file_name: str, rejected: int = 0,
+                      progress: Callable[[int], None] | None = None,
+                      expect_version: int | None = None) -> tuple[int, Diff]:
+        """Write `new` (the upload's rows to write, `matches` from match_upload) into `layer` in
+        `mode`, in one transaction as Store.commit (lock, expect_version, all or nothing): the
+        new version's rows are copied from the stored ones in the database (INSERT … SELECT),
+        with the matched rows replaced (update, keeping the stored id) and the others appended."""
+        if mode == "replace":
+            return self.commit(layer, new, who, file_name, rejected, progress, expect_version)
+        self.ensure_schema()
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            self._begin_write(cur)
+            current = self._check_expected(cur, expect_version)
+            layer_map = self._layer_map(cur, current)
+            dv = layer_map.get(layer)
+            self._copy_upload(cur, new, matches)
+            change = self._upload_diff(cur, dv, mode)
+            version = self._insert_version(cur, who, file_name, layer, "import", change, rejected, None)
+            stored = change.rows - change.added
+            if dv is not None:
+                if mode == "update":
+                    cur.execute("INSERT INTO atlas_features (data_version, position, fid, props, geom) "
+                                "SELECT %s, s.position, s.fid, coalesce(u.props || jsonb_build_object('id', s.fid), "
+                                f"s.props), coalesce(u.geom, s.geom) FROM atlas_features s LEFT JOIN ({REPLACING}) u "
+                                "ON u.match = s.position WHERE s.data_version = %s ORDER BY s.position", (version, dv))
+                else:
+                    cur.execute("INSERT INTO atlas_features (data_version, position, fid, props, geom) "
+                                "SELECT %s, position, fid, props, geom FROM atlas_features "
+                                "WHERE data_version = %s ORDER BY position", (version, dv))
+                if progress:
+                    progress(stored)
+            cur.execute("INSERT INTO atlas_features (data_version, position, fid, props, geom) "
+                        "SELECT %s, %s + row_number() OVER (ORDER BY pos) - 1, fid, props, geom "
+                        "FROM atlas_upload WHERE match IS NULL ORDER BY pos", (version, stored))
+            if progress:
+                progress(change.rows)
+            self._insert_digest(cur, version)
+            layer_map[layer] = version
+            self._insert_layer_map(cur, version, layer_map)
+            conn.commit()
+            return version, change
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+
+    def commit(self, layer: str, frame: gpd.GeoDataFrame, who: str, file_name: str,
+               rejected: int = 0, progress: Callable[[int], None] | None = None,
+               expect_version: int | None = None) -> tuple[int, Diff]:
+        """As Store.commit; the diff against the stored rows is computed in the database after
+        the new rows are copied in (the old rows are not read into the worker)."""
+        self.ensure_schema()
+        frame = frame.reset_index(drop=True)
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            self._begin_write(cur)
+            current = self._check_expected(cur, expect_version)
+            layer_map = self._layer_map(cur, current)
+            version = self._insert_version(cur, who, file_name, layer, "import", Diff(0, 0, 0, 0), rejected, None)
+            self._insert_features(cur, version, frame, progress)
+            change = self._diff_versions(cur, layer_map.get(layer), version)
+            cur.execute("UPDATE atlas_versions SET rows_total = %s, added = %s, changed = %s, removed = %s "
+                        "WHERE id = %s", (change.rows, change.added, change.changed, change.removed, version))
+            layer_map[layer] = version
+            self._insert_layer_map(cur, version, layer_map)
+            conn.commit()
+            return version, change
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+
+    def _diff_versions(self, cur, old_dv: int | None, new_dv: int | None) -> Diff:
+        """The diff of two imports' rows by a join on (data_version, fid) in the database."""
+        cur.execute(
+            "SELECT count(*) FILTER (WHERE s.fid IS NULL), count(*) FILTER (WHERE u.fid IS NULL), "
+            f"count(*) FILTER (WHERE s.fid IS NOT NULL AND u.fid IS NOT NULL AND {DIFFERS}), count(u.fid) "
+            "FROM (SELECT fid, props, geom FROM atlas_features WHERE data_version = %s) s "
+            "FULL JOIN (SELECT fid, props, geom FROM atlas_features WHERE data_version = %s) u ON s.fid = u.fid",
+            (-1 if old_dv is None else old_dv, -1 if new_dv is None else new_dv))
+        added, removed, changed, rows = cur.fetchone()
+        return Diff(int(added), int(changed), int(removed), int(rows))
 
     def _layer_digest(self, cur, data_version: int) -> str:
         cur.execute("SELECT digest FROM atlas_layer_digests WHERE data_version = %s", (data_version,))
         row = cur.fetchone()
         return row[0] if row else ""
+
+
+# A stored row `s` and an upload row `u` differ (props as jsonb, geometry as WKB: what diff() compares).
+DIFFERS = "(s.props <> u.props OR ST_AsBinary(s.geom) <> ST_AsBinary(u.geom))"
+# ... when the upload row replaces the stored one under the stored id (update matched by name)
+DIFFERS_KEEPING_ID = ("(s.props <> (u.props || jsonb_build_object('id', s.fid)) "
+                      "OR ST_AsBinary(s.geom) <> ST_AsBinary(u.geom))")
+# The upload rows that replace a stored row (update): the last of the file's rows matching it
+# (service.merge: a later row overwrites an earlier one's place).
+REPLACING = ("SELECT DISTINCT ON (match) match, pos, props, geom FROM atlas_upload WHERE match IS NOT NULL "
+             "ORDER BY match, pos DESC")
+DIGEST_SQL = ("INSERT INTO atlas_layer_digests (data_version, digest) SELECT %s, left(encode(sha256(convert_to("
+              "coalesce(string_agg(md5(fid || chr(31) || props::text || chr(31) || encode(ST_AsEWKB(geom), 'hex')), "
+              "'' ORDER BY position), ''), 'UTF8')), 'hex'), 24) FROM atlas_features WHERE data_version = %s")
+
+
+def _records(rows) -> list[dict]:
+    """(props, WKB) rows as records of the layer's COLUMNS (what _frame reads)."""
+    if not rows:
+        return []
+    return _frame(rows).drop(columns="geometry").to_dict("records")
 
 
 def _safe(url: str) -> str:

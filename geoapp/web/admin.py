@@ -334,7 +334,8 @@ def upload():
     store = _store()
     try:
         check = service.check_file(data, meta["file"], meta["layer"], meta["crs"], _base(), store,
-                                   meta["who"], skip_invalid=meta["skip_invalid"], mode=meta["mode"])
+                                   meta["who"], skip_invalid=meta["skip_invalid"], mode=meta["mode"],
+                                   samples=PREVIEW_ROWS)
     except service.ImportRefused as error:
         return render_template("admin_import.html", **_context(refused=str(error))), error.status
     # an upload that cannot be committed is kept an hour (for its rejects file), not a day
@@ -396,27 +397,35 @@ def _map_data(check) -> dict:
 
 
 def _samples(check) -> dict:
-    """A few rows of each kind of change, for the preview, with names instead of codes."""
+    """A few rows of each kind of change, for the preview, with names instead of codes. On a
+    store that diffs in the database (PostGIS) the check fetched only these rows (check.samples,
+    service.check_file(samples=PREVIEW_ROWS)); an in-memory store's check holds the whole layer."""
     if check.diff is None:
         return {}
-    frame, old = check.frame, check.old
     names = _area_names()
-    old_by_id = {r["id"]: r for r in old.drop(columns="geometry").to_dict("records")}
-    new_by_id = {r["id"]: r for r in frame.drop(columns="geometry").to_dict("records")}
-    added = [_named(new_by_id[k], names) for k in [k for k in new_by_id if k not in old_by_id][:PREVIEW_ROWS]]
-    removed = [_named(old_by_id[k], names) for k in [k for k in old_by_id if k not in new_by_id][:PREVIEW_ROWS]]
+    if check.samples is not None:
+        rows = check.samples
+        added, removed, pairs = rows["added"], rows["removed"], rows["changed"]
+    else:
+        frame, old = check.frame, check.old
+        old_by_id = {r["id"]: r for r in old.drop(columns="geometry").to_dict("records")}
+        new_by_id = {r["id"]: r for r in frame.drop(columns="geometry").to_dict("records")}
+        added = [new_by_id[k] for k in [k for k in new_by_id if k not in old_by_id][:PREVIEW_ROWS]]
+        removed = [old_by_id[k] for k in [k for k in old_by_id if k not in new_by_id][:PREVIEW_ROWS]]
+        old_geom = dict(zip(old["id"], old.geometry))
+        pairs = ((new_by_id[k], old_by_id[k], geom, old_geom[k])
+                 for k, geom in zip(frame["id"], frame.geometry) if k in old_by_id)
     changed = []
-    old_geom = dict(zip(old["id"], old.geometry))
-    for k, rec in zip(frame["id"], frame.geometry):
-        if k in old_by_id:
-            fields = [FIELD_NAMES.get(c, c) for c, v in new_by_id[k].items()
-                      if c in FIELD_NAMES and old_by_id[k].get(c) != v]
-            if fields or not rec.equals_exact(old_geom[k], 1e-9):
-                changed.append((_named(new_by_id[k], names), fields + ([] if rec.equals_exact(old_geom[k], 1e-9)
-                                                        else ["位置 / location"])))
-            if len(changed) >= PREVIEW_ROWS:
-                break
-    return {"added": added, "removed": removed, "changed": changed}
+    for new_record, old_record, geom, old_geom_k in pairs:
+        fields = [FIELD_NAMES.get(c, c) for c, v in new_record.items()
+                  if c in FIELD_NAMES and old_record.get(c) != v]
+        moved = not geom.equals_exact(old_geom_k, 1e-9)
+        if fields or moved:
+            changed.append((_named(new_record, names), fields + (["位置 / location"] if moved else [])))
+        if len(changed) >= PREVIEW_ROWS:
+            break
+    return {"added": [_named(r, names) for r in added[:PREVIEW_ROWS]],
+            "removed": [_named(r, names) for r in removed[:PREVIEW_ROWS]], "changed": changed}
 
 
 FIELD_NAMES = {"name_zh": "名称 / name", "name_en": "英文名称 / English name", "kind": "类型 / kind",
