@@ -43,6 +43,7 @@ from geoapp.ingest.store import SqlRows, Store
 from geoapp.layers.offsets import display_positions
 from geoapp.layers.search import SearchIndex
 from geoapp.postgis import SqlLayer
+from geoapp.postgis.figures import prepare_figures
 from geoapp.postgis.tiles import prepare as prepare_tiles
 
 log = logging.getLogger(__name__)
@@ -240,6 +241,7 @@ def build_bundle(plan_id: str, base: Registry, version: int, frames: dict, datum
            for layer, rows in frames.items() if isinstance(rows, SqlRows)}
     for layer in sql.values():   # a big layer's tile cells: looked for (built if missing) now
         prepare_tiles(layer)
+        prepare_figures(layer)   # and its figures' aggregate read ahead (geoapp/postgis/figures.py)
     registry = with_imported(base, {k: v for k, v in frames.items() if k not in sql}, source)
     return Bundle(plan_id=plan_id, version=version, registry=registry, sql=sql,
                   catalog=Catalog(registry, layers_dir, sql=sql),

@@ -285,3 +285,19 @@ def test_stats_page_says_the_belt_leaves_the_database_layer_out(apps):
     assert f"另有 {national} 处导入清单中的地点" in page and 'id="belt-database-note"' in page
     assert 'id="belt-database-note"' not in b.get_data(as_text=True)
     assert f"Another {national} places" in both(apps, "/stats?level=national&lang=en")[0].get_data(as_text=True)
+
+
+def test_a_new_bundle_reads_its_figures_ahead(apps):
+    """A bundle's aggregate is read in the background when the bundle is built, before any
+    request asks for a figure (the first /stats then finds it)."""
+    import time
+
+    from geoapp.postgis import figures
+    url = apps[0].application.extensions["atlas"].bundle().sql[LAYER].url
+    fresh = two_apps(url)[0]
+    layer = fresh.extensions["atlas"].bundle().sql[LAYER]
+    deadline = time.monotonic() + 60
+    while figures._groups.get(layer) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    groups = figures._groups.get(layer)
+    assert groups is not None and int(groups["n"].sum()) == len(apps[2])

@@ -11,18 +11,21 @@ layer). So a layer that lives in PostGIS is summarised by
 over the store's generated columns (an index-only scan of the store's atlas_features_figures,
 which holds exactly these columns): a table of a few thousand rows even at a million places
 (14 cities × kinds × levels × precisions × industry lists), read once per SqlLayer (one bundle,
-one data version) and kept with it. The analysis (geoapp.analysis.view: PlaceView.groups) applies
+one data version: prepare_figures starts it when the bundle is built) and kept with it. The analysis (geoapp.analysis.view: PlaceView.groups) applies
 the filter to that table in memory and adds each group's `n` wherever the in-memory path counts
 rows, so a filter costs no query at all and the figures are those of the same rows in memory.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 
 import pandas as pd
 
 from geoapp.postgis.layer import SqlLayer
+
+log = logging.getLogger(__name__)
 
 GROUP_COLUMNS = ["layer", "city_adcode", "kind", "level", "location_precision", "industries", "n"]
 
@@ -49,6 +52,18 @@ def layer_groups(layer: SqlLayer) -> pd.DataFrame:
         if found is None:
             found = _groups[layer] = _query(layer)
     return found
+
+
+def prepare_figures(layer: SqlLayer) -> None:
+    """Start reading the layer's groups in a background thread (a new bundle: the first /stats,
+    map page or choropleth then finds them, or waits for this one query instead of running
+    its own). A failure is logged; the first request that needs the groups asks again."""
+    def read() -> None:
+        try:
+            layer_groups(layer)
+        except Exception as error:   # the database away or behind: asked again on first use
+            log.warning("figures of %s (data version %s) not read ahead: %s", layer.layer, layer.data_version, error)
+    threading.Thread(target=read, daemon=True, name=f"atlas-figures-{layer.data_version}").start()
 
 
 def _query(layer: SqlLayer) -> pd.DataFrame:
