@@ -396,7 +396,7 @@ def _queries(layer, statements: list[tuple[str, list]]) -> list[list[tuple]]:
     pooled connection, without parallel workers: a page or a count of a few thousand rows is
     done before workers start (the planner chose parallel bitmap scans that took 30 ms where the
     scan took 7 ms at 100k rows). A read the connection cannot finish goes to layer.query,
-    which falls back from a replica to the primary."""
+    which falls back from a replica to the primary (a statement over its time limit does not)."""
     import psycopg
     try:
         with layer.connection() as conn:
@@ -404,6 +404,8 @@ def _queries(layer, statements: list[tuple[str, list]]) -> list[list[tuple]]:
                 conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
                 cursors = [conn.execute(sql, params) for sql, params in statements]
             return [cur.fetchall() for cur in cursors]
+    except psycopg.errors.QueryCanceled:    # over the statement time limit: not again
+        raise
     except psycopg.OperationalError:
         return [layer.query(sql, params) for sql, params in statements]
 
