@@ -11,9 +11,10 @@ layer). So a layer that lives in PostGIS is summarised by
 over the store's generated columns (an index-only scan of the store's atlas_features_figures,
 which holds exactly these columns): a table of a few thousand rows even at a million places
 (14 cities × kinds × levels × precisions × industry lists), read once per SqlLayer (one bundle,
-one data version: prepare_figures starts it when the bundle is built) and kept with it. The analysis (geoapp.analysis.view: PlaceView.groups) applies
-the filter to that table in memory and adds each group's `n` wherever the in-memory path counts
-rows, so a filter costs no query at all and the figures are those of the same rows in memory.
+one data version: prepare_figures starts it when the bundle is built) and kept with it. The
+analysis (geoapp.analysis.view: PlaceView.groups) applies the filter to that table in memory
+and adds each group's `n` wherever the in-memory path counts rows, so a filter costs no query at
+all and the figures are those of the same rows in memory.
 """
 from __future__ import annotations
 
