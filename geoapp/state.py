@@ -41,6 +41,7 @@ from geoapp.ingest.rows import empty_frame
 from geoapp.ingest.service import importable_layers
 from geoapp.ingest.store import SqlRows, Store
 from geoapp.layers.offsets import display_positions
+from geoapp.layers.tiles import TILES_ABOVE
 from geoapp.layers.search import SearchIndex
 from geoapp.postgis import SqlLayer
 from geoapp.postgis.figures import prepare_figures
@@ -247,7 +248,15 @@ def build_bundle(plan_id: str, base: Registry, version: int, frames: dict, datum
                   catalog=Catalog(registry, layers_dir, sql=sql),
                   lazy_search=Lazy(lambda: SearchIndex.build(registry.specs, registry.layers,
                                                              registry.boundaries)),
-                  display_positions=display_positions(registry.specs, registry.layers, datum))
+                  display_positions=display_positions(registry.specs, {**registry.layers, **drawn_whole(sql)},
+                                                      datum))
+
+
+def drawn_whole(sql: dict) -> dict:
+    """The rows (ids and points) of the database layers small enough to be drawn whole on the map
+    (TILES_ABOVE rows at most): their places sharing a stored point are moved apart on the map as
+    those of the layers in memory (display_positions). Bigger layers are drawn as tiles."""
+    return {layer_id: layer.frame() for layer_id, layer in sql.items() if layer.rows <= TILES_ABOVE}
 
 
 # --- the atlas: current bundles and switches ------------------------------------------------------

@@ -348,3 +348,22 @@ def test_a_vector_tile_is_read_from_the_cells_when_over_the_cap(cells):
     assert read(6)                                             # crowded: clusters from the cells
     assert read(9) is None                                     # under the cap: its points, from the rows
     assert read(6, Filter(industry=frozenset({"marine"}))) is None   # industries: from the rows
+
+
+def test_places_sharing_a_point_in_a_small_sql_layer_are_drawn_apart_as_in_memory(postgis_url):
+    """A small imported layer (drawn whole, not as tiles) whose places share a stored point (known
+    only to a district seat, say): the map moves them onto a small circle around it
+    (geoapp/layers/offsets.py); the SQL path must draw them where the in-memory path does."""
+    url = fresh_database(postgis_url)
+    frame = store_frame(60, seed=21)
+    shared = frame.geometry.iloc[0]
+    frame.loc[frame.index[:4], "geometry"] = [shared] * 4      # four places at one point
+    PostGISStore(url).commit(LAYER, frame, who="test", file_name="synthetic 60")
+    sql_app, memory_app = two_apps(url)
+    assert LAYER in sql_app.extensions["atlas"].bundle().sql
+    path = f"/map/layers/{LAYER}.geojson"
+    got, expected = sql_app.test_client().get(path).get_json(), memory_app.test_client().get(path).get_json()
+    assert got == expected
+    drawn = {f["properties"]["id"] if "id" in f["properties"] else f.get("id"): tuple(f["geometry"]["coordinates"])
+             for f in got["features"]}
+    assert len({drawn[i] for i in frame["id"].iloc[:4]}) == 4   # apart, not stacked
