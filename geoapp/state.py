@@ -43,7 +43,7 @@ from geoapp.ingest.store import SqlRows, Store
 from geoapp.layers.offsets import display_positions
 from geoapp.layers.tiles import TILES_ABOVE
 from geoapp.layers.search import SearchIndex
-from geoapp.postgis import SqlLayer
+from geoapp.postgis import DatabaseUnavailable, SqlLayer
 from geoapp.postgis.figures import prepare_figures
 from geoapp.postgis.tiles import prepare as prepare_tiles
 
@@ -255,8 +255,18 @@ def build_bundle(plan_id: str, base: Registry, version: int, frames: dict, datum
 def drawn_whole(sql: dict) -> dict:
     """The rows (ids and points) of the database layers small enough to be drawn whole on the map
     (TILES_ABOVE rows at most): their places sharing a stored point are moved apart on the map as
-    those of the layers in memory (display_positions). Bigger layers are drawn as tiles."""
-    return {layer_id: layer.frame() for layer_id, layer in sql.items() if layer.rows <= TILES_ABOVE}
+    those of the layers in memory (display_positions). Bigger layers are drawn as tiles. A layer
+    the database does not give now is left as it is stored (its shared points drawn stacked)
+    rather than failing the bundle."""
+    import psycopg
+    frames = {}
+    for layer_id, layer in sql.items():
+        if layer.rows <= TILES_ABOVE:
+            try:
+                frames[layer_id] = layer.frame()
+            except (psycopg.Error, DatabaseUnavailable) as error:
+                log.warning("display positions of %s left out: %s", layer_id, error)
+    return frames
 
 
 # --- the atlas: current bundles and switches ------------------------------------------------------
