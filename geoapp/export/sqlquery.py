@@ -223,6 +223,9 @@ def cql2_sql(expression, swap: bool = False) -> tuple[str, list]:
     for column, values_ in _indexed_conjuncts(expression):
         if isinstance(values_, str):     # a LIKE pattern that cannot match '' (trigram index)
             hints.append(f"{column} LIKE %s")
+        elif len(values_) == 1:          # `= x`, not `= ANY('{x}')`: the index then gives position order
+            hints.append(f"{column} = %s")
+            values_ = values_[0]
         else:
             hints.append(f"{column} = ANY(%s)")
         params.append(values_)
