@@ -8,7 +8,7 @@ process (so peak RSS is that step's alone): an append of `--upload` new rows (a 
 benchmarks/synthetic_lists.py, as a data office sends it) through service.check_file (with the
 admin page's 20 preview samples) and service.commit; an update of the same rows with a changed
 note; a revert preview and revert. Prints, per step, RSS before (registry loaded, file read), peak
-RSS (ru_maxrss) and RSS after, and the seconds of check and commit. With --old, the same append
+RSS during the step (VmHWM, reset at its start) and RSS after, and the seconds of check and commit. With --old, the same append
 also runs on the previous path (the stored layer read into the process: Store.sql_import = False)
 for comparison. Prints figures only.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -27,12 +26,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 LAYER = "enterprises_platforms"
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def reset_peak() -> float:
+    """The RSS now, with the peak (VmHWM) reset to it (Linux: clear_refs 5), so the peak read
+    later is the step's own, not the registry's loading."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+    return rss_mb()
 
 
 def step(url: str, action: str, upload: int, old: bool) -> dict:
@@ -49,7 +56,7 @@ def step(url: str, action: str, upload: int, old: bool) -> dict:
     out: dict = {"action": action + (" (old path)" if old else "")}
     if action == "revert":
         target = store.history()[-1]["id"]         # the bulk load: the first version
-        out["rss_before"] = rss_mb()
+        out["rss_before"] = reset_peak()
         start = time.perf_counter()
         current, changes = store.revert_preview(target)
         out["check_s"] = time.perf_counter() - start
@@ -62,7 +69,7 @@ def step(url: str, action: str, upload: int, old: bool) -> dict:
         if action == "update":
             table["备注"] = "更新 / updated"
         data = to_csv(table)
-        out["rss_before"] = rss_mb()
+        out["rss_before"] = reset_peak()
         start = time.perf_counter()
         check = service.check_file(data, "bench.csv", LAYER, "wgs84", registry, store, "bench",
                                    mode=action, samples=20)
@@ -75,7 +82,7 @@ def step(url: str, action: str, upload: int, old: bool) -> dict:
         out["commit_s"] = time.perf_counter() - start
         out["diff"] = change.as_dict()
     out["rss_after"] = rss_mb()
-    out["rss_peak"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["rss_peak"] = rss_mb("VmHWM")
     return out
 
 

@@ -247,7 +247,18 @@ class Store:
         return cur.fetchone() is not None
 
     def layer(self, layer: str) -> gpd.GeoDataFrame:
-        return self.snapshot()[1].get(layer, empty_frame())
+        """The rows of one layer in the current version (only that layer is read)."""
+        self.ensure_schema()
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            self._begin_read(cur)
+            dv = self._layer_map(cur, self._current(cur)).get(layer)
+            frame = self._rows(cur, dv) if dv is not None else empty_frame()
+            conn.rollback()
+            return frame
+        finally:
+            conn.close()
 
     def history(self, include_origin: bool = False) -> list[dict]:
         """The versions, newest first; with `include_origin`, version 0 (before any import) last."""
@@ -702,6 +713,7 @@ class PostGISStore(Store):
         frame = frame.reset_index(drop=True)
         given = id_given if id_given is not None else [False] * len(frame)
         places = [str(d or c) for d, c in zip(frame["district_adcode"], frame["city_adcode"])]
+        names = frame["name_zh"].astype(str).tolist()
         matches = matches if matches is not None else [None] * len(frame)
         with_rows = id_given is None      # the rows themselves (diff, write), or only their keys (match)
         with cur.copy("COPY atlas_upload (pos, fid, given, name_zh, place, match, props, geom) FROM STDIN") as copy:
@@ -711,7 +723,7 @@ class PostGISStore(Store):
                 for k, (fid, p, g) in enumerate(zip(ids, props, ewkb)):
                     i = start + k
                     m = matches[i]
-                    copy.write_row((i, fid, bool(given[i]), str(frame["name_zh"].iat[i]), places[i],
+                    copy.write_row((i, fid, bool(given[i]), names[i], places[i],
                                     None if m is None or m < 0 else int(m),
                                     p if with_rows else None, g))
         cur.execute("ANALYZE atlas_upload")
