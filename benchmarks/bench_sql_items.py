@@ -92,12 +92,14 @@ def main() -> None:
             "name_zh LIKE '合成平台 0123%'": "name_zh LIKE '合成平台 0123%'",
             "S_INTERSECTS(geometry, polygon)": "S_INTERSECTS(geometry, POLYGON((123 41.5, 123.6 41.5, 123.6 42, 123 42, 123 41.5)))",
             "industries LIKE '%marine%' OR level='national'": "industries LIKE '%marine%' OR level='national'",
-            "city_zh='沈阳市' (label: in-memory evaluator over streamed rows)": "city_zh='沈阳市'",
+            "city_zh='沈阳市' (a label column)": "city_zh='沈阳市'",
         }
+        collection = app.extensions["atlas"].bundle().catalog[LAYER]
+        labels = sqlquery.writer(app.extensions["atlas"].bundle().catalog, collection).labels
         for name, text in cql.items():
             expression = parse_filter(text, "cql2-text")
             try:
-                sqlquery.cql2_sql(expression)
+                sqlquery.cql2_sql(expression, labels=labels)
                 how = "SQL"
             except sqlquery.Unsupported:
                 how = "fallback"
@@ -141,9 +143,10 @@ def main() -> None:
         ]
         for name, (text, how) in cql.items():
             if how == "SQL":
-                plans.append((f"CQL2 {name}", *layer.where(extra=sqlquery.cql2_sql(parse_filter(text, None))),
+                plans.append((f"CQL2 {name}", *layer.where(extra=sqlquery.cql2_sql(parse_filter(text, None),
+                                                                                      labels=labels)),
                               "position LIMIT 100"))
-        plans.append(("sortby=-name_en", *layer.where(), sqlquery.order_sql([("name_en", False)]) + " LIMIT 100"))
+        plans.append(("sortby=-name_en", *layer.where(), sqlquery.order_sql([("name_en", False)])[0] + " LIMIT 100"))
         with psycopg.connect(url) as conn:
             conn.execute("SET max_parallel_workers_per_gather = 0")
             for name, where, params, order in plans:

@@ -105,9 +105,19 @@ CQL2_TEXT = [
     "name_en LIKE 'Synthetic_platform 00001.'",
     "S_DISJOINT(geometry, POLYGON((122.5 40.5, 123.8 40.5, 123.8 42, 122.5 42, 122.5 40.5)))",
     "BBOX(geometry, 120, 40, 122, 41.5)",
-    # answered by the in-memory evaluator over streamed rows (label columns, numbers vs text)
+    # label columns (SQL over the code columns; a missing cell is None in memory, NULL in SQL)
     "city_zh = '沈阳市'",
     "level_en = 'National' AND industries_zh LIKE '%生物%'",
+    "district_zh IS NULL",
+    "district_en IS NOT NULL AND kind_en <> 'Innovation platform'",
+    "district_zh <> '和平区'",
+    "NOT district_en IN ('Heping District', 'Shenhe District')",
+    "district_zh NOT LIKE '%区'",
+    "district_en NOT BETWEEN 'A' AND 'M'",
+    "district_en < 'D'",
+    "LOWER(industries_en) LIKE '%marine%'",
+    "location_precision_en = city_en",
+    # answered by the in-memory evaluator over streamed rows (numbers vs text)
     "level = 3",
 ]
 
@@ -140,7 +150,7 @@ def test_cql2_json_and_filter_crs(apps):
 
 
 @pytest.mark.parametrize("sortby", ["name_en", "-name_en", "-level,+name_zh", "city_adcode,-district_adcode",
-                                    "city_zh,-name_en", "-kind_en"])
+                                    "city_zh,-name_en", "-kind_en", "district_zh", "-district_zh,name_en"])
 def test_sortby(apps, sortby):
     same(apps, f"{ITEMS}?limit=30&offset=10&sortby={sortby}")
     same(apps, f"{ITEMS}?limit=30&sortby={sortby}&filter=level%3D%27national%27")
@@ -251,23 +261,27 @@ def test_csv_round_trip(apps):
     assert zipfile  # (imported for the Shapefile read-back)
 
 
-def test_which_filters_are_answered_in_sql():
+def test_which_filters_are_answered_in_sql(apps):
     """The translatable filters become SQL with every value a parameter (the fallback — the
     in-memory evaluator over streamed rows — is kept for the rest); text never enters the SQL."""
     from geoapp.export import sqlquery
     from geoapp.export.query import parse_filter
-    in_memory = {"city_zh = '沈阳市'", "level_en = 'National' AND industries_zh LIKE '%生物%'", "level = 3",
-                 "address LIKE '%100\\%\\_%'"}
+    in_memory = {"level = 3", "address LIKE '%100\\%\\_%'"}
+    sql_app = apps[0].application
+    with sql_app.app_context():
+        catalog = sql_app.extensions["atlas"].bundle().catalog
+        labels = sqlquery.writer(catalog, catalog[LAYER]).labels
+    assert {"city_zh", "district_en", "industries_zh", "level_en"} <= set(labels)
     for cql in CQL2_TEXT:
         expression = parse_filter(cql, "cql2-text")
         if cql in in_memory:
             with pytest.raises(sqlquery.Unsupported):
-                sqlquery.cql2_sql(expression)
+                sqlquery.cql2_sql(expression, labels=labels)
             continue
-        text, params = sqlquery.cql2_sql(expression)
+        text, params = sqlquery.cql2_sql(expression, labels=labels)
         for value in params:
             if isinstance(value, str) and value:
-                assert value not in text
+                assert f"'{value}'" not in text   # never a literal in the SQL text
     evil = json.dumps({"op": "=", "args": [{"property": "name_zh"}, "x'); DROP TABLE atlas_features; --"]})
     text, params = sqlquery.cql2_sql(parse_filter(evil, "cql2-json"))
     assert "DROP" not in text and "x'); DROP TABLE atlas_features; --" in params

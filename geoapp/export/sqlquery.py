@@ -14,12 +14,13 @@ fixed column expressions below and operators chosen from fixed tables.
 
 The translation covers what the in-memory evaluator (geoapp.export.query, pygeopandas over the
 published frame) answers the same way: comparisons, LIKE, IN, BETWEEN, IS NULL, AND/OR/NOT,
-CASEI/LOWER/UPPER on text properties, and the spatial predicates and BBOX on the geometry. Text is
-compared by code point (COLLATE "C"), as Python compares it. A filter or sortby it does not
-translate (a label column such as city_zh, numbers compared with text, arithmetic, …) is answered
-by the in-memory evaluator itself, run over the rows the rest of the query selects, streamed from
-the database a chunk at a time; only the matching rows' positions are kept (and remembered for the
-next pages). Either way the answer is the in-memory one.
+CASEI/LOWER/UPPER on text properties and label columns (SQL over their code columns, NULL where
+the frame has None, compared as pandas compares a missing cell), and the spatial predicates and
+BBOX on the geometry. Text is compared by code point (COLLATE "C"), as Python compares it. A
+filter it does not translate (numbers compared with text, LIKE with an escape, arithmetic, …) is
+answered by the in-memory evaluator itself, run over the rows the rest of the query selects,
+streamed from the database a chunk at a time; only the matching rows' positions are kept (and
+remembered for the next pages). Either way the answer is the in-memory one.
 """
 from __future__ import annotations
 
@@ -61,10 +62,12 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True)
 class Sql:
-    """A SQL expression with its parameters; `kind`: text, bool or geom."""
+    """A SQL expression with its parameters; `kind`: text, bool or geom; `null`: text that can be
+    NULL (a label column: None for an empty code, as in the published frame)."""
     text: str
     params: tuple = ()
     kind: str = "bool"
+    null: bool = False
 
 
 def _param(value) -> Sql:
@@ -74,8 +77,9 @@ def _param(value) -> Sql:
 class _SqlEvaluator(Evaluator):
     """pygeofilter AST -> Sql. Literals stay Python values until an operator places them."""
 
-    def __init__(self, swap: bool):
+    def __init__(self, swap: bool, labels: dict | None = None):
         self.swap = swap
+        self.labels = labels or {}
 
     def _geometry(self, geometry):
         return query.swap_axes(np.array([geometry]))[0] if self.swap else geometry
@@ -84,8 +88,10 @@ class _SqlEvaluator(Evaluator):
     def attribute(self, node):
         if node.name in query.GEOMETRY_NAMES:
             return Sql("geom", (), "geom")
+        if node.name in self.labels:
+            return label_sql(*self.labels[node.name])
         if node.name not in TEXT_SQL:
-            raise Unsupported(node.name)      # label columns (city_zh, …)
+            raise Unsupported(node.name)
         return Sql(TEXT_SQL[node.name], (), "text")
 
     @handle(*values.LITERALS)
@@ -110,7 +116,8 @@ class _SqlEvaluator(Evaluator):
             if isinstance(value, str):
                 return value.upper() if name == "upper" else value.lower()
             if isinstance(value, Sql) and value.kind == "text":
-                return Sql(f"{'upper' if name == 'upper' else 'lower'}({value.text})", value.params, "text")
+                return Sql(f"{'upper' if name == 'upper' else 'lower'}({value.text})", value.params, "text",
+                           value.null)
         raise Unsupported(node.name)
 
     @handle(ast.Not)
@@ -129,13 +136,19 @@ class _SqlEvaluator(Evaluator):
             raise Unsupported("two literals")
         lhs, rhs = _text(lhs), _text(rhs)
         collate = ' COLLATE "C"' if op not in ("=", "<>") else ""
-        return Sql(f"({lhs.text}{collate} {op} {rhs.text})", lhs.params + rhs.params)
+        text = f"({lhs.text}{collate} {op} {rhs.text})"
+        if lhs.null or rhs.null:   # pandas: a missing cell is unequal to anything, and not less or more
+            text = f"COALESCE({text}, {'TRUE' if op == '<>' else 'FALSE'})"
+        return Sql(text, lhs.params + rhs.params)
 
     @handle(ast.Between)
     def between(self, node, lhs, low, high):
         if not (isinstance(low, str) and isinstance(high, str)):
             raise Unsupported("BETWEEN of non-text")
         lhs = _text(lhs)
+        if lhs.null:   # a missing cell is not between (and so NOT BETWEEN is true for it)
+            return Sql(f"({'NOT ' if node.not_ else ''}COALESCE({lhs.text} COLLATE \"C\" BETWEEN %s AND %s, FALSE))",
+                       lhs.params + (low, high))
         return Sql(f"({lhs.text} COLLATE \"C\" {'NOT ' if node.not_ else ''}BETWEEN %s AND %s)",
                    lhs.params + (low, high))
 
@@ -147,19 +160,25 @@ class _SqlEvaluator(Evaluator):
         lhs = _text(lhs)
         pattern = like_pattern(node.pattern, node.wildcard, node.singlechar)
         operator = ("NOT " if node.not_ else "") + ("ILIKE" if node.nocase else "LIKE")
-        return Sql(f"({lhs.text} {operator} %s)", lhs.params + (pattern,))
+        text = f"({lhs.text} {operator} %s)"
+        if lhs.null:   # in memory a missing cell matches neither LIKE nor NOT LIKE
+            text = f"COALESCE({text}, FALSE)"
+        return Sql(text, lhs.params + (pattern,))
 
     @handle(ast.In)
     def in_(self, node, lhs, *options):
         if not all(isinstance(o, str) for o in options):
             raise Unsupported("IN of non-text")
         lhs = _text(lhs)
-        return Sql(f"({'NOT ' if node.not_ else ''}({lhs.text} = ANY(%s)))", lhs.params + (list(options),))
+        inside = f"COALESCE({lhs.text} = ANY(%s), FALSE)" if lhs.null else f"({lhs.text} = ANY(%s))"
+        return Sql(f"({'NOT ' if node.not_ else ''}{inside})", lhs.params + (list(options),))
 
     @handle(ast.IsNull)
     def null(self, node, lhs):
         if not isinstance(lhs, Sql) or lhs.kind == "bool":
             raise Unsupported("IS NULL of a literal")
+        if lhs.null:
+            return Sql(f"({lhs.text} IS {'NOT ' if node.not_ else ''}NULL)", lhs.params)
         return Sql("TRUE" if node.not_ else "FALSE")     # text and geometry cells are never null
 
     @handle(ast.SpatialComparisonPredicate, subclasses=True)
@@ -212,13 +231,15 @@ def like_pattern(pattern: str, wildcard: str, singlechar: str) -> str:
     return "".join(out)
 
 
-def cql2_sql(expression, swap: bool = False) -> tuple[str, list]:
+def cql2_sql(expression, swap: bool = False, labels: dict | None = None) -> tuple[str, list]:
     """The parsed filter as (SQL condition, parameters); Unsupported when it is not translated.
     Comparisons read COALESCE(column, '') (a cell is never NULL in the published frame), which
     no index serves; so a top-level conjunct `column = 'x'` or `column IN ('x', …)` on an indexed
     column is repeated first as `column = ANY(…)`, which implies nothing more (x is not empty)
-    and lets the planner use the index on (data_version, column, position)."""
-    result = _condition(_SqlEvaluator(swap).evaluate(expression))
+    and lets the planner use the index on (data_version, column, position). `labels`: label
+    column -> (code column, label table, 0 zh | 1 en) (Writer.labels); without, they are
+    Unsupported."""
+    result = _condition(_SqlEvaluator(swap, labels).evaluate(expression))
     hints, params = [], []
     for column, values_ in _indexed_conjuncts(expression):
         if isinstance(values_, str):     # a LIKE pattern that cannot match '' (trigram index)
@@ -256,14 +277,43 @@ def _indexed_conjuncts(node) -> list[tuple[str, list[str]]]:
     return []
 
 
-def order_sql(sortby) -> str:
-    """sortby [(column, ascending)] as ORDER BY text, ties in layer order (a stable sort)."""
-    keys = []
+def order_sql(sortby, labels: dict | None = None) -> tuple[str, list]:
+    """sortby [(column, ascending)] as ORDER BY (text, parameters), ties in layer order (a stable
+    sort); label columns' missing cells last either way (pandas' na_position='last')."""
+    keys, params = [], []
+    labels = labels or {}
     for name, ascending in sortby:
+        if name in labels:
+            label = label_sql(*labels[name])
+            keys.append(f'{label.text} COLLATE "C" {"ASC" if ascending else "DESC"} NULLS LAST')
+            params.extend(label.params)
+            continue
         if name not in TEXT_SQL:
             raise Unsupported(name)
         keys.append(f'{TEXT_SQL[name]} COLLATE "C" {"ASC" if ascending else "DESC"}')
-    return ", ".join([*keys, "position"])
+    return ", ".join([*keys, "position"]), params
+
+
+# White space Python's str.strip removes from a code that the label lookup trims too (ASCII).
+_TRIM = "E' \\t\\n\\r\\f\\v'"
+
+
+def label_sql(code: str, table: dict, index: int) -> Sql:
+    """A label column as SQL over its code column: what with_labels writes — the codes of the
+    cell (';'-separated, trimmed, empty ones left out) each replaced by its label (zh or en)
+    when the table has it, joined by ';'; NULL for a cell without codes. The table travels as
+    one jsonb parameter."""
+    import json
+    mapping = json.dumps({str(c): v[index] for c, v in table.items()}, ensure_ascii=False)
+    cell = TEXT_SQL[code]
+    listed = (f"(SELECT string_agg(COALESCE(%s::jsonb ->> t.c, t.c), ';' ORDER BY u.o) FROM "
+              f"unnest(string_to_array({cell}, ';')) WITH ORDINALITY AS u(c0, o), "
+              f"LATERAL (SELECT btrim(u.c0, {_TRIM}) AS c) t WHERE t.c <> '')")
+    if code == "industries":
+        return Sql(listed, (mapping,), "text", True)
+    one = f"NULLIF(btrim({cell}, {_TRIM}), '')"
+    return Sql(f"(CASE WHEN strpos({cell}, ';') > 0 THEN {listed} ELSE COALESCE(%s::jsonb ->> {one}, {one}) END)",
+               (mapping, mapping), "text", True)
 
 
 class _Kept:
@@ -344,6 +394,9 @@ class Writer:
                 self.columns.append((name, None, None, None, 0))
         text = set(TEXT_COLUMNS)
         self.base = [(name, name in text) for name, code, *_ in self.columns if code is None]
+        # label column -> (code column, label table, index): their SQL (label_sql)
+        self.labels = {name: (code, table, index) for name, code, _, table, index in self.columns
+                       if code is not None and code in TEXT_SQL}
 
     @staticmethod
     def _label(table, index: int, cell: str):
@@ -438,8 +491,9 @@ class Query:
     def __post_init__(self):
         layer = self.collection.sql
         try:
-            extra = cql2_sql(self.expression, self.swap) if self.expression is not None else None
-            self._sql = (layer.where(self.flt, list(self.boxes or ()), extra), order_sql(self.sortby))
+            labels = self.writer.labels
+            extra = cql2_sql(self.expression, self.swap, labels) if self.expression is not None else None
+            self._sql = (layer.where(self.flt, list(self.boxes or ()), extra), order_sql(self.sortby, labels))
         except Unsupported:
             self._sql = None
 
@@ -461,7 +515,7 @@ class Query:
         plain = self.flt.empty and not self.boxes and self.expression is None
         count_key = (layer.key, where[0], repr(where[1]))
         matched = layer.rows if plain else _counts.peek(count_key)
-        if plain and order == "position" and dense(layer):
+        if plain and order[0] == "position" and dense(layer):
             # positions 0..rows-1 in layer order: the page is a range of the primary key
             page = (f"{SELECT_ROWS} WHERE data_version = %s AND position >= %s AND position < %s ORDER BY position",
                     [layer.data_version, int(offset), int(offset) + int(limit)])
@@ -469,9 +523,9 @@ class Query:
             # the page's positions first (an index-only scan where an index covers the selection,
             # so the rows skipped by the offset are not read), then those rows, in that order
             page = (f"SELECT f.fid, f.props, ST_AsBinary(f.geom) FROM unnest(ARRAY(SELECT position FROM "
-                    f"atlas_features WHERE {where[0]} ORDER BY {order} LIMIT %s OFFSET %s)) WITH ORDINALITY "
+                    f"atlas_features WHERE {where[0]} ORDER BY {order[0]} LIMIT %s OFFSET %s)) WITH ORDINALITY "
                     "AS p(position, k) JOIN atlas_features f ON f.data_version = %s AND f.position = p.position "
-                    "ORDER BY p.k", [*where[1], int(limit), int(offset), layer.data_version])
+                    "ORDER BY p.k", [*where[1], *order[1], int(limit), int(offset), layer.data_version])
         if matched is not None:
             return matched, _queries(layer, [page])[0]
         counted, rows = _queries(layer, [(f"SELECT count(*) FROM atlas_features WHERE {where[0]}", where[1]), page])
@@ -495,7 +549,7 @@ class Query:
                 with conn.transaction():
                     with conn.cursor(name=f"atlas_items_{id(self)}_{threading.get_ident()}") as cur:
                         cur.itersize = size
-                        cur.execute(f"{SELECT_ROWS} WHERE {where[0]} ORDER BY {order}", where[1])
+                        cur.execute(f"{SELECT_ROWS} WHERE {where[0]} ORDER BY {order[0]}", [*where[1], *order[1]])
                         while rows := cur.fetchmany(size):
                             yield rows
             return
