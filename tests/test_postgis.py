@@ -219,3 +219,22 @@ def test_a_statement_over_the_time_limit_answers_503(postgis_url, monkeypatch):
     response = app.test_client().get(f"/ogc/collections/{LAYER}/items?filter=name_zh LIKE '%25合成%25'")
     assert response.status_code == 503
     assert response.get_json()["error"] == "query_too_slow"
+
+
+def test_a_process_starting_on_a_current_schema_takes_no_lock(postgis_url):
+    """Workers start while a long transaction holds atlas_features (e.g. ANALYZE, an import's
+    index build): with the schema already this release's, ensure_schema runs no DDL, so it does
+    not wait (CREATE INDEX IF NOT EXISTS would, for a SHARE lock)."""
+    import threading
+    url = fresh_database(postgis_url)
+    PostGISStore(url).ensure_schema()
+    with psycopg.connect(url) as holder:
+        holder.execute("LOCK TABLE atlas_features IN SHARE UPDATE EXCLUSIVE MODE")
+        done = threading.Event()
+        worker = threading.Thread(target=lambda: (PostGISStore(url).ensure_schema(), done.set()), daemon=True)
+        worker.start()
+        worker.join(20)
+        finished = done.is_set()
+        holder.rollback()
+    worker.join(20)
+    assert finished, "ensure_schema waited for the lock on atlas_features"

@@ -19,6 +19,7 @@ The current version is max(versions.id): a primary-key lookup, cheap enough to a
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -675,6 +676,37 @@ class PostGISStore(Store):
             "CREATE TABLE IF NOT EXISTS atlas_uploads (token text PRIMARY KEY, "
             "created_at double precision NOT NULL, meta text NOT NULL, data bytea NOT NULL)",
         ]
+
+    def ensure_schema(self) -> None:
+        """As Store.ensure_schema, but the DDL runs only when the database's schema is not this
+        release's (atlas_schema_state holds a hash of the statements): `CREATE INDEX IF NOT
+        EXISTS` takes a SHARE lock even when the index exists, so running it at every worker's
+        start made starting workers wait for any long transaction on atlas_features."""
+        if self._ready:
+            return
+        with self._ready_lock:
+            if self._ready:
+                return
+            key = hashlib.sha256("\n".join(self._schema()).encode()).hexdigest()[:24]
+            conn = self.connect()
+            try:
+                cur = conn.cursor()
+                cur.execute("SELECT to_regclass('atlas_schema_state') IS NOT NULL")
+                current = False
+                if cur.fetchone()[0]:
+                    cur.execute("SELECT key FROM atlas_schema_state")
+                    current = [row[0] for row in cur.fetchall()] == [key]
+                conn.rollback()
+                if not current:
+                    for statement in self._schema():   # the first takes the schema's advisory lock
+                        cur.execute(statement)
+                    cur.execute("CREATE TABLE IF NOT EXISTS atlas_schema_state (key text NOT NULL)")
+                    cur.execute("DELETE FROM atlas_schema_state")
+                    cur.execute("INSERT INTO atlas_schema_state (key) VALUES (%s)", (key,))
+                    conn.commit()
+            finally:
+                conn.close()
+            self._ready = True
 
     def _begin_write(self, cur) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK,))
