@@ -182,8 +182,11 @@ def office_app(request, tmp_path_factory):
     else:
         from tests.pgrows import fresh_database
         url = fresh_database(request.getfixturevalue("postgis_url"))
-    return create_app({"TESTING": True, "ATLAS_TILES": "none", "ATLAS_DATABASE_URL": url,
-                       "ATLAS_STORE_POLL": 0, "ATLAS_ADMIN_TOKEN": TOKEN})
+    yield create_app({"TESTING": True, "ATLAS_TILES": "none", "ATLAS_DATABASE_URL": url,
+                      "ATLAS_STORE_POLL": 0, "ATLAS_ADMIN_TOKEN": TOKEN})
+    if request.param == "postgis":
+        from geoapp.postgis.pool import close_all
+        close_all()        # the app's pooled connections, before the session's cluster stops
 
 
 def csrf_of(html: str) -> str:
