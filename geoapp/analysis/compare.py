@@ -14,6 +14,17 @@ filter; its tasks; its targets. `compare(a, b)` matches them:
 
 and counts per city (all cities, by adcode): tasks touching the city, places by group, targets of
 the tasks touching it, in each plan and the change (b − a). Pure functions: no Flask.
+
+Places of an imported layer that lives in PostGIS are not rows here: they come as groups
+(geoapp.analysis.view, PlaceView.groups: one row per layer, city, kind, level, precision and
+industries with its number of places `n`). A side's groups (`side_groups`) hold, per group, the
+places the plan names: every place of the group when one of its tasks' layer filters selects it,
+else those with a plan reference in its view (`named`, the same groups counted over those rows
+only). They count in every figure (cities, groups of kinds, industries, tasks touching a city,
+the summary); the places table lists places one by one and leaves them out (`unlisted` says how
+many by city and status). The two sides' sets of a group are nested (none ⊂ named ⊂ all), so
+the places in both are the smaller count: continued = min(n_a, n_b), dropped / new the rest.
+Such places are matched by id only (never by name).
 """
 from __future__ import annotations
 
@@ -55,6 +66,13 @@ class Side:
     groups: dict[str, tuple[tuple[str, str], tuple[str, ...]]]
     industries: dict[str, tuple[str, str]]
 
+    def group_places(self) -> pd.DataFrame | None:
+        """The side's places summarised as groups (view.groups) with `in_view` (passes the
+        filter), or None."""
+        if not self.view.has_groups:
+            return None
+        return self.view.groups.assign(in_view=self.view.group_in_view)
+
 
 def plan_place_ids(every: pd.DataFrame, tasks: tuple[Task, ...]) -> set[str]:
     """Ids of the places a plan names: a plan reference in its view, or named / selected by a task."""
@@ -68,14 +86,46 @@ def plan_place_ids(every: pd.DataFrame, tasks: tuple[Task, ...]) -> set[str]:
     return ids & set(every["id"])
 
 
+GROUP_KEYS = ["layer", "city_adcode", "kind", "level", "location_precision", "industries"]
+
+
+def side_groups(place_groups: pd.DataFrame | None, named: pd.DataFrame | None,
+                tasks: tuple[Task, ...]) -> pd.DataFrame | None:
+    """The places of `place_groups` (every counted place kept as groups) a plan names: a whole
+    group when a task's layer filter selects it, else the group's count in `named` (the same
+    groups over the rows with a plan reference; None: none). Groups with no place left go."""
+    if place_groups is None:
+        return None
+    selected = np.zeros(len(place_groups), dtype=bool)
+    for task in tasks:
+        for layer_filter in task.layers:
+            mask = np.ones(len(place_groups), dtype=bool)
+            for column, value in (("layer", layer_filter.layer), ("level", layer_filter.level),
+                                  ("kind", layer_filter.kind)):
+                if value:
+                    mask &= (place_groups[column] == value).to_numpy(dtype=bool)
+            selected |= mask
+    if named is not None and len(named):
+        cited = place_groups[GROUP_KEYS].merge(named[GROUP_KEYS + ["n"]], on=GROUP_KEYS, how="left")["n"]
+        cited = cited.fillna(0).to_numpy(dtype=np.int64)
+    else:
+        cited = np.zeros(len(place_groups), dtype=np.int64)
+    n = np.where(selected, place_groups["n"].to_numpy(dtype=np.int64), cited)
+    out = place_groups.assign(n=n)
+    return out[out["n"] > 0].reset_index(drop=True)
+
+
 def make_side(plan_id: str, title: tuple[str, str], tasks: tuple[Task, ...], every: gpd.GeoDataFrame,
               boundaries: Mapping[str, gpd.GeoDataFrame], filter: Filter,
-              groups: Mapping | None = None, industries: Mapping | None = None) -> Side:
+              groups: Mapping | None = None, industries: Mapping | None = None,
+              place_groups: pd.DataFrame | None = None, named_groups: pd.DataFrame | None = None) -> Side:
     """`every`: the plan's view of the registry (registry.counted_places()); `groups`: the plan's
-    groups (Group objects with .label and .kinds, or (label, kinds) pairs)."""
+    groups (Group objects with .label and .kinds, or (label, kinds) pairs); `place_groups`: the
+    counted places kept as groups (a layer in PostGIS), `named_groups` the same over those with a
+    plan reference in this plan's view (see side_groups)."""
     ids = plan_place_ids(every, tasks)
     named = every[every["id"].isin(ids)]
-    view = place_view(named, boundaries, filter)
+    view = place_view(named, boundaries, filter, side_groups(place_groups, named_groups, tasks))
     normal = {}
     for gid, group in (groups or {}).items():
         label, kinds = (group.label, group.kinds) if hasattr(group, "kinds") else group
@@ -209,12 +259,43 @@ def _group_counts(side: Side, groups: list[str], codes: list[str]) -> dict[str, 
         kinds = side.groups.get(gid, (None, ()))[1]
         picked = links[links["kind"].isin(kinds)]
         counts = picked["city_adcode"].value_counts()
-        out[gid] = np.array([int(counts.get(c, 0)) for c in codes])
+        out[gid] = np.array([int(counts.get(c, 0)) for c in codes]) + _group_city_counts(side, codes, kinds=kinds)
     return out
 
 
+def _group_city_counts(side: Side, codes: list[str], kinds=None) -> np.ndarray:
+    """Per city (`codes` order): the side's places kept as groups, in the view (of `kinds`)."""
+    groups = side.group_places()
+    if groups is None:
+        return np.zeros(len(codes), dtype=np.int64)
+    chosen = groups[groups["in_view"] & (groups["kind"].isin(kinds) if kinds is not None else True)]
+    return chosen.groupby("city_adcode")["n"].sum().reindex(codes, fill_value=0).to_numpy(dtype=np.int64)
+
+
+def unlisted_places(a: Side, b: Side) -> pd.DataFrame:
+    """The places kept as groups (not rows of the places table) by city and status: per group,
+    continued = min(n_a, n_b), dropped = n_a − that, new = n_b − that (see the module's docstring);
+    columns city_adcode, continued, dropped, new."""
+    parts = []
+    for tag, side in (("a", a), ("b", b)):
+        groups = side.group_places()
+        if groups is not None:
+            parts.append(groups[groups["in_view"]][GROUP_KEYS + ["n"]].rename(columns={"n": tag}))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "city_adcode" else "int64")
+                             for c in ["city_adcode", *STATUSES]})
+    joined = parts[0] if len(parts) == 1 else parts[0].merge(parts[1], on=GROUP_KEYS, how="outer")
+    n_a = joined["a"].fillna(0).to_numpy(dtype=np.int64) if "a" in joined else np.zeros(len(joined), dtype=np.int64)
+    n_b = joined["b"].fillna(0).to_numpy(dtype=np.int64) if "b" in joined else np.zeros(len(joined), dtype=np.int64)
+    both = np.minimum(n_a, n_b)
+    frame = pd.DataFrame({"city_adcode": joined["city_adcode"].to_numpy(dtype=object), "continued": both,
+                          "dropped": n_a - both, "new": n_b - both})
+    return frame.groupby("city_adcode", as_index=False).sum()
+
+
 def compare_cities(a: Side, b: Side, places: pd.DataFrame, touches_a: pd.DataFrame,
-                   touches_b: pd.DataFrame, cities: gpd.GeoDataFrame) -> pd.DataFrame:
+                   touches_b: pd.DataFrame, cities: gpd.GeoDataFrame,
+                   unlisted: pd.DataFrame | None = None) -> pd.DataFrame:
     codes = list(cities["adcode"])
     frame = pd.DataFrame({"city_adcode": codes, "name_zh": list(cities["name_zh"]),
                           "name_en": list(cities["name_en"])})
@@ -225,7 +306,7 @@ def compare_cities(a: Side, b: Side, places: pd.DataFrame, touches_a: pd.DataFra
         frame[f"targets_{tag}"] = (touched.mul(n_targets.reindex(touched.index).fillna(0), axis=0)
                                    .sum(axis=0).astype(int).to_numpy()) if len(touched) else 0
         frame[f"places_{tag}"] = [int(n) for n in side.view.links["city_adcode"].value_counts()
-                                  .reindex(codes, fill_value=0)]
+                                  .reindex(codes, fill_value=0) + _group_city_counts(side, codes)]
     groups = list(dict.fromkeys(list(a.groups) + list(b.groups)))
     counts_a, counts_b = _group_counts(a, groups, codes), _group_counts(b, groups, codes)
     for gid in groups:
@@ -236,7 +317,9 @@ def compare_cities(a: Side, b: Side, places: pd.DataFrame, touches_a: pd.DataFra
     for status in STATUSES:
         chosen = places[places["status"] == status]
         counts = chosen["city_adcode"].value_counts()
-        frame[f"places_{status}"] = [int(counts.get(c, 0)) for c in codes]
+        extra = (unlisted.set_index("city_adcode")[status] if unlisted is not None and len(unlisted)
+                 else pd.Series(dtype="int64"))
+        frame[f"places_{status}"] = [int(counts.get(c, 0)) + int(extra.get(c, 0)) for c in codes]
     return frame
 
 
@@ -250,7 +333,12 @@ def compare_industries(a: Side, b: Side) -> pd.DataFrame:
     for code in codes:
         def places(side):
             cells = side.view.places["industries"].fillna("").astype(str)
-            return int(cells.map(lambda s: code in s.split(";")).sum())
+            count = int(cells.map(lambda s: code in s.split(";")).sum())
+            groups = side.group_places()
+            if groups is not None:
+                hit = groups["in_view"] & groups["industries"].map(lambda s: code in s.split(";"))
+                count += int(groups.loc[hit, "n"].sum())
+            return count
 
         def tasks(side):
             return sum(code in t.industries or any(x.industry == code for x in t.targets) for t in side.tasks)
@@ -275,11 +363,15 @@ class Comparison:
     tasks: pd.DataFrame
     industries: pd.DataFrame
     targets: pd.DataFrame
+    unlisted: pd.DataFrame | None = None   # places kept as groups, by city and status (not in `places`)
 
     def summary(self) -> dict:
         def counts(frame):
             return {s: int((frame["status"] == s).sum()) for s in STATUSES}
-        return {"places": counts(self.places), "tasks": counts(self.tasks),
+        places = counts(self.places)
+        if self.unlisted is not None:
+            places = {s: n + int(self.unlisted[s].sum()) for s, n in places.items()}
+        return {"places": places, "tasks": counts(self.tasks),
                 "industries": counts(self.industries), "targets": counts(self.targets)}
 
     def city_changes(self, adcode: str) -> dict:
@@ -298,5 +390,7 @@ class Comparison:
 def compare(a: Side, b: Side, cities: gpd.GeoDataFrame) -> Comparison:
     touches_a, touches_b = _touches(a), _touches(b)
     places = compare_places(a, b)
-    return Comparison(a, b, compare_cities(a, b, places, touches_a, touches_b, cities), places,
-                      compare_tasks(a, b, touches_a, touches_b), compare_industries(a, b), compare_targets(a, b))
+    unlisted = unlisted_places(a, b) if a.view.has_groups or b.view.has_groups else None
+    return Comparison(a, b, compare_cities(a, b, places, touches_a, touches_b, cities, unlisted), places,
+                      compare_tasks(a, b, touches_a, touches_b), compare_industries(a, b), compare_targets(a, b),
+                      unlisted)

@@ -446,14 +446,15 @@ class Catalog:
     def _filtered_cities(self, flt: Filter) -> gpd.GeoDataFrame:
         return with_city_figures(self["cities"].frame, self.registry, flt, self.place_groups())
 
-    def place_groups(self) -> pd.DataFrame | None:
-        """The counted imported layers in PostGIS, summarised for the figures (None: none)."""
+    def place_groups(self, cited: bool = False) -> pd.DataFrame | None:
+        """The counted imported layers in PostGIS, summarised for the figures (None: none);
+        `cited`: only their rows with a plan reference (postgis.figures.cited_groups)."""
         if not self.sql:
             return None
         from geoapp.analysis.places import uncounted_layers
         from geoapp.postgis.figures import groups
         skip = uncounted_layers(self.registry.layers)
-        return groups(layer for layer_id, layer in self.sql.items() if layer_id not in skip)
+        return groups((layer for layer_id, layer in self.sql.items() if layer_id not in skip), cited=cited)
 
     def feature_writer(self, collection: Collection, flt: Filter):
         """positions -> GeoJSON Feature texts of those rows, written and not kept (streamed

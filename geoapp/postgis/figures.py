@@ -32,7 +32,10 @@ GROUP_COLUMNS = ["layer", "city_adcode", "kind", "level", "location_precision", 
 
 _groups: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # SqlLayer -> its groups
 _locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_cited: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()    # SqlLayer -> groups of cited rows
 _guard = threading.Lock()
+# A row the plan cites: plan_refs not blank (as analysis.compare.plan_place_ids strips it)
+CITED_SQL = "btrim(coalesce(props->>'plan_refs', ''), E' \\t\\n\\r\\f\\v') <> ''"
 
 
 def empty_groups() -> pd.DataFrame:
@@ -55,6 +58,21 @@ def layer_groups(layer: SqlLayer) -> pd.DataFrame:
     return found
 
 
+def cited_groups(layer: SqlLayer) -> pd.DataFrame:
+    """layer_groups over the rows that carry a plan reference (plan_refs not blank): the places
+    the default plan's view names (/compare), read on first use and kept like layer_groups."""
+    found = _cited.get(layer)
+    if found is not None:
+        return found
+    with _guard:
+        lock = _locks.setdefault(layer, threading.Lock())
+    with lock:
+        found = _cited.get(layer)
+        if found is None:
+            found = _cited[layer] = _query(layer, CITED_SQL)
+    return found
+
+
 def prepare_figures(layer: SqlLayer) -> None:
     """Start reading the layer's groups in a background thread (a new bundle: the first /stats,
     map page or choropleth then finds them, or waits for this one query instead of running
@@ -67,12 +85,14 @@ def prepare_figures(layer: SqlLayer) -> None:
     threading.Thread(target=read, daemon=True, name=f"atlas-figures-{layer.data_version}").start()
 
 
-def _query(layer: SqlLayer) -> pd.DataFrame:
+def _query(layer: SqlLayer, where: str = "") -> pd.DataFrame:
     """The GROUP BY over the generated columns themselves (industries as the array): an
-    index-only scan of atlas_features_figures (store.py), no row read, ~70 ms per 100,000 rows."""
+    index-only scan of atlas_features_figures (store.py), no row read, ~70 ms per 100,000 rows
+    (`where`: a fixed extra condition, e.g. CITED_SQL, which reads the rows)."""
     records = layer.query(
         "SELECT city_adcode, kind, level, location_precision, industries, count(*) FROM atlas_features "
-        "WHERE data_version = %s GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5", [layer.data_version])
+        f"WHERE data_version = %s{' AND ' + where if where else ''} GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
+        [layer.data_version])
     if not records:
         return empty_groups()
     frame = pd.DataFrame([(layer.layer, city or "", kind or "", level or "", precision or "",
@@ -82,10 +102,11 @@ def _query(layer: SqlLayer) -> pd.DataFrame:
     return frame
 
 
-def groups(layers) -> pd.DataFrame | None:
-    """The groups of several SqlLayers in one table (None for no layers)."""
+def groups(layers, cited: bool = False) -> pd.DataFrame | None:
+    """The groups of several SqlLayers in one table (None for no layers); `cited`: of the rows
+    with a plan reference only (cited_groups)."""
     layers = list(layers)
     if not layers:
         return None
-    parts = [layer_groups(layer) for layer in layers]
+    parts = [(cited_groups if cited else layer_groups)(layer) for layer in layers]
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

@@ -20,7 +20,7 @@ from geoapp.analysis.scorecard import build_scorecard
 from geoapp.export.spreadsheet import CSV_TYPE, XLSX_TYPE, Sheet, csv_bytes, xlsx_bytes
 from geoapp.filters import Filter
 from geoapp.web.charts import SCORECARD_COLOURS
-from geoapp.web.context import atlas, current_filter, current_lang, plan_id, registry, translator
+from geoapp.web.context import atlas, catalog, current_filter, current_lang, plan_id, registry, translator
 from geoapp.web.serving import cached_body, send_body
 from geoapp.web.tables import unit_label
 from geoapp.web.urls import link
@@ -71,14 +71,32 @@ def chosen_plans() -> tuple[str, str]:
     return a, b
 
 
+def plan_catalog(pid: str):
+    """That plan's catalog (its imported layers in PostGIS: their figures' groups)."""
+    return catalog() if pid == plan_id() else atlas().bundle(pid).catalog
+
+
+def plan_place_groups(pid: str):
+    """(every counted place of a layer in PostGIS as groups, those with a plan reference) or
+    (None, None). An imported row keeps the plan references it carries in every plan's view (the
+    imported layers join each plan's registry as they are: Registry.with_layers)."""
+    if not catalog().sql:  # every plan reads the same store: no layer in PostGIS here, none there
+        return None, None
+    found = plan_catalog(pid).place_groups()
+    if found is None:
+        return None, None
+    return found, plan_catalog(pid).place_groups(cited=True)
+
+
 def comparison(a: str, b: str, flt: Filter) -> cmp.Comparison:
     cities = registry().boundaries["city"]
     sides = []
     for pid in (a, b):
         view = plan_view(pid)
         _, title, groups, industries, _ = _plan_meta(view)
+        every_groups, cited = plan_place_groups(pid)
         sides.append(cmp.make_side(pid, title, view.tasks, view.counted_places(), view.boundaries, flt,
-                                   groups, industries))
+                                   groups, industries, every_groups, cited))
     return cmp.compare(sides[0], sides[1], cities)
 
 
@@ -105,6 +123,8 @@ def document(c: cmp.Comparison, flt: Filter) -> dict:
         "statuses": {k: {"zh": v[0], "en": v[1]} for k, v in cmp.STATUSES.items()},
         "groups": groups,
         "summary": c.summary(),
+        # places of a layer in PostGIS: counted in summary/cities/industries, not rows of `places`
+        "places_not_listed": {s: int(c.unlisted[s].sum()) if c.unlisted is not None else 0 for s in cmp.STATUSES},
         "cities": _records(c.cities),
         "places": _records(c.places),
         "tasks": _records(c.tasks),
@@ -226,7 +246,9 @@ def page_context(a: str, b: str, flt: Filter, lang: str) -> dict:
         "b_title": vocab.pick(c.b.title, lang), "plans": plans, "flt": flt, "summary": c.summary(),
         "statuses": [(k, vocab.pick(v, lang), STATUS_STYLE[k]) for k, v in cmp.STATUSES.items()],
         "status_labels": {k: vocab.pick(v, lang) for k, v in cmp.STATUSES.items()},
-        "status_colours": STATUS_STYLE, "cities": city_rows, "groups": [(g, group_labels[g]) for g in groups],
+        "status_colours": STATUS_STYLE, "cities": city_rows,
+        "not_listed": ({s: int(c.unlisted[s].sum()) for s in cmp.STATUSES}
+                       if c.unlisted is not None and int(c.unlisted[list(cmp.STATUSES)].to_numpy().sum()) else None), "groups": [(g, group_labels[g]) for g in groups],
         "places": c.places.assign(kind_label=c.places["kind"].map(lambda k: vocab.label(vocab.KINDS, k, lang) if k else ""),
                                   name=c.places[vocab.pick(("name_zh", "name_en"), lang)]
                                   .where(c.places[vocab.pick(("name_zh", "name_en"), lang)] != "", c.places["name_zh"]))
@@ -264,10 +286,11 @@ def compare_page():
 
 # --- the printable brief per city ------------------------------------------------------------------
 
-def _scorecard_rows(view, adcode: str, touched: set[str], lang: str) -> list[dict]:
+def _scorecard_rows(pid: str, adcode: str, touched: set[str], lang: str) -> list[dict]:
+    view = plan_view(pid)
     from geoapp.web.scorecard import plan_period
     card = build_scorecard(view.tasks, getattr(view, "outcomes", None) or _no_outcomes(), view.counted_places(),
-                           plan_period(view))
+                           plan_period(view), groups=plan_place_groups(pid)[0])
     rows = []
     for r in card.for_city(adcode, touched).itertuples():
         rows.append({"metric": vocab.pick((r.metric_zh, r.metric_en), lang),
@@ -315,8 +338,8 @@ def city_brief(adcode: str):
                      row[f"{g}_change"]) for g in groups],
             places=places, tasks=tasks, status_labels={k: vocab.pick(v, lang) for k, v in cmp.STATUSES.items()},
             status_colours=STATUS_STYLE,
-            score_a=_scorecard_rows(plan_view(a), adcode, touched_a, lang),
-            score_b=_scorecard_rows(plan_view(b), adcode, touched_b, lang) if b != a else [],
+            score_a=_scorecard_rows(a, adcode, touched_a, lang),
+            score_b=_scorecard_rows(b, adcode, touched_b, lang) if b != a else [],
             back=link("/compare", a=a, b=b, **flt.query_items(), lang=lang if lang == "en" else ""),
             filter_words=flt.query_items())
         return html.encode("utf-8"), "text/html; charset=utf-8"
