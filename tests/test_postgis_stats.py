@@ -154,7 +154,9 @@ def test_places_xlsx_opens_with_the_same_rows(apps):
 @pytest.mark.parametrize("query", ["", "?level=national", "?industry=biomedicine&lang=en"])
 def test_city_panel_places_are_the_same(apps, adcode, query):
     a, b = both(apps, f"/map/cities/{adcode}.json{query}")
-    assert a.json["places"] == b.json["places"] and len(a.json["places"]) > 0
+    for key in ("places", "places_total", "places_shown", "places_list"):
+        assert a.json[key] == b.json[key], key
+    assert len(a.json["places"]) > 0
     a, b = both(apps, f"/map/cities/{adcode}.xlsx{query}")
     import io
 
@@ -163,6 +165,38 @@ def test_city_panel_places_are_the_same(apps, adcode, query):
         return [[[c.value for c in row] for row in sheet.iter_rows()] for sheet in openpyxl.load_workbook(io.BytesIO(data))]
     assert cells(a.data) == cells(b.data)
 
+
+
+@pytest.mark.parametrize("adcode", ["210100", "211400"])
+@pytest.mark.parametrize("query", ["", "?kind=platform&lang=en"])
+def test_city_panel_sends_a_page_the_total_and_the_list(apps, adcode, query):
+    """A city with more places than a page: the panel sends the first page of the places list
+    filtered to the city (by layer, then name), how many there are, and the links to the whole
+    list (paged JSON, CSV, XLSX, the map page's list): never every place of the city."""
+    from urllib.parse import parse_qs, urlsplit
+    frame = apps[2]
+    for client in apps[:2]:
+        city = client.get(f"/map/cities/{adcode}.json{query}").json
+        synthetic = frame[(frame["city_adcode"] == adcode) & ((frame["kind"] == "platform") if query else True)]
+        assert city["places_total"] >= len(synthetic) > 50 == city["places_shown"] == len(city["places"])
+        listing = city["places_list"]
+        args = parse_qs(urlsplit(listing["json"]).query)
+        assert args["city"] == [adcode] and args["sort"] == ["layer"]
+        assert ("kind" in args) == bool(query)
+        page = client.get(listing["json"]).json
+        assert page["total"] == city["places_total"] and page["page"] == 1
+        assert page["rows"] == city["places"]
+        last = client.get(listing["json"] + f"&page={page['pages']}").json["rows"]
+        assert len(last) == city["places_total"] - 50 * (page["pages"] - 1)
+        csv_rows = client.get(listing["csv"]).data.decode("utf-8-sig").strip().splitlines()
+        assert len(csv_rows) - 1 >= city["places_total"]
+        assert urlsplit(listing["page"]).fragment == "atlas-list-title" and f"city={adcode}" in listing["page"]
+
+
+def test_city_panel_of_a_city_the_filter_leaves_out_lists_nothing(apps):
+    for client in apps[:2]:
+        city = client.get("/map/cities/211400.json?city=210100").json
+        assert city["places"] == [] and city["places_total"] == 0
 
 
 SEARCHES = ["合成平台", "合成平台 000123", "合成平台000123", "平台 0001", "台0002", "沈阳", "沈阳市", "大连高新区",

@@ -275,6 +275,8 @@ def render_page(flt: Filter, lang: str, metric: str) -> bytes:
                  "cityButton": t("{tip}。按回车键打开城市面板", "{tip}. Press Enter to open the city panel"),
                  "areasNote": t("规划区域画在地图的区域图层中，计入地点数，不在地点列表里。",
                                 "Plan areas are drawn in the map's area layer and counted, but not in the list of places."),
+                 "cityMore": t("共 {total} 处，显示前 {shown} 处。", "Showing {shown} of {total}."),
+                 "cityMoreLink": t("在地点列表中查看全部", "more in the places list"),
                  "zoomIn": t("放大", "Zoom in"), "zoomOut": t("缩小", "Zoom out"),
                  "layersControl": t("图层", "Layers")},
     }
@@ -695,6 +697,25 @@ def city_places(adcode: str, ids: set, flt: Filter, lang: str) -> "pd.DataFrame"
     return pd.concat(parts, ignore_index=True)[place_list.TABLE_COLUMNS] if parts else shown.iloc[0:0]
 
 
+def list_page(flt: Filter, lang: str, sort: str, order: str, box, page: int, per_page: int):
+    """(number of rows, the rows of page `page`) of the places list (/map/places.json): the
+    in-memory rows sorted, plus a layer in PostGIS paged in SQL (geoapp.web.place_list)."""
+    table = sorted_table(flt, lang, sort, order, box)
+    if place_list.sql_layers():   # + the rows of the layers in PostGIS, paged in SQL
+        total, rows = place_list.page(table, flt, lang, sort, order == "desc", box,
+                                      (page - 1) * per_page, per_page, drawn_lonlat)
+        return total, rows[place_list.TABLE_COLUMNS]
+    return len(table), table.iloc[(page - 1) * per_page: page * per_page]
+
+
+CITY_PAGE = 50   # the city panel lists this many of its places (the places list's page), then links
+
+
+def city_filter(flt: Filter, adcode: str) -> Filter:
+    """The filter with its city set to `adcode` (the city panel's links and list)."""
+    return Filter(industry=flt.industry, city=frozenset({adcode}), level=flt.level, kind=flt.kind)
+
+
 @bp.get("/map/places.json")
 def places():
     """The table beside the map: the filter's places, sorted and paged (works for 100k rows:
@@ -707,14 +728,7 @@ def places():
     box = _bbox_arg()
 
     def build():
-        table = sorted_table(flt, lang, sort, order, box)
-        if place_list.sql_layers():   # + the rows of the layers in PostGIS, paged in SQL
-            total, rows = place_list.page(table, flt, lang, sort, order == "desc", box,
-                                          (page - 1) * per_page, per_page, drawn_lonlat)
-            rows = rows[place_list.TABLE_COLUMNS]
-        else:
-            total = len(table)
-            rows = table.iloc[(page - 1) * per_page: page * per_page]
+        total, rows = list_page(flt, lang, sort, order, box, page, per_page)
         return _json({
             "filter": flt.query_items(), "sort": sort, "order": order, "page": page,
             "per_page": per_page, "total": total, "pages": max(1, -(-total // per_page)),
@@ -745,13 +759,20 @@ def city(adcode: str):
         row = report.cities.loc[adcode]
         view = report.view
         ids = set(view.links.loc[view.links["city_adcode"] == adcode, "id"])
-        shown = city_places(adcode, ids, flt, lang)
-        other = view.places[view.places["id"].isin(ids) & ~view.places["id"].isin(set(shown["id"]))]
+        own = city_filter(flt, adcode)
+        # the first page of the places list filtered to the city (by layer, then name) and how
+        # many there are: never the whole list (~70,000 rows for a city at 1M places)
+        if flt.city and adcode not in flt.city:   # a city the filter leaves out: none
+            total, shown = 0, table_frame(flt, lang).iloc[0:0]
+        else:
+            total, shown = list_page(own, lang, "layer", "asc", None, 1, CITY_PAGE)
+        listed = set(table_frame(flt, lang)["id"])   # the list's places (point layers)
+        other = view.places[view.places["id"].isin(ids) & ~view.places["id"].isin(listed)]
         tasks = report.coverage.tasks
         touching = tasks[tasks["cities"].map(lambda c: adcode in c.split(";"))]
-        own = Filter(industry=flt.industry, city=frozenset({adcode}), level=flt.level, kind=flt.kind)
         items = own.query_items()
         en = {"lang": "en"} if lang == "en" else {}
+        listing = {**items, "sort": "layer"}
         return _json({
             "adcode": adcode, "name": names.short(adcode, lang), "name_zh": names.short(adcode, "zh"),
             "name_en": names.short(adcode, "en"), "filter": flt.query_items(),
@@ -761,6 +782,12 @@ def city(adcode: str):
             "industries": t("、", ", ").join(vocab.label(reg.plan.industries, c.removeprefix("industry_"), lang)
                                            for c in industry_columns(reg.plan.industries) if row[c] > 0),
             "places": shown.drop(columns=["city_adcode"]).to_dict("records"),
+            "places_total": int(total), "places_shown": len(shown),
+            # the whole list of the city's places: paged (JSON), as files, and on the map page
+            "places_list": {"json": link("/map/places.json", **listing, **en),
+                            "csv": link("/map/places.csv", **listing, **en),
+                            "xlsx": link("/map/places.xlsx", **listing, **en),
+                            "page": link("/", **items, **en) + "#atlas-list-title"},
             # plan areas of the city (counted in its figures), and areas crossing it (the belt)
             "areas": [{"id": pid, "name": (en_name or zh) if lang == "en" else zh}
                       for pid, zh, en_name, code in zip(other["id"], other["name_zh"], other["name_en"],

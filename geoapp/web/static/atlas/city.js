@@ -39,7 +39,8 @@
         city.numbers.forEach(function (n) { dl.appendChild(el("dt", null, n.label)); dl.appendChild(el("dd", null, String(n.value))); });
         panel.appendChild(dl);
         if (city.industries) panel.appendChild(el("p", null, city.industries));
-        panel.appendChild(el("h3", null, T.places + " (" + (city.places.length + city.areas.length) + ")"));
+        var total = city.places_total === undefined ? city.places.length : city.places_total;
+        panel.appendChild(el("h3", null, T.places + " (" + (total + city.areas.length) + ")"));
         var places = el("ul", "places");
         city.places.forEach(function (p) {
           var li = el("li"), b = el("button", "placebutton", p.name);
@@ -51,6 +52,23 @@
         });
         city.areas.concat(city.crossing).forEach(function (a) { places.appendChild(el("li", null, a.name)); });
         panel.appendChild(places);
+        // the panel lists the first page of the city's places; the places list pages the rest
+        if (city.places.length < total && city.places_list) {
+          var more = el("p", "atlas-note atlas-city-more", T.cityMore.replace("{total}", total)
+                        .replace("{shown}", city.places.length) + " ");
+          var moreLink = el("a", null, T.cityMoreLink);
+          moreLink.href = city.places_list.page;
+          more.appendChild(moreLink);
+          more.appendChild(document.createTextNode(" · "));
+          var csv = el("a", null, "CSV");
+          csv.href = city.places_list.csv;
+          more.appendChild(csv);
+          more.appendChild(document.createTextNode(" · "));
+          var xlsx = el("a", null, "XLSX");
+          xlsx.href = city.places_list.xlsx;
+          more.appendChild(xlsx);
+          panel.appendChild(more);
+        }
         if (city.areas.length) panel.appendChild(el("p", "atlas-note", T.areasNote));
         panel.appendChild(el("h3", null, T.tasks + " (" + city.tasks.length + ")"));
         var tasks = el("ul", "tasks");

@@ -46,6 +46,9 @@
     drag = null;
     atlas.setSheet(side.getAttribute("data-sheet") === "peek" ? "half" : "peek");
   });
+  // opened from a city panel's "more in the places list" link (#atlas-list-title): the sheet
+  // shows the list at once
+  if (location.hash === "#atlas-list-title" && atlas.sheetLayout()) atlas.setSheet("half");
   side.addEventListener("keydown", function (e) {
     if (e.key === "Escape" && atlas.sheetLayout() && side.getAttribute("data-sheet") !== "peek") {
       atlas.setSheet("peek");
