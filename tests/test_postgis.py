@@ -238,3 +238,14 @@ def test_a_process_starting_on_a_current_schema_takes_no_lock(postgis_url):
         holder.rollback()
     worker.join(20)
     assert finished, "ensure_schema waited for the lock on atlas_features"
+
+
+def test_an_import_leaves_the_planner_statistics_of_its_rows(postgis_url):
+    url = fresh_database(postgis_url)
+    store = PostGISStore(url)
+    version, _ = store.commit(LAYER, store_frame(500, seed=12), who="test", file_name="a")
+    with psycopg.connect(url) as conn:
+        analysed = conn.execute("SELECT last_analyze IS NOT NULL, n_live_tup FROM pg_stat_user_tables "
+                                "WHERE relname = 'atlas_features'").fetchone()
+        rows = conn.execute("SELECT reltuples FROM pg_class WHERE relname = 'atlas_features'").fetchone()[0]
+    assert analysed[0] and rows == 500

@@ -922,6 +922,7 @@ class PostGISStore(Store):
             layer_map[layer] = version
             self._insert_layer_map(cur, version, layer_map)
             conn.commit()
+            self._analyze()
             return version, change
         except BaseException:
             conn.rollback()
@@ -950,12 +951,25 @@ class PostGISStore(Store):
             layer_map[layer] = version
             self._insert_layer_map(cur, version, layer_map)
             conn.commit()
+            self._analyze()
             return version, change
         except BaseException:
             conn.rollback()
             raise
         finally:
             conn.close()
+
+    def _analyze(self) -> None:
+        """Statistics for the rows just written, at once (autovacuum would take up to a minute,
+        and until then the planner thinks the new version has no rows: a tile read the whole
+        version's primary key). Its own statement after the commit: the version is written
+        whatever happens here."""
+        try:
+            import psycopg
+            with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+                conn.execute("ANALYZE atlas_features")
+        except Exception as error:  # noqa: BLE001 - autovacuum will analyse it later
+            log.warning("ANALYZE after the import failed (autovacuum will do it): %s", error)
 
     def _diff_versions(self, cur, old_dv: int | None, new_dv: int | None) -> Diff:
         """The diff of two imports' rows by a join on (data_version, fid) in the database."""
