@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 HOST ?= 127.0.0.1
 
-.PHONY: run reload test lint check system-deps data bench bench-ogc bench-stats bench-scale bench-gis clean run-deps bench-load bench-million bench-sql-stats bench-sql-tiles
+.PHONY: run reload test lint check system-deps data bench bench-ogc bench-stats bench-scale bench-gis clean run-deps bench-load bench-million bench-sql-stats bench-sql-tiles bench-sql-items
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -99,6 +99,10 @@ bench-sql-stats: $(VENV)/.dev system-deps
 # Vector and map tiles of a layer in PostGIS at ROWS synthetic places (default 100000), vs tipg's query shape.
 bench-sql-tiles: $(VENV)/.dev system-deps
 	PYTHONPATH=. $(PY) benchmarks/bench_sql_tiles.py --places $(ROWS)
+
+# OGC items, CQL2, sortby and downloads of a layer in PostGIS at ROWS synthetic places, with query plans.
+bench-sql-items: $(VENV)/.dev system-deps
+	PYTHONPATH=. $(PY) benchmarks/bench_sql_items.py --rows $(ROWS)
 
 bench-million: $(VENV)/.dev system-deps
 	PYTHONPATH=. $(PY) benchmarks/bench_million.py --places $(PLACES)
