@@ -62,14 +62,13 @@ def filter_sql(flt: Filter) -> tuple[str, list]:
     if flt.industry:
         parts.append("industries && %s::text[]")
         params.append(sorted(flt.industry))
-    for column in ("level", "kind"):
-        values = getattr(flt, column)
-        if values:
+    for column, values in (("level", flt.level), ("kind", flt.kind), ("city_adcode", flt.city)):
+        if len(values) == 1:   # `= value`: the (data_version, column, position) index gives rows in order
+            parts.append(f"{column} = %s")
+            params.append(next(iter(values)))
+        elif values:
             parts.append(f"{column} = ANY(%s)")
             params.append(sorted(values))
-    if flt.city:
-        parts.append("city_adcode = ANY(%s)")
-        params.append(sorted(flt.city))
     return (" AND ".join(parts) or "TRUE"), params
 
 
