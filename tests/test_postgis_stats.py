@@ -45,9 +45,10 @@ def both(apps, path):
 
 
 def without_belt(document: dict) -> dict:
-    """/api/coverage without its belt part (the belt measures each place's extent against the
-    corridor in memory; a layer in PostGIS is not in it: docs/performance.md)."""
-    return {k: v for k, v in document.items() if k != "belt"}
+    """/api/coverage without its belt's per-place list (the database rows are counted in the belt's
+    groups and cities, not listed place by place: test_belt_figures_count_the_database_places)."""
+    return {k: ({**v, "places": None, "places_not_listed": None} if k == "belt" and v else v)
+            for k, v in document.items()}
 
 
 @pytest.mark.parametrize("query", FILTERS)
@@ -312,13 +313,62 @@ def test_scorecard_and_about_are_the_same(apps, path):
         assert a.data == b.data
 
 
-def test_stats_page_says_the_belt_leaves_the_database_layer_out(apps):
+def test_stats_page_says_the_belt_map_leaves_the_database_layer_out(apps):
     a, b = both(apps, "/stats?level=national")
     page = a.get_data(as_text=True)
     national = int((apps[2]["level"] == "national").sum())
-    assert f"另有 {national} 处导入清单中的地点" in page and 'id="belt-database-note"' in page
+    assert f"其中 {national} 处导入清单中的地点" in page and 'id="belt-database-note"' in page
     assert 'id="belt-database-note"' not in b.get_data(as_text=True)
-    assert f"Another {national} places" in both(apps, "/stats?level=national&lang=en")[0].get_data(as_text=True)
+    assert f"{national} places of imported lists" in both(apps, "/stats?level=national&lang=en")[0].get_data(as_text=True)
+
+
+def test_stats_page_says_the_belt_leaves_out_a_database_layer_above_its_limit(apps, monkeypatch):
+    import geoapp.postgis.belt as sql_belt
+    monkeypatch.setattr(sql_belt, "BELT_MAX_ROWS", 2999)
+    a, _ = both(apps, "/stats?level=national&half_width_km=31")   # a width not yet computed
+    national = int((apps[2]["level"] == "national").sum())
+    assert f"另有 {national} 处导入清单中的地点" in a.get_data(as_text=True)
+    assert "places_not_listed" not in both(apps, "/api/coverage?half_width_km=31")[0].json["belt"]
+
+
+@pytest.mark.parametrize("width", ["", "half_width_km=12.5&", "half_width_km=80&"])
+@pytest.mark.parametrize("query", FILTERS[:5])
+def test_belt_figures_count_the_database_places(apps, width, query):
+    """The belt (geoapp/postgis/belt.py: the layer grouped against the corridor in SQL) gives the
+    same groups and cities as the same rows measured one by one in memory; only the per-place
+    list leaves the database rows out (and says how many)."""
+    sep = "&" if query else "?"
+    path = "/api/coverage" + (query or "?") + ("" if not query else "&") + width
+    a, b = both(apps, path.replace("?&", "?"))
+    sql, memory = a.json["belt"], b.json["belt"]
+    assert sql["groups"] == memory["groups"] and sql["cities"] == memory["cities"]
+    ids = set(apps[2]["id"])
+    assert sql["places"] == [p for p in memory["places"] if p["id"] not in ids]
+    assert sql["places_not_listed"] == len(memory["places"]) - len(sql["places"])
+    if not query:
+        assert sql["places_not_listed"] == 3000
+    inside = next(g for g in sql["groups"] if g["group"] == "all")
+    assert inside["inside"] > 0 and inside["outside"] > 0 and inside["partly"] >= 0
+    del sep
+
+
+@pytest.mark.parametrize("query", ["", "?industry=biomedicine", "?city=210200&lang=en"])
+def test_belt_table_counts_are_the_same(apps, query):
+    """The belt tables' counts per city and group are those of memory (the names of the places in
+    each relation list only the places in memory)."""
+    import csv
+    import io
+    for table in ("belt_groups", "belt_cities", "belt_by_city"):
+        a, b = both(apps, f"/stats/{table}.csv{query}")
+        if table != "belt_by_city":
+            assert a.data == b.data, table
+            continue
+        rows_a = list(csv.reader(io.StringIO(a.data.decode("utf-8-sig"))))
+        rows_b = list(csv.reader(io.StringIO(b.data.decode("utf-8-sig"))))
+        assert len(rows_a) == len(rows_b)
+        for ra, rb in zip(rows_a, rows_b):   # the counts; the name columns list memory's places only
+            assert [c for c in ra if c.isdigit()] == [c for c in rb if c.isdigit()], (table, ra, rb)
+        assert rows_a != rows_b
 
 
 def test_a_new_bundle_reads_its_figures_ahead(apps):
@@ -335,3 +385,23 @@ def test_a_new_bundle_reads_its_figures_ahead(apps):
         time.sleep(0.05)
     groups = figures._groups.get(layer)
     assert groups is not None and int(groups["n"].sum()) == len(apps[2])
+
+
+def test_belt_points_by_the_corridor_edge_are_tested_as_in_memory(apps, monkeypatch):
+    """The points near the corridor's edge (here: within 0.05°, hundreds of them) are fetched and
+    tested in Python exactly as the analysis tests them; the figures stay those of memory."""
+    import geoapp.postgis.belt as sql_belt
+    monkeypatch.setattr(sql_belt, "EDGE_DEG", 0.05)
+    fetched = []
+    query = sql_belt.SqlLayer.query
+
+    def counting(layer, sql, params=()):
+        rows = query(layer, sql, params)
+        if sql == sql_belt.EDGE_SQL:
+            fetched.append(len(rows))
+        return rows
+    monkeypatch.setattr(sql_belt.SqlLayer, "query", counting)
+    a, b = both(apps, "/api/coverage?half_width_km=45")
+    assert fetched and fetched[0] > 100
+    assert a.json["belt"]["groups"] == b.json["belt"]["groups"]
+    assert a.json["belt"]["cities"] == b.json["belt"]["cities"]

@@ -56,6 +56,13 @@ class Belt:
     groups: pd.DataFrame           # per group: total, inside, partly, outside, by_point, shares
     # per row of `places`: its map point in the equal-area CRS (x, y in m); NaN for an area
     xy: np.ndarray | None = None
+    # places kept as groups (a layer in PostGIS), in the view: city_adcode, group, precision,
+    # relation, point_inside and their number `n` (group_relations); not rows of `places`
+    grouped: pd.DataFrame | None = None
+
+    @property
+    def grouped_total(self) -> int:
+        return 0 if self.grouped is None else int(self.grouped["n"].sum())
 
     def summary(self) -> dict:
         return {
@@ -169,14 +176,43 @@ class CorridorFigures:
     cities: pd.DataFrame           # every city, in boundary order
     places: pd.DataFrame           # every counted place but the corridor, in place order
     xy: np.ndarray | None = None   # per row of `places`: point_xy
+    grouped: pd.DataFrame | None = None   # places kept as groups, with their relations (group_relations)
+
+
+def group_relations(rows: pd.DataFrame, boundaries: dict[str, gpd.GeoDataFrame], band,
+                    groups: dict[str, tuple[str, ...]]) -> pd.DataFrame:
+    """The belt's relation of places kept as groups (geoapp.postgis.belt: one row per city, kind,
+    level, precision, industries, district for district precision, and whether the point lies in
+    the corridor, with `n`): `place_relations`' rule for points — a district or city point by its
+    boundary's polygon (one test per boundary), any other point by itself (point_inside)."""
+    rows = rows.reset_index(drop=True)
+    districts = pd.Index(boundaries["district"]["adcode"])
+    cities = pd.Index(boundaries["city"]["adcode"])
+    precision = rows["location_precision"]
+    by_district = (precision.isin(("district", "subdistrict")) & rows["district_adcode"].isin(districts)).to_numpy()
+    by_city = ((precision == "city") & rows["city_adcode"].isin(cities)).to_numpy() & ~by_district
+    point = rows["point_inside"].to_numpy(dtype=bool)
+    relation = np.where(point, "inside", "outside").astype(object)
+    for level, chosen, column in (("district", by_district, "district_adcode"), ("city", by_city, "city_adcode")):
+        if not chosen.any():
+            continue
+        codes = rows.loc[chosen, column]
+        frame = boundaries[level].drop_duplicates("adcode", keep="first")
+        frame = frame[frame["adcode"].isin(set(codes))]
+        verdicts = pd.Series(relations(project(frame.geometry).values, band), index=frame["adcode"].values)
+        relation[chosen] = verdicts.reindex(codes).values
+    group_of = {kind: group for group, kinds in groups.items() for kind in kinds}
+    return rows.assign(group=rows["kind"].map(group_of).fillna(list(groups)[-1]).values,
+                       precision=rows["location_precision"].values, relation=relation, point_inside=point)
 
 
 def corridor_figures(every: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataFrame],
                      half_width_km: float, axis_ends: tuple[str, str],
-                     groups: dict[str, tuple[str, ...]]) -> CorridorFigures:
+                     groups: dict[str, tuple[str, ...]], grouped=None) -> CorridorFigures:
     """The corridor of `half_width_km` between the two named places, and how every city and every
     place of `every` (the unfiltered counted places) relates to it; `groups`: group id -> kinds
-    (plan_groups), in report order."""
+    (plan_groups), in report order. `grouped(shape, band)`: the places kept as groups against
+    this corridor (`shape` in EPSG:4326, `band` projected; geoapp.postgis.belt), or None."""
     ends = every.set_index("id").geometry
     shape = corridor(ends[axis_ends[0]], ends[axis_ends[1]], boundaries["province"], half_width_km)
     band = project(shape).geometry.iloc[0]
@@ -215,8 +251,10 @@ def corridor_figures(every: gpd.GeoDataFrame, boundaries: dict[str, gpd.GeoDataF
         "relation": place_relations(places, boundaries, band, xy),
         "point_inside": point_inside,
     })
+    rows = grouped(shape, band) if grouped is not None else None
     return CorridorFigures(half_width_km, round(shape["axis_length_km"].iloc[0], 1), round(area_km2, 1),
-                           round(area_km2 / province_km2, 4), shape, city_frame, place_frame, xy)
+                           round(area_km2 / province_km2, 4), shape, city_frame, place_frame, xy,
+                           None if rows is None else group_relations(rows, boundaries, band, groups))
 
 
 def belt(view: PlaceView, half_width_km: float, axis_ends: tuple[str, str],
@@ -231,9 +269,15 @@ def belt(view: PlaceView, half_width_km: float, axis_ends: tuple[str, str],
         cities = cities[cities.index.isin(view.filter.city)]
     kept = figures.places["id"].isin(view.places["id"]).to_numpy()
     places = figures.places[kept].reset_index(drop=True)
+    grouped = figures.grouped
+    if grouped is not None:   # the filter applied to the groups (they have a city of their own)
+        grouped = grouped[view.filter.mask(grouped, None)].reset_index(drop=True)
+    counted = places if grouped is None else pd.concat(
+        [places[["group", "relation", "point_inside"]].assign(n=1),
+         grouped[["group", "relation", "point_inside", "n"]]], ignore_index=True)
     return Belt(figures.half_width_km, figures.axis_length_km, figures.area_km2,
-                figures.province_share, figures.shape, cities, places, group_figures(places, list(groups)),
-                None if figures.xy is None else figures.xy[kept])
+                figures.province_share, figures.shape, cities, places, group_figures(counted, list(groups)),
+                None if figures.xy is None else figures.xy[kept], grouped)
 
 
 def with_corridor(places: gpd.GeoDataFrame, shape: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -261,17 +305,21 @@ def group_figures(place_frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     names = list(names)
     group = pd.Index(names).get_indexer(place_frame["group"].to_numpy(dtype=object))
     relation = pd.Index(RELATIONS).get_indexer(place_frame["relation"].to_numpy(dtype=object))
+    # a row's weight: 1 for a place, `n` for places kept as a group (see belt())
+    weight = (place_frame["n"].to_numpy(dtype=np.int64) if "n" in place_frame
+              else np.ones(len(place_frame), dtype=np.int64))
     known = (group >= 0) & (relation >= 0)
-    table = np.bincount(group[known] * len(RELATIONS) + relation[known],
-                        minlength=len(names) * len(RELATIONS)).reshape(len(names), len(RELATIONS))
+    table = np.bincount(group[known] * len(RELATIONS) + relation[known], weights=weight[known],
+                        minlength=len(names) * len(RELATIONS)).astype(np.int64).reshape(len(names), len(RELATIONS))
     point = place_frame["point_inside"].to_numpy(dtype=bool)
-    by_point = np.bincount(group[(group >= 0) & point], minlength=len(names))
-    totals = np.bincount(group[group >= 0], minlength=len(names))
+    chosen = (group >= 0) & point
+    by_point = np.bincount(group[chosen], weights=weight[chosen], minlength=len(names)).astype(np.int64)
+    totals = np.bincount(group[group >= 0], weights=weight[group >= 0], minlength=len(names)).astype(np.int64)
     rows = {}
     for i, name in enumerate(names + ["all"]):
         if name == "all":
-            total, counts = len(place_frame), table.sum(axis=0)
-            points = int(point.sum())
+            total, counts = int(weight.sum()), table.sum(axis=0)
+            points = int(weight[point].sum())
         else:
             total, counts, points = int(totals[i]), table[i], int(by_point[i])
         counts = {r: int(n) for r, n in zip(RELATIONS, counts)}

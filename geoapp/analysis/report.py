@@ -45,13 +45,15 @@ class Report:
     plan: object = None            # the plan of the registry the report was built from (data.plans.Plan)
 
 
-def corridor_figures(registry, half_width_km: float) -> belt_analysis.CorridorFigures | None:
-    """The plan's corridor at `half_width_km` (belt.corridor_figures), None without a corridor."""
+def corridor_figures(registry, half_width_km: float, grouped=None) -> belt_analysis.CorridorFigures | None:
+    """The plan's corridor at `half_width_km` (belt.corridor_figures), None without a corridor.
+    `grouped(shape, band)`: counted places kept as groups against that corridor (a layer in
+    PostGIS: geoapp.postgis.belt, given by the caller), or None."""
     corridor = registry.plan.corridor
     if corridor is None:
         return None
     return belt_analysis.corridor_figures(registry.counted_places(), registry.boundaries, half_width_km,
-                                          corridor.axis, belt_analysis.plan_groups(registry.plan))
+                                          corridor.axis, belt_analysis.plan_groups(registry.plan), grouped)
 
 
 def build_report(registry, filter: Filter = Filter(), half_width_km: float = DEFAULT_HALF_WIDTH_KM,
@@ -59,8 +61,8 @@ def build_report(registry, filter: Filter = Filter(), half_width_km: float = DEF
     """`figures`: corridor_figures for this width, when the caller keeps them (they do not
     depend on the filter). Without a corridor in the plan, `half_width_km` is ignored and the
     report has no belt. `groups`: counted places that are not in the registry's frames (an
-    imported layer in PostGIS, summarised: analysis.view); they count in every figure but the
-    belt's (which measures each place's extent against the corridor)."""
+    imported layer in PostGIS, summarised: analysis.view); they count in every figure, the belt's
+    through `figures.grouped` (the same places grouped against the corridor)."""
     plan = registry.plan
     every = registry.counted_places()
     view = place_view(every, registry.boundaries, filter, groups)

@@ -61,13 +61,34 @@ def half_width() -> float:
     return round(float(value), 2)
 
 
+def belt_grouped(width: float):
+    """For corridor_figures: the counted layers in PostGIS grouped against a corridor of `width`
+    (geoapp.postgis.belt, one aggregate per layer, data version and width), or None."""
+    cat = context.catalog()
+    if not cat.sql:
+        return None
+    from geoapp.analysis.places import uncounted_layers
+    from geoapp.postgis.belt import BELT_MAX_ROWS, belt_groups
+    skip = uncounted_layers(registry().layers)
+    layers = [layer for layer_id, layer in cat.sql.items() if layer_id not in skip]
+    if not layers or sum(layer.rows for layer in layers) > BELT_MAX_ROWS:   # too many: left out, said so
+        return None
+
+    def grouped(shape, band):
+        west, south, east, north = shape.total_bounds
+        margin = 0.05   # degrees: the band's straight edges bend a little in lon/lat
+        return belt_groups(layers, width, band,
+                           (west - margin, south - margin, east + margin, north + margin))
+    return grouped
+
+
 def report(flt: Filter, width: float) -> Report:
     """Every figure the page, the JSON and the CSVs show, computed once per (filter, width)."""
     cache = context.bundle().reports
     reg = registry()
 
     def build() -> Report:
-        figures = cache.corridor(width, lambda: corridor_figures(reg, width))
+        figures = cache.corridor(width, lambda: corridor_figures(reg, width, belt_grouped(width)))
         return build_report(reg, flt, width, figures, groups=context.place_groups())
     return cache.get(flt, width, build)
 
@@ -149,7 +170,11 @@ def coverage_document(flt: Filter, width: float) -> dict:
         # null for a plan without a corridor (its manifest has none)
         "belt": None if belt is None else {**belt.summary(), "cities": _records(belt.cities.reset_index()),
                                            "groups": _records(belt.groups.reset_index()),
-                                           "places": _rows(belt.places)},
+                                           "places": _rows(belt.places),
+                                           # places of layers in PostGIS: in the groups and cities,
+                                           # not rows of `places`
+                                           **({} if belt.grouped is None else
+                                              {"places_not_listed": belt.grouped_total})},
     }
 
 
@@ -290,8 +315,11 @@ def render_page(flt: Filter, width: float, lang: str, width_error: str = "", wid
         bars=bar_chart(cities, plan, lang), heat=heat_map(data.coverage, cities, lang),
         tasks=tasks.to_dict("records"), targets=_records(targets),
         belt=belt, belt_svg=belt_map(belt, reg.display["city"], lang) if belt is not None else None,
-        # places of layers in PostGIS: in every figure but the belt's (analysis.report), said so
-        belt_unmeasured=int(data.view.group_counts[data.view.group_in_view].sum()) if data.view.has_groups else 0,
+        # places of layers in PostGIS: in the belt's figures, not on its map or in its place lists
+        belt_grouped=0 if belt is None else belt.grouped_total,
+        # … or, above postgis.belt.BELT_MAX_ROWS, in every figure but the belt's
+        belt_unmeasured=0 if belt is None or belt.grouped is not None or not data.view.has_groups
+        else int(data.view.group_counts[data.view.group_in_view].sum()),
         belt_cities=belt.cities.reset_index().to_dict("records") if belt is not None else [],
         belt_groups=[{**rec, "label": tables.group_label(plan, rec["group"], lang)}
                      for rec in belt.groups.reset_index().to_dict("records")] if belt is not None else [],

@@ -209,6 +209,10 @@ def belt_city_counts(belt) -> pd.DataFrame:
     places = belt.places
     counts = pd.crosstab(places["city_adcode"], places["relation"]).reindex(
         index=belt.cities.index, columns=list(RELATION_LABELS), fill_value=0)
+    grouped = getattr(belt, "grouped", None)
+    if grouped is not None and len(grouped):   # places of layers in PostGIS: counted, no ids
+        counts = counts + grouped.pivot_table(index="city_adcode", columns="relation", values="n", aggfunc="sum").reindex(
+            index=belt.cities.index, columns=list(RELATION_LABELS)).fillna(0).astype("int64")
     counts["total"] = counts.sum(axis=1)
     for relation in RELATION_LABELS:
         chosen = places[places["relation"] == relation]
