@@ -194,6 +194,19 @@ def test_city_panel_sends_a_page_the_total_and_the_list(apps, adcode, query):
         assert urlsplit(listing["page"]).fragment == "atlas-list-title" and f"city={adcode}" in listing["page"]
 
 
+def test_city_xlsx_is_refused_beyond_a_worksheet(apps, monkeypatch):
+    """The city's XLSX holds its places: above XLSX_MAX_ROWS it is a 413 naming the CSVs (as
+    /map/places.xlsx), from the database path (the in-memory one holds the rows anyway)."""
+    import geoapp.web.map_tables as map_tables
+    total = apps[0].get("/map/cities/210100.json").json["places_total"]
+    monkeypatch.setattr(map_tables, "XLSX_MAX_ROWS", total - 1)
+    response = apps[0].get("/map/cities/210100.xlsx?lang=en")
+    assert response.status_code == 413 and response.json["rows"] == total
+    assert "/map/places.csv?city=210100" in response.json["message"]
+    monkeypatch.setattr(map_tables, "XLSX_MAX_ROWS", total)
+    assert apps[0].get("/map/cities/210100.xlsx?lang=en").status_code == 200
+
+
 def test_city_panel_of_a_city_the_filter_leaves_out_lists_nothing(apps):
     for client in apps[:2]:
         city = client.get("/map/cities/211400.json?city=210100").json

@@ -16,7 +16,7 @@ from geoapp.export.spreadsheet import CSV_TYPE, XLSX_TYPE, Sheet, csv_bytes, csv
 from geoapp.filters import Filter
 from geoapp.web import place_list, tables
 from geoapp.web.context import current_filter, current_lang, registry
-from geoapp.web.map_page import _bbox_arg, city_places, drawn_lonlat, filtered, sort_args, sorted_table, specs
+from geoapp.web.map_page import _bbox_arg, city_filter, city_places, drawn_lonlat, filtered, sort_args, sorted_table, specs
 from geoapp.web.serving import cached_body, send_body, send_stream
 from geoapp.web.stats import report as stats_report
 from geoapp.web.stats import table_context, table_notes
@@ -160,6 +160,17 @@ def city_table(adcode: str, fmt: str):
         response.status_code = 404
         return response
     ctx = table_context(lang)
+    if fmt == "xlsx" and place_list.sql_layers() and not (flt.city and adcode not in flt.city):
+        # the XLSX holds the city's places: refused beyond what a worksheet holds (review finding 5)
+        own = city_filter(flt, adcode)
+        rows = place_list.count(own, None, table_rows=len(sorted_table(own, lang, "layer", "asc", None)))
+        if rows > XLSX_MAX_ROWS:
+            response = jsonify({"error": "too_large", "rows": rows, "allowed": XLSX_MAX_ROWS, "message": (
+                f"the city has {rows} places; an XLSX file holds at most {XLSX_MAX_ROWS}: download its "
+                f"figures as CSV (/map/cities/{adcode}.csv) and its places as CSV (/map/places.csv?city={adcode}), "
+                "or narrow the filter")})
+            response.status_code = 413
+            return response
     body = cached_body(("map-city-file", fmt, adcode, flt.key(), lang),
                        lambda: _write(city_sheets(adcode, flt, lang), fmt))
     name = ctx.city(adcode)
