@@ -19,6 +19,7 @@ The current version is max(versions.id): a primary-key lookup, cheap enough to a
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -311,18 +312,31 @@ class Store:
             raise StoreConflict(expect_version, current)
         return current
 
+    @contextlib.contextmanager
+    def _writing(self):
+        """One write transaction: the writers' lock taken (_begin_write), the cursor given to the
+        block, committed when it ends, rolled back when it raises; the connection closed."""
+        self.ensure_schema()
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            self._begin_write(cur)
+            yield cur
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+
     def commit(self, layer: str, frame: gpd.GeoDataFrame, who: str, file_name: str,
                rejected: int = 0, progress: Callable[[int], None] | None = None,
                expect_version: int | None = None) -> tuple[int, Diff]:
         """Write `frame` as the new rows of `layer`: one new version, all or nothing. With
         `expect_version` (the version a preview was made against), refused with StoreConflict if
         the current version is another one when the write transaction holds the lock."""
-        self.ensure_schema()
         frame = frame.reset_index(drop=True)
-        conn = self.connect()
-        try:
-            cur = conn.cursor()
-            self._begin_write(cur)
+        with self._writing() as cur:
             current = self._check_expected(cur, expect_version)
             layer_map = self._layer_map(cur, current)
             old = self._rows(cur, layer_map[layer]) if layer in layer_map else empty_frame()
@@ -331,22 +345,12 @@ class Store:
             self._insert_features(cur, version, frame, progress)
             layer_map[layer] = version
             self._insert_layer_map(cur, version, layer_map)
-            conn.commit()
-            return version, change
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            conn.close()
+        return version, change
 
     def revert(self, target: int, who: str, expect_version: int | None = None) -> int:
         """A new version showing exactly what version `target` showed (0: no imported rows).
         `expect_version`: the version its confirmation was shown against (see commit)."""
-        self.ensure_schema()
-        conn = self.connect()
-        try:
-            cur = conn.cursor()
-            self._begin_write(cur)
+        with self._writing() as cur:
             if not self._exists(cur, target):
                 raise StoreError(f"版本 {target} 不存在 / version {target} does not exist; see `history`")
             current = self._check_expected(cur, expect_version)
@@ -366,22 +370,12 @@ class Store:
             version = self._insert_version(cur, who, "", ",".join(sorted(layer_map | now_map)), "revert",
                                            change, 0, target)
             self._insert_layer_map(cur, version, layer_map)
-            conn.commit()
-            return version
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            conn.close()
+        return version
 
     # -- uploads waiting between the web page's preview and its commit -----------------------
     # Kept in the store (not on one host's disk) so any app host can commit what another checked.
     def stage(self, token: str, meta: dict, data: bytes) -> None:
-        self.ensure_schema()
-        conn = self.connect()
-        try:
-            cur = conn.cursor()
-            self._begin_write(cur)
+        with self._writing() as cur:
             now = datetime.now(timezone.utc)
             cur.execute(self.sql("DELETE FROM atlas_uploads WHERE created_at < ? OR (token LIKE ? AND created_at < ?)"),
                         (now.timestamp() - STAGED_SECONDS, REJECTED_PREFIX + "%", now.timestamp() - REJECTED_SECONDS))
@@ -396,12 +390,6 @@ class Store:
                 cur.executemany(self.sql("DELETE FROM atlas_uploads WHERE token = ?"), dropped)
             cur.execute(self.sql("INSERT INTO atlas_uploads (token, created_at, meta, data) VALUES (?, ?, ?, ?)"),
                         (token, now.timestamp(), json.dumps(meta, ensure_ascii=False), data))
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            conn.close()
 
     def unstage(self, token: str) -> None:
         """Forget a staged upload (it was committed)."""
@@ -889,11 +877,7 @@ class PostGISStore(Store):
         with the matched rows replaced (update, keeping the stored id) and the others appended."""
         if mode == "replace":
             return self.commit(layer, new, who, file_name, rejected, progress, expect_version)
-        self.ensure_schema()
-        conn = self.connect()
-        try:
-            cur = conn.cursor()
-            self._begin_write(cur)
+        with self._writing() as cur:
             current = self._check_expected(cur, expect_version)
             layer_map = self._layer_map(cur, current)
             dv = layer_map.get(layer)
@@ -921,26 +905,16 @@ class PostGISStore(Store):
             self._insert_digest(cur, version)
             layer_map[layer] = version
             self._insert_layer_map(cur, version, layer_map)
-            conn.commit()
-            self._analyze()
-            return version, change
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            conn.close()
+        self._analyze()
+        return version, change
 
     def commit(self, layer: str, frame: gpd.GeoDataFrame, who: str, file_name: str,
                rejected: int = 0, progress: Callable[[int], None] | None = None,
                expect_version: int | None = None) -> tuple[int, Diff]:
         """As Store.commit; the diff against the stored rows is computed in the database after
         the new rows are copied in (the old rows are not read into the worker)."""
-        self.ensure_schema()
         frame = frame.reset_index(drop=True)
-        conn = self.connect()
-        try:
-            cur = conn.cursor()
-            self._begin_write(cur)
+        with self._writing() as cur:
             current = self._check_expected(cur, expect_version)
             layer_map = self._layer_map(cur, current)
             version = self._insert_version(cur, who, file_name, layer, "import", Diff(0, 0, 0, 0), rejected, None)
@@ -950,14 +924,8 @@ class PostGISStore(Store):
                         "WHERE id = %s", (change.rows, change.added, change.changed, change.removed, version))
             layer_map[layer] = version
             self._insert_layer_map(cur, version, layer_map)
-            conn.commit()
-            self._analyze()
-            return version, change
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            conn.close()
+        self._analyze()
+        return version, change
 
     def _analyze(self) -> None:
         """Statistics for the rows just written, at once (autovacuum would take up to a minute,
