@@ -46,30 +46,26 @@ def layer_groups(layer: SqlLayer) -> pd.DataFrame:
     """The layer's rows grouped by what the figures read (GROUP_COLUMNS; `industries` as the
     ';'-joined codes, missing values as ""), computed by the first caller and then kept as long
     as the SqlLayer (its bundle) lives. Concurrent first callers wait for the one query."""
-    found = _groups.get(layer)
-    if found is not None:
-        return found
-    with _guard:
-        lock = _locks.setdefault(layer, threading.Lock())
-    with lock:
-        found = _groups.get(layer)
-        if found is None:
-            found = _groups[layer] = _query(layer)
-    return found
+    return _kept(_groups, layer, lambda: _query(layer))
 
 
 def cited_groups(layer: SqlLayer) -> pd.DataFrame:
     """layer_groups over the rows that carry a plan reference (plan_refs not blank): the places
     the default plan's view names (/compare), read on first use and kept like layer_groups."""
-    found = _cited.get(layer)
+    return _kept(_cited, layer, lambda: _query(layer, CITED_SQL))
+
+
+def _kept(kept, layer: SqlLayer, make) -> pd.DataFrame:
+    """kept[layer], made by the first caller (the others wait for it) and then kept."""
+    found = kept.get(layer)
     if found is not None:
         return found
     with _guard:
         lock = _locks.setdefault(layer, threading.Lock())
     with lock:
-        found = _cited.get(layer)
+        found = kept.get(layer)
         if found is None:
-            found = _cited[layer] = _query(layer, CITED_SQL)
+            found = kept[layer] = make()
     return found
 
 
